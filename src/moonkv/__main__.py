@@ -1,0 +1,5 @@
+import sys
+
+from moonkv.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command-line entry points: ``moonkv server``, the client and data-directory tools."""

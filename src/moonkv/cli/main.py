@@ -1,0 +1,107 @@
+"""``moonkv`` console entry point."""
+
+from __future__ import annotations
+
+import sys
+
+from moonkv.engine import Config
+
+
+def parse_server_args(args: list[str]) -> Config:
+    """redis-server style: ``[FILE] [--directive value ...]``; raises ValueError on bad input."""
+    config = Config()
+    i = 0
+    if args and not args[0].startswith("--"):
+        load_config_file(config, args[0])
+        i = 1
+    while i < len(args):
+        a = args[i]
+        if not a.startswith("--") or len(a) == 2:
+            raise ValueError(f"unexpected argument '{a}' (options are --<directive> <value>)")
+        name = a[2:]
+        values: list[str] = []
+        i += 1
+        while i < len(args) and not args[i].startswith("--"):
+            values.append(args[i])
+            i += 1
+        if config.directive(name) is None:
+            raise ValueError(f"unknown option --{name}")
+        if not values:
+            if config.directive(name).kind == "save":  # type: ignore[union-attr]
+                values = [""]
+            else:
+                raise ValueError(f"option --{name} needs a value")
+        try:
+            config.load(name, " ".join(values))
+        except ValueError as e:
+            raise ValueError(f"bad value for --{name}: {e}") from None
+    return config
+
+
+def load_config_file(config: Config, path: str) -> None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.readlines()
+    except OSError as e:
+        raise ValueError(f"cannot read config file {path}: {e.strerror}") from None
+    from moonkv.protocol import split_args
+
+    for lineno, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = split_args(line.encode())
+        if not parts:
+            raise ValueError(f"{path}:{lineno}: unbalanced quotes")
+        name = parts[0].decode()
+        value = " ".join(p.decode() for p in parts[1:])
+        if name.lower() == "include":
+            load_config_file(config, value)
+            continue
+        try:
+            config.load(name, value)
+        except ValueError as e:
+            raise ValueError(f"{path}:{lineno}: {e}") from None
+
+
+USAGE = """usage: moonkv <command> [options]
+
+commands:
+  server [FILE] [--directive value ...]   run the server (default 127.0.0.1:6379, data in ./moonkv-data)
+  cli [-h HOST] [-p PORT] [command ...]   talk to a server (interactive without a command)
+  run FILE.lua [key ...] [-- arg ...]     run a Lua script on a server
+  scripts                                 list the scripts cached on a server
+  snapshot --dir D FILE                   write a consistent backup of a data directory
+  restore --dir D FILE [--force]          load a backup into a data directory
+  check --dir D [--repair]                verify (and repair) a data directory
+  compact --dir D                         rewrite a data directory's log from its state
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0 if args else 2
+    cmd, rest = args[0], args[1:]
+    if cmd == "server":
+        try:
+            config = parse_server_args(rest)
+        except ValueError as e:
+            print(f"moonkv: {e}", file=sys.stderr)
+            return 2
+        from moonkv.server import run_server
+
+        return run_server(config)
+    try:
+        from moonkv.cli import tools
+    except ImportError:
+        tools = None  # type: ignore[assignment]
+    if tools is not None and cmd in tools.COMMANDS:
+        return int(tools.COMMANDS[cmd](rest))
+    print(f"moonkv: unknown command '{cmd}'\n{USAGE}", file=sys.stderr, end="")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

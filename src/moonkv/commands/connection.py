@@ -1,0 +1,358 @@
+"""Connection commands: PING ECHO SELECT QUIT RESET HELLO AUTH CLIENT."""
+
+from __future__ import annotations
+
+import time
+
+from moonkv import REDIS_VERSION
+from moonkv.commands._util import parse_int
+from moonkv.commands.table import command, container
+from moonkv.engine import NO_REPLY, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
+from moonkv.errors import NoProtoError, RespError, UnblockedError, WrongPassError, syntax_error
+from moonkv.protocol import Verbatim
+
+_C = "connection"
+
+
+@command("ping", -1, "fast", group=_C, summary="Returns the server's liveliness response.")
+def ping(c: Client, argv: list[bytes]) -> object:
+    if len(argv) > 2:
+        raise RespError("wrong number of arguments for 'ping' command")
+    return argv[1] if len(argv) == 2 else "PONG"
+
+
+@command("echo", 2, "fast", group=_C, summary="Returns the given string.")
+def echo(c: Client, argv: list[bytes]) -> object:
+    return argv[1]
+
+
+@command("select", 2, "loading stale fast", group=_C, summary="Changes the selected database.")
+def select(c: Client, argv: list[bytes]) -> object:
+    idx = parse_int(argv[1], "value is not an integer or out of range")
+    if idx < 0 or idx >= len(c.server.ks.dbs):
+        raise RespError("DB index is out of range")
+    c.select(idx)
+    return "OK"
+
+
+@command("quit", -1, "noscript loading stale fast no_auth allow_busy", group=_C,
+         summary="Closes the connection.")
+def quit_(c: Client, argv: list[bytes]) -> object:
+    c.closing = True
+    return "OK"
+
+
+@command("reset", 1, "noscript loading stale fast no_auth allow_busy", group=_C, since="6.2.0",
+         summary="Resets the connection.")
+def reset(c: Client, argv: list[bytes]) -> object:
+    srv = c.server
+    c.multi = None
+    c.multi_error = False
+    srv.unwatch(c)
+    c.select(0)
+    c.resp = 2
+    c.name = b""
+    c.reply_mode = REPLY_ON
+    c.no_evict = False
+    c.authenticated = not srv.config["requirepass"]
+    return "RESET"
+
+
+def _check_password(c: Client, user: bytes, password: bytes) -> None:
+    required = c.server.config["requirepass"]
+    if user != b"default" or password.decode("utf-8", "surrogateescape") != required:
+        c.authenticated = False if required else c.authenticated
+        raise WrongPassError("invalid username-password pair or user is disabled.")
+    c.authenticated = True
+
+
+@command("auth", -2, "noscript loading stale fast no_auth allow_busy", group=_C,
+         summary="Authenticates the connection.")
+def auth(c: Client, argv: list[bytes]) -> object:
+    if len(argv) > 3:
+        raise syntax_error()
+    if len(argv) == 2 and not c.server.config["requirepass"]:
+        raise RespError(
+            "AUTH <password> called without any password configured for the default user. "
+            "Are you sure your configuration is correct?"
+        )
+    user, password = (b"default", argv[1]) if len(argv) == 2 else (argv[1], argv[2])
+    _check_password(c, user, password)
+    return "OK"
+
+
+@command("hello", -1, "noscript loading stale fast no_auth allow_busy", group=_C, since="6.0.0",
+         summary="Handshakes with the Redis server.")
+def hello(c: Client, argv: list[bytes]) -> object:
+    ver = c.resp
+    i = 1
+    if len(argv) >= 2:
+        try:
+            ver = parse_int(argv[1])
+        except RespError:
+            raise RespError("Protocol version is not an integer or out of range") from None
+        if ver < 2 or ver > 3:
+            raise NoProtoError("unsupported protocol version")
+        i = 2
+    setname: bytes | None = None
+    while i < len(argv):
+        opt = argv[i].lower()
+        left = len(argv) - i - 1
+        if opt == b"auth" and left >= 2:
+            _check_password(c, argv[i + 1], argv[i + 2])
+            i += 3
+        elif opt == b"setname" and left >= 1:
+            setname = argv[i + 1]
+            _validate_name(setname)
+            i += 2
+        else:
+            raise RespError(f"Syntax error in HELLO option '{argv[i].decode('utf-8', 'replace')}'")
+    if not c.authenticated:
+        from moonkv.errors import NoAuthError
+
+        raise NoAuthError("HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+    if setname is not None:
+        c.name = setname
+    c.resp = ver
+    return {
+        b"server": b"redis",
+        b"version": REDIS_VERSION.encode(),
+        b"proto": ver,
+        b"id": c.id,
+        b"mode": b"standalone",
+        b"role": b"master",
+        b"modules": [],
+    }
+
+
+def _validate_name(name: bytes) -> None:
+    for ch in name:
+        if ch < 33 or ch > 126:
+            raise RespError("Client names cannot contain spaces, newlines or special characters.")
+
+
+container("client", group=_C, summary="A container for client connection commands.", since="2.4.0")
+
+
+@command("client|id", 2, "noscript loading stale", group=_C, since="5.0.0",
+         summary="Returns the unique client ID of the connection.")
+def client_id(c: Client, argv: list[bytes]) -> object:
+    return c.id
+
+
+@command("client|setname", 3, "noscript loading stale", group=_C, since="2.6.9",
+         summary="Sets the connection name.")
+def client_setname(c: Client, argv: list[bytes]) -> object:
+    _validate_name(argv[2])
+    c.name = argv[2]
+    return "OK"
+
+
+@command("client|getname", 2, "noscript loading stale", group=_C, since="2.6.9",
+         summary="Returns the name of the connection.")
+def client_getname(c: Client, argv: list[bytes]) -> object:
+    return c.name or None
+
+
+@command("client|info", 2, "noscript loading stale", group=_C, since="6.2.0",
+         summary="Returns information about the connection.")
+def client_info(c: Client, argv: list[bytes]) -> object:
+    return Verbatim((c.info_line() + "\n").encode())
+
+
+@command("client|list", -2, "admin noscript loading stale", group=_C, since="2.4.0",
+         summary="Lists open connections.", complexity="O(N) where N is the number of client connections")
+def client_list(c: Client, argv: list[bytes]) -> object:
+    clients = list(c.server.clients.values())
+    i = 2
+    while i < len(argv):
+        opt = argv[i].lower()
+        if opt == b"type" and i + 1 < len(argv):
+            t = argv[i + 1].lower()
+            if t not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
+                raise RespError(f"Unknown client type '{argv[i + 1].decode('utf-8', 'replace')}'")
+            if t != b"normal":
+                clients = []
+            i += 2
+        elif opt == b"id" and i + 1 < len(argv):
+            ids = set()
+            for a in argv[i + 1 :]:
+                try:
+                    n = parse_int(a)
+                    if n <= 0:
+                        raise RespError("")
+                except RespError:
+                    raise RespError("Invalid client ID") from None
+                ids.add(n)
+            clients = [cl for cl in clients if cl.id in ids]
+            break
+        else:
+            raise syntax_error()
+    return Verbatim("".join(cl.info_line() + "\n" for cl in clients).encode())
+
+
+@command("client|kill", -3, "admin noscript loading stale", group=_C, since="2.4.0",
+         summary="Terminates open connections.")
+def client_kill(c: Client, argv: list[bytes]) -> object:
+    srv = c.server
+    if len(argv) == 3:
+        addr = argv[2].decode("utf-8", "replace")
+        for cl in list(srv.clients.values()):
+            if cl.addr == addr:
+                _kill(c, cl)
+                return "OK"
+        raise RespError("No such client")
+    if len(argv) % 2 == 1:
+        raise syntax_error()
+    filt: dict[bytes, bytes] = {}
+    skipme = True
+    for i in range(2, len(argv), 2):
+        opt, val = argv[i].lower(), argv[i + 1]
+        if opt == b"skipme":
+            if val.lower() not in (b"yes", b"no"):
+                raise syntax_error()
+            skipme = val.lower() == b"yes"
+        elif opt in (b"id", b"addr", b"laddr", b"type", b"user", b"maxage"):
+            if opt == b"id":
+                try:
+                    if parse_int(val) <= 0:
+                        raise RespError("")
+                except RespError:
+                    raise RespError("client-id should be greater than 0") from None
+            if opt == b"type" and val.lower() not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
+                raise RespError(f"Unknown client type '{val.decode('utf-8', 'replace')}'")
+            filt[opt] = val
+        else:
+            raise syntax_error()
+    killed = 0
+    for cl in list(srv.clients.values()):
+        if skipme and cl is c:
+            continue
+        if b"id" in filt and cl.id != int(filt[b"id"]):
+            continue
+        if b"addr" in filt and cl.addr.encode() != filt[b"addr"]:
+            continue
+        if b"laddr" in filt and cl.laddr.encode() != filt[b"laddr"]:
+            continue
+        if b"type" in filt and filt[b"type"].lower() != b"normal":
+            continue
+        if b"user" in filt and filt[b"user"] != b"default":
+            continue
+        _kill(c, cl)
+        killed += 1
+    return killed
+
+
+def _kill(me: Client, target: Client) -> None:
+    if target is me:
+        target.closing = True  # reply first, then close
+        return
+    target.server.remove_client(target)
+    target.close()
+
+
+@command("client|pause", -3, "admin noscript loading stale", group=_C, since="3.0.0",
+         summary="Suspends commands processing.")
+def client_pause(c: Client, argv: list[bytes]) -> object:
+    ms = parse_int(argv[2], "timeout is not an integer or out of range")
+    if ms < 0:
+        raise RespError("timeout is negative")
+    writes_only = False
+    if len(argv) == 4:
+        mode = argv[3].lower()
+        if mode == b"write":
+            writes_only = True
+        elif mode != b"all":
+            raise syntax_error()
+    elif len(argv) > 4:
+        raise syntax_error()
+    srv = c.server
+    until = time.monotonic() + ms / 1000
+    if srv.paused_until > time.monotonic():
+        # Redis keeps the stronger (ALL) mode and the later end.
+        writes_only = writes_only and srv.pause_writes_only
+        until = max(until, srv.paused_until)
+    srv.paused_until = until
+    srv.pause_writes_only = writes_only
+    return "OK"
+
+
+@command("client|unpause", 2, "admin noscript loading stale", group=_C, since="6.2.0",
+         summary="Resumes processing of clients that were paused.")
+def client_unpause(c: Client, argv: list[bytes]) -> object:
+    c.server.paused_until = 0.0
+    return "OK"
+
+
+@command("client|reply", 3, "noscript loading stale", group=_C, since="3.2.0",
+         summary="Instructs the server whether to reply to commands.")
+def client_reply(c: Client, argv: list[bytes]) -> object:
+    mode = argv[2].lower()
+    if mode == b"on":
+        c.reply_mode = REPLY_ON
+        return "OK"
+    if mode == b"off":
+        c.reply_mode = REPLY_OFF
+    elif mode == b"skip":
+        if c.reply_mode == REPLY_ON:
+            c.reply_mode = REPLY_SKIP
+    else:
+        raise syntax_error()
+    return NO_REPLY
+
+
+@command("client|no-evict", 3, "admin noscript loading stale", group=_C, since="7.0.0",
+         summary="Set client eviction mode for the current connection.")
+def client_no_evict(c: Client, argv: list[bytes]) -> object:
+    v = argv[2].lower()
+    if v not in (b"on", b"off"):
+        raise syntax_error()
+    c.no_evict = v == b"on"
+    return "OK"
+
+
+@command("client|unblock", -3, "admin noscript loading stale", group=_C, since="5.0.0",
+         summary="Unblocks a client blocked by a blocking command from a different connection.")
+def client_unblock(c: Client, argv: list[bytes]) -> object:
+    cid = parse_int(argv[2])
+    how = b"timeout"
+    if len(argv) == 4:
+        how = argv[3].lower()
+        if how not in (b"timeout", b"error"):
+            raise RespError("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    elif len(argv) > 4:
+        raise syntax_error()
+    target = c.server.clients.get(cid)
+    if target is None or target.blocked is None:
+        return 0
+    if how == b"error":
+        reply: object = UnblockedError("client unblocked via CLIENT UNBLOCK")
+    else:
+        reply = target.blocked.timeout_reply
+    c.server.unblock_with(target, reply)
+    return 1
+
+
+@command("client|getredir", 2, "noscript loading stale", group=_C, since="6.0.0",
+         summary="Returns the client ID to which the connection's tracking notifications are redirected.")
+def client_getredir(c: Client, argv: list[bytes]) -> object:
+    return -1
+
+
+@command("client|help", 2, "loading stale", group=_C, since="5.0.0", summary="Returns helpful text about the different subcommands.")
+def client_help(c: Client, argv: list[bytes]) -> object:
+    return [
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ID", "    Return the ID of the current connection.",
+        "GETNAME", "    Return the name of the current connection.",
+        "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+        "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]", "    Return information about client connections.",
+        "UNPAUSE", "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
+        "SETNAME <name>", "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
+        "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+        "HELP", "    Print this help.",
+    ]
+

@@ -1,0 +1,240 @@
+"""COMMAND and its subcommands: the command table, as clients and tools read it."""
+
+from __future__ import annotations
+
+from moonkv.commands._util import glob_match
+from moonkv.commands.table import CommandSpec, KeySpec, all_commands, command, lookup
+from moonkv.engine import Client
+from moonkv.errors import RespError, syntax_error
+
+_S = "server"
+
+
+def _keyspec_reply(ks: KeySpec) -> dict[bytes, object]:
+    if ks.keyword is not None:
+        begin: dict[bytes, object] = {
+            b"type": b"keyword",
+            b"spec": {b"keyword": ks.keyword.upper(), b"startfrom": ks.startfrom},
+        }
+    else:
+        begin = {b"type": b"index", b"spec": {b"index": ks.begin}}
+    if ks.keynum is not None:
+        find: dict[bytes, object] = {
+            b"type": b"keynum",
+            b"spec": {b"keynumidx": ks.keynum, b"firstkey": ks.firstkey, b"keystep": ks.step},
+        }
+    else:
+        find = {
+            b"type": b"range",
+            b"spec": {b"lastkey": ks.lastkey, b"keystep": ks.step, b"limit": ks.limit},
+        }
+    return {
+        b"flags": [f.encode() for f in ks.flags],
+        b"begin_search": begin,
+        b"find_keys": find,
+    }
+
+
+def _acl_categories(spec: CommandSpec) -> list[str]:
+    cats = [f"@{a}" for a in spec.acl]
+    f = spec.flags
+    if "write" in f:
+        cats.append("@write")
+    if "readonly" in f:
+        cats.append("@read")
+    if "admin" in f:
+        cats += ["@admin", "@dangerous"]
+    if "fast" in f:
+        cats.append("@fast")
+    elif "slow" not in cats:
+        cats.append("@slow")
+    if "blocking" in f:
+        cats.append("@blocking")
+    group_cat = {
+        "string": "@string",
+        "bitmap": "@bitmap",
+        "hash": "@hash",
+        "list": "@list",
+        "set": "@set",
+        "sorted-set": "@sortedset",
+        "generic": "@keyspace",
+        "connection": "@connection",
+        "transactions": "@transaction",
+        "scripting": "@scripting",
+        "pubsub": "@pubsub",
+    }.get(spec.group)
+    if group_cat and group_cat not in cats:
+        cats.append(group_cat)
+    return list(dict.fromkeys(cats))
+
+
+def info_reply(spec: CommandSpec) -> list[object]:
+    first, last, step = spec.legacy_range()
+    flags = [f for f in _FLAG_ORDER if f in spec.flags]
+    if spec.movablekeys:
+        flags.append("movablekeys")
+    return [
+        spec.name.encode(),
+        spec.arity,
+        flags,
+        first,
+        last,
+        step,
+        _acl_categories(spec),
+        [t.encode() for t in spec.tips],
+        [_keyspec_reply(k) for k in spec.keys],
+        [info_reply(s) for s in spec.subcommands.values()],
+    ]
+
+
+_FLAG_ORDER = (
+    "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
+    "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
+    "may_replicate", "no_mandatory_keys", "no_multi", "allow_busy",
+)
+
+
+def docs_reply(spec: CommandSpec) -> dict[bytes, object]:
+    d: dict[bytes, object] = {
+        b"summary": spec.summary.encode(),
+        b"since": spec.since.encode(),
+        b"group": spec.group.encode(),
+        b"complexity": spec.complexity.encode(),
+    }
+    if spec.subcommands:
+        d[b"subcommands"] = {
+            s.name.encode(): docs_reply(s) for s in spec.subcommands.values()
+        }
+    return d
+
+
+@command("command", -1, "loading stale", group=_S, since="2.8.13", summary="Returns detailed information about all commands.",
+         complexity="O(N) where N is the total number of Redis commands")
+def command_(c: Client, argv: list[bytes]) -> object:
+    # Only bare COMMAND reaches here; the executor routes COMMAND <sub> to subcommands.
+    return [info_reply(s) for s in all_commands()]
+
+
+@command("command|count", 2, "loading stale", group=_S, since="2.8.13", summary="Returns a count of commands.")
+def command_count(c: Client, argv: list[bytes]) -> object:
+    return len(all_commands())
+
+
+@command("command|info", -2, "loading stale", group=_S, since="2.8.13",
+         summary="Returns information about one, multiple or all commands.",
+         complexity="O(N) where N is the number of commands to look up")
+def command_info(c: Client, argv: list[bytes]) -> object:
+    if len(argv) == 2:
+        return [info_reply(s) for s in all_commands()]
+    out: list[object] = []
+    for name in argv[2:]:
+        spec = _lookup_full(name)
+        out.append(info_reply(spec) if spec else None)
+    return out
+
+
+def _lookup_full(name: bytes) -> CommandSpec | None:
+    if b"|" in name:
+        parent, sub = name.lower().split(b"|", 1)
+        p = lookup(parent)
+        return p.subcommands.get(sub) if p else None
+    return lookup(name)
+
+
+@command("command|docs", -2, "loading stale", group=_S, since="7.0.0",
+         summary="Returns documentary information about one, multiple or all commands.",
+         complexity="O(N) where N is the number of commands to look up")
+def command_docs(c: Client, argv: list[bytes]) -> object:
+    specs = all_commands() if len(argv) == 2 else [s for s in map(_lookup_full, argv[2:]) if s]
+    return {s.name.encode(): docs_reply(s) for s in specs}
+
+
+@command("command|list", -2, "loading stale", group=_S, since="7.0.0",
+         summary="Returns a list of command names.", complexity="O(N) where N is the total number of Redis commands")
+def command_list(c: Client, argv: list[bytes]) -> object:
+    names: list[bytes] = []
+    for s in all_commands():
+        names.append(s.name.encode())
+        names.extend(sub.name.encode() for sub in s.subcommands.values())
+    if len(argv) == 2:
+        return names
+    if len(argv) != 5 or argv[2].lower() != b"filterby":
+        raise syntax_error()
+    kind, val = argv[3].lower(), argv[4]
+    if kind == b"pattern":
+        return [n for n in names if glob_match(val, n, nocase=True)]
+    if kind == b"aclcat":
+        cat = b"@" + val.lower()
+        out = []
+        for s in all_commands():
+            for spec in [s, *s.subcommands.values()]:
+                if cat.decode() in _acl_categories(spec):
+                    out.append(spec.name.encode())
+        return out
+    if kind == b"module":
+        return []
+    raise syntax_error()
+
+
+@command("command|getkeys", -3, "loading stale", group=_S, since="2.8.13",
+         summary="Extracts the key names from an arbitrary command.",
+         complexity="O(N) where N is the number of arguments to the command")
+def command_getkeys(c: Client, argv: list[bytes]) -> object:
+    return [argv[2 + i] for i in _getkeys(argv[2:])]
+
+
+@command("command|getkeysandflags", -3, "loading stale", group=_S, since="7.0.0",
+         summary="Extracts the key names and access flags for an arbitrary command.")
+def command_getkeysandflags(c: Client, argv: list[bytes]) -> object:
+    cmd = argv[2:]
+    spec = _spec_for(cmd)
+    out: list[object] = []
+    for ks in spec.keys or ():
+        for pos in ks.positions(cmd):
+            out.append([cmd[pos], [f.encode() for f in ks.flags]])
+    if not spec.keys and spec.get_keys is not None:
+        out = [[cmd[p], [b"RW"]] for p in spec.get_keys(cmd)]
+    if not out:
+        raise RespError("The command has no key arguments")
+    return out
+
+
+def _spec_for(cmd: list[bytes]) -> CommandSpec:
+    spec = lookup(cmd[0])
+    if spec is None:
+        raise RespError("Invalid command specified")
+    if spec.subcommands and len(cmd) >= 2:
+        sub = spec.subcommands.get(cmd[1].lower())
+        if sub is not None:
+            spec = sub
+    if not spec.arity_ok(len(cmd)):
+        raise RespError("Invalid number of arguments specified for command")
+    return spec
+
+
+def _getkeys(cmd: list[bytes]) -> list[int]:
+    spec = _spec_for(cmd)
+    positions = spec.key_positions(cmd)
+    if not positions:
+        if not spec.keys and spec.get_keys is None:
+            raise RespError("The command has no key arguments")
+        if spec.movablekeys:
+            raise RespError("Invalid arguments specified for command")
+        raise RespError("The command has no key arguments")
+    return positions
+
+
+@command("command|help", 2, "loading stale", group=_S, since="5.0.0", summary="Returns helpful text about the different subcommands.")
+def command_help(c: Client, argv: list[bytes]) -> object:
+    return [
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)", "    Return details about all Redis commands.",
+        "COUNT", "    Return the total number of commands in this Redis server.",
+        "LIST", "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]", "    Return details about multiple Redis commands.",
+        "DOCS [<command-name> ...]", "    Return documentation details about multiple Redis commands.",
+        "GETKEYS <full-command>", "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>", "    Return the keys and the access flags from a full Redis command.",
+        "HELP", "    Print this help.",
+    ]
+

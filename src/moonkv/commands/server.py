@@ -1,0 +1,568 @@
+"""Server commands: INFO DBSIZE FLUSHDB FLUSHALL SWAPDB CONFIG TIME LASTSAVE SHUTDOWN DEBUG MEMORY."""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+
+from moonkv import REDIS_VERSION, __version__
+from moonkv.commands._util import glob_match, parse_int
+from moonkv.commands.table import all_commands, command, container, keys
+from moonkv.engine import Client, Server
+from moonkv.errors import RespError, syntax_error
+from moonkv.protocol import Verbatim
+
+_S = "server"
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _human(n: int) -> str:
+    for unit, size in (("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if n >= size:
+            return f"{n / size:.2f}{unit}"
+    return f"{n}B"
+
+
+def _section_server(srv: Server) -> list[str]:
+    up = int(time.time() - srv.start_time)
+    return [
+        f"redis_version:{REDIS_VERSION}",
+        f"moonkv_version:{__version__}",
+        "redis_git_sha1:00000000",
+        "redis_git_dirty:0",
+        "redis_build_id:0",
+        "redis_mode:standalone",
+        f"os:{os.uname().sysname} {os.uname().release} {os.uname().machine}",
+        "arch_bits:64",
+        "monotonic_clock:POSIX clock_gettime",
+        "multiplexing_api:epoll",
+        "atomicvar_api:c11-builtin",
+        f"gcc_version:{sys.version.split()[0]}",
+        f"process_id:{srv.pid}",
+        "process_supervised:no",
+        f"run_id:{srv.run_id}",
+        f"tcp_port:{srv.port}",
+        f"server_time_usec:{time.time_ns() // 1000}",
+        f"uptime_in_seconds:{up}",
+        f"uptime_in_days:{up // 86400}",
+        f"hz:{srv.config['hz']}",
+        f"configured_hz:{srv.config['hz']}",
+        f"lru_clock:{int(time.time()) & ((1 << 24) - 1)}",
+        f"executable:{sys.executable}",
+        "config_file:",
+        "io_threads_active:0",
+    ]
+
+
+def _section_clients(srv: Server) -> list[str]:
+    return [
+        f"connected_clients:{len(srv.clients)}",
+        "cluster_connections:0",
+        f"maxclients:{srv.config['maxclients']}",
+        "client_recent_max_input_buffer:0",
+        "client_recent_max_output_buffer:0",
+        f"blocked_clients:{srv.blocked_count}",
+        "tracking_clients:0",
+        "clients_in_timeout_table:0",
+    ]
+
+
+def _section_memory(srv: Server) -> list[str]:
+    rss = _rss()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    eng = srv.scripting
+    lua = eng.memory_used() if eng is not None else 0
+    nscripts = eng.cached_count() if eng is not None else 0
+    maxmem = srv.config["maxmemory"]
+    return [
+        f"used_memory:{rss}",
+        f"used_memory_human:{_human(rss)}",
+        f"used_memory_rss:{rss}",
+        f"used_memory_rss_human:{_human(rss)}",
+        f"used_memory_peak:{peak}",
+        f"used_memory_peak_human:{_human(peak)}",
+        "used_memory_peak_perc:100.00%",
+        "used_memory_overhead:0",
+        "used_memory_startup:0",
+        f"used_memory_dataset:{rss}",
+        "allocator_allocated:0",
+        f"used_memory_lua:{lua}",
+        f"used_memory_vm_eval:{lua}",
+        f"used_memory_lua_human:{_human(lua)}",
+        "used_memory_scripts_eval:0",
+        f"number_of_cached_scripts:{nscripts}",
+        "number_of_functions:0",
+        "number_of_libraries:0",
+        f"used_memory_vm_functions:{lua}",
+        f"used_memory_vm_total:{lua}",
+        "used_memory_functions:0",
+        "used_memory_scripts:0",
+        f"maxmemory:{maxmem}",
+        f"maxmemory_human:{_human(maxmem)}",
+        f"maxmemory_policy:{srv.config['maxmemory-policy']}",
+        "allocator_frag_ratio:1.00",
+        "mem_fragmentation_ratio:1.00",
+        "mem_fragmentation_bytes:0",
+        "mem_not_counted_for_evict:0",
+        "mem_replication_backlog:0",
+        "mem_clients_slaves:0",
+        "mem_clients_normal:0",
+        "mem_aof_buffer:0",
+        "mem_allocator:pymalloc",
+        "active_defrag_running:0",
+        "lazyfree_pending_objects:0",
+        "lazyfreed_objects:0",
+    ]
+
+
+def _section_persistence(srv: Server) -> list[str]:
+    p = srv.persistence
+    if p is not None:
+        return list(p.info_lines())
+    return [
+        f"loading:{int(srv.loading)}",
+        "async_loading:0",
+        "current_cow_peak:0",
+        "current_cow_size:0",
+        "current_cow_size_age:0",
+        "current_fork_perc:0.00",
+        "current_save_keys_processed:0",
+        "current_save_keys_total:0",
+        f"rdb_changes_since_last_save:{srv.ks.dirty}",
+        "rdb_bgsave_in_progress:0",
+        f"rdb_last_save_time:{srv.lastsave}",
+        "rdb_last_bgsave_status:ok",
+        "rdb_last_bgsave_time_sec:-1",
+        "rdb_current_bgsave_time_sec:-1",
+        "aof_enabled:0",
+        "aof_rewrite_in_progress:0",
+        "aof_rewrite_scheduled:0",
+        "aof_last_rewrite_time_sec:-1",
+        "aof_current_rewrite_time_sec:-1",
+        "aof_last_bgrewrite_status:ok",
+        "aof_rewrites:0",
+        "aof_last_write_status:ok",
+        "aof_last_cow_size:0",
+        "module_fork_in_progress:0",
+        "module_fork_last_cow_size:0",
+    ]
+
+
+def _section_stats(srv: Server) -> list[str]:
+    st = srv.stats
+    ks = srv.ks
+    return [
+        f"total_connections_received:{st['total_connections_received']}",
+        f"total_commands_processed:{st['total_commands_processed']}",
+        "instantaneous_ops_per_sec:0",
+        f"total_net_input_bytes:{st['total_net_input_bytes']}",
+        f"total_net_output_bytes:{st['total_net_output_bytes']}",
+        "instantaneous_input_kbps:0.00",
+        "instantaneous_output_kbps:0.00",
+        f"rejected_connections:{st['rejected_connections']}",
+        "sync_full:0",
+        "sync_partial_ok:0",
+        "sync_partial_err:0",
+        f"expired_keys:{ks.expired_keys}",
+        f"expired_stale_perc:{ks.expired_stale_perc:.2f}",
+        "expired_time_cap_reached_count:0",
+        "expire_cycle_cpu_milliseconds:0",
+        f"evicted_keys:{st['evicted_keys']}",
+        "evicted_clients:0",
+        "total_eviction_exceeded_time:0",
+        "current_eviction_exceeded_time:0",
+        f"keyspace_hits:{ks.hits}",
+        f"keyspace_misses:{ks.misses}",
+        "pubsub_channels:0",
+        "pubsub_patterns:0",
+        "pubsubshard_channels:0",
+        "latest_fork_usec:0",
+        "total_forks:0",
+        "migrate_cached_sockets:0",
+        "slave_expires_tracked_keys:0",
+        "active_defrag_hits:0",
+        "active_defrag_misses:0",
+        "active_defrag_key_hits:0",
+        "active_defrag_key_misses:0",
+        "total_active_defrag_time:0",
+        "current_active_defrag_time:0",
+        "tracking_total_keys:0",
+        "tracking_total_items:0",
+        "tracking_total_prefixes:0",
+        f"unexpected_error_replies:{st['unexpected_error_replies']}",
+        f"total_error_replies:{st['total_error_replies']}",
+        f"dump_payload_sanitizations:{st['dump_payload_sanitizations']}",
+        f"total_reads_processed:{st['total_reads_processed']}",
+        f"total_writes_processed:{st['total_writes_processed']}",
+        "io_threaded_reads_processed:0",
+        "io_threaded_writes_processed:0",
+    ]
+
+
+def _section_replication(srv: Server) -> list[str]:
+    return [
+        "role:master",
+        "connected_slaves:0",
+        f"master_failover_state:no-failover",
+        f"master_replid:{srv.run_id}",
+        "master_replid2:0000000000000000000000000000000000000000",
+        "master_repl_offset:0",
+        "second_repl_offset:-1",
+        "repl_backlog_active:0",
+        "repl_backlog_size:1048576",
+        "repl_backlog_first_byte_offset:0",
+        "repl_backlog_histlen:0",
+    ]
+
+
+def _section_cpu(srv: Server) -> list[str]:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    rc = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return [
+        f"used_cpu_sys:{ru.ru_stime:.6f}",
+        f"used_cpu_user:{ru.ru_utime:.6f}",
+        f"used_cpu_sys_children:{rc.ru_stime:.6f}",
+        f"used_cpu_user_children:{rc.ru_utime:.6f}",
+        f"used_cpu_sys_main_thread:{ru.ru_stime:.6f}",
+        f"used_cpu_user_main_thread:{ru.ru_utime:.6f}",
+    ]
+
+
+def _section_commandstats(srv: Server) -> list[str]:
+    out = []
+    for spec in all_commands():
+        for s in [spec, *spec.subcommands.values()]:
+            if s.calls or s.rejected_calls or s.failed_calls:
+                per = s.usec / s.calls if s.calls else 0.0
+                out.append(
+                    f"cmdstat_{s.name}:calls={s.calls},usec={s.usec},usec_per_call={per:.2f},"
+                    f"rejected_calls={s.rejected_calls},failed_calls={s.failed_calls}"
+                )
+    return out
+
+
+def _section_errorstats(srv: Server) -> list[str]:
+    return [f"errorstat_{k}:count={v}" for k, v in sorted(srv.errorstats.items())]
+
+
+def _section_keyspace(srv: Server) -> list[str]:
+    out = []
+    for db in srv.ks.dbs:
+        if db.data:
+            out.append(f"db{db.id}:keys={len(db.data)},expires={len(db.expires)},avg_ttl={db.avg_ttl}")
+    return out
+
+
+def _section_modules(srv: Server) -> list[str]:
+    return []
+
+
+def _section_cluster(srv: Server) -> list[str]:
+    return ["cluster_enabled:0"]
+
+
+SECTIONS = {
+    "server": _section_server,
+    "clients": _section_clients,
+    "memory": _section_memory,
+    "persistence": _section_persistence,
+    "stats": _section_stats,
+    "replication": _section_replication,
+    "cpu": _section_cpu,
+    "modules": _section_modules,
+    "commandstats": _section_commandstats,
+    "errorstats": _section_errorstats,
+    "cluster": _section_cluster,
+    "keyspace": _section_keyspace,
+}
+DEFAULT_SECTIONS = [
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+    "errorstats", "cluster", "keyspace",
+]
+
+
+def render_info(srv: Server, args: list[bytes]) -> str:
+    wanted: list[str] = []
+    names = [a.decode("utf-8", "replace").lower() for a in args]
+    if not names or "default" in names:
+        wanted += DEFAULT_SECTIONS
+    if "all" in names or "everything" in names:
+        wanted += list(SECTIONS)
+    for n in names:
+        if n in SECTIONS:
+            wanted.append(n)
+    seen: set[str] = set()
+    parts = []
+    for name in wanted:
+        if name in seen or name not in SECTIONS:
+            continue
+        seen.add(name)
+        title = name.capitalize() if name != "cpu" else "CPU"
+        lines = SECTIONS[name](srv)
+        parts.append("# " + title + "\r\n" + "".join(line + "\r\n" for line in lines))
+    return "\r\n".join(parts)
+
+
+@command("info", -1, "loading stale", group=_S, summary="Returns information and statistics about the server.",
+         tips="nondeterministic_output", complexity="O(1)")
+def info(c: Client, argv: list[bytes]) -> object:
+    return Verbatim(render_info(c.server, argv[1:]).encode())
+
+
+@command("dbsize", 1, "readonly fast", group=_S, summary="Returns the number of keys in the database.")
+def dbsize(c: Client, argv: list[bytes]) -> object:
+    return len(c.db.data)
+
+
+def _flush_mode(argv: list[bytes]) -> None:
+    if len(argv) > 2:
+        raise syntax_error()
+    if len(argv) == 2 and argv[1].lower() not in (b"async", b"sync"):
+        raise syntax_error()
+
+
+@command("flushdb", -1, "write", group=_S, summary="Removes all keys from the current database.",
+         complexity="O(N) where N is the number of keys in the selected database")
+def flushdb(c: Client, argv: list[bytes]) -> object:
+    _flush_mode(argv)
+    c.server.touch_all_watched(c.db.id)
+    c.db.flush()
+    return "OK"
+
+
+@command("flushall", -1, "write", group=_S, summary="Removes all keys from all databases.",
+         complexity="O(N) where N is the total number of keys in all databases")
+def flushall(c: Client, argv: list[bytes]) -> object:
+    _flush_mode(argv)
+    srv = c.server
+    for db in srv.ks.dbs:
+        srv.touch_all_watched(db.id)
+        db.flush()
+    p = srv.persistence
+    if p is not None and not c.in_script and not c.in_exec:
+        p.after_flushall()
+    return "OK"
+
+
+@command("swapdb", 3, "write fast", group=_S, since="4.0.0", summary="Swaps two Redis databases.",
+         complexity="O(N) where N is the count of clients watching or blocking on keys from both databases.")
+def swapdb(c: Client, argv: list[bytes]) -> object:
+    srv = c.server
+    try:
+        a = parse_int(argv[1])
+    except RespError:
+        raise RespError("invalid first DB index") from None
+    try:
+        b = parse_int(argv[2])
+    except RespError:
+        raise RespError("invalid second DB index") from None
+    n = len(srv.ks.dbs)
+    if not (0 <= a < n and 0 <= b < n):
+        raise RespError("DB index is out of range")
+    if a == b:
+        return "OK"
+    swap_databases(srv, a, b)
+    return "OK"
+
+
+def swap_databases(srv: Server, a: int, b: int) -> None:
+    ks = srv.ks
+    da, db_ = ks.dbs[a], ks.dbs[b]
+    # Watched keys are touched if they exist in either database (Redis semantics).
+    for (wdb, key), clients in srv.watched.items():
+        if (wdb == a or wdb == b) and (key in da.data or key in db_.data):
+            for cl in clients:
+                cl.dirty_cas = True
+
+    def do_swap() -> None:
+        da.data, db_.data = db_.data, da.data
+        da.expires, db_.expires = db_.expires, da.expires
+
+    do_swap()
+    ks.record(do_swap)
+    ks.dirty += 1
+    # Clients blocked on keys of either db may now be served.
+    for (dbid, key) in list(ks.blocking_keys):
+        if dbid in (a, b) and key in ks.dbs[dbid].data:
+            ks.ready.append((dbid, key))
+
+
+container("config", summary="A container for server configuration commands.", since="2.0.0")
+
+
+@command("config|get", -3, "admin noscript loading stale", group=_S, since="2.0.0",
+         summary="Returns the effective values of configuration parameters.",
+         complexity="O(N) when N is the number of configuration parameters provided")
+def config_get(c: Client, argv: list[bytes]) -> object:
+    pats = [a.decode("utf-8", "replace") for a in argv[2:]]
+    return c.server.config.get(pats)
+
+
+@command("config|set", -4, "admin noscript loading stale", group=_S, since="2.0.0",
+         summary="Sets configuration parameters in-flight.",
+         complexity="O(N) when N is the number of configuration parameters provided")
+def config_set(c: Client, argv: list[bytes]) -> object:
+    if len(argv) % 2:
+        raise RespError("wrong number of arguments for 'config|set' command")
+    pairs = [
+        (argv[i].decode("utf-8", "replace"), argv[i + 1].decode("utf-8", "surrogateescape"))
+        for i in range(2, len(argv), 2)
+    ]
+    c.server.config.set_many(pairs)
+    return "OK"
+
+
+@command("config|resetstat", 2, "admin noscript loading stale", group=_S, since="2.0.0",
+         summary="Resets the server's statistics.")
+def config_resetstat(c: Client, argv: list[bytes]) -> object:
+    srv = c.server
+    for k in srv.stats:
+        srv.stats[k] = 0
+    srv.errorstats.clear()
+    srv.ks.hits = srv.ks.misses = srv.ks.expired_keys = 0
+    for spec in all_commands():
+        for s in [spec, *spec.subcommands.values()]:
+            s.calls = s.usec = s.rejected_calls = s.failed_calls = 0
+    return "OK"
+
+
+@command("config|rewrite", 2, "admin noscript loading stale", group=_S, since="2.8.0",
+         summary="Persists the effective configuration to file.")
+def config_rewrite(c: Client, argv: list[bytes]) -> object:
+    raise RespError("The server is running without a config file")
+
+
+@command("config|help", 2, "loading stale", group=_S, since="5.0.0", summary="Returns helpful text about the different subcommands.")
+def config_help(c: Client, argv: list[bytes]) -> object:
+    return [
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+        "RESETSTAT", "    Reset statistics reported by the INFO command.",
+        "REWRITE", "    Rewrite the configuration file.",
+        "HELP", "    Print this help.",
+    ]
+
+
+@command("time", 1, "loading stale fast", group=_S, since="2.6.0", summary="Returns the server time.")
+def time_(c: Client, argv: list[bytes]) -> object:
+    us = c.server.clock.now_us()
+    return [str(us // 1_000_000).encode(), str(us % 1_000_000).encode()]
+
+
+@command("lastsave", 1, "loading stale fast", group=_S, summary="Returns the Unix timestamp of the last successful save to disk.")
+def lastsave(c: Client, argv: list[bytes]) -> object:
+    return c.server.lastsave
+
+
+@command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", group=_S,
+         summary="Synchronously saves the database(s) to disk and shuts down the Redis server.")
+def shutdown(c: Client, argv: list[bytes]) -> object:
+    mode = "default"
+    for a in argv[1:]:
+        opt = a.lower()
+        if opt == b"nosave":
+            mode = "nosave"
+        elif opt == b"save":
+            mode = "save"
+        elif opt in (b"now", b"force", b"abort"):
+            if opt == b"abort":
+                raise RespError("No shutdown in progress.")
+        else:
+            raise syntax_error()
+    c.server.shutdown_requested = mode
+    from moonkv.engine import NO_REPLY
+
+    return NO_REPLY
+
+
+container("debug", summary="A container for debugging commands.", flags="admin noscript loading stale")
+
+
+@command("debug|sleep", 3, "admin noscript loading stale", group=_S, summary="Blocks the server for a time.")
+def debug_sleep(c: Client, argv: list[bytes]) -> object:
+    try:
+        secs = float(argv[2])
+    except ValueError:
+        raise RespError("value is not a valid float") from None
+    time.sleep(max(0.0, secs))
+    return "OK"
+
+
+@command("debug|set-active-expire", 3, "admin noscript loading stale", group=_S,
+         summary="Enables or disables the active expire cycle.")
+def debug_set_active_expire(c: Client, argv: list[bytes]) -> object:
+    c.server.ks.active_expire_enabled = parse_int(argv[2]) != 0
+    return "OK"
+
+
+@command("debug|quicklist-packed-threshold", 3, "admin noscript loading stale", group=_S, summary="Sets the quicklist packed threshold.")
+def debug_quicklist(c: Client, argv: list[bytes]) -> object:
+    return "OK"
+
+
+@command("debug|stringmatch-len", 3, "admin noscript loading stale", group=_S, summary="Tests glob matching on a long string.")
+def debug_stringmatch(c: Client, argv: list[bytes]) -> object:
+    glob_match(argv[2], b"a" * 4096)
+    return "OK"
+
+
+@command("debug|change-repl-id", 2, "admin noscript loading stale", group=_S, summary="Changes the replication id.")
+def debug_change_repl_id(c: Client, argv: list[bytes]) -> object:
+    c.server.run_id = os.urandom(20).hex()
+    return "OK"
+
+
+@command("debug|reload", -2, "admin noscript loading stale", group=_S, summary="Saves and reloads the dataset.")
+def debug_reload(c: Client, argv: list[bytes]) -> object:
+    p = c.server.persistence
+    if p is None:
+        raise RespError("Persistence is not available")
+    p.debug_reload()
+    return "OK"
+
+
+@command("debug|loadaof", 2, "admin noscript loading stale", group=_S, summary="Flushes the log and reloads the dataset from it.")
+def debug_loadaof(c: Client, argv: list[bytes]) -> object:
+    p = c.server.persistence
+    if p is None:
+        raise RespError("Persistence is not available")
+    p.debug_reload(from_log=True)
+    return "OK"
+
+
+@command("debug|help", 2, "loading stale", group=_S, summary="Returns helpful text about the different subcommands.")
+def debug_help(c: Client, argv: list[bytes]) -> object:
+    return [
+        "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "SLEEP <seconds>", "SET-ACTIVE-EXPIRE <0|1>", "RELOAD", "LOADAOF", "CHANGE-REPL-ID",
+        "STRINGMATCH-LEN <pattern>", "HELP",
+    ]
+
+
+container("memory", summary="A container for memory diagnostics commands.", since="4.0.0")
+
+
+@command("memory|usage", -3, "readonly", keys=keys(2, flags="RO"), group=_S, since="4.0.0",
+         summary="Estimates the memory usage of a key.")
+def memory_usage(c: Client, argv: list[bytes]) -> object:
+    v = c.db.get(argv[2])
+    if v is None:
+        return None
+    from moonkv.commands._util import value_size
+
+    return value_size(v)
+
+
+@command("memory|doctor", 2, "", group=_S, since="4.0.0", summary="Outputs a memory problems report.")
+def memory_doctor(c: Client, argv: list[bytes]) -> object:
+    return Verbatim(b"Hi Sam, I can't find any memory issue in your instance.")

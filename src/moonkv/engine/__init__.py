@@ -1,0 +1,28 @@
+"""The engine: server state, clients, configuration and the executor.
+
+Imports keyspace, protocol types, errors and the command *table* (never the
+handler modules, which import the engine).  No sockets here: the network
+layer (:mod:`moonkv.server`) drives it, and so does the in-process API.
+"""
+
+from moonkv.engine._client import REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
+from moonkv.engine._config import DIRECTIVES, Config, Directive, parse_memory
+from moonkv.engine._server import BLOCKED, NO_REPLY, BlockState, Effect, EffectsSink, Scheduler, Server
+
+__all__ = [
+    "BLOCKED",
+    "NO_REPLY",
+    "DIRECTIVES",
+    "REPLY_OFF",
+    "REPLY_ON",
+    "REPLY_SKIP",
+    "BlockState",
+    "Client",
+    "Config",
+    "Directive",
+    "Effect",
+    "EffectsSink",
+    "Scheduler",
+    "Server",
+    "parse_memory",
+]

@@ -1,0 +1,94 @@
+"""Per-connection state that commands read and change (not the socket itself)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from moonkv.keyspace import Database
+
+if TYPE_CHECKING:
+    from moonkv.engine._server import Server
+
+_ids = itertools.count(1)
+
+REPLY_ON, REPLY_OFF, REPLY_SKIP = 0, 1, 2
+
+
+class Client:
+    """A client: a network connection, a script's fake caller, or an embedded user.
+
+    The network layer sets ``send`` (deliver a reply later, e.g. when a blocked
+    client is served) and ``close`` (drop the connection).
+    """
+
+    def __init__(self, server: Server, addr: str = "", laddr: str = "", fd: int = -1) -> None:
+        self.id = next(_ids)
+        self.server = server
+        self.db: Database = server.ks.dbs[0]
+        self.resp = 2
+        self.name = b""
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.addr = addr
+        self.laddr = laddr
+        self.fd = fd
+        self.created = time.time()
+        self.last_interaction = self.created
+        self.authenticated = not server.config["requirepass"]
+        self.multi: list[tuple[Any, list[bytes]]] | None = None
+        self.multi_error = False
+        self.watched: set[tuple[int, bytes]] = set()
+        self.watch_expired: set[tuple[int, bytes]] = set()
+        self.dirty_cas = False
+        self.blocked: Any = None  # a BlockState while blocked
+        self.reply_mode = REPLY_ON
+        self.last_cmd = b"NULL"
+        self.closing = False
+        self.in_script = False  # a script's fake client
+        self.in_exec = False
+        self.no_evict = False
+        self.paused_reply: list[object] = []
+        self.send: Callable[[object], None] = _discard
+        self.close: Callable[[], None] = _noop
+        self.kill_reason = ""
+        self.qbuf = 0
+        self.flags = ""
+
+    def select(self, index: int) -> None:
+        self.db = self.server.ks.dbs[index]
+
+    def info_line(self) -> str:
+        """One line of CLIENT LIST / CLIENT INFO, in Redis's field order."""
+        now = time.time()
+        flags = ""
+        if self.multi is not None:
+            flags += "x"
+        if self.blocked is not None:
+            flags += "b"
+        if self.dirty_cas:
+            flags += "d"
+        if self.closing:
+            flags += "c"
+        if self.no_evict:
+            flags += "e"
+        flags = flags or "N"
+        cmd = self.last_cmd.decode("utf-8", "replace").lower()
+        return (
+            f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.fd} "
+            f"name={self.name.decode('utf-8', 'replace')} age={int(now - self.created)} "
+            f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.id} sub=0 psub=0 "
+            f"ssub=0 multi={len(self.multi) if self.multi is not None else -1} qbuf={self.qbuf} "
+            f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=2048 "
+            f"events=r cmd={cmd} user=default redir=-1 resp={self.resp}"
+        )
+
+
+def _discard(_reply: object) -> None:
+    pass
+
+
+def _noop() -> None:
+    pass

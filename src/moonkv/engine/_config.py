@@ -1,0 +1,290 @@
+"""Typed configuration: redis.conf directives, CONFIG GET/SET, command-line options.
+
+Each directive is declared once in :data:`DIRECTIVES`.  Values are kept as
+Python values (ints, bools, strings) and rendered as Redis renders them in
+CONFIG GET.  Components that must react to a change register a listener.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from moonkv.errors import RespError
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1024,
+    "m": 1000**2,
+    "mb": 1024**2,
+    "g": 1000**3,
+    "gb": 1024**3,
+}
+
+
+def parse_memory(text: str) -> int:
+    t = text.strip().lower()
+    i = len(t)
+    while i > 0 and t[i - 1].isalpha():
+        i -= 1
+    num, unit = t[:i], t[i:]
+    if unit not in _UNITS or not num or not num.lstrip("-").isdigit():
+        raise ValueError("argument must be a memory value")
+    return int(num) * _UNITS[unit]
+
+
+@dataclass
+class Directive:
+    name: str
+    kind: str  # int | memory | bool | enum | string | save | flags
+    default: Any
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    immutable: bool = False
+    aliases: tuple[str, ...] = ()
+    sensitive: bool = False
+
+    def parse(self, raw: str) -> Any:
+        k = self.kind
+        if k == "bool":
+            v = raw.lower()
+            if v not in ("yes", "no"):
+                raise ValueError("argument must be 'yes' or 'no'")
+            return v == "yes"
+        if k in ("int", "memory"):
+            try:
+                n = parse_memory(raw) if k == "memory" else int(raw)
+            except ValueError:
+                raise ValueError(
+                    "argument must be a memory value" if k == "memory" else "argument couldn't be parsed into an integer"
+                ) from None
+            if (self.minimum is not None and n < self.minimum) or (
+                self.maximum is not None and n > self.maximum
+            ):
+                raise ValueError(
+                    f"argument must be between {self.minimum} and {self.maximum} inclusive"
+                )
+            return n
+        if k == "enum":
+            v = raw.lower()
+            if v not in self.choices:
+                raise ValueError("argument(s) must be one of the following: " + ", ".join(self.choices))
+            return v
+        if k == "save":
+            parts = raw.split()
+            if len(parts) % 2:
+                raise ValueError("Invalid save parameters")
+            rules = []
+            for i in range(0, len(parts), 2):
+                if not parts[i].isdigit() or not parts[i + 1].isdigit():
+                    raise ValueError("Invalid save parameters")
+                rules.append((int(parts[i]), int(parts[i + 1])))
+            return rules
+        return raw
+
+    def render(self, value: Any) -> str:
+        k = self.kind
+        if k == "bool":
+            return "yes" if value else "no"
+        if k == "save":
+            return " ".join(f"{s} {c}" for s, c in value)
+        return str(value)
+
+
+_I64 = 2**63 - 1
+
+DIRECTIVES: list[Directive] = [
+    Directive("bind", "string", "127.0.0.1", immutable=True),
+    Directive("port", "int", 6379, minimum=0, maximum=65535, immutable=True),
+    Directive("dir", "string", "./moonkv-data", immutable=True),
+    Directive("unixsocket", "string", "", immutable=True),
+    Directive("databases", "int", 16, minimum=1, maximum=1 << 20, immutable=True),
+    Directive("daemonize", "bool", False, immutable=True),
+    Directive("pidfile", "string", "", immutable=True),
+    Directive("logfile", "string", "", immutable=True),
+    Directive("loglevel", "enum", "notice", choices=("debug", "verbose", "notice", "warning", "nothing")),
+    Directive("requirepass", "string", "", sensitive=True),
+    Directive("masterauth", "string", "", sensitive=True),
+    Directive("maxclients", "int", 10000, minimum=1),
+    Directive("timeout", "int", 0, minimum=0),
+    Directive("tcp-keepalive", "int", 300, minimum=0),
+    Directive("tcp-backlog", "int", 511, immutable=True),
+    Directive("protected-mode", "bool", True),
+    Directive("hz", "int", 10, minimum=1, maximum=500),
+    Directive("dynamic-hz", "bool", True),
+    Directive("maxmemory", "memory", 0, minimum=0),
+    Directive(
+        "maxmemory-policy",
+        "enum",
+        "noeviction",
+        choices=(
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction",
+        ),
+    ),
+    Directive("maxmemory-samples", "int", 5, minimum=1),
+    Directive("maxmemory-clients", "memory", 0),
+    Directive("lfu-log-factor", "int", 10, minimum=0),
+    Directive("lfu-decay-time", "int", 1, minimum=0),
+    Directive("proto-max-bulk-len", "memory", 512 * 1024 * 1024, minimum=1024 * 1024),
+    Directive("client-query-buffer-limit", "memory", 1024**3, minimum=1024 * 1024),
+    Directive("client-output-buffer-limit", "string", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    # Persistence (issue: durable storage).
+    Directive("appendonly", "bool", True),
+    Directive("appendfsync", "enum", "always", choices=("always", "everysec", "no")),
+    Directive("appendfilename", "string", "appendonly.aof", immutable=True),
+    Directive("appenddirname", "string", "appendonlydir", immutable=True),
+    Directive("auto-aof-rewrite-percentage", "int", 100, minimum=0),
+    Directive("auto-aof-rewrite-min-size", "memory", 64 * 1024 * 1024, minimum=0),
+    Directive("no-appendfsync-on-rewrite", "bool", False),
+    Directive("aof-use-rdb-preamble", "bool", True),
+    Directive("aof-load-truncated", "bool", True),
+    Directive("aof-timestamp-enabled", "bool", False),
+    Directive("save", "save", [(3600, 1), (300, 100), (60, 10000)]),
+    Directive("dbfilename", "string", "dump.rdb"),
+    Directive("rdbcompression", "bool", True),
+    Directive("rdbchecksum", "bool", True),
+    Directive("stop-writes-on-bgsave-error", "bool", True),
+    # Scripting.
+    Directive("lua-time-limit", "int", 5000, minimum=0, aliases=("busy-reply-threshold",)),
+    Directive("lua-kill-time-limit", "int", 0, minimum=0),
+    Directive("lua-memory-limit", "memory", 64 * 1024 * 1024, minimum=1024 * 1024),
+    Directive("lua-eval-cache-size", "int", 500, minimum=1),
+    # Encodings (only change what OBJECT ENCODING reports).
+    Directive("hash-max-listpack-entries", "int", 128, minimum=0, aliases=("hash-max-ziplist-entries",)),
+    Directive("hash-max-listpack-value", "int", 64, minimum=0, aliases=("hash-max-ziplist-value",)),
+    Directive("list-max-listpack-size", "int", -2, aliases=("list-max-ziplist-size",)),
+    Directive("list-compress-depth", "int", 0, minimum=0),
+    Directive("set-max-intset-entries", "int", 512, minimum=0),
+    Directive("set-max-listpack-entries", "int", 128, minimum=0),
+    Directive("set-max-listpack-value", "int", 64, minimum=0),
+    Directive("zset-max-listpack-entries", "int", 128, minimum=0, aliases=("zset-max-ziplist-entries",)),
+    Directive("zset-max-listpack-value", "int", 64, minimum=0, aliases=("zset-max-ziplist-value",)),
+    Directive("stream-node-max-bytes", "memory", 4096),
+    Directive("stream-node-max-entries", "int", 100),
+    Directive("hll-sparse-max-bytes", "memory", 3000),
+    Directive("activerehashing", "bool", True),
+    Directive("active-expire-effort", "int", 1, minimum=1, maximum=10),
+    Directive("lazyfree-lazy-eviction", "bool", False),
+    Directive("lazyfree-lazy-expire", "bool", False),
+    Directive("lazyfree-lazy-server-del", "bool", False),
+    Directive("lazyfree-lazy-user-del", "bool", False),
+    Directive("lazyfree-lazy-user-flush", "bool", False),
+    Directive("slowlog-log-slower-than", "int", 10000),
+    Directive("slowlog-max-len", "int", 128, minimum=0),
+    Directive("latency-monitor-threshold", "int", 0, minimum=0),
+    Directive("latency-tracking", "bool", True),
+    Directive("latency-tracking-info-percentiles", "string", "50 99 99.9"),
+    Directive("notify-keyspace-events", "string", ""),
+    Directive("enable-debug-command", "enum", "local", choices=("no", "yes", "local"), aliases=()),
+    Directive("enable-protected-configs", "enum", "no", choices=("no", "yes", "local"), immutable=True),
+    Directive("enable-module-command", "enum", "no", choices=("no", "yes", "local"), immutable=True),
+    Directive("replica-read-only", "bool", True, aliases=("slave-read-only",)),
+    Directive("replica-serve-stale-data", "bool", True, aliases=("slave-serve-stale-data",)),
+    Directive("repl-diskless-sync", "bool", True),
+    Directive("min-replicas-to-write", "int", 0, aliases=("min-slaves-to-write",)),
+    Directive("min-replicas-max-lag", "int", 10, aliases=("min-slaves-max-lag",)),
+    Directive("cluster-enabled", "bool", False, immutable=True),
+    Directive("io-threads", "int", 1, immutable=True),
+    Directive("supervised", "enum", "no", choices=("upstart", "systemd", "auto", "no"), immutable=True),
+    Directive("always-show-logo", "bool", False, immutable=True),
+    Directive("set-proc-title", "bool", True, immutable=True),
+    Directive("crash-log-enabled", "bool", True),
+    Directive("crash-memcheck-enabled", "bool", True),
+    Directive("jemalloc-bg-thread", "bool", True),
+    Directive("activedefrag", "bool", False),
+    Directive("oom-score-adj", "enum", "no", choices=("no", "yes", "relative", "absolute")),
+    Directive("tracking-table-max-keys", "int", 1000000),
+    Directive("acllog-max-len", "int", 128),
+    Directive("shutdown-timeout", "int", 10, minimum=0),
+    Directive("shutdown-on-sigint", "string", "default"),
+    Directive("shutdown-on-sigterm", "string", "default"),
+]
+
+_BY_NAME: dict[str, Directive] = {}
+for _d in DIRECTIVES:
+    _BY_NAME[_d.name] = _d
+    for _a in _d.aliases:
+        _BY_NAME[_a] = _d
+
+Listener = Callable[[str, Any], None]
+
+
+class Config:
+    """Current directive values; ``config["port"]``."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {d.name: d.default for d in DIRECTIVES}
+        self._listeners: list[Listener] = []
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[_BY_NAME[name].name]
+
+    @staticmethod
+    def directive(name: str) -> Directive | None:
+        return _BY_NAME.get(name.lower())
+
+    def on_change(self, fn: Listener) -> None:
+        self._listeners.append(fn)
+
+    def load(self, name: str, raw: str) -> None:
+        """Set at start-up (file or command line): immutable directives allowed."""
+        d = _BY_NAME.get(name.lower())
+        if d is None:
+            raise ValueError(f"Bad directive or wrong number of arguments: '{name}'")
+        self._values[d.name] = d.parse(raw)
+
+    def set_many(self, pairs: list[tuple[str, str]]) -> None:
+        """CONFIG SET: all or nothing, with Redis's error texts."""
+        parsed: list[tuple[Directive, Any]] = []
+        seen: set[str] = set()
+        for name, raw in pairs:
+            d = _BY_NAME.get(name.lower())
+            if d is None:
+                raise RespError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
+            if d.name in seen:
+                raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")
+            seen.add(d.name)
+            if d.immutable:
+                raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")
+            try:
+                parsed.append((d, d.parse(raw)))
+            except ValueError as e:
+                raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - {e}") from None
+        old = {d.name: self._values[d.name] for d, _ in parsed}
+        try:
+            for d, v in parsed:
+                self._values[d.name] = v
+                for fn in self._listeners:
+                    fn(d.name, v)
+        except RespError:
+            for name, v in old.items():
+                self._values[name] = v
+            raise
+
+    def get(self, patterns: list[str]) -> dict[bytes, bytes]:
+        out: dict[bytes, bytes] = {}
+        for pat in patterns:
+            p = pat.lower()
+            direct = _BY_NAME.get(p)
+            if direct is not None and not any(c in p for c in "*?["):
+                out[p.encode()] = direct.render(self._values[direct.name]).encode()
+                continue
+            for name, d in _BY_NAME.items():
+                if fnmatch.fnmatchcase(name, p):
+                    out[name.encode()] = d.render(self._values[d.name]).encode()
+        return out
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(d.name, d.render(self._values[d.name])) for d in DIRECTIVES]

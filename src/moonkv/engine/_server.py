@@ -1,0 +1,455 @@
+"""The server core: state shared by all clients and THE executor.
+
+``execute`` is the client path (lookup → arity → auth → MULTI queueing →
+loading/MISCONF checks → run as a unit).  ``call`` runs one command's handler
+and records its effect; scripts and EXEC call it for each inner command.
+``end_unit`` commits the unit's effects to the sinks (one record per unit),
+then invalidates WATCHes and serves blocked clients.
+
+The engine has no sockets: the network layer gives it a :class:`Scheduler`
+for timers and sets each client's ``send``/``close``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from moonkv.clock import Clock
+from moonkv.commands.table import CommandSpec, lookup, resolve_subcommand
+from moonkv.engine._client import REPLY_ON, Client
+from moonkv.engine._config import Config
+from moonkv.errors import (
+    ExecAbortError,
+    LoadingError,
+    MisconfError,
+    NoAuthError,
+    RespError,
+    wrong_arity,
+)
+from moonkv.keyspace import Keyspace
+
+Effect = tuple[int, list[bytes]]
+
+
+class _Blocked:
+    def __repr__(self) -> str:
+        return "BLOCKED"
+
+
+BLOCKED: Any = _Blocked()
+"""A handler returns this after :meth:`Server.block`: the reply comes later."""
+
+NO_REPLY: Any = object()
+"""A handler returns this when the client must get no reply (CLIENT REPLY OFF)."""
+
+
+class EffectsSink(Protocol):
+    """Where committed units go (the durable log; later, replicas)."""
+
+    def commit(self, effects: list[Effect]) -> None: ...
+
+
+class Scheduler(Protocol):
+    def call_later(self, delay: float, fn: Callable[[], None]) -> Any: ...
+
+
+class _NoScheduler:
+    def call_later(self, delay: float, fn: Callable[[], None]) -> Any:
+        return None
+
+
+@dataclass
+class BlockState:
+    keys: list[tuple[int, bytes]]
+    spec: CommandSpec
+    argv: list[bytes]
+    timeout_reply: object
+    deadline: float | None
+    timer: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_MULTI_PASSTHROUGH = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+
+
+class Server:
+    def __init__(self, config: Config | None = None, clock: Clock | None = None) -> None:
+        self.config = config or Config()
+        self.clock = clock or Clock()
+        self.ks = Keyspace(self.config["databases"], self.clock)
+        self.clients: dict[int, Client] = {}
+        self.sinks: list[EffectsSink] = []
+        self.scheduler: Scheduler = _NoScheduler()
+        self.effects: list[Effect] = []
+        self._explicit = 0
+        self.watched: dict[tuple[int, bytes], set[Client]] = {}
+        self.loading = False
+        self.write_error: str | None = None  # set by persistence on a failed write/fsync
+        self.start_time = time.time()
+        self.pid = os.getpid()
+        self.run_id = os.urandom(20).hex()
+        self.port = self.config["port"]
+        self.shutdown_requested: str | None = None
+        self.blocked_count = 0
+        self.paused_until = 0.0
+        self.pause_writes_only = False
+        self.scripting: Any = None  # moonkv.scripting engine, attached by the assembler
+        self.persistence: Any = None  # moonkv.persistence engine, attached by the assembler
+        self.stats: dict[str, int] = {
+            "total_connections_received": 0,
+            "total_commands_processed": 0,
+            "rejected_connections": 0,
+            "expired_keys": 0,
+            "evicted_keys": 0,
+            "total_net_input_bytes": 0,
+            "total_net_output_bytes": 0,
+            "unexpected_error_replies": 0,
+            "total_error_replies": 0,
+            "dump_payload_sanitizations": 0,
+            "total_reads_processed": 0,
+            "total_writes_processed": 0,
+        }
+        self.errorstats: dict[str, int] = {}
+        self.lastsave = int(time.time())
+        self.config.on_change(self._config_changed)
+
+    # -- configuration ---------------------------------------------------
+
+    def _config_changed(self, name: str, value: Any) -> None:
+        if name == "requirepass":
+            pass  # existing connections stay authenticated, as in Redis
+
+    # -- the client path -------------------------------------------------
+
+    def execute(self, c: Client, argv: list[bytes]) -> object:
+        """Run one request from a client; returns the reply (or BLOCKED)."""
+        self.stats["total_commands_processed"] += 1
+        spec = lookup(argv[0])
+        try:
+            if spec is None:
+                raise self.unknown_command(argv)
+            if spec.subcommands and (len(argv) >= 2 or spec.handler is None):
+                spec = resolve_subcommand(spec, argv)
+            if not spec.arity_ok(len(argv)):
+                raise wrong_arity(spec.name)
+            if not c.authenticated and not spec.no_auth:
+                raise NoAuthError("Authentication required.")
+        except RespError as e:
+            if spec is not None:
+                spec.rejected_calls += 1
+            if c.multi is not None:
+                c.multi_error = True
+            return self.error_reply(e)
+        c.last_cmd = argv[0]
+        if c.multi is not None and spec.name not in _MULTI_PASSTHROUGH:
+            if spec.no_multi:
+                c.multi_error = True
+                return self.error_reply(RespError("Command not allowed inside a transaction"))
+            c.multi.append((spec, argv))
+            return "QUEUED"
+        if self.loading and not spec.loading_ok:
+            spec.rejected_calls += 1
+            return self.error_reply(LoadingError())
+        if self.write_error is not None and (spec.is_write or spec.name in ("eval", "evalsha", "fcall")):
+            if spec.is_write or self._script_may_write(spec, argv):
+                spec.rejected_calls += 1
+                return self.error_reply(MisconfError(self.write_error))
+        reply = self.call(c, spec, argv)
+        self.end_unit()
+        return reply
+
+    def _script_may_write(self, spec: CommandSpec, argv: list[bytes]) -> bool:
+        eng = self.scripting
+        return eng is None or eng.may_write(spec, argv)
+
+    def unknown_command(self, argv: list[bytes]) -> RespError:
+        name = argv[0].decode("utf-8", "replace")
+        args = " ".join(f"'{a.decode('utf-8', 'replace')[:128]}'" for a in argv[1:])
+        return RespError(
+            f"unknown command '{name[:128]}', with args beginning with: {args}{' ' if args else ''}"
+        )
+
+    def error_reply(self, e: RespError) -> RespError:
+        self.stats["total_error_replies"] += 1
+        code = e.code
+        self.errorstats[code] = self.errorstats.get(code, 0) + 1
+        return e
+
+    # -- running commands --------------------------------------------------
+
+    def call(self, c: Client, spec: CommandSpec, argv: list[bytes]) -> object:
+        """Run a handler; record its effect if it changed data."""
+        ks = self.ks
+        dirty = ks.dirty
+        explicit = self._explicit
+        c.cur_spec = spec  # type: ignore[attr-defined]
+        c.cur_argv = argv  # type: ignore[attr-defined]
+        t0 = time.perf_counter_ns()
+        try:
+            reply = spec.handler(c, argv)  # type: ignore[misc]
+        except RespError as e:
+            spec.failed_calls += 1
+            reply = self.error_reply(e)
+        spec.calls += 1
+        spec.usec += (time.perf_counter_ns() - t0) // 1000
+        if ks.dirty != dirty and self._explicit == explicit and spec.is_write:
+            self.effects.append((c.db.id, argv))
+        return reply
+
+    def emit(self, db: int, argv: list[bytes]) -> None:
+        """Record an explicit effect (instead of the command's own argv)."""
+        self.effects.append((db, argv))
+        self._explicit += 1
+
+    def suppress_effect(self) -> None:
+        """The running command changed data but must not propagate itself."""
+        self._explicit += 1
+
+    def end_unit(self) -> None:
+        """Commit the finished unit: log its effects, fire WATCH, serve blocked clients."""
+        ks = self.ks
+        if ks.expired_effects:
+            exp = ks.expired_effects
+            ks.expired_effects = []
+            self.stats["expired_keys"] += len(exp)
+            for sink in self.sinks:
+                sink.commit(exp)
+        if self.effects:
+            effects = self.effects
+            self.effects = []
+            for sink in self.sinks:
+                sink.commit(effects)
+        if ks.touched or ks.flushed:
+            if self.watched:
+                self._invalidate_watches()
+            ks.touched = []
+            ks.flushed = []
+        if ks.ready:
+            self._serve_ready()
+
+    def discard_unit(self) -> None:
+        """Forget a rolled-back unit's effects and notifications."""
+        ks = self.ks
+        self.effects = []
+        ks.touched = []
+        ks.flushed = []
+        ks.ready = []
+
+    # -- WATCH ------------------------------------------------------------
+
+    def watch(self, c: Client, key: bytes) -> None:
+        k = (c.db.id, key)
+        if k in c.watched:
+            return
+        c.watched.add(k)
+        self.watched.setdefault(k, set()).add(c)
+        if c.db.is_expired(key):
+            c.watch_expired.add(k)
+
+    def unwatch(self, c: Client) -> None:
+        for k in c.watched:
+            s = self.watched.get(k)
+            if s is not None:
+                s.discard(c)
+                if not s:
+                    del self.watched[k]
+        c.watched = set()
+        c.watch_expired = set()
+        c.dirty_cas = False
+
+    def _invalidate_watches(self) -> None:
+        ks = self.ks
+        watched = self.watched
+        for k in ks.touched:
+            clients = watched.get(k)
+            if clients:
+                for cl in clients:
+                    cl.dirty_cas = True
+        for dbid in ks.flushed:
+            for (wdb, _key), clients in watched.items():
+                if wdb == dbid:
+                    for cl in clients:
+                        cl.dirty_cas = True
+
+    def touch_all_watched(self, dbid: int, only_existing: bool = True) -> None:
+        """FLUSHDB/SWAPDB: every watched key of the db counts as changed."""
+        db = self.ks.dbs[dbid]
+        for (wdb, key), clients in self.watched.items():
+            if wdb == dbid and (not only_existing or key in db.data):
+                for cl in clients:
+                    cl.dirty_cas = True
+
+    def watch_expired_now(self, c: Client) -> bool:
+        """Redis 7: a watched key that expired after WATCH fails EXEC."""
+        for dbid, key in c.watched:
+            if (dbid, key) in c.watch_expired:
+                continue
+            if self.ks.dbs[dbid].is_expired(key):
+                return True
+        return False
+
+    # -- blocking -----------------------------------------------------------
+
+    def can_block(self, c: Client) -> bool:
+        return not (c.in_exec or c.in_script)
+
+    def block(
+        self, c: Client, keys: list[bytes], timeout: float, timeout_reply: object
+    ) -> Any:
+        """Park ``c`` until one of ``keys`` is ready or ``timeout`` seconds pass (0: forever)."""
+        if c.blocked is not None:  # re-run while still blocked: keep its place
+            return BLOCKED
+        dbid = c.db.id
+        ks = self.ks
+        state = BlockState(
+            keys=[(dbid, k) for k in keys],
+            spec=c.cur_spec,  # type: ignore[attr-defined]
+            argv=c.cur_argv,  # type: ignore[attr-defined]
+            timeout_reply=timeout_reply,
+            deadline=None if timeout == 0 else time.monotonic() + timeout,
+        )
+        for k in state.keys:
+            q = ks.blocking_keys.get(k)
+            if q is None:
+                q = ks.blocking_keys[k] = deque()
+            if c not in q:
+                q.append(c)
+        c.blocked = state
+        self.blocked_count += 1
+        if timeout:
+            state.timer = self.scheduler.call_later(timeout, lambda: self._block_timeout(c, state))
+        return BLOCKED
+
+    def unblock(self, c: Client) -> BlockState | None:
+        state = c.blocked
+        if state is None:
+            return None
+        ks = self.ks
+        for k in state.keys:
+            q = ks.blocking_keys.get(k)
+            if q is not None:
+                try:
+                    q.remove(c)
+                except ValueError:
+                    pass
+                if not q:
+                    del ks.blocking_keys[k]
+        if state.timer is not None:
+            try:
+                state.timer.cancel()
+            except Exception:  # noqa: BLE001 - a timer that already fired
+                pass
+        c.blocked = None
+        self.blocked_count -= 1
+        return state  # type: ignore[no-any-return]
+
+    def _block_timeout(self, c: Client, state: BlockState) -> None:
+        if c.blocked is state:
+            self.unblock(c)
+            c.send(state.timeout_reply)
+
+    def unblock_with(self, c: Client, reply: object) -> bool:
+        """CLIENT UNBLOCK: end the wait with ``reply``."""
+        if c.blocked is None:
+            return False
+        self.unblock(c)
+        c.send(reply)
+        return True
+
+    def _serve_ready(self) -> None:
+        ks = self.ks
+        while ks.ready:
+            ready = ks.ready
+            ks.ready = []
+            seen: set[tuple[int, bytes]] = set()
+            for k in ready:
+                if k in seen:
+                    continue
+                seen.add(k)
+                q = ks.blocking_keys.get(k)
+                if not q:
+                    continue
+                for cl in list(q):
+                    state = cl.blocked
+                    if state is None:
+                        continue
+                    db = ks.dbs[k[0]]
+                    if db.get(k[1]) is None:
+                        break
+                    saved_db = cl.db
+                    cl.db = db
+                    reply = self.call(cl, state.spec, state.argv)
+                    if cl.db is db:
+                        cl.db = saved_db
+                    if reply is BLOCKED:
+                        continue
+                    self.unblock(cl)
+                    self.end_unit_nested()
+                    cl.send(reply)
+
+    def end_unit_nested(self) -> None:
+        # Commit what serving a blocked client did (its effects form their own unit).
+        ks = self.ks
+        if self.effects:
+            effects = self.effects
+            self.effects = []
+            for sink in self.sinks:
+                sink.commit(effects)
+        if ks.touched or ks.flushed:
+            if self.watched:
+                self._invalidate_watches()
+            ks.touched = []
+            ks.flushed = []
+
+    # -- clients --------------------------------------------------------------
+
+    def add_client(self, c: Client) -> None:
+        self.clients[c.id] = c
+        self.stats["total_connections_received"] += 1
+
+    def remove_client(self, c: Client) -> None:
+        if c.blocked is not None:
+            self.unblock(c)
+        if c.watched:
+            self.unwatch(c)
+        self.clients.pop(c.id, None)
+
+    def new_client(self) -> Client:
+        return Client(self)
+
+    # -- MULTI/EXEC -------------------------------------------------------------
+
+    def exec_transaction(self, c: Client) -> object:
+        queued = c.multi
+        if queued is None:
+            raise RespError("EXEC without MULTI")
+        c.multi = None
+        if c.multi_error:
+            c.multi_error = False
+            self.unwatch(c)
+            raise ExecAbortError("Transaction discarded because of previous errors.")
+        if c.dirty_cas or self.watch_expired_now(c):
+            self.unwatch(c)
+            from moonkv.protocol import NULL_ARRAY
+
+            return NULL_ARRAY
+        self.unwatch(c)
+        replies: list[object] = []
+        c.in_exec = True
+        try:
+            for spec, argv in queued:
+                if self.write_error is not None and spec.is_write:
+                    replies.append(self.error_reply(MisconfError(self.write_error)))
+                    continue
+                replies.append(self.call(c, spec, argv))
+        finally:
+            c.in_exec = False
+        return replies
+
+    def is_reply_on(self, c: Client) -> bool:
+        return c.reply_mode == REPLY_ON

@@ -1,0 +1,266 @@
+"""Databases, lazy expiry and the mutation hooks every write goes through."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from moonkv.clock import Clock
+from moonkv.errors import WrongTypeError
+
+UndoFn = Callable[[], None]
+
+
+def type_name(value: object) -> bytes:
+    """Redis's TYPE answer for a stored value."""
+    if type(value) is bytes:
+        return b"string"
+    return value.TYPE_NAME  # type: ignore[attr-defined,no-any-return]
+
+
+class Keyspace:
+    """All databases plus the bookkeeping shared by them.
+
+    * ``dirty`` counts changes (Redis's ``server.dirty``); the executor compares
+      it before and after a command to decide whether to propagate an effect.
+    * ``touched`` lists ``(db, key)`` modified by the running unit; the executor
+      invalidates WATCHes from it once the unit commits.
+    * ``undo`` is a list while a transactional unit (a script) runs: every
+      mutation appends a function that reverses it.
+    * ``expired_effects`` collects ``DEL`` effects of keys removed because their
+      TTL passed; they are facts, never undone.
+    * ``ready`` collects keys that a blocked client may now be served from.
+    """
+
+    def __init__(self, ndbs: int = 16, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
+        self.dbs = [Database(i, self) for i in range(ndbs)]
+        self.dirty = 0
+        self.touched: list[tuple[int, bytes]] = []
+        self.flushed: list[int] = []  # db ids flushed/swapped in the running unit
+        self.undo: list[UndoFn] | None = None
+        self.expired_effects: list[tuple[int, list[bytes]]] = []
+        self.ready: list[tuple[int, bytes]] = []
+        self.blocking_keys: dict[tuple[int, bytes], Any] = {}
+        self.frozen_ms: int | None = None  # scripts see time stand still
+        self.hits = 0
+        self.misses = 0
+        self.expired_keys = 0
+        self.expired_stale_perc = 0.0
+        self.active_expire_enabled = True
+
+    def now_ms(self) -> int:
+        f = self.frozen_ms
+        return f if f is not None else self.clock.now_ms()
+
+    def record(self, fn: UndoFn) -> None:
+        u = self.undo
+        if u is not None:
+            u.append(fn)
+
+
+class Database:
+    __slots__ = ("id", "data", "expires", "ks", "avg_ttl")
+
+    def __init__(self, index: int, ks: Keyspace) -> None:
+        self.id = index
+        self.data: dict[bytes, Any] = {}
+        self.expires: dict[bytes, int] = {}
+        self.ks = ks
+        self.avg_ttl = 0
+
+    # -- reads -----------------------------------------------------------
+
+    def get(self, key: bytes) -> Any:
+        """The live value of ``key`` or None (expiring it lazily). No stats."""
+        v = self.data.get(key)
+        if v is not None and self.expires:
+            when = self.expires.get(key)
+            if when is not None and when <= self.ks.now_ms():
+                self.expire_now(key)
+                return None
+        return v
+
+    def lookup_read(self, key: bytes) -> Any:
+        """Like :meth:`get`, and counts keyspace hits and misses."""
+        v = self.get(key)
+        if v is None:
+            self.ks.misses += 1
+        else:
+            self.ks.hits += 1
+        return v
+
+    def get_typed(self, key: bytes, cls: type) -> Any:
+        """The value if it is of ``cls``; None if missing; WRONGTYPE otherwise."""
+        v = self.get(key)
+        if v is not None and type(v) is not cls:
+            raise WrongTypeError()
+        return v
+
+    def read_typed(self, key: bytes, cls: type) -> Any:
+        v = self.lookup_read(key)
+        if v is not None and type(v) is not cls:
+            raise WrongTypeError()
+        return v
+
+    def exists(self, key: bytes) -> bool:
+        return self.get(key) is not None
+
+    def is_expired(self, key: bytes) -> bool:
+        when = self.expires.get(key)
+        return when is not None and when <= self.ks.now_ms()
+
+    def ttl_ms(self, key: bytes) -> int | None:
+        return self.expires.get(key)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def keys(self) -> Iterator[bytes]:
+        return iter(list(self.data))
+
+    def random_key(self) -> bytes | None:
+        # Try a few times to find a key that is not logically expired.
+        for _ in range(100):
+            if not self.data:
+                return None
+            key = random.choice(list(self.data)) if len(self.data) < 64 else _sample_key(self.data)
+            if self.get(key) is not None:
+                return key
+        return None
+
+    # -- writes ----------------------------------------------------------
+
+    def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
+        """Store ``value`` at ``key`` (replacing any value; TTL cleared unless kept)."""
+        data = self.data
+        ks = self.ks
+        if ks.undo is not None:
+            ks.undo.append(_restore(self, key, data.get(key), self.expires.get(key)))
+        data[key] = value
+        if not keep_ttl and self.expires:
+            self.expires.pop(key, None)
+        ks.dirty += 1
+        ks.touched.append((self.id, key))
+
+    def delete(self, key: bytes) -> bool:
+        """Remove ``key`` (if live). Returns whether something was removed."""
+        if self.get(key) is None:
+            return False
+        ks = self.ks
+        old = self.data.pop(key)
+        old_exp = self.expires.pop(key, None) if self.expires else None
+        if ks.undo is not None:
+            ks.undo.append(_restore(self, key, old, old_exp))
+        ks.dirty += 1
+        ks.touched.append((self.id, key))
+        return True
+
+    def set_expire(self, key: bytes, when_ms: int) -> None:
+        ks = self.ks
+        if ks.undo is not None:
+            ks.undo.append(_restore_expire(self, key, self.expires.get(key)))
+        self.expires[key] = when_ms
+        ks.dirty += 1
+        ks.touched.append((self.id, key))
+
+    def persist(self, key: bytes) -> bool:
+        if key not in self.expires:
+            return False
+        ks = self.ks
+        old = self.expires.pop(key)
+        if ks.undo is not None:
+            ks.undo.append(_restore_expire(self, key, old))
+        ks.dirty += 1
+        ks.touched.append((self.id, key))
+        return True
+
+    def touch(self, key: bytes, changes: int = 1) -> None:
+        """Announce an in-place change of the container at ``key``."""
+        ks = self.ks
+        ks.dirty += changes
+        ks.touched.append((self.id, key))
+
+    def undo(self, fn: UndoFn) -> None:
+        """Record how to reverse an in-place change (only while a script runs)."""
+        u = self.ks.undo
+        if u is not None:
+            u.append(fn)
+
+    def signal_ready(self, key: bytes) -> None:
+        """A push made ``key`` servable for clients blocked on it."""
+        if (self.id, key) in self.ks.blocking_keys:
+            self.ks.ready.append((self.id, key))
+
+    def remove_if_empty(self, key: bytes, value: Any) -> None:
+        """Delete a container that a pop/remove left empty (Redis never keeps empty ones)."""
+        if not value:
+            data = self.data
+            if data.get(key) is value:
+                ks = self.ks
+                del data[key]
+                old_exp = self.expires.pop(key, None) if self.expires else None
+                if ks.undo is not None:
+                    ks.undo.append(_restore(self, key, value, old_exp))
+
+    def expire_now(self, key: bytes) -> None:
+        """Remove a key whose TTL has passed and record its ``DEL`` effect."""
+        ks = self.ks
+        self.data.pop(key, None)
+        self.expires.pop(key, None)
+        ks.expired_keys += 1
+        ks.expired_effects.append((self.id, [b"DEL", key]))
+        ks.touched.append((self.id, key))
+
+    def flush(self) -> int:
+        """Remove every key; returns how many there were."""
+        ks = self.ks
+        n = len(self.data)
+        if ks.undo is not None:
+            old_data, old_exp = self.data, self.expires
+
+            def restore() -> None:
+                self.data, self.expires = old_data, old_exp
+
+            ks.undo.append(restore)
+        self.data = {}
+        self.expires = {}
+        ks.dirty += max(n, 1)
+        ks.flushed.append(self.id)
+        return n
+
+
+def _restore(db: Database, key: bytes, value: Any, expire: int | None) -> UndoFn:
+    def undo() -> None:
+        if value is None:
+            db.data.pop(key, None)
+            db.expires.pop(key, None)
+        else:
+            db.data[key] = value
+            if expire is None:
+                db.expires.pop(key, None)
+            else:
+                db.expires[key] = expire
+
+    return undo
+
+
+def _restore_expire(db: Database, key: bytes, expire: int | None) -> UndoFn:
+    def undo() -> None:
+        if expire is None:
+            db.expires.pop(key, None)
+        else:
+            db.expires[key] = expire
+
+    return undo
+
+
+def _sample_key(data: dict[bytes, Any]) -> bytes:
+    # dicts have no O(1) random access; sample an iterator offset bounded in cost.
+    n = len(data)
+    skip = random.randrange(min(n, 4096))
+    it = iter(data)
+    for _ in range(skip):
+        next(it)
+    return next(it)

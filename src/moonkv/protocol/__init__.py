@@ -1,0 +1,22 @@
+"""RESP protocol, sans-I/O: request parsing and reply encoding.
+
+Imports only :mod:`moonkv.errors`; no sockets, no event loop.
+"""
+
+from moonkv.protocol._encoder import encode, encode_many, format_double
+from moonkv.protocol._parser import RespParser, split_args
+from moonkv.protocol._types import NULL_ARRAY, BigNumber, Double, Push, RawReply, Verbatim
+
+__all__ = [
+    "NULL_ARRAY",
+    "BigNumber",
+    "Double",
+    "Push",
+    "RawReply",
+    "RespParser",
+    "Verbatim",
+    "encode",
+    "encode_many",
+    "format_double",
+    "split_args",
+]

@@ -1,0 +1,194 @@
+"""One client connection: bytes in → parser → executor → encoder → bytes out.
+
+Replies are encoded per pipeline batch.  When the durable log has records
+that are not yet on disk, the batch's output waits in ``pending_out`` until
+the per-iteration flush (group commit) has made them durable, so no reply is
+seen before its write is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from moonkv.engine import BLOCKED, NO_REPLY, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
+from moonkv.errors import ProtocolError, RespError
+from moonkv.protocol import RespParser, encode, encode_many
+
+if TYPE_CHECKING:
+    from moonkv.server._listener import ServerProcess
+
+
+class Connection(asyncio.Protocol):
+    __slots__ = ("proc", "server", "transport", "client", "parser", "pending", "paused", "closed")
+
+    def __init__(self, proc: ServerProcess) -> None:
+        self.proc = proc
+        self.server = proc.server
+        self.transport: asyncio.Transport | None = None
+        self.client: Client | None = None
+        self.parser = RespParser(self.server.config["proto-max-bulk-len"])
+        self.pending: list[list[bytes]] = []  # commands waiting behind a blocked one
+        self.closed = False
+
+    # -- asyncio callbacks -------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        srv = self.server
+        if len(srv.clients) >= srv.config["maxclients"]:
+            transport.write(b"-ERR max number of clients reached\r\n")
+            transport.close()
+            srv.stats["rejected_connections"] += 1
+            self.closed = True
+            return
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("socket")
+        local = transport.get_extra_info("sockname")
+        addr = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
+        laddr = f"{local[0]}:{local[1]}" if isinstance(local, tuple) else str(local or "")
+        c = Client(srv, addr, laddr, sock.fileno() if sock is not None else -1)
+        c.send = self.send_async
+        c.close = self.close_client
+        self.client = c
+        srv.add_client(c)
+        self.proc.connections[c.id] = self
+        self.parser.auth_required = not c.authenticated
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        c = self.client
+        if c is not None:
+            self.server.remove_client(c)
+            self.proc.connections.pop(c.id, None)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        c = self.client
+        assert c is not None
+        srv = self.server
+        srv.stats["total_net_input_bytes"] += len(data)
+        parser = self.parser
+        parser.feed(data)
+        if parser.buffered > srv.config["client-query-buffer-limit"]:
+            self.close_client()
+            return
+        if self.proc.busy_guard is not None:
+            # A script is running (we're called from its busy loop): never.
+            return
+        cmds = parser.parse()
+        if self.pending or c.blocked is not None:
+            self.pending.extend(cmds)
+            cmds = []
+        out = self.run_commands(cmds)
+        if parser.error is not None:
+            self._protocol_error(parser.error, out)
+            return
+        if out:
+            self.write(out)
+
+    def run_commands(self, cmds: list[list[bytes]]) -> list[bytes]:
+        """Execute commands in order; returns encoded replies (stops at a block)."""
+        c = self.client
+        assert c is not None
+        srv = self.server
+        proc = self.proc
+        out: list[bytes] = []
+        for i, argv in enumerate(cmds):
+            if c.closing:
+                break
+            if proc.paused(argv):
+                self.pending.extend(cmds[i:])
+                proc.pause_waiters.add(self)
+                break
+            reply = srv.execute(c, argv)
+            if reply is BLOCKED:
+                self.pending.extend(cmds[i + 1 :])
+                break
+            mode = c.reply_mode
+            if mode == REPLY_ON:
+                if reply is not NO_REPLY:
+                    t = type(reply)
+                    if t is bytes or t is str or t is int:
+                        out.append(encode(reply, c.resp))
+                    else:
+                        encode_many([reply], c.resp, out.append)
+            elif mode == REPLY_SKIP:
+                c.reply_mode = REPLY_ON
+            if c.closing:
+                break
+            if srv.shutdown_requested is not None:
+                break
+        if srv.shutdown_requested is not None:
+            proc.request_shutdown()
+        return out
+
+    # -- output ------------------------------------------------------------
+
+    def write(self, out: list[bytes]) -> None:
+        data = b"".join(out) if len(out) != 1 else out[0]
+        proc = self.proc
+        if proc.durable_pending():
+            proc.defer_output(self, data)
+        else:
+            self._write_now(data)
+
+    def _write_now(self, data: bytes) -> None:
+        t = self.transport
+        if t is None or self.closed:
+            return
+        self.server.stats["total_net_output_bytes"] += len(data)
+        t.write(data)
+        c = self.client
+        if c is not None and c.closing:
+            self.closed = True
+            t.close()
+
+    def send_async(self, reply: object) -> None:
+        """Deliver a reply produced outside this connection's request (blocked client served)."""
+        c = self.client
+        if c is None or self.closed:
+            return
+        if c.reply_mode != REPLY_OFF:
+            out: list[bytes] = []
+            encode_many([reply], c.resp, out.append)
+            self.write(out)
+        # Resume the commands that were pipelined behind the blocking one.
+        if self.pending and c.blocked is None:
+            asyncio.get_event_loop().call_soon(self.resume)
+
+    def resume(self) -> None:
+        c = self.client
+        if c is None or self.closed or c.blocked is not None:
+            return
+        cmds, self.pending = self.pending, []
+        out = self.run_commands(cmds)
+        if out:
+            self.write(out)
+        if self.parser.error is not None and not self.pending:
+            self._protocol_error(self.parser.error, [])
+
+    def close_client(self) -> None:
+        c = self.client
+        if c is not None:
+            c.closing = True
+        t = self.transport
+        if t is not None and not self.closed:
+            self.closed = True
+            if self.proc.durable_pending():
+                self.proc.defer_close(self)
+            else:
+                t.close()
+
+    def _protocol_error(self, err: ProtocolError, out: list[bytes]) -> None:
+        srv = self.server
+        e = srv.error_reply(RespError(f"Protocol error: {err.message}"))
+        out.append(encode(e, 2))
+        c = self.client
+        if c is not None:
+            c.closing = True
+        self.write(out)
+        if not self.proc.durable_pending() and self.transport is not None:
+            self.closed = True
+            self.transport.close()

@@ -1,0 +1,218 @@
+"""Process lifecycle: listen, run the event loop, cron, group commit, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from moonkv.engine import Config, Server
+from moonkv.server._connection import Connection
+from moonkv.server._expire import active_expire_cycle
+
+log = logging.getLogger("moonkv")
+
+
+class _LoopScheduler:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> Any:
+        return self.loop.call_later(delay, fn)
+
+
+class ServerProcess:
+    """A running moonkv server: the engine plus its network and timers."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.connections: dict[int, Connection] = {}
+        self.busy_guard: Any = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._aserver: asyncio.base_events.Server | None = None
+        self._deferred: dict[Connection, list[bytes]] = {}
+        self._deferred_close: set[Connection] = set()
+        self._flush_scheduled = False
+        self._stopping = False
+        self.pause_waiters: set[Connection] = set()
+        self._done: asyncio.Future[None] | None = None
+
+    # -- group commit ------------------------------------------------------------
+
+    def durable_pending(self) -> bool:
+        p = self.server.persistence
+        return p is not None and p.needs_flush()
+
+    def defer_output(self, conn: Connection, data: bytes) -> None:
+        buf = self._deferred.get(conn)
+        if buf is None:
+            self._deferred[conn] = [data]
+        else:
+            buf.append(data)
+        self._schedule_flush()
+
+    def defer_close(self, conn: Connection) -> None:
+        self._deferred_close.add(conn)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled and self.loop is not None:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Make this iteration's records durable (one write + fsync), then release replies."""
+        self._flush_scheduled = False
+        p = self.server.persistence
+        ok = True
+        if p is not None:
+            ok = p.flush()
+        deferred, self._deferred = self._deferred, {}
+        for conn, chunks in deferred.items():
+            if ok:
+                conn._write_now(b"".join(chunks))
+            else:
+                # The write failed: the replies must not claim success.
+                conn.closed = True
+                if conn.transport is not None:
+                    conn.transport.close()
+        closing, self._deferred_close = self._deferred_close, set()
+        for conn in closing:
+            if conn.transport is not None:
+                conn.transport.close()
+
+    # -- CLIENT PAUSE -------------------------------------------------------------
+
+    def paused(self, argv: list[bytes]) -> bool:
+        srv = self.server
+        if srv.paused_until <= time.monotonic():
+            return False
+        if not srv.pause_writes_only:
+            name = argv[0].lower()
+            return name not in (b"client",)
+        from moonkv.commands.table import lookup
+
+        spec = lookup(argv[0])
+        if spec is None:
+            return False
+        name = spec.name
+        return spec.is_write or name in ("eval", "evalsha", "fcall", "publish", "pfcount")
+
+    def _check_unpause(self) -> None:
+        if self.pause_waiters and self.server.paused_until <= time.monotonic():
+            waiters, self.pause_waiters = self.pause_waiters, set()
+            for conn in waiters:
+                conn.resume()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def serve(self, sock: socket.socket | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        srv = self.server
+        srv.scheduler = _LoopScheduler(loop)
+        self._done = loop.create_future()
+        if sock is None:
+            sock = bind_socket(srv.config["bind"], srv.config["port"])
+        srv.port = sock.getsockname()[1]
+        self._aserver = await loop.create_server(
+            lambda: Connection(self), sock=sock, backlog=srv.config["tcp-backlog"]
+        )
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_shutdown)
+        loop.call_later(0.1, self._cron)
+        log.info("Ready to accept connections tcp on %s:%d", srv.config["bind"], srv.port)
+        await self._done
+        await self._shutdown()
+
+    def _cron(self) -> None:
+        srv = self.server
+        if self._stopping:
+            return
+        hz = srv.config["hz"]
+        try:
+            if srv.ks.active_expire_enabled and not srv.loading:
+                # Budget: 25% of one cron period, as Redis's slow cycle.
+                active_expire_cycle(srv, budget_s=0.25 / hz)
+            p = srv.persistence
+            if p is not None:
+                p.cron()
+            self._check_unpause()
+            if srv.ks.expired_effects:
+                srv.end_unit()
+        except Exception:  # noqa: BLE001 - the cron must never stop
+            log.exception("cron failed")
+        if self.loop is not None:
+            self.loop.call_later(1.0 / hz, self._cron)
+
+    def request_shutdown(self) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    async def _shutdown(self) -> None:
+        self._stopping = True
+        srv = self.server
+        if self._aserver is not None:
+            self._aserver.close()
+        self._flush()
+        for conn in list(self.connections.values()):
+            if conn.transport is not None:
+                conn.transport.close()
+        p = srv.persistence
+        if p is not None:
+            p.shutdown(save=srv.shutdown_requested != "nosave")
+        if srv.scripting is not None:
+            srv.scripting.close()
+        log.info("moonkv is now ready to exit, bye bye...")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    hosts = host.split()
+    h = hosts[0] if hosts else "127.0.0.1"
+    family = socket.AF_INET6 if ":" in h else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((h, port))
+    sock.listen(511)
+    sock.setblocking(False)
+    return sock
+
+
+def run_server(config: Config) -> int:
+    """Run a server in the foreground until SIGTERM/SIGINT/SHUTDOWN. Returns the exit code."""
+    from moonkv.server._assemble import assemble
+
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(process)d:M %(asctime)s %(levelname).1s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        sock = bind_socket(config["bind"], config["port"])
+    except OSError as e:
+        print(f"moonkv: cannot listen on {config['bind']}:{config['port']}: {e.strerror}", file=sys.stderr)
+        return 1
+    try:
+        server = assemble(config)
+    except SystemExit:
+        raise
+    except (OSError, ValueError) as e:
+        print(f"moonkv: {e}", file=sys.stderr)
+        return 1
+    proc = ServerProcess(server)
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        runner = asyncio.run
+    runner(proc.serve(sock))
+    return 0

@@ -1,0 +1,164 @@
+"""Test helpers: start real servers (moonkv and Debian's redis-server) on free loopback ports,
+and talk raw RESP to them so replies can be compared byte for byte."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                data = s.recv(64)
+                if data.startswith((b"+PONG", b"-LOADING")):
+                    if data.startswith(b"+PONG"):
+                        return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not answer PING")
+
+
+class ServerHandle:
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, dir: str, log: str) -> None:
+        self.proc = proc
+        self.port = port
+        self.dir = dir
+        self.log = log
+
+    def stop(self, sig: int | None = None) -> None:
+        if self.proc.poll() is None:
+            if sig is None:
+                self.proc.terminate()
+            else:
+                self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def read_log(self) -> str:
+        try:
+            with open(self.log, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+def start_moonkv(
+    args: Sequence[str] = (), dir: str | None = None, port: int | None = None, wait: bool = True
+) -> ServerHandle:
+    port = port or free_port()
+    dir = dir or tempfile.mkdtemp(prefix="moonkv-test-")
+    log = os.path.join(tempfile.mkdtemp(prefix="moonkv-log-"), "server.log")
+    cmd = [sys.executable, "-m", "moonkv", "server", "--port", str(port), "--dir", dir, *args]
+    with open(log, "wb") as lf:
+        proc = subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT)
+    h = ServerHandle(proc, port, dir, log)
+    if wait:
+        try:
+            wait_port(port, proc)
+        except RuntimeError as e:
+            h.stop()
+            raise RuntimeError(f"{e}\n{h.read_log()}") from None
+    return h
+
+
+def start_redis(args: Sequence[str] = ()) -> ServerHandle:
+    port = free_port()
+    dir = tempfile.mkdtemp(prefix="redis-test-")
+    log = os.path.join(dir, "redis.log")
+    cmd = [
+        REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        "--appendonly", "no", "--dir", dir, "--logfile", log, *args,
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return ServerHandle(proc, port, dir, log)
+
+
+@contextmanager
+def running(handle: ServerHandle) -> Iterator[ServerHandle]:
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def encode_command(args: Sequence[bytes | str | int]) -> bytes:
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
+
+
+class RawClient:
+    """A minimal RESP client that returns each reply's exact bytes."""
+
+    def __init__(self, port: int, timeout: float = 10.0) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def call(self, *args: bytes | str | int) -> bytes:
+        self.sock.sendall(encode_command(args))
+        return self.read_reply()
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed")
+        self.buf += chunk
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line + b"\r\n"
+
+    def read_reply(self) -> bytes:
+        line = self._line()
+        t = line[:1]
+        if t in (b"$", b"="):
+            n = int(line[1:-2])
+            if n < 0:
+                return line
+            while len(self.buf) < n + 2:
+                self._fill()
+            body, self.buf = self.buf[: n + 2], self.buf[n + 2 :]
+            return line + body
+        if t in (b"*", b"~", b">", b"%"):
+            n = int(line[1:-2])
+            if n < 0:
+                return line
+            items = n * 2 if t == b"%" else n
+            return line + b"".join(self.read_reply() for _ in range(items))
+        return line

@@ -78,6 +78,18 @@ commands:
 """
 
 
+# Each tool module has ``main(command, args) -> exit code``.
+_SUBCOMMANDS = {
+    "cli": "client",
+    "run": "client",
+    "scripts": "client",
+    "snapshot": "datadir",
+    "restore": "datadir",
+    "check": "datadir",
+    "compact": "datadir",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help", "help"):
@@ -93,12 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         from moonkv.server import run_server
 
         return run_server(config)
-    try:
-        from moonkv.cli import tools
-    except ImportError:
-        tools = None  # type: ignore[assignment]
-    if tools is not None and cmd in tools.COMMANDS:
-        return int(tools.COMMANDS[cmd](rest))
+    module = _SUBCOMMANDS.get(cmd)
+    if module is not None:
+        import importlib
+
+        mod = importlib.import_module(f"moonkv.cli.{module}")
+        return int(mod.main(cmd, rest))
     print(f"moonkv: unknown command '{cmd}'\n{USAGE}", file=sys.stderr, end="")
     return 2
 

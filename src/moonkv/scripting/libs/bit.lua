@@ -6,11 +6,32 @@
 -- Every global used is captured as a local while the chunk loads.
 
 local type, tonumber, error, select = type, tonumber, error, select
+local pcall, next = pcall, next
 local sformat, ssub, supper = string.format, string.sub, string.upper
 local floor, huge, frexp = math.floor, math.huge, math.frexp
 
 local function argerror(fname, narg, msg)
     error(sformat("bad argument #%d to '%s' (%s)", narg, fname, msg), 0)
+end
+
+-- Public functions report errors like luaL_error(): prefixed with the
+-- position of the calling Lua code.  Internal code raises plain messages
+-- (level 0); a message wrapped in a table is re-raised without position.
+local function finish(ok, ...)
+    if ok then
+        return ...
+    end
+    local e = ...
+    if type(e) == "table" then
+        error(e[1], 0)
+    end
+    error(e, 3)
+end
+
+local function api(impl)
+    return function(...)
+        return finish(pcall(impl, ...))
+    end
 end
 
 -- 8-bit xor table, indexed by a * 256 + b + 1.
@@ -186,6 +207,12 @@ function M.tohex(...)
     local s = sformat("%08x", b)
     if upper then s = supper(s) end
     return ssub(s, 9 - n)
+end
+
+for k, v in next, M do
+    if type(v) == "function" then
+        M[k] = api(v)
+    end
 end
 
 return M

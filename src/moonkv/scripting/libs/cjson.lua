@@ -6,6 +6,7 @@
 -- loading, the chunk environment is locked, so nothing here reads globals.
 
 local type, next, rawget, tostring, tonumber = type, next, rawget, tostring, tonumber
+local pcall = pcall
 local error, select, getmetatable, newproxy = error, select, getmetatable, newproxy
 local sbyte, schar, sfind, sformat, ssub, sgsub, slower =
     string.byte, string.char, string.find, string.format, string.sub, string.gsub, string.lower
@@ -20,6 +21,26 @@ local INT_MIN = -2147483648
 
 local function argerror(fname, narg, msg)
     error(sformat("bad argument #%d to '%s' (%s)", narg, fname, msg), 0)
+end
+
+-- Public functions report errors like luaL_error(): prefixed with the
+-- position of the calling Lua code.  Internal code raises plain messages
+-- (level 0); a message wrapped in a table is re-raised without position.
+local function finish(ok, ...)
+    if ok then
+        return ...
+    end
+    local e = ...
+    if type(e) == "table" then
+        error(e[1], 0)
+    end
+    error(e, 3)
+end
+
+local function api(impl)
+    return function(...)
+        return finish(pcall(impl, ...))
+    end
 end
 
 -- lua_typename() of a value (light and full userdata are both "userdata").
@@ -695,6 +716,9 @@ local function new_instance()
         return value
     end
 
+    for k, v in next, M do
+        M[k] = api(v)
+    end
     M.new = new_instance
     M.null = null
     M._NAME = "cjson"

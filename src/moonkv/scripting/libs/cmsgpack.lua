@@ -6,6 +6,7 @@
 -- Every global used is captured as a local while the chunk loads.
 
 local type, next, rawget, rawset, tostring, tonumber = type, next, rawget, rawset, tostring, tonumber
+local pcall = pcall
 local error, select = error, select
 local sbyte, schar, sformat, ssub = string.byte, string.char, string.format, string.sub
 local concat = table.concat
@@ -18,6 +19,26 @@ local TOO_MANY = "too many return values at once; use unpack_one or unpack_limit
 
 local function argerror(fname, narg, msg)
     error(sformat("bad argument #%d to '%s' (%s)", narg, fname, msg), 0)
+end
+
+-- Public functions report errors like luaL_error(): prefixed with the
+-- position of the calling Lua code.  Internal code raises plain messages
+-- (level 0); a message wrapped in a table is re-raised without position.
+local function finish(ok, ...)
+    if ok then
+        return ...
+    end
+    local e = ...
+    if type(e) == "table" then
+        error(e[1], 0)
+    end
+    error(e, 3)
+end
+
+local function api(impl)
+    return function(...)
+        return finish(pcall(impl, ...))
+    end
 end
 
 -- NaN values with a known sign bit (x86: 0/0 yields the negative quiet NaN).
@@ -319,6 +340,9 @@ local function pack(...)
     if nargs == 0 then
         argerror("pack", 0, "MessagePack pack needs input.")
     end
+    if nargs + nargs > MAXCSTACK then
+        argerror("pack", 0, "Too many arguments for MessagePack pack.")
+    end
     local args = { ... }
     local buf, n = {}, 0
     for i = 1, nargs do
@@ -362,6 +386,11 @@ local function decode_map(len, top)
         local v
         v, err = decode_value(top + 2)
         if err then return nil, err end
+        if k == nil then
+            error({ "table index is nil" }, 0)
+        elseif k ~= k then
+            error({ "table index is NaN" }, 0)
+        end
         rawset(t, k, v)
     end
     return t
@@ -436,7 +465,8 @@ decode_value = function(top)
         if not need(9) then return nil, ERR_EOF end
         local hi, lo = u32(POS + 1), u32(POS + 5)
         POS = POS + 9
-        if c == 0xd3 and hi >= 2147483648 then hi = hi - 4294967296 end
+        -- both are pushed as a signed 64-bit integer by the C library
+        if hi >= 2147483648 then hi = hi - 4294967296 end
         return hi * 4294967296 + lo
     elseif c == 0xca then  -- float 32
         if not need(5) then return nil, ERR_EOF end
@@ -607,5 +637,11 @@ M._NAME = "cmsgpack"
 M._VERSION = "lua-cmsgpack 0.4.0"
 M._COPYRIGHT = "Copyright (C) 2012, Salvatore Sanfilippo"
 M._DESCRIPTION = "MessagePack C implementation for Lua"
+
+for k, v in next, M do
+    if type(v) == "function" then
+        M[k] = api(v)
+    end
+end
 
 return M

@@ -6,6 +6,7 @@
 -- Every global used is captured as a local while the chunk loads.
 
 local type, tostring, tonumber, error, select = type, tostring, tonumber, error, select
+local pcall, next = pcall, next
 local sbyte, schar, sfind, sformat, ssub, srep, sreverse =
     string.byte, string.char, string.find, string.format, string.sub, string.rep, string.reverse
 local concat = table.concat
@@ -23,9 +24,34 @@ local function argerror(fname, narg, msg)
     error(sformat("bad argument #%d to '%s' (%s)", narg, fname, msg), 0)
 end
 
+-- Public functions report errors like luaL_error(): prefixed with the
+-- position of the calling Lua code.  Internal code raises plain messages
+-- (level 0); a message wrapped in a table is re-raised without position.
+local function finish(ok, ...)
+    if ok then
+        return ...
+    end
+    local e = ...
+    if type(e) == "table" then
+        error(e[1], 0)
+    end
+    error(e, 3)
+end
+
+local function api(impl)
+    return function(...)
+        return finish(pcall(impl, ...))
+    end
+end
+
 local function typename(i, nargs, v)
     if i > nargs then return "no value" end
     return type(v)
+end
+
+-- struct.pack pushes a nil right after its arguments.
+local function pack_nargs(nargs)
+    return nargs + 1
 end
 
 local function checkstring(fname, i, nargs, v)
@@ -316,7 +342,6 @@ local function int_bytes_le(n, size)
             if hi >= TWO32 then hi = hi - TWO32 end
         end
     end
-    local ext = (hi >= 2147483648) and 255 or 0
     local bytes = {}
     for k = 1, size do
         local b
@@ -325,7 +350,7 @@ local function int_bytes_le(n, size)
         elseif k <= 8 then
             b = floor(hi / 256 ^ (k - 5)) % 256
         else
-            b = ext
+            b = 0
         end
         bytes[k] = b
     end
@@ -357,7 +382,7 @@ local function int_value(bytes, size, issigned)
             end
         end
     end
-    if hi >= 2147483648 then
+    if issigned and hi >= 2147483648 then
         hi = hi - TWO32
     end
     return hi * TWO32 + lo
@@ -403,7 +428,7 @@ function M.pack(...)
             buf[nb] = srep("\0", toalign)
         end
         if INT_OPTS[opt] then
-            local n = checknumber("pack", arg, nargs, args[arg])
+            local n = checknumber("pack", arg, pack_nargs(nargs), args[arg])
             arg = arg + 1
             local bytes = int_bytes_le(n, size)
             local parts = {}
@@ -418,21 +443,21 @@ function M.pack(...)
             nb = nb + 1
             buf[nb] = "\0"
         elseif opt == "f" then
-            local n = checknumber("pack", arg, nargs, args[arg])
+            local n = checknumber("pack", arg, pack_nargs(nargs), args[arg])
             arg = arg + 1
             local s = float_bytes_be(to_float32(n))
             if endian == LITTLE then s = sreverse(s) end
             nb = nb + 1
             buf[nb] = s
         elseif opt == "d" then
-            local n = checknumber("pack", arg, nargs, args[arg])
+            local n = checknumber("pack", arg, pack_nargs(nargs), args[arg])
             arg = arg + 1
             local s = double_bytes_be(n)
             if endian == LITTLE then s = sreverse(s) end
             nb = nb + 1
             buf[nb] = s
         elseif opt == "c" or opt == "s" then
-            local s = checkstring("pack", arg, nargs, args[arg])
+            local s = checkstring("pack", arg, pack_nargs(nargs), args[arg])
             arg = arg + 1
             local l = #s
             if size == 0 then size = l end
@@ -566,9 +591,9 @@ function M.size(...)
         size, i = optsize(opt, fmt, i)
         pos = pos + gettoalign(pos, align, opt, size)
         if opt == "s" then
-            argerror("size", 1, "options 's' has no fixed size")
+            argerror("size", 1, "option 's' has no fixed size")
         elseif opt == "c" and size == 0 then
-            argerror("size", 1, "options 'c0' has no fixed size")
+            argerror("size", 1, "option 'c0' has no fixed size")
         end
         if not sfind(opt, "^%w") then
             endian, align, i = controloptions("size", opt, fmt, i, endian, align)
@@ -576,6 +601,12 @@ function M.size(...)
         pos = pos + size
     end
     return pos
+end
+
+for k, v in next, M do
+    if type(v) == "function" then
+        M[k] = api(v)
+    end
 end
 
 return M

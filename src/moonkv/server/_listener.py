@@ -127,6 +127,9 @@ class ServerProcess:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_shutdown)
+        p = srv.persistence
+        if p is not None and hasattr(p, "start"):
+            p.start(loop)  # loads the data directory in slices; clients get -LOADING meanwhile
         loop.call_later(0.1, self._cron)
         log.info("Ready to accept connections tcp on %s:%d", srv.config["bind"], srv.port)
         await self._done

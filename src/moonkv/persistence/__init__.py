@@ -1,0 +1,25 @@
+"""Durable storage: the effects log, snapshots, checkpoints and recovery.
+
+See ``docs/durability.md``.  :func:`attach` is called by the assembler: it
+locks the data directory, reads its manifest and registers the engine as
+``server.persistence``; the data is loaded once the event loop runs (clients
+meanwhile get ``-LOADING``), or at once with :meth:`Persistence.load_now`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moonkv.persistence._engine import DirectoryLocked, Persistence, lock_owner, write_snapshot
+
+__all__ = ["DirectoryLocked", "Persistence", "attach", "lock_owner", "write_snapshot"]
+
+
+def attach(server: Any) -> Persistence:
+    cfg = server.config
+    p = Persistence(server)
+    p.open(note=f"port {cfg['port']} bind {cfg['bind'].split()[0] if cfg['bind'] else '127.0.0.1'}")
+    server.persistence = p
+    server.loading = True
+    cfg.on_change(p.config_changed)
+    return p

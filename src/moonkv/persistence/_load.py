@@ -1,0 +1,241 @@
+"""Loading a data directory into a server: snapshot, then the logs after it.
+
+Loading is a generator that yields after each chunk, so the server can load
+while its event loop answers ``-LOADING`` (and tools can draw progress bars).
+Replayed effects run through the command table with a fake client and the
+sinks detached; the clock is frozen at each record's time, as the unit saw it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from moonkv.persistence import _format as fmt
+
+_SET = (b"SET", b"set")
+
+
+@dataclass
+class LoadReport:
+    keys: int = 0
+    units: int = 0
+    failed: int = 0
+    first_failure: str = ""
+    torn: list[tuple[str, int, int]] = field(default_factory=list)  # (file, offset, bytes)
+    expired: int = 0
+    total_bytes: int = 0
+    loaded_bytes: int = 0
+
+
+class CorruptDirectory(Exception):
+    def __init__(self, err: fmt.FormatError, dropped: int) -> None:
+        super().__init__(str(err))
+        self.err = err
+        self.dropped = dropped
+
+
+def plan(dir: str, m: fmt.Manifest | None) -> list[str]:
+    """Paths to load, in order."""
+    if m is None:
+        return []
+    return [os.path.join(dir, n) for n in m.files()]
+
+
+def load_steps(
+    server: Any,
+    dir: str,
+    m: fmt.Manifest | None,
+    report: LoadReport,
+    *,
+    repair_tail: bool = True,
+    log: Callable[[str], None] = lambda s: None,
+) -> Iterator[None]:
+    """Load ``m``'s files into ``server`` (a generator: yields between chunks)."""
+    paths = plan(dir, m)
+    sizes = []
+    for p in paths:
+        try:
+            sizes.append(os.path.getsize(p))
+        except FileNotFoundError:
+            raise CorruptDirectory(fmt.FormatError(p, None, "file named in MANIFEST is missing"), 0) from None
+    report.total_bytes = sum(sizes)
+    ks = server.ks
+    base = 0
+    for i, path in enumerate(paths):
+        data = fmt.read_file(path)
+        if m is not None and m.snapshot and i == 0:
+            yield from _load_snapshot(server, path, data, report, base)
+        else:
+            last = i == len(paths) - 1
+            yield from _replay_log(server, path, data, report, base, last, repair_tail, log)
+        base += sizes[i]
+        report.loaded_bytes = base
+    # Keys whose TTL passed while the server was down (or during replay) are gone.
+    ks.frozen_ms = None
+    now = ks.now_ms()
+    for db in ks.dbs:
+        if db.expires:
+            dead = [k for k, t in db.expires.items() if t <= now]
+            for k in dead:
+                db.data.pop(k, None)
+                del db.expires[k]
+            report.expired += len(dead)
+    _reset_unit(server)
+
+
+def _reset_unit(server: Any) -> None:
+    ks = server.ks
+    server.effects = []
+    ks.touched = []
+    ks.flushed = []
+    ks.ready = []
+    ks.expired_effects = []
+
+
+def _load_snapshot(
+    server: Any, path: str, data: bytes, report: LoadReport, base: int
+) -> Iterator[None]:
+    ks = server.ks
+    dbs = ks.dbs
+    try:
+        for end, rec in fmt.snapshot_records(path, data):
+            tag = rec[0]
+            if tag == fmt.KEYS:
+                _, dbid, keys, strings, exps, others = rec
+                if dbid >= len(dbs):
+                    raise fmt.FormatError(path, None, f"database {dbid} out of range (databases {len(dbs)})")
+                db = dbs[dbid]
+                db.data.update(zip(keys, strings, strict=True))
+                for k, tname, state in others:
+                    db.data[k] = fmt.decode_value(tname, state)
+                if exps:
+                    it = iter(exps)
+                    db.expires.update(zip(it, it, strict=True))
+                report.keys += len(keys) + len(others)
+                report.loaded_bytes = base + end
+                yield None
+            elif tag == fmt.META:
+                meta = rec[1]
+                t = meta.get(b"time_ms")
+                if isinstance(t, int):
+                    ks.frozen_ms = t
+            elif tag == fmt.SCRIPTS:
+                eng = server.scripting
+                if eng is not None and rec[1] is not None:
+                    eng.restore_state(rec[1])
+    except fmt.FormatError as e:
+        raise CorruptDirectory(e, 0) from None
+    except (ValueError, TypeError, KeyError) as e:
+        raise CorruptDirectory(fmt.FormatError(path, None, f"undecodable snapshot data ({e})"), 0) from None
+
+
+def _replay_log(
+    server: Any,
+    path: str,
+    data: bytes,
+    report: LoadReport,
+    base: int,
+    last: bool,
+    repair_tail: bool,
+    log: Callable[[str], None],
+) -> Iterator[None]:
+    from moonkv.commands.table import lookup, resolve_subcommand
+    from moonkv.engine import Client
+    from moonkv.errors import RespError
+
+    try:
+        fmt.check_magic(path, data, fmt.LOG_MAGIC)
+    except fmt.FormatError as e:
+        if last and len(data) < len(fmt.LOG_MAGIC) and repair_tail:
+            # Crash while the file was being created: an empty log.
+            _truncate(path, 0, fmt.LOG_MAGIC)
+            report.torn.append((path, 0, len(data)))
+            log(f"{path}: incomplete header ({len(data)} bytes) rewritten")
+            return
+        raise CorruptDirectory(e, 0) from None
+    ks = server.ks
+    dbs = ks.dbs
+    c = Client(server)
+    c.in_exec = True
+    call = server.call
+    unpack = fmt.unpack
+    res = fmt.ScanResult()
+    n = 0
+    for off, payload in fmt.iter_records(data, len(fmt.LOG_MAGIC), res):
+        try:
+            ts, effects = unpack(payload)
+        except Exception as e:  # noqa: BLE001
+            raise CorruptDirectory(fmt.FormatError(path, off, f"undecodable record ({e})"), 0) from None
+        ks.frozen_ms = ts
+        for dbid, argv in effects:
+            if len(argv) == 3 and argv[0] in _SET:
+                db = dbs[dbid]
+                db.data[argv[1]] = argv[2]
+                if db.expires:
+                    db.expires.pop(argv[1], None)
+                ks.dirty += 1
+                continue
+            if c.db.id != dbid:
+                c.select(dbid)
+            spec = lookup(argv[0])
+            try:
+                if spec is None:
+                    raise RespError(f"unknown command '{argv[0].decode('utf-8', 'replace')}'")
+                if spec.subcommands and len(argv) >= 2:
+                    spec = resolve_subcommand(spec, argv)
+                reply = call(c, spec, argv)
+            except RespError as e:
+                reply = e
+            if isinstance(reply, RespError):
+                report.failed += 1
+                if not report.first_failure:
+                    report.first_failure = f"{argv[:3]!r}: {reply}"
+        server.effects = []
+        if ks.touched:
+            ks.touched = []
+        if ks.expired_effects:
+            ks.expired_effects = []
+        n += 1
+        if n & 1023 == 0:
+            report.units += 1024
+            report.loaded_bytes = base + off
+            if ks.flushed:
+                ks.flushed = []
+            ks.ready = []
+            yield None
+    report.units += n & 1023
+    _reset_unit(server)
+    if res.corrupt_at is not None or (res.torn and not last):
+        bad = res.corrupt_at if res.corrupt_at is not None else res.good_end
+        reason = res.reason if res.corrupt_at is not None else f"{res.reason} in a log that is not the last"
+        raise CorruptDirectory(fmt.FormatError(path, bad, reason), fmt.count_resync(data, bad))
+    if res.torn:
+        if not repair_tail:
+            raise CorruptDirectory(fmt.FormatError(path, res.good_end, f"torn tail: {res.reason}"), 0)
+        _truncate(path, res.good_end)
+        report.torn.append((path, res.good_end, res.torn))
+        log(
+            f"{os.path.basename(path)}: torn last record ({res.reason}) at offset "
+            f"{res.good_end}: truncated {res.torn} bytes"
+        )
+
+
+def _truncate(path: str, size: int, header: bytes = b"") -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, size)
+        if header:
+            os.write(fd, header)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_all(server: Any, dir: str, m: fmt.Manifest | None, **kw: Any) -> LoadReport:
+    report = LoadReport()
+    for _ in load_steps(server, dir, m, report, **kw):
+        pass
+    return report

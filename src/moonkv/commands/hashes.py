@@ -1,1 +1,469 @@
-"""hashes commands."""
+"""Hash commands (and the SCAN-family helper shared by HSCAN/SSCAN/ZSCAN)."""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Iterable
+from fractions import Fraction
+from typing import Any
+
+from moonkv.commands._util import glob_match, parse_int
+from moonkv.commands.table import command, keys
+from moonkv.engine import Client
+from moonkv.errors import RespError, WrongTypeError, syntax_error
+from moonkv.keyspace.types import _limits
+from moonkv.keyspace.types.hash import Hash
+
+_G = "hash"
+LONG_MAX = 2**63 - 1
+
+
+# -- shared helpers -------------------------------------------------------------
+
+
+def parse_range_long(b: bytes, lo: int, hi: int) -> int:
+    """Redis's getRangeLongFromObjectOrReply with the default message."""
+    v = parse_int(b)
+    if v < lo or v > hi:
+        raise RespError(f"value is out of range, value must between {lo} and {hi}")
+    return v
+
+
+def parse_cursor(b: bytes) -> int:
+    try:
+        if not b or b[0] in b" \t\n\r\v\f" or not (b.isdigit() or (b[0] in b"+-" and b[1:].isdigit())):
+            raise ValueError
+        v = int(b)
+    except ValueError:
+        raise RespError("invalid cursor") from None
+    if v >= 2**64 or v <= -(2**64):
+        raise RespError("invalid cursor")
+    return v % (2**64)
+
+
+_HMASK = (1 << 62) - 1
+
+
+def _h(k: bytes) -> int:
+    return (hash(k) & _HMASK) + 1
+
+
+def scan_reply(
+    c: Client,
+    argv: list[bytes],
+    container: Any,
+    small: bool,
+    pair: Callable[[bytes], bytes] | None,
+) -> list[object]:
+    """HSCAN/SSCAN/ZSCAN: ``argv`` is CMD key cursor [MATCH p] [COUNT n].
+
+    Small encodings return everything at once (cursor 0), as Redis does.
+    Big ones iterate in order of a stable per-process hash of the element,
+    so elements present for the whole iteration are returned at least once
+    whatever changes in between.
+    """
+    cursor = parse_cursor(argv[2])
+    count = 10
+    pat: bytes | None = None
+    i = 3
+    n = len(argv)
+    while i < n:
+        opt = argv[i].lower()
+        if opt == b"count" and i + 1 < n:
+            count = parse_int(argv[i + 1])
+            if count < 1:
+                raise syntax_error()
+        elif opt == b"match" and i + 1 < n:
+            pat = argv[i + 1]
+            if pat == b"*":
+                pat = None
+        else:
+            raise syntax_error()
+        i += 2
+    if container is None:
+        return [b"0", []]
+    items: Iterable[bytes]
+    if small:
+        items = list(container)
+        nxt = 0
+    else:
+        start = cursor
+        cand = [k for k in container if _h(k) >= start] if start else list(container)
+        if len(cand) > count:
+            chosen = heapq.nsmallest(count, cand, key=_h)
+            last = _h(chosen[-1])
+            chosen = sorted((k for k in cand if _h(k) <= last), key=_h)
+            items = chosen
+            nxt = last + 1
+            if not any(_h(k) > last for k in cand):
+                nxt = 0
+        else:
+            items = cand
+            nxt = 0
+    out: list[object] = []
+    for k in items:
+        if pat is not None and not glob_match(pat, k):
+            continue
+        out.append(k)
+        if pair is not None:
+            out.append(pair(k))
+    return [b"%d" % nxt, out]
+
+
+# -- long double arithmetic (HINCRBYFLOAT) ----------------------------------------
+
+_LD_MANT = 64
+_LD_MAX = Fraction((2**64 - 1) * 2 ** (16383 - 63))
+
+
+def _ld_round(x: Fraction) -> Fraction:
+    """Round to the nearest x87 80-bit long double (64-bit mantissa, ties to even)."""
+    if x == 0:
+        return x
+    sign = -1 if x < 0 else 1
+    a = abs(x)
+    e = a.numerator.bit_length() - a.denominator.bit_length()
+    if Fraction(2) ** e > a:
+        e -= 1
+    shift = _LD_MANT - 1 - max(e, -16382)
+    scaled = a * (Fraction(2) ** shift)
+    q, r = divmod(scaled.numerator, scaled.denominator)
+    twice = 2 * r
+    if twice > scaled.denominator or (twice == scaled.denominator and q & 1):
+        q += 1
+    return sign * Fraction(q) / (Fraction(2) ** shift)
+
+
+def parse_long_double(b: bytes) -> Fraction | None:
+    """strtold-like parse of a finite number (None when not valid or not finite)."""
+    if not b or len(b) > 5000 or b[0] in b" \t\n\r\v\f" or b[-1] in b" \t\n\r\v\f":
+        return None
+    try:
+        s = b.decode("ascii")
+        low = s.lower()
+        if "_" in s or "x" in low or "n" in low or "i" in low:
+            return None
+        f = _ld_round(Fraction(s))
+    except (ValueError, UnicodeDecodeError, ZeroDivisionError):
+        return None
+    if abs(f) > _LD_MAX:
+        return None
+    return f
+
+
+def format_long_double(x: Fraction) -> bytes:
+    """ld2string(LD_STR_HUMAN): "%.17Lf" with trailing zeros trimmed."""
+    sign = "-" if x < 0 else ""
+    a = abs(x) * 10**17
+    q, r = divmod(a.numerator, a.denominator)
+    if 2 * r > a.denominator or (2 * r == a.denominator and q & 1):
+        q += 1
+    digits = str(q).rjust(18, "0")
+    ip, fp = digits[:-17], digits[-17:].rstrip("0")
+    s = sign + ip + ("." + fp if fp else "")
+    if s == "-0":
+        s = "0"
+    return s.encode()
+
+
+def incr_long_double(cur: Fraction, incr: Fraction) -> Fraction:
+    v = _ld_round(cur + incr)
+    if abs(v) > _LD_MAX:
+        raise RespError("increment would produce NaN or Infinity")
+    return v
+
+
+# -- hash helpers -------------------------------------------------------------------
+
+
+def _read(c: Client, key: bytes) -> Hash | None:
+    v = c.db.lookup_read(key)
+    if v is not None and type(v) is not Hash:
+        raise WrongTypeError()
+    return v
+
+
+def _write(c: Client, key: bytes) -> tuple[Hash, bool]:
+    db = c.db
+    h = db.get(key)
+    if h is None:
+        _limits.bind(c.server.config)
+        h = Hash()
+        db.set(key, h)
+        return h, True
+    if type(h) is not Hash:
+        raise WrongTypeError()
+    return h, False
+
+
+def _undo_fields(db: Any, h: Hash, olds: list[tuple[bytes, bytes | None]]) -> None:
+    if db.ks.undo is None:
+        return
+
+    def undo() -> None:
+        for f, v in reversed(olds):
+            if v is None:
+                h.pop(f, None)
+            else:
+                h[f] = v
+
+    db.undo(undo)
+
+
+def _hset_pairs(c: Client, key: bytes, argv: list[bytes], start: int) -> int:
+    if (len(argv) - start) % 2:
+        raise RespError(f"wrong number of arguments for '{argv[0].decode('utf-8', 'replace').lower()}' command")
+    h, _created = _write(c, key)
+    db = c.db
+    added = 0
+    longest = 0
+    record = db.ks.undo is not None
+    olds: list[tuple[bytes, bytes | None]] = []
+    for i in range(start, len(argv), 2):
+        f = argv[i]
+        v = argv[i + 1]
+        old = h.get(f)
+        if old is None:
+            added += 1
+        if record:
+            olds.append((f, old))
+        h[f] = v
+        lf = len(f)
+        lv = len(v)
+        if lf > longest:
+            longest = lf
+        if lv > longest:
+            longest = lv
+    if not h.big:
+        h.check_encoding(longest)
+    if record:
+        _undo_fields(db, h, olds)
+    db.touch(key)
+    return added
+
+
+# -- commands -------------------------------------------------------------------
+
+
+@command("hset", -4, "write denyoom fast", keys=keys(1, flags="RW UPDATE"), group=_G, since="2.0.0",
+         summary="Creates or modifies the value of a field in a hash.")
+def hset(c: Client, argv: list[bytes]) -> object:
+    return _hset_pairs(c, argv[1], argv, 2)
+
+
+@command("hmset", -4, "write denyoom fast", keys=keys(1, flags="RW UPDATE"), group=_G, since="2.0.0",
+         summary="Sets the values of multiple fields.")
+def hmset(c: Client, argv: list[bytes]) -> object:
+    _hset_pairs(c, argv[1], argv, 2)
+    return "OK"
+
+
+@command("hsetnx", 4, "write denyoom fast", keys=keys(1, flags="RW INSERT"), group=_G, since="2.0.0",
+         summary="Sets the value of a field in a hash only when the field doesn't exist.")
+def hsetnx(c: Client, argv: list[bytes]) -> object:
+    db = c.db
+    h = db.get(argv[1])
+    if h is not None:
+        if type(h) is not Hash:
+            raise WrongTypeError()
+        if argv[2] in h:
+            return 0
+    _hset_pairs(c, argv[1], argv, 2)
+    return 1
+
+
+@command("hget", 3, "readonly fast", keys=keys(1, flags="RO ACCESS"), group=_G, since="2.0.0",
+         summary="Returns the value of a field in a hash.")
+def hget(c: Client, argv: list[bytes]) -> object:
+    h = c.db.lookup_read(argv[1])
+    if h is None:
+        return None
+    if type(h) is not Hash:
+        raise WrongTypeError()
+    return h.get(argv[2])
+
+
+@command("hmget", -3, "readonly fast", keys=keys(1, flags="RO ACCESS"), group=_G, since="2.0.0",
+         summary="Returns the values of all fields in a hash.")
+def hmget(c: Client, argv: list[bytes]) -> object:
+    h = _read(c, argv[1])
+    if h is None:
+        return [None] * (len(argv) - 2)
+    g = h.get
+    return [g(f) for f in argv[2:]]
+
+
+@command("hdel", -3, "write fast", keys=keys(1, flags="RW DELETE"), group=_G, since="2.0.0",
+         summary="Deletes one or more fields and their values from a hash.")
+def hdel(c: Client, argv: list[bytes]) -> object:
+    db = c.db
+    key = argv[1]
+    h = db.get(key)
+    if h is None:
+        return 0
+    if type(h) is not Hash:
+        raise WrongTypeError()
+    olds: list[tuple[bytes, bytes | None]] = []
+    for f in argv[2:]:
+        v = h.pop(f, None)
+        if v is not None:
+            olds.append((f, v))
+    if olds:
+        _undo_fields(db, h, olds)
+        db.touch(key)
+        db.remove_if_empty(key, h)
+    return len(olds)
+
+
+@command("hlen", 2, "readonly fast", keys=keys(1, flags="RO"), group=_G, since="2.0.0",
+         summary="Returns the number of fields in a hash.")
+def hlen(c: Client, argv: list[bytes]) -> object:
+    h = _read(c, argv[1])
+    return 0 if h is None else len(h)
+
+
+@command("hstrlen", 3, "readonly fast", keys=keys(1, flags="RO"), group=_G, since="3.2.0",
+         summary="Returns the length of the value of a field.")
+def hstrlen(c: Client, argv: list[bytes]) -> object:
+    h = _read(c, argv[1])
+    if h is None:
+        return 0
+    v = h.get(argv[2])
+    return 0 if v is None else len(v)
+
+
+@command("hexists", 3, "readonly fast", keys=keys(1, flags="RO"), group=_G, since="2.0.0",
+         summary="Determines whether a field exists in a hash.")
+def hexists(c: Client, argv: list[bytes]) -> object:
+    h = _read(c, argv[1])
+    return 1 if h is not None and argv[2] in h else 0
+
+
+@command("hkeys", 2, "readonly", keys=keys(1, flags="RO"), group=_G, since="2.0.0",
+         summary="Returns all fields in a hash.", complexity="O(N)", tips="nondeterministic_output_order")
+def hkeys(c: Client, argv: list[bytes]) -> object:
+    h = _read(c, argv[1])
+    return [] if h is None else list(h)
+
+
+@command("hvals", 2, "readonly", keys=keys(1, flags="RO"), group=_G, since="2.0.0",
+         summary="Returns all values in a hash.", complexity="O(N)", tips="nondeterministic_output_order")
+def hvals(c: Client, argv: list[bytes]) -> object:
+    h = _read(c, argv[1])
+    return [] if h is None else list(h.values())
+
+
+@command("hgetall", 2, "readonly", keys=keys(1, flags="RO ACCESS"), group=_G, since="2.0.0",
+         summary="Returns all fields and values in a hash.", complexity="O(N)",
+         tips="nondeterministic_output_order")
+def hgetall(c: Client, argv: list[bytes]) -> object:
+    h = _read(c, argv[1])
+    return {} if h is None else dict(h)
+
+
+@command("hincrby", 4, "write denyoom fast", keys=keys(1, flags="RW ACCESS UPDATE"), group=_G,
+         since="2.0.0", summary="Increments the integer value of a field in a hash by a number.")
+def hincrby(c: Client, argv: list[bytes]) -> object:
+    incr = parse_int(argv[3])
+    db = c.db
+    key, f = argv[1], argv[2]
+    h = db.get(key)
+    if h is not None and type(h) is not Hash:
+        raise WrongTypeError()
+    cur = 0
+    if h is not None:
+        old = h.get(f)
+        if old is not None:
+            cur = parse_int(old, "hash value is not an integer")
+    v = cur + incr
+    if v < -(2**63) or v > LONG_MAX:
+        raise RespError("increment or decrement would overflow")
+    _hset_pairs(c, key, [b"", b"", f, b"%d" % v], 2)
+    return v
+
+
+@command("hincrbyfloat", 4, "write denyoom fast", keys=keys(1, flags="RW ACCESS UPDATE"), group=_G,
+         since="2.6.0", summary="Increments the floating point value of a field by a number.")
+def hincrbyfloat(c: Client, argv: list[bytes]) -> object:
+    incr = parse_long_double(argv[3])
+    if incr is None:
+        low = argv[3].lower()
+        if low.lstrip(b"+-") in (b"inf", b"infinity"):
+            raise RespError("value is NaN or Infinity")
+        raise RespError("value is not a valid float")
+    db = c.db
+    key, f = argv[1], argv[2]
+    h = db.get(key)
+    if h is not None and type(h) is not Hash:
+        raise WrongTypeError()
+    cur = Fraction(0)
+    if h is not None:
+        old = h.get(f)
+        if old is not None:
+            p = parse_long_double(old)
+            if p is None:
+                raise RespError("hash value is not a float")
+            cur = p
+    v = incr_long_double(cur, incr)
+    out = format_long_double(v)
+    _hset_pairs(c, key, [b"", b"", f, out], 2)
+    c.server.emit(db.id, [b"HSET", key, f, out])
+    return out
+
+
+@command("hrandfield", -2, "readonly", keys=keys(1, flags="RO ACCESS"), group=_G, since="6.2.0",
+         summary="Returns one or more random fields from a hash.", complexity="O(N)",
+         tips="nondeterministic_output")
+def hrandfield(c: Client, argv: list[bytes]) -> object:
+    withvalues = False
+    if len(argv) >= 3:
+        cnt = parse_range_long(argv[2], -LONG_MAX, LONG_MAX)
+        if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withvalues"):
+            raise syntax_error()
+        if len(argv) == 4:
+            withvalues = True
+            if cnt < -LONG_MAX // 2 or cnt > LONG_MAX // 2:
+                raise RespError("value is out of range")
+        h = _read(c, argv[1])
+        if h is None or cnt == 0:
+            return []
+        if cnt < 0:
+            fields = list(h)
+            picks: list[bytes] = random.choices(fields, k=-cnt)
+        elif cnt >= len(h):
+            picks = list(h)
+        else:
+            picks = random.sample(list(h), cnt)
+        if not withvalues:
+            return picks
+        if c.resp == 3:
+            return [[f, h[f]] for f in picks]
+        out: list[object] = []
+        for f in picks:
+            out.append(f)
+            out.append(h[f])
+        return out
+    h = _read(c, argv[1])
+    if h is None:
+        return None
+    return random.choice(list(h)) if len(h) < 64 else _sample(h)
+
+
+def _sample(h: Hash) -> bytes:
+    skip = random.randrange(len(h))
+    it = iter(h)
+    for _ in range(skip):
+        next(it)
+    return next(it)  # type: ignore[no-any-return]
+
+
+@command("hscan", -3, "readonly", keys=keys(1, flags="RO ACCESS"), group=_G, since="2.8.0",
+         summary="Iterates over fields and values of a hash.", complexity="O(1) per call",
+         tips="nondeterministic_output")
+def hscan(c: Client, argv: list[bytes]) -> object:
+    parse_cursor(argv[2])
+    h = _read(c, argv[1])
+    if h is None:
+        return scan_reply(c, argv, None, True, None)
+    return scan_reply(c, argv, h, not h.big, h.__getitem__)

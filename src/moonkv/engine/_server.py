@@ -12,6 +12,7 @@ for timers and sets each client's ``send``/``close``.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import deque
@@ -34,6 +35,8 @@ from moonkv.errors import (
 from moonkv.keyspace import Keyspace
 
 Effect = tuple[int, list[bytes]]
+
+log = logging.getLogger("moonkv")
 
 
 class _Blocked:
@@ -175,6 +178,8 @@ class Server:
         )
 
     def error_reply(self, e: RespError) -> RespError:
+        if getattr(e, "no_stats", False):
+            return e  # already counted where it arose (an error inside a script)
         self.stats["total_error_replies"] += 1
         code = e.code
         self.errorstats[code] = self.errorstats.get(code, 0) + 1
@@ -195,6 +200,10 @@ class Server:
         except RespError as e:
             spec.failed_calls += 1
             reply = self.error_reply(e)
+        except Exception as e:  # noqa: BLE001 - a bug must not take the connection down
+            log.exception("internal error in %s", spec.name)
+            spec.failed_calls += 1
+            reply = self.error_reply(RespError(f"internal error in '{spec.name}': {type(e).__name__}"))
         spec.calls += 1
         spec.usec += (time.perf_counter_ns() - t0) // 1000
         if ks.dirty != dirty and self._explicit == explicit and spec.is_write:
@@ -383,6 +392,7 @@ class Server:
                         break
                     saved_db = cl.db
                     cl.db = db
+                    state.extra["ready"] = k[1]  # serve from the key that became ready
                     reply = self.call(cl, state.spec, state.argv)
                     if cl.db is db:
                         cl.db = saved_db

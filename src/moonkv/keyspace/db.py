@@ -143,6 +143,8 @@ class Database:
             self.expires.pop(key, None)
         ks.dirty += 1
         ks.touched.append((self.id, key))
+        if ks.blocking_keys and (self.id, key) in ks.blocking_keys:
+            ks.ready.append((self.id, key))  # a list/zset moved into place may serve waiters
 
     def delete(self, key: bytes) -> bool:
         """Remove ``key`` (if live). Returns whether something was removed."""

@@ -1,0 +1,125 @@
+"""Sorted set values: member -> score dict plus a SortedList of (score, member).
+
+sortedcontainers' SortedList keeps (score, member) tuples in Redis's order
+(score, then member bytes); ranks and range starts are bisections.  The
+dict and the tuples share the same float and bytes objects.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from sortedcontainers import SortedList
+
+from moonkv.keyspace.types import _limits
+
+
+class ZSet:
+    __slots__ = ("dict", "sl", "big")
+    TYPE_NAME = b"zset"
+
+    def __init__(self) -> None:
+        self.dict: dict[bytes, float] = {}
+        self.sl: SortedList = SortedList()
+        self.big = False
+
+    def __len__(self) -> int:
+        return len(self.dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.dict)
+
+    def __contains__(self, member: object) -> bool:
+        return member in self.dict
+
+    def check_encoding(self, longest: int = 0) -> None:
+        if not self.big:
+            v = _limits._values
+            if len(self.dict) > v["zset-max-listpack-entries"] or longest > v["zset-max-listpack-value"]:
+                self.big = True
+
+    def encoding(self, config: Any = None) -> bytes:
+        return b"skiplist" if self.big else b"listpack"
+
+    # -- mutation -------------------------------------------------------------
+
+    def add(self, member: bytes, score: float) -> float | None:
+        """Set ``member``'s score; returns the previous score (None if new)."""
+        d = self.dict
+        old = d.get(member)
+        if old is not None:
+            if old == score:
+                return old
+            self.sl.remove((old, member))
+        d[member] = score
+        self.sl.add((score, member))
+        return old
+
+    def remove(self, member: bytes) -> float | None:
+        old = self.dict.pop(member, None)
+        if old is not None:
+            self.sl.remove((old, member))
+        return old
+
+    def pop_index(self, index: int) -> tuple[float, bytes]:
+        score, member = self.sl.pop(index)
+        del self.dict[member]
+        return score, member
+
+    def clear(self) -> None:
+        self.dict.clear()
+        self.sl.clear()
+
+    # -- reads ------------------------------------------------------------------
+
+    def score(self, member: bytes) -> float | None:
+        return self.dict.get(member)
+
+    def rank(self, member: bytes) -> int | None:
+        s = self.dict.get(member)
+        if s is None:
+            return None
+        return int(self.sl.bisect_left((s, member)))
+
+    def copy(self) -> ZSet:
+        z = ZSet()
+        z.dict = dict(self.dict)
+        z.sl = SortedList(self.sl)
+        z.big = self.big
+        return z
+
+    @classmethod
+    def from_pairs(cls, pairs: Any) -> ZSet:
+        """Build from (member, score) pairs (later pairs win)."""
+        z = cls()
+        d = z.dict
+        for m, s in pairs:
+            d[m] = s
+        z.sl = SortedList((s, m) for m, s in d.items())
+        z.check_encoding(max((len(m) for m in d), default=0))
+        return z
+
+    def dump_state(self) -> list[Any]:
+        flat: list[Any] = []
+        for s, m in self.sl:
+            flat.append(m)
+            flat.append(s)
+        return [1 if self.big else 0, flat]
+
+    @classmethod
+    def load_state(cls, state: Any) -> ZSet:
+        big, flat = state
+        it = iter(flat)
+        z = cls.from_pairs((bytes(m), float(next(it))) for m in it)
+        z.big = z.big or bool(big)
+        return z
+
+    def memory_usage(self) -> int:
+        size = sys.getsizeof(self.dict) + 64
+        for m in self.dict:
+            size += len(m) + 33 + 24 + 64 + 8
+        return size
+
+    def __repr__(self) -> str:
+        return f"ZSet({list(self.sl)!r})"

@@ -78,7 +78,7 @@ def pack(obj: Any) -> bytes:
 
 
 def unpack(data: bytes | memoryview) -> Any:
-    return msgpack.unpackb(data, raw=True, use_list=True, strict_map_key=False)
+    return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=False)
 
 
 # -- faults (tests inject ENOSPC/EIO here) -------------------------------------

@@ -119,7 +119,7 @@ def _load_snapshot(
                 yield None
             elif tag == fmt.META:
                 meta = rec[1]
-                t = meta.get(b"time_ms")
+                t = meta.get("time_ms")
                 if isinstance(t, int):
                     ks.frozen_ms = t
             elif tag == fmt.SCRIPTS:

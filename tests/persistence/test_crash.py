@@ -1,0 +1,177 @@
+"""Crash tests: real servers under concurrent writes, killed with SIGKILL at random moments.
+
+After every restart each acknowledged write must be present and each MULTI/EXEC
+batch all-or-nothing.  Some rounds kill the server while a compaction (BGREWRITEAOF)
+or a snapshot (BGSAVE) is running.  Bounded in time: the whole module takes well
+under a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import threading
+import time
+
+import pytest
+import redis
+
+from tests.helpers import ServerHandle, free_port, start_moonkv
+
+BATCH = 5
+
+
+class Writer(threading.Thread):
+    """Writes until its connection breaks; remembers what was acknowledged."""
+
+    def __init__(self, port: int, wid: int, state: dict[str, object]) -> None:
+        super().__init__(daemon=True)
+        self.port = port
+        self.wid = wid
+        self.state = state  # survives rounds: acked keys, counters, batches
+        self.attempted_ctr = int(state.get("ctr_attempted", 0))  # type: ignore[arg-type]
+
+    def run(self) -> None:
+        st = self.state
+        acked: dict[bytes, bytes] = st.setdefault("acked", {})  # type: ignore[assignment]
+        batches: list[tuple[int, bool]] = st.setdefault("batches", [])  # type: ignore[assignment]
+        seq = int(st.get("seq", 0))  # type: ignore[arg-type]
+        try:
+            r = redis.Redis(port=self.port, socket_timeout=10)
+            while True:
+                seq += 1
+                st["seq"] = seq
+                op = seq % 3
+                if op == 0:
+                    key = f"w{self.wid}:k{seq}".encode()
+                    val = f"v{seq}-{random.random()}".encode()
+                    assert r.set(key, val) is True
+                    acked[key] = val
+                elif op == 1:
+                    self.attempted_ctr += 1
+                    st["ctr_attempted"] = self.attempted_ctr
+                    got = r.incr(f"ctr{self.wid}")
+                    st["ctr_acked"] = got
+                else:
+                    batches.append((seq, False))
+                    p = r.pipeline(transaction=True)
+                    for j in range(BATCH):
+                        p.set(f"b{self.wid}:{seq}:{j}", seq)
+                    p.execute()
+                    batches[-1] = (seq, True)
+        except (redis.ConnectionError, redis.TimeoutError, ConnectionError, OSError):
+            return
+        except redis.ResponseError as e:  # pragma: no cover - would be a bug
+            st["error"] = repr(e)
+
+
+def _verify(port: int, states: list[dict[str, object]]) -> None:
+    r = redis.Redis(port=port)
+    for wid, st in enumerate(states):
+        assert "error" not in st, st["error"]
+        acked: dict[bytes, bytes] = st.get("acked", {})  # type: ignore[assignment]
+        keys = list(acked)
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            vals = r.mget(chunk)
+            for k, v in zip(chunk, vals, strict=True):
+                assert v == acked[k], f"acknowledged {k!r} lost or wrong: {v!r}"
+        ctr = r.get(f"ctr{wid}")
+        n = int(ctr) if ctr is not None else 0
+        lo = int(st.get("ctr_acked", 0))  # type: ignore[arg-type]
+        hi = int(st.get("ctr_attempted", 0))  # type: ignore[arg-type]
+        assert lo <= n <= hi, f"counter {wid}: {n} not in [{lo}, {hi}]"
+        # The server now holds n: later rounds continue from there.
+        st["ctr_acked"] = n
+        st["ctr_attempted"] = n
+        for seq, ok in st.get("batches", []):  # type: ignore[attr-defined]
+            vals = r.mget([f"b{wid}:{seq}:{j}" for j in range(BATCH)])
+            present = [v is not None for v in vals]
+            assert all(present) or not any(present), f"batch {seq} torn: {present}"
+            if ok:
+                assert all(present), f"acknowledged batch {seq} lost"
+        # Batches are settled now: forget unacked ones that are absent.
+        st["batches"] = []
+    r.close()
+
+
+def _kill(h: ServerHandle) -> None:
+    h.proc.kill()
+    h.proc.wait()
+
+
+@pytest.mark.parametrize("fsync", ["always"])
+def test_sigkill_under_concurrent_writes(fsync: str) -> None:
+    d = tempfile.mkdtemp(prefix="moonkv-crash-")
+    port = free_port()
+    states: list[dict[str, object]] = [{} for _ in range(3)]
+    rng = random.Random(1234)
+    deadline = time.monotonic() + 40
+    rounds = 0
+    try:
+        while rounds < 12 and time.monotonic() < deadline:
+            h = start_moonkv(["--appendfsync", fsync, "--save", ""], dir=d, port=port)
+            try:
+                _verify(port, states)
+                writers = [Writer(port, i, states[i]) for i in range(3)]
+                for w in writers:
+                    w.start()
+                time.sleep(rng.uniform(0.2, 0.8))
+                if rounds % 3 == 1:
+                    # Crash during a compaction: kill soon after it starts.
+                    redis.Redis(port=port).bgrewriteaof()
+                    time.sleep(rng.uniform(0.0, 0.05))
+                elif rounds % 3 == 2:
+                    redis.Redis(port=port).bgsave()
+                    time.sleep(rng.uniform(0.0, 0.2))
+            finally:
+                _kill(h)
+            for w in writers:
+                w.join(timeout=10)
+            rounds += 1
+        h = start_moonkv(["--save", ""], dir=d, port=port)
+        try:
+            _verify(port, states)
+            total = sum(len(s.get("acked", {})) for s in states)  # type: ignore[arg-type]
+            assert total > 100, "the writers did not get going"
+        finally:
+            h.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    assert rounds >= 4
+
+
+def test_kill_at_every_stage_of_compaction() -> None:
+    """A bigger dataset, so the kill lands inside the snapshot child or at the switch."""
+    d = tempfile.mkdtemp(prefix="moonkv-compact-")
+    port = free_port()
+    try:
+        h = start_moonkv(["--save", ""], dir=d, port=port)
+        r = redis.Redis(port=port)
+        p = r.pipeline(transaction=False)
+        for i in range(30000):
+            p.set(f"key:{i}", i)
+        p.execute()
+        expected = 30000
+        _kill(h)
+        for delay in (0.0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.4):
+            h = start_moonkv(["--save", ""], dir=d, port=port)
+            r = redis.Redis(port=port)
+            assert r.dbsize() == expected, f"after kill at +{delay}s"
+            r.bgrewriteaof()
+            t0 = time.monotonic()
+            i = 0
+            while time.monotonic() - t0 < delay:
+                r.set(f"extra:{delay}:{i}", i)
+                i += 1
+            r.set(f"last:{delay}", 1)
+            expected += i + 1
+            _kill(h)
+        h = start_moonkv(["--save", ""], dir=d, port=port)
+        try:
+            assert redis.Redis(port=port).dbsize() == expected
+        finally:
+            h.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

@@ -238,7 +238,7 @@ def smove(c: Client, argv: list[bytes]) -> object:
                 d.check_encoding([m])
             dd = d
             db.undo(lambda: dd.discard(m))
-        db.touch(dst)
+            db.touch(dst)
     return 1
 
 
@@ -248,12 +248,10 @@ def _lookup_all(c: Client, names: list[bytes]) -> list[Set | None]:
 
 def _inter(c: Client, names: list[bytes]) -> list[bytes] | None:
     """Members of the intersection (None when a key is missing)."""
-    sets: list[Set] = []
-    for k in names:
-        s = _read(c, k)
-        if s is None:
-            return None
-        sets.append(s)
+    found = [_read(c, k) for k in names]
+    sets: list[Set] = [s for s in found if s is not None]
+    if len(sets) < len(found):
+        return None
     sets.sort(key=len)
     first = sets[0]
     rest = sets[1:]
@@ -299,12 +297,10 @@ def sintercard(c: Client, argv: list[bytes]) -> object:
         else:
             raise syntax_error()
         j += 1
-    sets: list[Set] = []
-    for k in argv[2 : 2 + numkeys]:
-        s = _read(c, k)
-        if s is None:
-            return 0
-        sets.append(s)
+    found = [_read(c, k) for k in argv[2 : 2 + numkeys]]
+    sets: list[Set] = [s for s in found if s is not None]
+    if len(sets) < len(found):
+        return 0
     sets.sort(key=len)
     rest = sets[1:]
     n = 0

@@ -156,24 +156,27 @@ def parse_lex_range(bmin: bytes, bmax: bytes) -> tuple[Any, bool, Any, bool]:
     return mn, mnex, mx, mxex
 
 
+def _lex_bisect(sl: Any, member: bytes, right: bool) -> int:
+    """First index whose member is > (right) or >= ``member``, walking members in
+    list order as Redis's skiplist does (meaningful when members ascend with scores)."""
+    lo, hi = 0, len(sl)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        m = sl[mid][1]
+        if m < member or (right and m == member):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 def lex_slice(z: ZSet, mn: Any, mnex: bool, mx: Any, mxex: bool) -> tuple[int, int]:
     sl = z.sl
     n = len(sl)
-    if not n:
+    if not n or mn is _LEX_MAX or mx is _LEX_MIN:
         return 0, 0
-    s0 = sl[0][0]
-    if mn is _LEX_MIN:
-        lo = 0
-    elif mn is _LEX_MAX:
-        return 0, 0
-    else:
-        lo = sl.bisect_right((s0, mn)) if mnex else sl.bisect_left((s0, mn))
-    if mx is _LEX_MAX:
-        hi = n
-    elif mx is _LEX_MIN:
-        return 0, 0
-    else:
-        hi = sl.bisect_left((s0, mx)) if mxex else sl.bisect_right((s0, mx))
+    lo = 0 if mn is _LEX_MIN else _lex_bisect(sl, mn, mnex)
+    hi = n if mx is _LEX_MAX else _lex_bisect(sl, mx, not mxex)
     return lo, max(lo, hi)
 
 

@@ -1,1 +1,113 @@
-"""scripting commands."""
+"""EVAL / EVALSHA / EVAL_RO / EVALSHA_RO and SCRIPT: front-ends of moonkv.scripting."""
+
+from __future__ import annotations
+
+from moonkv.commands.table import KeySpec, command, container
+from moonkv.engine import Client
+from moonkv.errors import RespError
+
+_G = "scripting"
+_EVAL_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE")),)
+_EVAL_RO_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RO", "ACCESS")),)
+
+
+def _engine(c: Client):  # type: ignore[no-untyped-def]
+    eng = c.server.scripting
+    if eng is None:
+        raise RespError("scripting is not available")
+    return eng
+
+
+@command("eval", -3, "noscript skip_monitor may_replicate no_mandatory_keys stale", keys=_EVAL_KEYS,
+         group=_G, since="2.6.0", summary="Executes a server-side Lua script.",
+         complexity="Depends on the script that is executed.")
+def eval_(c: Client, argv: list[bytes]) -> object:
+    return _engine(c).eval(c, argv, by_sha=False, read_only=False)
+
+
+@command("evalsha", -3, "noscript skip_monitor may_replicate no_mandatory_keys stale", keys=_EVAL_KEYS,
+         group=_G, since="2.6.0", summary="Executes a server-side Lua script by SHA1 digest.",
+         complexity="Depends on the script that is executed.")
+def evalsha(c: Client, argv: list[bytes]) -> object:
+    return _engine(c).eval(c, argv, by_sha=True, read_only=False)
+
+
+@command("eval_ro", -3, "readonly noscript skip_monitor no_mandatory_keys stale", keys=_EVAL_RO_KEYS,
+         group=_G, since="7.0.0", summary="Executes a read-only server-side Lua script.",
+         complexity="Depends on the script that is executed.")
+def eval_ro(c: Client, argv: list[bytes]) -> object:
+    return _engine(c).eval(c, argv, by_sha=False, read_only=True)
+
+
+@command("evalsha_ro", -3, "readonly noscript skip_monitor no_mandatory_keys stale", keys=_EVAL_RO_KEYS,
+         group=_G, since="7.0.0", summary="Executes a read-only server-side Lua script by SHA1 digest.",
+         complexity="Depends on the script that is executed.")
+def evalsha_ro(c: Client, argv: list[bytes]) -> object:
+    return _engine(c).eval(c, argv, by_sha=True, read_only=True)
+
+
+container("script", group=_G, summary="A container for Lua scripts management commands.", since="2.6.0")
+
+
+@command("script|load", 3, "noscript stale", group=_G, since="2.6.0",
+         summary="Loads a server-side Lua script to the script cache.",
+         complexity="O(N) with N being the length in bytes of the script body.")
+def script_load(c: Client, argv: list[bytes]) -> object:
+    # A 4th argument "EVAL" only comes from log replay: an EVAL-created entry.
+    loaded = not (len(argv) == 4 and argv[3] == b"EVAL")
+    sha, _ = _engine(c).get_or_create(argv[2], loaded=loaded)
+    return sha
+
+
+@command("script|exists", -3, "noscript stale", group=_G, since="2.6.0",
+         summary="Determines whether server-side Lua scripts exist in the script cache.",
+         complexity="O(N) with N being the number of scripts to check.")
+def script_exists(c: Client, argv: list[bytes]) -> object:
+    eng = _engine(c)
+    return [1 if eng.exists(sha) else 0 for sha in argv[2:]]
+
+
+@command("script|flush", -2, "noscript", group=_G, since="2.6.0",
+         summary="Removes all server-side Lua scripts from the script cache.",
+         complexity="O(N) with N being the number of scripts in cache")
+def script_flush(c: Client, argv: list[bytes]) -> object:
+    if len(argv) > 3:
+        raise RespError("SCRIPT FLUSH only support SYNC|ASYNC option")
+    if len(argv) == 3 and argv[2].lower() not in (b"sync", b"async"):
+        raise RespError("SCRIPT FLUSH only support SYNC|ASYNC option")
+    _engine(c).flush()
+    c.server.emit(0, [b"SCRIPT", b"FLUSH"])
+    return "OK"
+
+
+@command("script|kill", 2, "noscript allow_busy", group=_G, since="2.6.0",
+         summary="Terminates a server-side Lua script during execution.")
+def script_kill(c: Client, argv: list[bytes]) -> object:
+    return _engine(c).kill(is_eval=True)
+
+
+@command("script|debug", 3, "noscript", group=_G, since="3.2.0",
+         summary="Sets the debug mode of server-side Lua scripts.")
+def script_debug(c: Client, argv: list[bytes]) -> object:
+    mode = argv[2].lower()
+    if mode == b"no":
+        return "OK"
+    if mode in (b"yes", b"sync"):
+        raise RespError("moonkv does not support the Lua debugger (SCRIPT DEBUG); use redis.log")
+    raise RespError("Use SCRIPT DEBUG YES/SYNC/NO")
+
+
+@command("script|help", 2, "loading stale", group=_G, since="5.0.0",
+         summary="Returns helpful text about the different subcommands.")
+def script_help(c: Client, argv: list[bytes]) -> object:
+    return [
+        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DEBUG (YES|SYNC|NO)", "    Set the debug mode for subsequent scripts executed.",
+        "EXISTS <sha1> [<sha1> ...]",
+        "    Return information about the existence of the scripts in the script cache.",
+        "FLUSH [ASYNC|SYNC]", "    Flush the Lua scripts cache. Very dangerous on replicas.",
+        "KILL", "    Kill the currently executing Lua script.",
+        "LOAD <script>", "    Load a script into the scripts cache without executing it.",
+        "HELP", "    Print this help.",
+    ]
+

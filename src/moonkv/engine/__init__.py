@@ -7,7 +7,15 @@ layer (:mod:`moonkv.server`) drives it, and so does the in-process API.
 
 from moonkv.engine._client import REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
 from moonkv.engine._config import DIRECTIVES, Config, Directive, parse_memory
-from moonkv.engine._server import BLOCKED, NO_REPLY, BlockState, Effect, EffectsSink, Scheduler, Server
+from moonkv.engine._server import (
+    BLOCKED,
+    NO_REPLY,
+    BlockState,
+    Effect,
+    EffectsSink,
+    Scheduler,
+    Server,
+)
 
 __all__ = [
     "BLOCKED",

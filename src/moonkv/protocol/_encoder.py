@@ -64,7 +64,7 @@ def _encode(value: object, proto: int, emit: Callable[[bytes], None]) -> None:
         emit(b"-%s\r\n" % text.encode("utf-8", "surrogateescape"))
     elif t is float or t is Double:
         d = value.value if t is Double else value  # type: ignore[attr-defined]
-        s = format_double(d)
+        s = format_double(d)  # type: ignore[arg-type]
         if proto == 3:
             emit(b",%s\r\n" % s)
         else:

@@ -6,6 +6,8 @@ import os
 
 from moonkv.commands import load as load_commands
 from moonkv.engine import Config, Server
+from moonkv.persistence import attach as attach_persistence
+from moonkv.scripting import attach as attach_scripting
 
 
 def assemble(config: Config, *, with_persistence: bool = True) -> Server:
@@ -19,17 +21,7 @@ def assemble(config: Config, *, with_persistence: bool = True) -> Server:
             raise OSError(f"cannot use data directory {data_dir!r}: {e.strerror}") from None
         if not os.access(data_dir, os.W_OK | os.X_OK):
             raise OSError(f"cannot use data directory {data_dir!r}: permission denied")
-    try:
-        from moonkv.scripting import attach as attach_scripting
-    except ImportError:
-        attach_scripting = None
-    if attach_scripting is not None:
-        attach_scripting(server)
+    attach_scripting(server)
     if with_persistence:
-        try:
-            from moonkv.persistence import attach as attach_persistence
-        except ImportError:
-            attach_persistence = None
-        if attach_persistence is not None:
-            attach_persistence(server)
+        attach_persistence(server)
     return server

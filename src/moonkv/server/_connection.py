@@ -37,7 +37,7 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         srv = self.server
         if len(srv.clients) >= srv.config["maxclients"]:
-            transport.write(b"-ERR max number of clients reached\r\n")
+            transport.write(b"-ERR max number of clients reached\r\n")  # type: ignore[attr-defined]
             transport.close()
             srv.stats["rejected_connections"] += 1
             self.closed = True

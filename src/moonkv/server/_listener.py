@@ -94,8 +94,7 @@ class ServerProcess:
         if srv.paused_until <= time.monotonic():
             return False
         if not srv.pause_writes_only:
-            name = argv[0].lower()
-            return name not in (b"client",)
+            return argv[0].lower() != b"client"
         from moonkv.commands.table import lookup
 
         spec = lookup(argv[0])
@@ -211,11 +210,7 @@ def run_server(config: Config) -> int:
         print(f"moonkv: {e}", file=sys.stderr)
         return 1
     proc = ServerProcess(server)
-    try:
-        import uvloop
+    import uvloop
 
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop is a dependency
-        runner = asyncio.run
-    runner(proc.serve(sock))
+    uvloop.run(proc.serve(sock))
     return 0

@@ -1,0 +1,559 @@
+"""The scripting engine: EVAL and FCALL as transactional, budgeted units.
+
+A script runs against the live keyspace, so it reads its own writes, while
+the keyspace's undo log records how to reverse every change it makes.  On
+success the script's effects stay in the executor's unit and are committed
+(one durable record) when the command ends; on any failure (Lua error, a
+raised ``redis.call`` error, a budget exceeded, SCRIPT KILL, out of memory)
+the undo log is replayed backwards and the effects, WATCH notifications and
+blocked-client wake-ups the script produced are dropped.
+
+Budgets: a Lua count hook asks :meth:`ScriptEngine._hook` every
+``HOOK_INTERVAL`` VM instructions whether to stop.  Past ``lua-time-limit``
+the engine tells the network layer (``on_busy``) so other clients get -BUSY
+and SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE are served while the script
+runs; ``lua-kill-time-limit`` (0 = off) stops a script by itself.  Memory is
+capped per runtime with lupa's ``max_memory`` (``lua-memory-limit``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lupa.lua51 import LuaError, LuaMemoryError
+
+from moonkv.commands.table import CommandSpec, lookup
+from moonkv.engine import Client, Server
+from moonkv.errors import RespError
+from moonkv.protocol import NULL_ARRAY, BigNumber, RawReply, Verbatim
+from moonkv.scripting._runtime import LuaRuntime
+from moonkv.scripting._shebang import parse_shebang
+
+log = logging.getLogger("moonkv.scripting")
+
+HOOK_INTERVAL = 10_000
+
+KILLED_MSG = "Script killed by user with SCRIPT KILL..."
+FN_KILLED_MSG = "Script killed by user with FUNCTION KILL..."
+
+
+class ScriptCallError(Exception):
+    """Raised into Lua by redis.call; its text is the Redis error line."""
+
+
+class _ArgError(RespError):
+    """An error in the arguments of redis.call/pcall (not counted in the error stats)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(full=text)
+
+
+def sha1hex(body: bytes) -> bytes:
+    return hashlib.sha1(body).hexdigest().encode()
+
+
+@dataclass
+class Script:
+    body: bytes
+    fn: Any  # compiled Lua function
+    flags: set[str]
+    has_shebang: bool
+    loaded: bool  # from SCRIPT LOAD (kept) rather than EVAL (bounded, LRU)
+
+
+@dataclass
+class RunState:
+    """The script being executed (at most one at a time)."""
+
+    caller: Client
+    name: bytes  # sha for EVAL, function name for FCALL
+    is_eval: bool
+    read_only: bool
+    allow_oom: bool
+    legacy: bool  # no shebang: per-command OOM/replica checks
+    start: float
+    kill_message: str | None = None
+    busy: bool = False
+    wrote: bool = False
+    undo: list[Callable[[], None]] = field(default_factory=list)
+
+
+class ScriptEngine:
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.config = server.config
+        self.scripts: OrderedDict[bytes, Script] = OrderedDict()
+        self.running: RunState | None = None
+        self.client = Client(server)
+        self.client.in_script = True
+        self.client.authenticated = True
+        self.on_busy: Callable[[RunState], None] | None = None
+        self.on_busy_end: Callable[[RunState], None] | None = None
+        self.rt = self._new_runtime()
+        self.functions: Any = None  # FunctionRegistry, attached by moonkv.scripting
+        self.evictions = 0
+        server.config.on_change(self._config_changed)
+
+    # -- runtime -------------------------------------------------------------
+
+    def _new_runtime(self) -> LuaRuntime:
+        return LuaRuntime(
+            self._call_raise,
+            self._call_protected,
+            self._acl_check,
+            self._hook,
+            self._log,
+            sha1hex,
+            max_memory=self.config["lua-memory-limit"],
+        )
+
+    def _config_changed(self, name: str, value: Any) -> None:
+        if name == "lua-memory-limit":
+            self.rt.set_memory_cap(value)
+            if self.functions is not None:
+                self.functions.rt.set_memory_cap(value)
+
+    def close(self) -> None:
+        self.scripts.clear()
+
+    def memory_used(self) -> int:
+        return self.rt.memory_used()
+
+    def cached_count(self) -> int:
+        return len(self.scripts)
+
+    # -- the script cache ---------------------------------------------------------
+
+    def get_or_create(self, body: bytes, *, loaded: bool) -> tuple[bytes, Script]:
+        sha = sha1hex(body)
+        script = self.scripts.get(sha)
+        if script is not None:
+            self.scripts.move_to_end(sha)
+            if loaded and not script.loaded:
+                script.loaded = True
+                self._persist_script(body, loaded=True)
+            return sha, script
+        has_shebang, flags, _opts, source = parse_shebang(body)
+        fn, err = self._compile(source, sha)
+        if fn is None:
+            raise RespError(f"Error compiling script (new function): {err}")
+        script = Script(body, fn, flags, has_shebang, loaded)
+        self.scripts[sha] = script
+        self._persist_script(body, loaded=loaded)
+        if not loaded:
+            self._evict()
+        return sha, script
+
+    def _compile(self, source: bytes, sha: bytes) -> tuple[Any, str]:
+        try:
+            res = self.rt.compile_fn(source, b"@user_script")
+            fn, err = res if type(res) is tuple else (res, None)
+        except LuaMemoryError:
+            self.rt.recover_memory()
+            return None, "user_script: not enough memory"
+        if fn is None:
+            return None, (err or b"").decode("utf-8", "replace")
+        return fn, ""
+
+    def _persist_script(self, body: bytes, *, loaded: bool) -> None:
+        # The cache survives restarts through the durable log: the script body
+        # is an effect of the unit that created it (before any rollback mark).
+        eff = [b"SCRIPT", b"LOAD", body]
+        if not loaded:
+            eff.append(b"EVAL")  # internal marker: an EVAL-created (bounded) entry
+        self.server.emit(self.client_db_id(), eff)
+
+    def client_db_id(self) -> int:
+        return 0
+
+    def _evict(self) -> None:
+        limit = self.config["lua-eval-cache-size"]
+        evals = [sha for sha, s in self.scripts.items() if not s.loaded]
+        excess = len(evals) - limit
+        for sha in evals[: max(0, excess)]:
+            del self.scripts[sha]
+            self.evictions += 1
+
+    def flush(self) -> None:
+        """SCRIPT FLUSH: forget every script and start a fresh Lua VM."""
+        self.scripts.clear()
+        self.rt = self._new_runtime()
+
+    def exists(self, sha: bytes) -> bool:
+        return sha.lower() in self.scripts
+
+    def snapshot_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "scripts": [[s.body, s.loaded] for s in self.scripts.values()],
+        }
+        if self.functions is not None:
+            state["functions"] = self.functions.dump_codes()
+        return state
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        for body, loaded in state.get("scripts", []):
+            sha = sha1hex(body)
+            if sha in self.scripts:
+                continue
+            has_shebang, flags, _o, source = parse_shebang(body)
+            fn, _err = self._compile(source, sha)
+            if fn is not None:
+                self.scripts[sha] = Script(body, fn, flags, has_shebang, bool(loaded))
+        if self.functions is not None:
+            for code in state.get("functions", []):
+                self.functions.load(code, replace=True)
+
+    # -- EVAL / EVALSHA ---------------------------------------------------------
+
+    def eval(self, c: Client, argv: list[bytes], *, by_sha: bool, read_only: bool) -> object:
+        nkeys = self.parse_numkeys(argv[2], len(argv) - 3)
+        if by_sha:
+            sha = argv[1].lower()
+            script = self.scripts.get(sha)
+            if script is None:
+                from moonkv.errors import NoScriptError
+
+                raise NoScriptError()
+            self.scripts.move_to_end(sha)
+        else:
+            sha, script = self.get_or_create(argv[1], loaded=False)
+        flags = script.flags
+        ro = read_only or "no-writes" in flags
+        self.check_script_flags(script.has_shebang, flags, ro)
+        return self.run(
+            c,
+            script.fn,
+            sha,
+            nkeys,
+            argv[3:],
+            is_eval=True,
+            read_only=ro,
+            allow_oom="allow-oom" in flags or ro,
+            legacy=not script.has_shebang,
+        )
+
+    @staticmethod
+    def parse_numkeys(raw: bytes, nargs: int) -> int:
+        from moonkv.commands._util import parse_int
+
+        n = parse_int(raw)
+        if n > nargs:
+            raise RespError("Number of keys can't be greater than number of args")
+        if n < 0:
+            raise RespError("Number of keys can't be negative")
+        return n
+
+    def may_write(self, spec: CommandSpec, argv: list[bytes]) -> bool:
+        """Whether an EVAL/EVALSHA/FCALL request might write (for MISCONF checks)."""
+        name = spec.name
+        if name.endswith("_ro"):
+            return False
+        if name in ("eval", "evalsha") and len(argv) > 1:
+            script = self.scripts.get(argv[1].lower() if name == "evalsha" else sha1hex(argv[1]))
+            if script is not None:
+                return "no-writes" not in script.flags
+        return True
+
+    def check_script_flags(self, has_shebang: bool, flags: set[str], read_only: bool) -> None:
+        """Checks Redis makes before running a script that declared flags."""
+        if not has_shebang:
+            return
+        srv = self.server
+        if not read_only:
+            if "allow-oom" not in flags and self.over_maxmemory():
+                raise RespError(full="OOM command not allowed when used memory > 'maxmemory'.")
+            if srv.config["min-replicas-to-write"] > 0:
+                raise RespError(full="NOREPLICAS Not enough good replicas to write.")
+
+    def over_maxmemory(self) -> bool:
+        limit = self.config["maxmemory"]
+        if not limit:
+            return False
+        from moonkv.commands.server import _rss
+
+        return bool(_rss() > limit)
+
+    # -- running ------------------------------------------------------------------
+
+    def run(
+        self,
+        c: Client,
+        fn: Any,
+        name: bytes,
+        nkeys: int,
+        args: list[bytes],
+        *,
+        is_eval: bool,
+        read_only: bool,
+        allow_oom: bool,
+        legacy: bool,
+        runtime: LuaRuntime | None = None,
+    ) -> object:
+        if self.running is not None:
+            raise RespError("Scripts cannot be nested")
+        srv = self.server
+        ks = srv.ks
+        rt = runtime or self.rt
+        sc = self.client
+        sc.db = c.db
+        sc.resp = 2
+        run = RunState(
+            caller=c,
+            name=name,
+            is_eval=is_eval,
+            read_only=read_only,
+            allow_oom=allow_oom,
+            legacy=legacy,
+            start=time.monotonic(),
+        )
+        self.running = run
+        # Everything the script does from here on can be rolled back.
+        mark_effects = len(srv.effects)
+        mark_touched = len(ks.touched)
+        mark_flushed = len(ks.flushed)
+        mark_ready = len(ks.ready)
+        ks.undo = run.undo
+        ks.frozen_ms = ks.clock.now_ms()
+        funcname = name
+        rt.set_hook(HOOK_INTERVAL)
+        runner = rt.run if is_eval else rt.run_function
+        try:
+            try:
+                res = runner(fn, funcname, c.resp, nkeys, *args)
+                status = res[0] if type(res) is tuple else res
+                payload: bytes = res[1] if type(res) is tuple and len(res) > 1 else b""
+                nostats = res[2] if type(res) is tuple and len(res) > 2 else False
+            except LuaMemoryError:
+                status, payload, nostats = b"oom", b"", False
+            except LuaError as e:  # an error raised outside the protected call
+                status, payload, nostats = False, str(e).encode(), False
+        finally:
+            rt.set_hook(0)
+            ks.undo = None
+            ks.frozen_ms = None
+            self.running = None
+            if run.busy and self.on_busy_end is not None:
+                self.on_busy_end(run)
+        if status is True:
+            return RawReply(payload)
+        if status == b"reply":
+            # The script completed and returned an error reply: its writes stand.
+            err = RespError(full=payload.decode("utf-8", "surrogateescape"))
+            err.no_stats = bool(nostats)  # type: ignore[attr-defined]
+            return err
+        # Failure: put the keyspace back exactly as it was.
+        for undo in reversed(run.undo):
+            undo()
+        del srv.effects[mark_effects:]
+        del ks.touched[mark_touched:]
+        del ks.flushed[mark_flushed:]
+        del ks.ready[mark_ready:]
+        if status == b"oom":
+            rt.recover_memory()
+            limit = self.config["lua-memory-limit"]
+            raise RespError(
+                f"Script exceeded the memory limit of {limit} bytes (lua-memory-limit); "
+                "its writes were rolled back"
+            )
+        err = RespError(full=payload.decode("utf-8", "surrogateescape"))
+        err.no_stats = bool(nostats)  # type: ignore[attr-defined]
+        raise err
+
+    # -- budget hook ---------------------------------------------------------------
+
+    def _hook(self) -> bytes | None:
+        run = self.running
+        if run is None:
+            return None
+        if run.kill_message is not None:
+            return run.kill_message.encode()
+        elapsed_ms = (time.monotonic() - run.start) * 1000
+        hard = self.config["lua-kill-time-limit"]
+        if hard and elapsed_ms > hard:
+            run.kill_message = (
+                f"Script exceeded the time limit of {hard} ms (lua-kill-time-limit) and was stopped"
+            )
+            return run.kill_message.encode()
+        if not run.busy and elapsed_ms > self.config["lua-time-limit"]:
+            run.busy = True
+            log.warning(
+                "Slow script detected: still in execution after %d milliseconds. "
+                "You can try killing the script using the SCRIPT KILL command.",
+                int(elapsed_ms),
+            )
+            if self.on_busy is not None:
+                self.on_busy(run)
+        return None
+
+    def kill(self, is_eval: bool) -> object:
+        """SCRIPT KILL / FUNCTION KILL (served while a script is busy)."""
+        from moonkv.errors import BusyError, NotBusyError
+
+        run = self.running
+        if run is None:
+            raise NotBusyError("No scripts in execution right now.")
+        if is_eval and not run.is_eval:
+            raise BusyError(
+                "Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+            )
+        if not is_eval and run.is_eval:
+            raise BusyError(
+                "Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+            )
+        # moonkv differs from Redis on purpose: a script that has written is
+        # killed too, and its writes are rolled back (Redis answers UNKILLABLE).
+        run.kill_message = KILLED_MSG if is_eval else FN_KILLED_MSG
+        return "OK"
+
+    # -- redis.call ------------------------------------------------------------------
+
+    def _log(self, level: int, msg: bytes) -> None:
+        lvl = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.WARNING}.get(
+            level, logging.INFO
+        )
+        log.log(lvl, "%s", msg.decode("utf-8", "replace"))
+
+    def _call_raise(self, *args: Any) -> Any:
+        """redis.call: the reply, or a raised error (the script fails unless it pcalls)."""
+        reply = self._dispatch(args)
+        if isinstance(reply, RespError):
+            raise ScriptCallError(str(reply))
+        return self._to_lua(reply)
+
+    def _call_protected(self, *args: Any) -> Any:
+        """redis.pcall: the reply, errors as {err=...} tables."""
+        return self._to_lua(self._dispatch(args))
+
+    def _dispatch(self, args: tuple[Any, ...]) -> object:
+        """Run one command for the running script, with Redis's in-script checks."""
+        if not args:
+            return _ArgError("ERR Please specify at least one argument for this redis lib call")
+        argv: list[bytes] = []
+        for a in args:
+            t = type(a)
+            if t is bytes:
+                argv.append(a)
+            elif t is int or t is float:
+                argv.append(b"%.17g" % a)
+            else:
+                return _ArgError("ERR Lua redis lib command arguments must be strings or integers")
+        run = self.running
+        if run is None:
+            return _ArgError("ERR redis.call called outside a script")
+        srv = self.server
+        spec = lookup(argv[0])
+        if spec is None:
+            return self._refuse("ERR Unknown Redis command called from script")
+        if spec.subcommands and (len(argv) >= 2 or spec.handler is None):
+            if len(argv) < 2:
+                return self._refuse("ERR Wrong number of args calling Redis command from script")
+            sub = spec.subcommands.get(argv[1].lower())
+            if sub is None:
+                return self._refuse("ERR Unknown Redis command called from script")
+            spec = sub
+        if not spec.arity_ok(len(argv)):
+            return self._refuse("ERR Wrong number of args calling Redis command from script")
+        if spec.noscript or (spec.parent is not None and spec.parent.noscript):
+            return self._refuse("ERR This Redis command is not allowed from script")
+        if spec.is_write:
+            if run.read_only:
+                spec.rejected_calls += 1
+                return self._refuse("ERR Write commands are not allowed from read-only scripts.")
+            if srv.write_error is not None:
+                spec.rejected_calls += 1
+                return self._refuse("MISCONF " + srv.write_error)
+            if run.legacy and srv.config["min-replicas-to-write"] > 0:
+                spec.rejected_calls += 1
+                return self._refuse("NOREPLICAS Not enough good replicas to write.")
+        if spec.denyoom and not run.allow_oom and run.legacy and self.over_maxmemory():
+            spec.rejected_calls += 1
+            return self._refuse("OOM command not allowed when used memory > 'maxmemory'.")
+        return srv.call(self.client, spec, argv)
+
+    def _refuse(self, text: str) -> RespError:
+        # A command refused inside a script counts once in the error stats.
+        return self.server.error_reply(RespError(full=text))
+
+    def _acl_check(self, *args: Any) -> Any:
+        argv = [a if type(a) is bytes else b"%.17g" % a for a in args if type(a) in (bytes, int, float)]
+        spec = lookup(argv[0]) if argv else None
+        if spec is None:
+            raise ScriptCallError("ERR Invalid command passed to redis.acl_check_cmd()")
+        acl = getattr(self.server, "acl", None)
+        if acl is None:
+            return True
+        return bool(acl.check(self.running.caller if self.running else None, spec, argv))  # type: ignore[no-any-return]
+
+    def _to_lua(self, reply: object) -> Any:
+        """A handler's reply value as what redis.call returns to Lua."""
+        t = type(reply)
+        if t is bytes or t is int:
+            return reply
+        if reply is None or reply is NULL_ARRAY:
+            return False
+        run = self.running
+        rt = self.rt if run is None or run.is_eval else self.functions.rt
+        if t is str:
+            return rt.table_from({b"ok": reply.encode()})  # type: ignore[attr-defined]
+        if isinstance(reply, RespError):
+            return rt.table_from(
+                {b"err": str(reply).encode("utf-8", "surrogateescape"), b"ignore_stats": True}
+            )
+        return self._to_lua_value(reply, rt, rt.get_resp())
+
+    def _to_lua_value(self, v: object, rt: LuaRuntime, resp: int) -> Any:
+        t = type(v)
+        if t is bytes or t is int:
+            return v
+        if t is bool:
+            if resp == 3:
+                return v
+            return 1 if v else 0
+        if v is None or v is NULL_ARRAY:
+            return False
+        if t is str:
+            return rt.table_from({b"ok": v.encode()})  # type: ignore[attr-defined]
+        if t is list or t is tuple:
+            return rt.table_from([self._to_lua_value(x, rt, resp) for x in v])  # type: ignore[attr-defined]
+        if t is float:
+            if resp == 3:
+                return rt.table_from({b"double": v})
+            from moonkv.protocol import format_double
+
+            return format_double(v)  # type: ignore[arg-type]
+        if t is dict:
+            if resp == 3:
+                m = rt.table_from(
+                    {self._to_lua_value(k, rt, resp): self._to_lua_value(x, rt, resp) for k, x in v.items()}  # type: ignore[attr-defined]
+                )
+                return rt.table_from({b"map": m})
+            flat: list[Any] = []
+            for k, x in v.items():  # type: ignore[attr-defined]
+                flat.append(self._to_lua_value(k, rt, resp))
+                flat.append(self._to_lua_value(x, rt, resp))
+            return rt.table_from(flat)
+        if t is set or t is frozenset:
+            if resp == 3:
+                s = rt.table_from({self._to_lua_value(k, rt, resp): True for k in v})  # type: ignore[attr-defined]
+                return rt.table_from({b"set": s})
+            return rt.table_from([self._to_lua_value(x, rt, resp) for x in v])  # type: ignore[attr-defined]
+        if isinstance(v, RespError):
+            return rt.table_from({b"err": str(v).encode("utf-8", "surrogateescape")})
+        if t is Verbatim:
+            if resp == 3:
+                inner = rt.table_from({b"format": v.fmt, b"string": v.text})  # type: ignore[attr-defined]
+                return rt.table_from({b"verbatim_string": inner})
+            return v.text  # type: ignore[attr-defined]
+        if t is BigNumber:
+            if resp == 3:
+                return rt.table_from({b"big_number": v.digits})  # type: ignore[attr-defined]
+            return v.digits  # type: ignore[attr-defined]
+        if t is RawReply:
+            return v.data  # type: ignore[attr-defined]
+        return False

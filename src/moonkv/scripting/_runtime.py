@@ -1,0 +1,100 @@
+"""One sandboxed Lua 5.1 runtime (lupa) with Redis's script environment.
+
+The runtime is created with lupa's Python bridge closed (no ``python.eval``,
+no builtins, an attribute filter that refuses every Python attribute) and
+the ``python`` global removed.  Python functions given to Lua live only in
+upvalues of the prelude's closures (see ``prelude.lua``); scripts see Lua
+functions and read-only proxy tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+import lupa.lua51 as lua51
+
+from moonkv.scripting.libs import install as install_libs
+
+# How deep a script's reply may nest before Redis's "reached lua stack limit".
+MAX_REPLY_DEPTH = 1000
+
+
+def _deny_attributes(obj: object, name: object, is_setting: bool) -> object:
+    raise AttributeError("access to Python attributes is not allowed")
+
+
+class LuaRuntime:
+    """A Lua VM plus the entry points the engine needs."""
+
+    def __init__(
+        self,
+        pycall: Callable[..., Any],
+        pypcall: Callable[..., Any],
+        pyacl: Callable[..., Any],
+        pyhook: Callable[[], Any],
+        pylog: Callable[[int, bytes], None],
+        pysha1: Callable[[bytes], bytes],
+        max_memory: int = 0,
+    ) -> None:
+        self.lua = lua51.LuaRuntime(
+            encoding=None,
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_filter=_deny_attributes,
+            max_memory=0,  # tracking on; the cap is set once the base is loaded
+        )
+        lua = self.lua
+        libs = install_libs(lua)
+        libtable = lua.table()
+        for name, tbl in libs.items():
+            libtable[name] = tbl
+        prelude = resources.files("moonkv.scripting").joinpath("prelude.lua").read_bytes()
+        api = lua.execute(prelude, pycall, pypcall, pyacl, pyhook, pylog, pysha1, libtable, MAX_REPLY_DEPTH)
+        # Nothing of Python stays reachable through the real globals either.
+        lua.execute(b"python = nil; io = nil; os = nil; require = nil; package = nil; dofile = nil; loadfile = nil; module = nil; debug = nil")
+        self.run = api[b"run"]
+        self.run_function = api[b"run_function"]
+        self.compile_fn = api[b"compile"]
+        self.load_library = api[b"load_library"]
+        self.set_hook = api[b"set_hook"]
+        self.get_resp = api[b"get_resp"]
+        self.new_table = api[b"new_table"]
+        self._gc = api[b"gc"]
+        self._mem = api[b"mem"]
+        self.state = api[b"state"]
+        self.table_from = lua.table_from
+        self.max_memory = max_memory
+        self._gc()
+        self.base_memory = int(self._mem())
+        if max_memory:
+            self.set_memory_cap(max_memory)
+
+    def memory_used(self) -> int:
+        """Bytes of Lua heap beyond the runtime's fixed base (prelude and libraries).
+
+        Redis implements cjson, cmsgpack, bit and struct in C, outside the Lua
+        heap; moonkv's are Lua code, so their fixed cost is not counted, to keep
+        ``used_memory_lua`` comparable.
+        """
+        return max(0, int(self._mem()) - self.base_memory)
+
+    def set_memory_cap(self, cap: int) -> None:
+        """Cap the memory scripts may allocate (beyond the runtime's own base)."""
+        self.max_memory = cap
+        self.lua.set_max_memory(0)
+        self.lua.set_max_memory(cap)
+
+    def recover_memory(self) -> None:
+        """After an out-of-memory error: lift the cap, collect inside Lua, cap again.
+
+        Lua 5.1 has no emergency GC; collecting from Python while the VM is at
+        its cap can abort the process, so the collection runs as Lua code with
+        the cap lifted.
+        """
+        self.lua.set_max_memory(0)
+        self._gc()
+        if self.max_memory:
+            self.lua.set_max_memory(self.max_memory)

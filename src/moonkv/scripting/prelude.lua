@@ -1,0 +1,565 @@
+-- moonkv script environment, built once per Lua runtime.
+--
+-- Receives the Python bridge functions as arguments; they are kept in locals
+-- (upvalues) of the closures below and never stored anywhere a script can
+-- reach: scripts see only Lua functions and read-only proxy tables.
+-- Returns a table of internal entry points for Python.
+
+local pycall, pypcall, pyacl, pyhook, pylog, pysha1, libs, max_depth = ...
+
+local type, error, select, tostring, tonumber = type, error, select, tostring, tonumber
+local setmetatable, getmetatable, rawget, rawset, rawequal = setmetatable, getmetatable, rawget, rawset, rawequal
+local pairs, ipairs, next, unpack = pairs, ipairs, next, unpack
+local orig_pcall, orig_xpcall, orig_loadstring, orig_load = pcall, xpcall, loadstring, load
+local setfenv, getfenv, collectgarbage = setfenv, getfenv, collectgarbage
+local string_format, string_sub, string_byte, string_rep = string.format, string.sub, string.byte, string.rep
+local string_gsub, string_find, string_dump = string.gsub, string.find, string.dump
+local table_concat, table_insert = table.concat, table.insert
+local math_floor, math_huge = math.floor, math.huge
+local coroutine_create, coroutine_resume, coroutine_wrap = coroutine.create, coroutine.resume, coroutine.wrap
+local coroutine_status, coroutine_yield, coroutine_running = coroutine.status, coroutine.yield, coroutine.running
+local dbg = debug
+
+local protected = setmetatable({}, {__mode = "k"})  -- proxy -> true
+local READONLY = "Attempt to modify a readonly table"
+
+local function readonly_error() error(READONLY, 2) end
+
+-- A read-only view of t.  Lua 5.1 cannot freeze a table, so scripts get an
+-- empty proxy whose reads go to t; rawset/setmetatable are wrapped to refuse
+-- proxies (see below), so nothing a script does can change shared state.
+local function readonly(t)
+  local mt = {__index = t, __newindex = readonly_error}
+  local proxy = setmetatable({}, mt)
+  mt.__metatable = setmetatable({}, {__index = mt, __newindex = readonly_error})
+  protected[proxy] = true
+  protected[mt.__metatable] = true
+  return proxy
+end
+
+-- State of the running script (one at a time per runtime).
+local state = {aborting = nil, resp = 2, nkeys = 0}
+
+local function check_abort()
+  local msg = state.aborting
+  if msg then error(msg, 0) end
+end
+
+-- Error objects are tables {err='CODE message'}; Redis 7 (Debian 7.0.15)
+-- converts them to their text when a script catches them with pcall.
+local function unwrap_error(e)
+  local t = type(e)
+  if t == "table" then
+    local m = rawget(e, "err")
+    if m ~= nil then return m end
+  elseif t == "userdata" then  -- an error raised by redis.call (from Python)
+    return tostring(e)
+  end
+  return e
+end
+
+local function pcall_(f, ...)
+  local res = {orig_pcall(f, ...)}
+  check_abort()  -- a budget/kill abort cannot be caught
+  if not res[1] then res[2] = unwrap_error(res[2]) end
+  return unpack(res, 1, table.maxn(res))
+end
+
+local function xpcall_(f, handler)
+  local res = {orig_xpcall(f, function(e)
+    if state.aborting then return e end
+    if type(e) == "userdata" then e = tostring(e) end
+    return handler(e)
+  end)}
+  check_abort()
+  return unpack(res, 1, table.maxn(res))
+end
+
+local function rawset_(t, k, v)
+  if protected[t] then error(READONLY, 2) end
+  return rawset(t, k, v)
+end
+
+local function setmetatable_(t, mt)
+  if protected[t] then error(READONLY, 2) end
+  return setmetatable(t, mt)
+end
+
+-- loadstring/load refuse precompiled bytecode (as Redis does).
+local function loadstring_(s, name)
+  if type(s) == "string" and string_byte(s, 1) == 27 then return nil, "binary chunks are not allowed" end
+  local f, err = orig_loadstring(s, name)
+  return f, err
+end
+
+local function load_(fn, name)
+  local parts = {}
+  while true do
+    local piece = fn()
+    if piece == nil or piece == "" then break end
+    if type(piece) ~= "string" then return nil, "reader function must return a string" end
+    parts[#parts + 1] = piece
+  end
+  return loadstring_(table_concat(parts), name)
+end
+
+local co_resume = function(co, ...)
+  local res = {coroutine_resume(co, ...)}
+  check_abort()
+  if not res[1] then res[2] = unwrap_error(res[2]) end
+  return unpack(res, 1, table.maxn(res))
+end
+
+local co_wrap = function(f)
+  local co = coroutine_create(f)
+  return function(...)
+    local res = {coroutine_resume(co, ...)}
+    check_abort()
+    if not res[1] then error(res[2], 0) end
+    return unpack(res, 2, table.maxn(res))
+  end
+end
+
+-- redis.call / redis.pcall ------------------------------------------------
+-- They are the Python callables themselves (lupa userdata with a C __call),
+-- not Lua wrappers: a Lua wrapper in `return redis.call(...)` would be a tail
+-- call and erase the script's frame from error locations.  Their shared
+-- metatable is hidden below, so scripts cannot inspect or change it.
+
+local redis = {}
+redis.call = pycall
+redis.pcall = pypcall
+do
+  local mt = getmetatable(pycall)
+  if type(mt) == "table" then rawset(mt, "__metatable", false) end
+end
+redis.error_reply = function(msg)
+  if type(msg) ~= "string" then error("wrong number or type of arguments", 2) end
+  if string_sub(msg, 1, 1) == "-" then msg = string_sub(msg, 2) end
+  if msg == "" then msg = "ERR" end
+  local sp = string_find(msg, " ", 1, true)
+  if not sp then msg = msg .. " " end
+  return {err = msg}
+end
+redis.status_reply = function(msg)
+  if type(msg) ~= "string" then error("wrong number or type of arguments", 2) end
+  return {ok = msg}
+end
+redis.sha1hex = function(...)
+  if select("#", ...) ~= 1 then error("wrong number of arguments", 2) end
+  local s = ...
+  if type(s) == "number" then s = tostring(s) end
+  if type(s) ~= "string" then s = "" end
+  return pysha1(s)
+end
+redis.log = function(...)
+  local n = select("#", ...)
+  if n < 2 then error("redis.log() requires two arguments or more.", 2) end
+  local level = ...
+  if type(level) ~= "number" then error("First argument must be a number (log level).", 2) end
+  if level < 0 or level > 3 then error("Invalid debug level.", 2) end
+  local parts = {}
+  for i = 2, n do
+    local v = select(i, ...)
+    if type(v) == "string" or type(v) == "number" then parts[#parts + 1] = tostring(v) end
+  end
+  pylog(level, table_concat(parts, " "))
+end
+redis.setresp = function(...)
+  if select("#", ...) ~= 1 then error("redis.setresp() requires one argument.", 2) end
+  local v = tonumber((...))
+  if v ~= 2 and v ~= 3 then error("RESP version must be 2 or 3.", 2) end
+  state.resp = v
+end
+redis.set_repl = function(...)
+  if select("#", ...) ~= 1 then error("redis.set_repl() requires one argument.", 2) end
+  local v = ...
+  if type(v) ~= "number" or v < 0 or v > 3 or v ~= math_floor(v) then
+    error("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.", 2)
+  end
+  state.repl = v
+end
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.acl_check_cmd = pyacl
+redis.setresp_get = nil
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+
+-- math.random: Redis's rand48, so seeded sequences match Redis exactly.
+local rx0, rx1, rx2 = 0x330E, 0xABCD, 0x1234
+local function low16(v) return v % 65536 end
+local function rand48_next()
+  local a0, a1, a2, c = 0xE66D, 0xDEEC, 0x5, 0xB
+  local p = a0 * rx0
+  local p0, p1 = low16(p), math_floor(p / 65536) % 65536
+  local t = p0 + c
+  local carry0 = t > 65535 and 1 or 0
+  p0 = low16(t)
+  t = p1 + carry0
+  local carry1 = t > 65535 and 1 or 0
+  p1 = low16(t)
+  local q = a0 * rx1
+  local q0, q1 = low16(q), math_floor(q / 65536) % 65536
+  t = p1 + q0
+  carry0 = t > 65535 and 1 or 0
+  p1 = low16(t)
+  local r = a1 * rx0
+  local r0, r1 = low16(r), math_floor(r / 65536) % 65536
+  local carry2 = (p1 + r0) > 65535 and 1 or 0
+  local nx2 = low16(carry0 + carry1 + carry2 + q1 + r1 + a0 * rx2 + a1 * rx1 + a2 * rx0)
+  local nx1 = low16(p1 + r0)
+  rx0, rx1, rx2 = p0, nx1, nx2
+  return nx2 * 32768 + math_floor(nx1 / 2)
+end
+local LRAND48_MAX = 2147483647
+local mathlib = {}
+for k, v in pairs(math) do mathlib[k] = v end
+mathlib.random = function(...)
+  local r = (rand48_next() % LRAND48_MAX) / LRAND48_MAX
+  local n = select("#", ...)
+  if n == 0 then return r end
+  if n == 1 then
+    local u = math_floor(tonumber((...)) or error("bad argument #1 to 'random' (number expected)", 2))
+    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
+    return math_floor(r * u) + 1
+  end
+  if n == 2 then
+    local l, u = ...
+    l, u = math_floor(tonumber(l)), math_floor(tonumber(u))
+    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
+    return math_floor(r * (u - l + 1)) + l
+  end
+  error("wrong number of arguments", 2)
+end
+mathlib.randomseed = function(seed)
+  local s = math_floor(tonumber(seed) or error("bad argument #1 to 'randomseed' (number expected)", 2))
+  s = s % 4294967296
+  rx0, rx1, rx2 = 0x330E, low16(s), math_floor(s / 65536) % 65536
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+local strlib = copy(string)
+local tablib = copy(table)
+local corolib = {create = coroutine_create, resume = co_resume, wrap = co_wrap, status = coroutine_status,
+                 yield = coroutine_yield, running = coroutine_running}
+local oslib = {clock = os.clock}
+
+-- Global environment shared by all scripts of this runtime (read-only).
+local base = {
+  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall_,
+  xpcall = xpcall_, rawequal = rawequal, rawget = rawget, rawset = rawset_, select = select,
+  setmetatable = setmetatable_, getmetatable = getmetatable, tonumber = tonumber, tostring = tostring,
+  type = type, unpack = unpack, gcinfo = gcinfo, collectgarbage = collectgarbage,
+  loadstring = loadstring_, load = load_, _VERSION = _VERSION,
+  string = readonly(strlib), table = readonly(tablib), math = readonly(mathlib),
+  coroutine = readonly(corolib), os = readonly(oslib), redis = nil,
+}
+for name, lib in pairs(libs) do base[name] = readonly(lib) end
+local redis_ro = readonly(redis)
+base.redis = redis_ro
+
+local globals_mt = {
+  __index = function(_, k)
+    local v = base[k]
+    if v == nil and k ~= "KEYS" and k ~= "ARGV" then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly_error,
+}
+local G = setmetatable({}, globals_mt)
+globals_mt.__metatable = setmetatable({}, {__index = globals_mt, __newindex = readonly_error})
+protected[G] = true
+protected[globals_mt.__metatable] = true
+base._G = G
+
+-- Strings' shared metatable: reads work ('x'):upper(), writes are refused.
+local string_mt = getmetatable("")
+string_mt.__index = strlib
+string_mt.__metatable = setmetatable({}, {__index = {__index = base.string}, __newindex = readonly_error})
+protected[string_mt.__metatable] = true
+
+-- Budget hook: every `count` VM instructions ask Python whether to stop.
+local function hook()
+  local msg = state.aborting
+  if msg == nil then
+    msg = pyhook()
+    if msg == nil then return end
+    state.aborting = msg
+  end
+  error(msg, 0)
+end
+
+-- Error handler: adds where the error happened, like Redis's __redis__err__handler.
+local PRELUDE_SOURCE = dbg.getinfo(1, "S").source
+local LIBS_SOURCE = {}
+for _, lib in pairs(libs) do
+  for _, f in pairs(lib) do
+    if type(f) == "function" then
+      local info = dbg.getinfo(f, "S")
+      if info then LIBS_SOURCE[info.source] = true end
+    end
+  end
+end
+local function err_handler(err)
+  -- Report the script's own frame: skip C functions and moonkv's Lua
+  -- wrappers (which stand where Redis has C code).
+  local i
+  for level = 2, 40 do
+    i = dbg.getinfo(level, "nSl")
+    if i == nil then break end
+    if i.what ~= "C" and i.source ~= PRELUDE_SOURCE and not LIBS_SOURCE[i.source] then break end
+  end
+  local t = type(err)
+  if t == "userdata" then
+    -- redis.call failed: the text is Redis's, already counted in the stats.
+    err = {err = tostring(err), ignore_stats = true}
+  elseif t ~= "table" then
+    err = {err = "ERR " .. tostring(err)}
+  end
+  if i then
+    err.source = i.source
+    err.line = i.currentline
+  end
+  return err
+end
+
+-- Script return value -> RESP bytes (client_resp: the caller's protocol).
+local function to_resp(v, client_resp, out, depth)
+  local t = type(v)
+  if t == "string" then
+    out[#out + 1] = "$" .. #v .. "\r\n" .. v .. "\r\n"
+  elseif t == "number" then
+    local n = v >= 0 and math_floor(v) or -math_floor(-v)
+    if n ~= n or n >= 9223372036854775807 or n < -9223372036854775807 then
+      out[#out + 1] = ":-9223372036854775808\r\n"
+    else
+      out[#out + 1] = string_format(":%.0f\r\n", n)
+    end
+  elseif t == "boolean" then
+    if state.resp == 2 then
+      if v then out[#out + 1] = ":1\r\n"
+      else out[#out + 1] = client_resp == 3 and "_\r\n" or "$-1\r\n" end
+    else
+      if client_resp == 3 then out[#out + 1] = v and "#t\r\n" or "#f\r\n"
+      else out[#out + 1] = v and ":1\r\n" or ":0\r\n" end
+    end
+  elseif t == "table" then
+    if depth > max_depth then
+      out[#out + 1] = "-ERR reached lua stack limit\r\n"
+      return
+    end
+    local e = rawget(v, "err")
+    if type(e) == "string" then
+      out[#out + 1] = "-" .. string_gsub(e, "[\r\n]", " ") .. "\r\n"
+      return
+    end
+    local ok = rawget(v, "ok")
+    if type(ok) == "string" then
+      out[#out + 1] = "+" .. string_gsub(ok, "[\r\n]", " ") .. "\r\n"
+      return
+    end
+    local d = rawget(v, "double")
+    if type(d) == "number" then
+      local s
+      if d ~= d then s = "nan" elseif d == math_huge then s = "inf" elseif d == -math_huge then s = "-inf"
+      else s = string_format("%.17g", d) end
+      if client_resp == 3 then out[#out + 1] = "," .. s .. "\r\n"
+      else out[#out + 1] = "$" .. #s .. "\r\n" .. s .. "\r\n" end
+      return
+    end
+    local bn = rawget(v, "big_number")
+    if type(bn) == "string" then
+      bn = string_gsub(bn, "[\r\n]", " ")
+      if client_resp == 3 then out[#out + 1] = "(" .. bn .. "\r\n"
+      else out[#out + 1] = "$" .. #bn .. "\r\n" .. bn .. "\r\n" end
+      return
+    end
+    local vs = rawget(v, "verbatim_string")
+    if type(vs) == "table" then
+      local fmt, s = rawget(vs, "format"), rawget(vs, "string")
+      if type(fmt) == "string" and type(s) == "string" then
+        if client_resp == 3 then
+          out[#out + 1] = "=" .. (#s + 4) .. "\r\n" .. fmt .. ":" .. s .. "\r\n"
+        else
+          out[#out + 1] = "$" .. #s .. "\r\n" .. s .. "\r\n"
+        end
+        return
+      end
+    end
+    local m = rawget(v, "map")
+    if type(m) == "table" then
+      local parts, n = {}, 0
+      for k, val in next, m do
+        n = n + 1
+        to_resp(k, client_resp, parts, depth + 1)
+        to_resp(val, client_resp, parts, depth + 1)
+      end
+      out[#out + 1] = (client_resp == 3 and "%" .. n or "*" .. (2 * n)) .. "\r\n"
+      out[#out + 1] = table_concat(parts)
+      return
+    end
+    local s = rawget(v, "set")
+    if type(s) == "table" then
+      local parts, n = {}, 0
+      for k, _ in next, s do
+        n = n + 1
+        to_resp(k, client_resp, parts, depth + 1)
+      end
+      out[#out + 1] = (client_resp == 3 and "~" or "*") .. n .. "\r\n"
+      out[#out + 1] = table_concat(parts)
+      return
+    end
+    local parts, n = {}, 0
+    while true do
+      local item = rawget(v, n + 1)
+      if item == nil then break end
+      n = n + 1
+      out[#out + 1] = nil
+      to_resp(item, client_resp, parts, depth + 1)
+    end
+    out[#out + 1] = "*" .. n .. "\r\n"
+    out[#out + 1] = table_concat(parts)
+  else
+    out[#out + 1] = client_resp == 3 and "_\r\n" or "$-1\r\n"
+  end
+end
+
+-- Turns a protected call's outcome into what Python expects:
+--   true, resp_bytes                 success (the reply, already encoded)
+--   "reply", error_text, nostats     the script returned an error table
+--   false, error_text, nostats       the script failed (Python rolls back)
+--   "oom"                            the runtime ran out of memory
+local function finish(ok, res, funcname, client_resp)
+  if not ok then
+    if res == "not enough memory" then
+      state.aborting = nil
+      return "oom"
+    end
+    local msg, nostats = res, false
+    if type(res) == "table" then
+      nostats = rawget(res, "ignore_stats") and true or false
+      msg = tostring(rawget(res, "err") or "execution failure")
+      local line, source = rawget(res, "line"), rawget(res, "source")
+      if line and source then
+        msg = msg .. " script: " .. funcname .. ", on " .. source .. ":" .. line .. "."
+      end
+    else
+      msg = tostring(res)
+    end
+    state.aborting = nil
+    return false, (string_gsub(msg, "[\r\n]", " ")), nostats
+  end
+  if type(res) == "table" then
+    local e = rawget(res, "err")
+    if type(e) == "string" then
+      return "reply", (string_gsub(e, "[\r\n]", " ")), rawget(res, "ignore_stats") and true or false
+    end
+  end
+  local out = {}
+  to_resp(res, client_resp, out, 1)
+  return true, table_concat(out), false
+end
+
+local function split_args(nkeys, ...)
+  local n = select("#", ...)
+  local args = {...}
+  local keys, argv = {}, {}
+  for i = 1, nkeys do keys[i] = args[i] end
+  for i = nkeys + 1, n do argv[i - nkeys] = args[i] end
+  return keys, argv
+end
+
+-- Runs a compiled EVAL script (KEYS and ARGV are globals, as in Redis).
+local function run(fn, funcname, client_resp, nkeys, ...)
+  local keys, argv = split_args(nkeys, ...)
+  base.KEYS, base.ARGV = keys, argv
+  state.aborting = nil
+  state.resp = 2
+  local ok, res = orig_xpcall(fn, err_handler)
+  return finish(ok, res, funcname, client_resp)
+end
+
+-- Same, for FCALL: the function receives KEYS and ARGV as arguments.
+local function run_function(fn, funcname, client_resp, nkeys, ...)
+  local keys, argv = split_args(nkeys, ...)
+  state.aborting = nil
+  state.resp = 2
+  local ok, res = orig_xpcall(function() return fn(keys, argv) end, err_handler)
+  return finish(ok, res, funcname, client_resp)
+end
+
+local function compile(body, chunkname)
+  local fn, err = orig_loadstring(body, chunkname)
+  if not fn then return nil, err end
+  setfenv(fn, G)
+  return fn
+end
+
+-- Function libraries: the code runs once with a private environment whose
+-- redis table has register_function; registered callbacks then run with
+-- the shared read-only globals.
+local function load_library(body, register)
+  local fn, err = orig_loadstring(body, "@user_function")
+  if not fn then return false, err end
+  local lib_redis = setmetatable({
+    register_function = function(...)
+      local err = register(...)
+      if err then error(err, 2) end
+    end,
+  }, {__index = redis})
+  local lib_base_mt = {
+    __index = function(_, k)
+      if k == "redis" then return lib_redis end
+      local v = base[k]
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = readonly_error,
+  }
+  local env = setmetatable({}, lib_base_mt)
+  setfenv(fn, env)
+  local ok, e = orig_xpcall(fn, err_handler)
+  if not ok then
+    if type(e) == "table" then e = rawget(e, "err") end
+    e = tostring(e)
+    if string_sub(e, 1, 4) == "ERR " then e = string_sub(e, 5) end
+    return false, e
+  end
+  return true
+end
+
+local function set_hook(count)
+  if count and count > 0 then
+    dbg.sethook(hook, "", count)
+  else
+    dbg.sethook()
+  end
+end
+
+local function get_resp() return state.resp end
+
+local function gc()
+  collectgarbage("collect")
+end
+
+local function mem() return collectgarbage("count") * 1024 end
+
+-- A table for Python to build values that redis.call returns.
+local function new_table() return {} end
+
+return {
+  run = run, run_function = run_function, compile = compile, load_library = load_library,
+  set_hook = set_hook, get_resp = get_resp, gc = gc, mem = mem, new_table = new_table, state = state,
+  readonly = readonly,
+}

@@ -340,6 +340,24 @@ _STRTOLD_HEX = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[
 _STRTOLD_INF = re.compile(rb"([+-]?)inf(?:inity)?\Z", re.IGNORECASE)
 
 
+_CHUNK = 10**4000  # Python refuses int<->str conversions above 4300 digits: go by chunks
+
+
+def _dec_to_int(d: bytes) -> int:
+    v = 0
+    for i in range(0, len(d), 4000):
+        part = d[i:i + 4000]
+        v = v * 10 ** len(part) + int(part)
+    return v
+
+
+def _int_to_dec(v: int) -> bytes:
+    if v < _CHUNK:
+        return b"%d" % v
+    hi, lo = divmod(v, _CHUNK)
+    return _int_to_dec(hi) + (b"%d" % lo).rjust(4000, b"0")
+
+
 def _ld_round(x: Fraction) -> Fraction | None:
     """Round an exact value to the nearest long double (ties to even); _LD_INF on overflow."""
     if x == 0:
@@ -379,10 +397,11 @@ def parse_long_double(b: bytes) -> Fraction | None:
         digits = (ip or b"") + (fp or b"")
         exp = int(ex) if ex else 0
         exp -= len(fp or b"")
-        mant = int(digits)
-        if mant == 0:
+        digits = digits.lstrip(b"0")
+        if not digits:
             return Fraction(0)
-        nd = len(str(mant))
+        mant = _dec_to_int(digits)
+        nd = len(digits)
         # Outside the long double range: strtold fails with ERANGE.
         if exp + nd - 1 > 4933 or exp + nd < -4952:
             raise not_float()
@@ -422,7 +441,7 @@ def format_long_double(x: Fraction) -> bytes:
     r2 = 2 * r
     if r2 > d or (r2 == d and q & 1):
         q += 1
-    s = b"%018d" % q
+    s = _int_to_dec(q).rjust(18, b"0")
     ip, fp = s[:-17], s[-17:].rstrip(b"0")
     out = ip + b"." + fp if fp else ip
     if neg and out != b"0":

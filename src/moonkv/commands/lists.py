@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import islice
 from typing import Any
 
 from moonkv.commands._util import parse_int, parse_timeout
@@ -91,7 +90,7 @@ def pop_n(c: Client, key: bytes, lst: List, n: int, where: int) -> list[bytes]:
         out = [pop() for _ in range(min(n, len(lst)))]
     if db.ks.undo is not None:
         if where == LEFT:
-            db.undo(lambda: lst.extendleft(out))
+            db.undo(lambda: lst.extendleft(reversed(out)))
         else:
             db.undo(lambda: lst.extend(reversed(out)))
     db.touch(key)
@@ -207,13 +206,7 @@ def range_items(lst: List, start: int, end: int) -> list[bytes]:
         return []
     if end >= n:
         end = n - 1
-    if start == 0 and end == n - 1:
-        return list(lst)
-    if start > n - 1 - end:
-        out = list(islice(reversed(lst), n - 1 - end, n - start))
-        out.reverse()
-        return out
-    return list(islice(lst, start, end + 1))
+    return lst.slice(start, end + 1)
 
 
 @command("lrange", 4, "readonly", keys=keys(1, flags="RO ACCESS"), group=_G,
@@ -442,7 +435,7 @@ def ltrim(c: Client, argv: list[bytes]) -> object:
     if db.ks.undo is not None:
 
         def undo() -> None:
-            lst.extendleft(head)
+            lst.extendleft(reversed(head))
             lst.extend(reversed(tail))
 
         db.undo(undo)
@@ -461,7 +454,7 @@ def _move(c: Client, src: bytes, dst: bytes, wfrom: int, wto: int) -> bytes | No
     if s is None:
         return None
     d = _get_w(c, dst)
-    v = s.popleft() if wfrom == LEFT else s.pop()
+    v: bytes = s.popleft() if wfrom == LEFT else s.pop()
     if db.ks.undo is not None:
         if wfrom == LEFT:
             db.undo(lambda: s.appendleft(v))

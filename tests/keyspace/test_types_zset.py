@@ -1,0 +1,54 @@
+"""Sorted set value class: ordering, ranks, encoding, state round trip."""
+
+from __future__ import annotations
+
+import math
+
+import msgpack
+
+from moonkv.keyspace.types import REGISTRY
+from moonkv.keyspace.types.zset import ZSet
+
+
+def test_order_and_rank() -> None:
+    assert REGISTRY[b"zset"] is ZSet
+    z = ZSet()
+    z.add(b"b", 1.0)
+    z.add(b"a", 1.0)
+    z.add(b"c", -math.inf)
+    z.add(b"d", math.inf)
+    assert [m for _s, m in z.sl] == [b"c", b"a", b"b", b"d"]
+    assert z.rank(b"a") == 1 and z.rank(b"d") == 3 and z.rank(b"zz") is None
+    assert z.add(b"a", 5.0) == 1.0
+    assert [m for _s, m in z.sl] == [b"c", b"b", b"a", b"d"]
+    assert z.remove(b"a") == 5.0 and z.remove(b"a") is None
+    assert len(z) == 3 and b"b" in z
+
+
+def test_same_score_update_is_noop() -> None:
+    z = ZSet()
+    z.add(b"a", 0.0)
+    z.add(b"a", -0.0)
+    assert len(z.sl) == 1
+
+
+def test_encoding_one_way_and_copy() -> None:
+    z = ZSet()
+    z.add(b"a", 1)
+    z.check_encoding(1)
+    assert z.encoding() == b"listpack"
+    z.add(b"x" * 65, 2)
+    z.check_encoding(65)
+    assert z.encoding() == b"skiplist"
+    z.remove(b"x" * 65)
+    assert z.encoding() == b"skiplist"
+    c = z.copy()
+    c.add(b"new", 3)
+    assert b"new" not in z and c.big
+
+
+def test_state_round_trip() -> None:
+    z = ZSet.from_pairs([(b"a", 1.5), (b"b", -math.inf)])
+    back = ZSet.load_state(msgpack.unpackb(msgpack.packb(z.dump_state()), raw=True))
+    assert list(back.sl) == list(z.sl) and back.dict == z.dict
+    assert back.memory_usage() > 0

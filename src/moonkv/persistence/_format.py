@@ -235,6 +235,14 @@ def iter_records(
             break
         length, crc = unpack_from(view, pos)
         end = pos + 8 + length
+        if length == 0:  # never written: zero fill (a crash after the file grew) or garbage
+            if _all_zero(view[pos:]):
+                result.torn = size - pos
+                result.reason = "zero-filled tail"
+            else:
+                result.corrupt_at = pos
+                result.reason = "empty record"
+            break
         if end > size:
             if _all_zero(view[pos:]):
                 result.reason = "zero-filled tail"

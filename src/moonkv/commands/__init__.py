@@ -27,6 +27,7 @@ MODULES = (
     "scripting",
     "functions",
     "persistence",
+    "cluster",
 )
 
 

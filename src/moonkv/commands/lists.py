@@ -589,14 +589,14 @@ def _blocking_pop(c: Client, names: list[bytes], where: int, timeout: float, cou
     return srv.block(c, names, timeout, timeout_reply=NULL_ARRAY)
 
 
-@command("blpop", -3, "write blocking", keys=keys(1, -2, flags="RW ACCESS DELETE"), group=_G,
+@command("blpop", -3, "write noscript blocking", keys=keys(1, -2, flags="RW ACCESS DELETE"), group=_G,
          summary="Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 def blpop(c: Client, argv: list[bytes]) -> object:
     timeout = parse_timeout(argv[-1])
     return _blocking_pop(c, argv[1:-1], LEFT, timeout, -1)
 
 
-@command("brpop", -3, "write blocking", keys=keys(1, -2, flags="RW ACCESS DELETE"), group=_G,
+@command("brpop", -3, "write noscript blocking", keys=keys(1, -2, flags="RW ACCESS DELETE"), group=_G,
          summary="Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 def brpop(c: Client, argv: list[bytes]) -> object:
     timeout = parse_timeout(argv[-1])
@@ -630,7 +630,7 @@ def _blocking_move(c: Client, argv: list[bytes], wfrom: int, wto: int, timeout: 
     return v
 
 
-@command("blmove", 6, "write denyoom blocking", keys=keys(1, flags="RW ACCESS DELETE") + keys(2, flags="RW INSERT"),
+@command("blmove", 6, "write denyoom noscript blocking", keys=keys(1, flags="RW ACCESS DELETE") + keys(2, flags="RW INSERT"),
          group=_G, since="6.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.")
 def blmove(c: Client, argv: list[bytes]) -> object:
     wfrom = _where(argv[3])
@@ -639,7 +639,7 @@ def blmove(c: Client, argv: list[bytes]) -> object:
     return _blocking_move(c, argv, wfrom, wto, timeout, False)
 
 
-@command("brpoplpush", 4, "write denyoom blocking", keys=keys(1, flags="RW ACCESS DELETE") + keys(2, flags="RW INSERT"),
+@command("brpoplpush", 4, "write denyoom noscript blocking", keys=keys(1, flags="RW ACCESS DELETE") + keys(2, flags="RW INSERT"),
          group=_G, since="2.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.")
 def brpoplpush(c: Client, argv: list[bytes]) -> object:
     timeout = parse_timeout(argv[3])

@@ -738,7 +738,7 @@ def _blocking_zpop(c: Client, names: list[bytes], maxside: bool, timeout: float,
     return srv.block(c, names, timeout, timeout_reply=NULL_ARRAY)
 
 
-@command("bzpopmin", -3, "write blocking fast", keys=keys(1, -2, flags="RW ACCESS DELETE"), group=_G,
+@command("bzpopmin", -3, "write noscript blocking fast", keys=keys(1, -2, flags="RW ACCESS DELETE"), group=_G,
          since="5.0.0", summary="Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
          complexity="O(log(N))")
 def bzpopmin(c: Client, argv: list[bytes]) -> object:
@@ -746,7 +746,7 @@ def bzpopmin(c: Client, argv: list[bytes]) -> object:
     return _blocking_zpop(c, argv[1:-1], False, timeout, -1)
 
 
-@command("bzpopmax", -3, "write blocking fast", keys=keys(1, -2, flags="RW ACCESS DELETE"), group=_G,
+@command("bzpopmax", -3, "write noscript blocking fast", keys=keys(1, -2, flags="RW ACCESS DELETE"), group=_G,
          since="5.0.0", summary="Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
          complexity="O(log(N))")
 def bzpopmax(c: Client, argv: list[bytes]) -> object:

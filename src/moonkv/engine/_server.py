@@ -204,6 +204,10 @@ class Server:
             log.exception("internal error in %s", spec.name)
             spec.failed_calls += 1
             reply = self.error_reply(RespError(f"internal error in '{spec.name}': {type(e).__name__}"))
+        else:
+            if isinstance(reply, RespError):  # an error reply returned, not raised
+                spec.failed_calls += 1
+                self.error_reply(reply)
         spec.calls += 1
         spec.usec += (time.perf_counter_ns() - t0) // 1000
         if ks.dirty != dirty and self._explicit == explicit and spec.is_write:

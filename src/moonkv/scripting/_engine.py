@@ -9,10 +9,11 @@ the undo log is replayed backwards and the effects, WATCH notifications and
 blocked-client wake-ups the script produced are dropped.
 
 Budgets: a Lua count hook asks :meth:`ScriptEngine._hook` every
-``HOOK_INTERVAL`` VM instructions whether to stop.  Past ``lua-time-limit``
-the engine tells the network layer (``on_busy``) so other clients get -BUSY
-and SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE are served while the script
-runs; ``lua-kill-time-limit`` (0 = off) stops a script by itself.  Memory is
+``HOOK_INTERVAL`` VM instructions whether to stop (SCRIPT KILL, or
+``lua-kill-time-limit``, 0 = off).  Past ``lua-time-limit`` the network
+layer's watchdog thread (:meth:`ScriptEngine.check_busy`) turns the server
+busy, so other clients get -BUSY and SCRIPT KILL / FUNCTION KILL / SHUTDOWN
+NOSAVE are served while the script runs.  Memory is
 capped per runtime with lupa's ``max_memory`` (``lua-memory-limit``).
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -90,6 +92,9 @@ class ScriptEngine:
         self.config = server.config
         self.scripts: OrderedDict[bytes, Script] = OrderedDict()
         self.running: RunState | None = None
+        # Guards running/busy between the event loop thread and the network
+        # layer's watchdog thread, which declares a script busy.
+        self.lock = threading.Lock()
         self.client = Client(server)
         self.client.in_script = True
         self.client.authenticated = True
@@ -337,8 +342,10 @@ class ScriptEngine:
             rt.set_hook(0)
             ks.undo = None
             ks.frozen_ms = None
-            self.running = None
-            if run.busy and self.on_busy_end is not None:
+            with self.lock:
+                self.running = None
+                busy = run.busy
+            if busy and self.on_busy_end is not None:
                 self.on_busy_end(run)
         if status is True:
             return RawReply(payload)
@@ -380,7 +387,22 @@ class ScriptEngine:
                 f"Script exceeded the time limit of {hard} ms (lua-kill-time-limit) and was stopped"
             )
             return run.kill_message.encode()
-        if not run.busy and elapsed_ms > self.config["lua-time-limit"]:
+        return None
+
+    def check_busy(self) -> None:
+        """Called by the network layer's watchdog thread: declare a slow script busy.
+
+        A thread (not the count hook) decides, so a script stuck inside one
+        long C call (a huge sort, a pattern match) still turns the server busy
+        and lets other clients get -BUSY and SHUTDOWN NOSAVE through.
+        """
+        with self.lock:
+            run = self.running
+            if run is None or run.busy:
+                return
+            elapsed_ms = (time.monotonic() - run.start) * 1000
+            if elapsed_ms <= self.config["lua-time-limit"]:
+                return
             run.busy = True
             log.warning(
                 "Slow script detected: still in execution after %d milliseconds. "
@@ -389,7 +411,6 @@ class ScriptEngine:
             )
             if self.on_busy is not None:
                 self.on_busy(run)
-        return None
 
     def kill(self, is_eval: bool) -> object:
         """SCRIPT KILL / FUNCTION KILL (served while a script is busy)."""

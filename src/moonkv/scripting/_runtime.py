@@ -79,6 +79,7 @@ class LuaRuntime:
         heap; moonkv's are Lua code, so their fixed cost is not counted, to keep
         ``used_memory_lua`` comparable.
         """
+        self._gc()
         return max(0, int(self._mem()) - self.base_memory)
 
     def set_memory_cap(self, cap: int) -> None:

@@ -135,10 +135,10 @@ do
 end
 redis.error_reply = function(msg)
   if type(msg) ~= "string" then error("wrong number or type of arguments", 2) end
+  -- As Redis: "-CODE message" keeps its code; a text without one gets ERR.
   if string_sub(msg, 1, 1) == "-" then msg = string_sub(msg, 2) end
-  if msg == "" then msg = "ERR" end
-  local sp = string_find(msg, " ", 1, true)
-  if not sp then msg = msg .. " " end
+  if not string_find(msg, " ", 1, true) then msg = "ERR " .. msg end
+  msg = string_gsub(msg, "[\r\n]+$", "")
   return {err = msg}
 end
 redis.status_reply = function(msg)
@@ -245,7 +245,48 @@ local function copy(t)
   return c
 end
 
+-- unpack: Lua 5.1's C unpack overflows (and crashes) on huge ranges such as
+-- unpack(t, -2, 2^31-1); check the count first, as Redis's patched Lua does.
+local MAX_UNPACK = 7999 + 100
+local function unpack_(t, i, j)
+  i = i == nil and 1 or math_floor(tonumber(i) or error("bad argument #2 to 'unpack' (number expected)", 2))
+  if j == nil then
+    if type(t) ~= "table" then error("bad argument #1 to 'unpack' (table expected, got " .. type(t) .. ")", 2) end
+    j = #t
+  else
+    j = math_floor(tonumber(j) or error("bad argument #3 to 'unpack' (number expected)", 2))
+  end
+  if i > j then return end
+  if j - i >= MAX_UNPACK then error("too many results to unpack", 2) end
+  -- Fewer arguments leave more of the C stack (8000 slots) for the results.
+  if i == 1 and j == #t then return unpack(t) end
+  return unpack(t, i, j)
+end
+
+-- Lua patterns backtrack inside C, where the budget hook cannot stop them.
+-- Refuse the combinations that explode (several wildcard repetitions such as
+-- ".-.-.-b" over a long subject: cost grows as length^(repetitions+1));
+-- everything Redis scripts normally do stays allowed.
+local function pattern_cost_ok(s, p)
+  if type(s) ~= "string" or type(p) ~= "string" or #s < 256 then return true end
+  local reps = 0
+  for _ in string.gmatch(string.gsub(p, "%%.", ""), "%.[%*%-%+]") do reps = reps + 1 end
+  if reps < 2 then return true end
+  return (#s) ^ (reps + 1) <= 1e13
+end
+local function guard_pattern(name, fn)
+  return function(s, p, ...)
+    if not pattern_cost_ok(s, p) then
+      error("pattern too complex for string." .. name .. " on a string of " .. #s .. " bytes", 2)
+    end
+    return fn(s, p, ...)
+  end
+end
+
 local strlib = copy(string)
+for _, name in ipairs({"find", "match", "gmatch", "gsub"}) do
+  strlib[name] = guard_pattern(name, string[name])
+end
 local tablib = copy(table)
 local corolib = {create = coroutine_create, resume = co_resume, wrap = co_wrap, status = coroutine_status,
                  yield = coroutine_yield, running = coroutine_running}
@@ -256,7 +297,7 @@ local base = {
   assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall_,
   xpcall = xpcall_, rawequal = rawequal, rawget = rawget, rawset = rawset_, select = select,
   setmetatable = setmetatable_, getmetatable = getmetatable, tonumber = tonumber, tostring = tostring,
-  type = type, unpack = unpack, gcinfo = gcinfo, collectgarbage = collectgarbage,
+  type = type, unpack = unpack_, gcinfo = gcinfo, collectgarbage = collectgarbage,
   loadstring = loadstring_, load = load_, _VERSION = _VERSION,
   string = readonly(strlib), table = readonly(tablib), math = readonly(mathlib),
   coroutine = readonly(corolib), os = readonly(oslib), redis = nil,
@@ -510,12 +551,12 @@ end
 local function load_library(body, register)
   local fn, err = orig_loadstring(body, "@user_function")
   if not fn then return false, err end
-  local lib_redis = setmetatable({
+  local lib_redis = readonly(setmetatable({
     register_function = function(...)
       local err = register(...)
       if err then error(err, 2) end
     end,
-  }, {__index = redis})
+  }, {__index = redis}))
   local lib_base_mt = {
     __index = function(_, k)
       if k == "redis" then return lib_redis end
@@ -528,6 +569,9 @@ local function load_library(body, register)
     __newindex = readonly_error,
   }
   local env = setmetatable({}, lib_base_mt)
+  lib_base_mt.__metatable = setmetatable({}, {__index = lib_base_mt, __newindex = readonly_error})
+  protected[env] = true
+  protected[lib_base_mt.__metatable] = true
   setfenv(fn, env)
   local ok, e = orig_xpcall(fn, err_handler)
   if not ok then

@@ -74,9 +74,6 @@ class Connection(asyncio.Protocol):
         if parser.buffered > srv.config["client-query-buffer-limit"]:
             self.close_client()
             return
-        if self.proc.busy_guard is not None:
-            # A script is running (we're called from its busy loop): never.
-            return
         cmds = parser.parse()
         if self.pending or c.blocked is not None:
             self.pending.extend(cmds)

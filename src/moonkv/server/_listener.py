@@ -8,11 +8,13 @@ import logging
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from moonkv.engine import Config, Server
+from moonkv.server._busy import BusyResponder
 from moonkv.server._connection import Connection
 from moonkv.server._expire import active_expire_cycle
 
@@ -33,7 +35,6 @@ class ServerProcess:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.connections: dict[int, Connection] = {}
-        self.busy_guard: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._aserver: asyncio.base_events.Server | None = None
         self._deferred: dict[Connection, list[bytes]] = {}
@@ -42,6 +43,8 @@ class ServerProcess:
         self._stopping = False
         self.pause_waiters: set[Connection] = set()
         self._done: asyncio.Future[None] | None = None
+        self.listen_socket: socket.socket | None = None
+        self._busy: BusyResponder | None = None
 
     # -- group commit ------------------------------------------------------------
 
@@ -120,6 +123,11 @@ class ServerProcess:
         if sock is None:
             sock = bind_socket(srv.config["bind"], srv.config["port"])
         srv.port = sock.getsockname()[1]
+        self.listen_socket = sock
+        eng = srv.scripting
+        if eng is not None:
+            eng.on_busy = self._busy_start
+            eng.on_busy_end = self._busy_end
         self._aserver = await loop.create_server(
             lambda: Connection(self), sock=sock, backlog=srv.config["tcp-backlog"]
         )
@@ -130,6 +138,8 @@ class ServerProcess:
         if p is not None and hasattr(p, "start"):
             p.start(loop)  # loads the data directory in slices; clients get -LOADING meanwhile
         loop.call_later(0.1, self._cron)
+        if eng is not None:
+            threading.Thread(target=self._watchdog, name="moonkv-watchdog", daemon=True).start()
         log.info("Ready to accept connections tcp on %s:%d", srv.config["bind"], srv.port)
         await self._done
         await self._shutdown()
@@ -153,6 +163,38 @@ class ServerProcess:
             log.exception("cron failed")
         if self.loop is not None:
             self.loop.call_later(1.0 / hz, self._cron)
+
+    # -- slow scripts ---------------------------------------------------------------
+
+    def _watchdog(self) -> None:
+        eng = self.server.scripting
+        while not self._stopping:
+            time.sleep(0.02)
+            if eng.running is not None:
+                eng.check_busy()
+
+    def _busy_start(self, run: Any) -> None:
+        self._busy = BusyResponder(self, run)
+        self._busy.start()
+
+    def _busy_end(self, run: Any) -> None:
+        busy, self._busy = self._busy, None
+        if busy is not None:
+            busy.stop()
+
+    async def adopt(self, sock: socket.socket, pending: bytes) -> None:
+        """Take over a connection accepted while a script was busy."""
+        assert self.loop is not None
+        try:
+            _t, conn = await self.loop.connect_accepted_socket(lambda: Connection(self), sock)
+        except OSError:
+            return
+        if pending:
+            conn.data_received(pending)
+
+    def request_shutdown_threadsafe(self) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.request_shutdown)
 
     def request_shutdown(self) -> None:
         if self._done is not None and not self._done.done():

@@ -1,0 +1,174 @@
+"""Serving clients while a slow script runs (Redis's "busy script" state).
+
+The event loop thread is inside Lua while a script runs, so once the script
+passes ``lua-time-limit`` the engine asks for a :class:`BusyResponder`: a
+short-lived thread that polls duplicates of the client sockets and the
+listening socket.  Every complete request gets ``-BUSY``, except SCRIPT KILL,
+FUNCTION KILL and SHUTDOWN NOSAVE, which it serves.  Requests are parsed with
+each connection's own parser, so a request cut in half by the end of the busy
+period is finished by the event loop afterwards; connections accepted during
+the busy period are handed to the event loop when it ends.
+
+Short scripts never start this thread; lupa releases the GIL while Lua code
+runs, and the count hook's Python call gives it turns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from moonkv.errors import RespError
+from moonkv.protocol import RespParser, encode
+
+if TYPE_CHECKING:
+    from moonkv.server._connection import Connection
+    from moonkv.server._listener import ServerProcess
+
+log = logging.getLogger("moonkv")
+
+_BUSY_EVAL = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+_BUSY_FUNCTION = (
+    b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"
+)
+
+
+class _Peer:
+    __slots__ = ("sock", "parser", "conn")
+
+    def __init__(self, sock: socket.socket, parser: RespParser, conn: Connection | None) -> None:
+        self.sock = sock
+        self.parser = parser
+        self.conn = conn
+
+
+class BusyResponder:
+    def __init__(self, proc: ServerProcess, run: Any) -> None:
+        self.proc = proc
+        self.run = run
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="moonkv-busy", daemon=True)
+        self._sel = selectors.DefaultSelector()
+        self._new: list[_Peer] = []
+        self._listen: socket.socket | None = None
+
+    def start(self) -> None:
+        caller_id = self.run.caller.id
+        for conn in list(self.proc.connections.values()):
+            c = conn.client
+            t = conn.transport
+            if c is None or c.id == caller_id or t is None or conn.closed or c.fd < 0:
+                continue
+            try:
+                if t.get_write_buffer_size() > 0:
+                    continue  # replies still queued: answering now could reorder them
+                sock = socket.socket(fileno=os.dup(c.fd))
+            except OSError:
+                continue
+            sock.setblocking(False)
+            self._sel.register(sock, selectors.EVENT_READ, _Peer(sock, conn.parser, conn))
+        lsock = self.proc.listen_socket
+        if lsock is not None:
+            try:
+                self._listen = socket.socket(fileno=os.dup(lsock.fileno()))
+                self._listen.setblocking(False)
+                self._sel.register(self._listen, selectors.EVENT_READ, None)
+            except OSError:
+                self._listen = None
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for key in list(self._sel.get_map().values()):
+            peer = key.data
+            if peer is None or peer.conn is not None:
+                key.fileobj.close()  # type: ignore[union-attr]
+        self._sel.close()
+        loop = self.proc.loop
+        for peer in self._new:
+            if loop is not None:
+                loop.create_task(self.proc.adopt(peer.sock, peer.parser.take_buffer()))
+
+    # -- the thread ---------------------------------------------------------------
+
+    def _serve(self) -> None:
+        try:
+            while not self._stop.is_set():
+                for key, _ in self._sel.select(0.02):
+                    if key.data is None:
+                        self._accept()
+                    else:
+                        self._read(key.data)
+        except Exception:  # noqa: BLE001 - never let the thread die silently
+            log.exception("busy responder failed")
+
+    def _accept(self) -> None:
+        assert self._listen is not None
+        try:
+            sock, _ = self._listen.accept()
+        except OSError:
+            return
+        sock.setblocking(False)
+        peer = _Peer(sock, RespParser(), None)
+        self._new.append(peer)
+        self._sel.register(sock, selectors.EVENT_READ, peer)
+
+    def _read(self, peer: _Peer) -> None:
+        try:
+            data = peer.sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._sel.unregister(peer.sock)
+            if peer.conn is None:
+                peer.sock.close()
+                self._new.remove(peer)
+            return
+        peer.parser.feed(data)
+        out = [self._answer(argv) for argv in peer.parser.parse()]
+        if out:
+            try:
+                peer.sock.setblocking(True)
+                peer.sock.sendall(b"".join(out))
+                peer.sock.setblocking(False)
+            except OSError:
+                pass
+
+    def _exit_if_stuck(self) -> None:
+        # The script may be inside one long C call that cannot be interrupted;
+        # SHUTDOWN NOSAVE must still end the process (acknowledged writes are
+        # already durable: replies are sent only after their fsync).
+        time.sleep(2.0)
+        if self.proc.server.scripting.running is not None:
+            log.warning("SHUTDOWN NOSAVE: the script did not stop, exiting now")
+            os._exit(0)
+
+    def _answer(self, argv: list[bytes]) -> bytes:
+        eng = self.proc.server.scripting
+        name = argv[0].lower()
+        sub = argv[1].lower() if len(argv) > 1 else b""
+        try:
+            if name == b"script" and sub == b"kill" and len(argv) == 2:
+                return encode(eng.kill(is_eval=True))
+            if name == b"function" and sub == b"kill" and len(argv) == 2:
+                return encode(eng.kill(is_eval=False))
+            if name == b"shutdown" and any(a.lower() == b"nosave" for a in argv[1:]):
+                srv = self.proc.server
+                srv.shutdown_requested = "nosave"
+                run = eng.running
+                if run is not None:
+                    run.kill_message = "Script killed by SHUTDOWN NOSAVE"
+                self.proc.request_shutdown_threadsafe()
+                threading.Thread(target=self._exit_if_stuck, daemon=True).start()
+                return b""
+        except RespError as e:
+            return encode(e)
+        return _BUSY_EVAL if self.run.is_eval else _BUSY_FUNCTION

@@ -1,0 +1,169 @@
+"""Sorted set commands in process: ranges, scores, errors, rollback, effects, blocking."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from moonkv.commands import load
+from moonkv.engine import Server
+from moonkv.errors import RespError
+from moonkv.keyspace.types.zset import ZSet
+from moonkv.protocol import NULL_ARRAY, encode
+
+
+class Box:
+    def __init__(self) -> None:
+        load()
+        self.srv = Server()
+        self.effects: list[tuple[int, list[bytes]]] = []
+        self.srv.sinks.append(self)
+        self.c = self.client()
+
+    def commit(self, effects: list[tuple[int, list[bytes]]]) -> None:
+        self.effects.extend(effects)
+
+    def client(self) -> Any:
+        c = self.srv.new_client()
+        c.sent = []
+        c.send = c.sent.append
+        return c
+
+    def __call__(self, *args: Any, c: Any = None) -> Any:
+        argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+        r = self.srv.execute(c or self.c, argv)
+        if isinstance(r, RespError):
+            raise r
+        return r
+
+    @property
+    def data(self) -> dict[bytes, Any]:
+        return self.srv.ks.dbs[0].data
+
+    def snap(self) -> dict[bytes, Any]:
+        return {k: ((list(v.sl), dict(v.dict)) if type(v) is ZSet else v) for k, v in self.data.items()}
+
+    def undone(self, *args: Any) -> None:
+        before = self.snap()
+        self.srv.ks.undo = []
+        try:
+            self(*args)
+        except RespError:
+            pass
+        undo, self.srv.ks.undo = self.srv.ks.undo, None
+        for fn in reversed(undo):
+            fn()
+        assert self.snap() == before, args
+
+
+@pytest.fixture
+def b() -> Box:
+    b = Box()
+    b("ZADD", "z", 1, "a", 2, "b", 3, "c", "-inf", "min", "+inf", "max")
+    return b
+
+
+def test_zadd_flags(b: Box) -> None:
+    assert b("ZADD", "z", "NX", 10, "a", 4, "d") == 1
+    assert b("ZSCORE", "z", "a") == 1.0
+    assert b("ZADD", "z", "XX", "CH", 10, "a", 5, "e") == 1
+    assert b("ZADD", "z", "GT", "CH", 5, "a") == 0
+    assert b("ZADD", "z", "LT", "CH", 5, "a") == 1
+    assert b("ZADD", "z", "INCR", 1.5, "a") == 6.5
+    assert b("ZADD", "z", "XX", "INCR", 1, "nope") is None
+    assert b("ZINCRBY", "z", "-0.5", "a") == 6.0
+    with pytest.raises(RespError, match="XX and NX options at the same time are not compatible"):
+        b("ZADD", "z", "NX", "XX", 1, "a")
+    with pytest.raises(RespError, match="GT, LT, and/or NX options"):
+        b("ZADD", "z", "GT", "LT", 1, "a")
+    with pytest.raises(RespError, match="INCR option supports a single increment-element pair"):
+        b("ZADD", "z", "INCR", 1, "a", 2, "b")
+    with pytest.raises(RespError, match="value is not a valid float"):
+        b("ZADD", "z", "nan", "a")
+    with pytest.raises(RespError, match="resulting score is not a number"):
+        b("ZINCRBY", "z", "-inf", "max")
+    with pytest.raises(RespError, match="syntax error"):
+        b("ZADD", "z", 1, "a", 2)
+
+
+def test_ranges(b: Box) -> None:
+    assert b("ZRANGE", "z", 0, -1) == [b"min", b"a", b"b", b"c", b"max"]
+    assert b("ZRANGE", "z", 0, 1, "REV", "WITHSCORES") == [b"max", math.inf, b"c", 3.0]
+    assert b("ZRANGEBYSCORE", "z", "(1", "3") == [b"b", b"c"]
+    assert b("ZRANGE", "z", "(3", "-inf", "BYSCORE", "REV", "LIMIT", 1, 2) == [b"a", b"min"]
+    assert b("ZREVRANGEBYSCORE", "z", "+inf", "(3") == [b"max"]
+    assert b("ZCOUNT", "z", "-inf", "+inf") == 5 and b("ZCOUNT", "z", "(1", "(2") == 0
+    assert b("ZRANK", "z", "b") == 2 and b("ZREVRANK", "z", "b") == 2 and b("ZRANK", "z", "q") is None
+    assert b("ZMSCORE", "z", "a", "q") == [1.0, None]
+    with pytest.raises(RespError, match="min or max is not a float"):
+        b("ZRANGEBYSCORE", "z", "x", "1")
+    with pytest.raises(RespError, match="LIMIT is only supported"):
+        b("ZRANGE", "z", 0, 1, "LIMIT", 0, 1)
+    with pytest.raises(RespError, match="WITHSCORES not supported in combination with BYLEX"):
+        b("ZRANGE", "z", "-", "+", "BYLEX", "WITHSCORES")
+
+
+def test_lex(b: Box) -> None:
+    b("ZADD", "l", 0, "alpha", 0, "bar", 0, "cool", 0, "down")
+    assert b("ZRANGEBYLEX", "l", "[bar", "(down") == [b"bar", b"cool"]
+    assert b("ZREVRANGEBYLEX", "l", "+", "(bar") == [b"down", b"cool"]
+    assert b("ZLEXCOUNT", "l", "-", "+") == 4
+    assert b("ZREMRANGEBYLEX", "l", "[alpha", "[bar") == 2
+    with pytest.raises(RespError, match="min or max not valid string range item"):
+        b("ZRANGEBYLEX", "l", "bar", "+")
+
+
+def test_store_and_setops(b: Box) -> None:
+    b("ZADD", "y", 10, "a", 20, "q")
+    b("SADD", "s", "a", "q")
+    assert b("ZUNIONSTORE", "u", 2, "z", "y", "WEIGHTS", 1, 2) == 6
+    assert b("ZSCORE", "u", "a") == 21.0
+    assert b("ZINTER", 3, "z", "y", "s", "AGGREGATE", "MAX", "WITHSCORES") == [b"a", 10.0]
+    assert b("ZDIFF", 2, "z", "y") == [b"min", b"b", b"c", b"max"]
+    assert b("ZINTERCARD", 2, "z", "y", "LIMIT", 0) == 1
+    assert b("ZRANGESTORE", "dst", "z", 1, 2) == 2 and b("ZRANGE", "dst", 0, -1) == [b"a", b"b"]
+    assert b("ZRANGESTORE", "dst", "z", 10, 20) == 0 and b"dst" not in b.data
+    with pytest.raises(RespError, match="at least 1 input key is needed for 'zunionstore' command"):
+        b("ZUNIONSTORE", "u", 0, "z")
+    with pytest.raises(RespError, match="weight value is not a float"):
+        b("ZUNION", 1, "z", "WEIGHTS", "x")
+
+
+def test_pops_and_blocking(b: Box) -> None:
+    assert b("ZPOPMIN", "z") == [b"min", -math.inf]
+    assert b("ZPOPMAX", "z", 2) == [b"max", math.inf, b"c", 3.0]
+    assert b("ZMPOP", 1, "z", "MIN", "COUNT", 10) == [b"z", [[b"a", 1.0], [b"b", 2.0]]]
+    assert b.effects[-1] == (0, [b"ZPOPMIN", b"z", b"2"])
+    assert b("ZPOPMIN", "z") == [] and b("ZMPOP", 1, "z", "MIN") is NULL_ARRAY
+    w = b.client()
+    b("BZPOPMIN", "z", "other", 0, c=w)
+    b("ZADD", "other", 5, "m")
+    assert w.sent == [[b"other", b"m", 5.0]]
+    assert b.effects[-1] == (0, [b"ZPOPMIN", b"other"])
+    b("MULTI")
+    b("BZMPOP", 0, 1, "z", "MAX")
+    assert b("EXEC") == [NULL_ARRAY]
+
+
+def test_score_formatting() -> None:
+    assert encode(0.1, 2) == b"$19\r\n0.10000000000000001\r\n"
+    assert encode(math.inf, 2) == b"$3\r\ninf\r\n" and encode(-math.inf, 3) == b",-inf\r\n"
+    assert encode(1.5, 3) == b",1.5\r\n"
+
+
+def test_undo(b: Box) -> None:
+    for cmd in (("ZADD", "z", 9, "a", 9, "new"), ("ZADD", "z", "INCR", 2, "b"), ("ZREM", "z", "a", "b"),
+                ("ZPOPMIN", "z", 2), ("ZPOPMAX", "z"), ("ZREMRANGEBYRANK", "z", 0, 1),
+                ("ZREMRANGEBYSCORE", "z", "-inf", "+inf"), ("ZUNIONSTORE", "z", 1, "z"),
+                ("ZADD", "fresh", 1, "a"), ("ZINCRBY", "z", "-inf", "max")):
+        b.undone(*cmd)
+
+
+def test_encoding(b: Box) -> None:
+    assert b.data[b"z"].encoding() == b"listpack"
+    b("ZADD", "z", 1, "m" * 65)
+    assert b.data[b"z"].encoding() == b"skiplist"
+    b("ZREM", "z", "m" * 65)
+    assert b.data[b"z"].encoding() == b"skiplist"

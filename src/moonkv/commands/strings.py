@@ -291,6 +291,8 @@ def _incr(c: Client, key: bytes, incr: int) -> object:
         cur = 0
     elif type(v) is not bytes:
         raise WrongTypeError()
+    elif v.isdigit() and len(v) < 19 and (v[0] != 48 or len(v) == 1):
+        cur = int(v)  # fast path: a plain non-negative decimal that fits
     else:
         cur = parse_int(v)
     new = cur + incr

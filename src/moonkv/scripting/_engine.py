@@ -111,6 +111,8 @@ class ScriptEngine:
         return LuaRuntime(
             self._call_raise,
             self._call_protected,
+            self._call_raise_packed,
+            self._call_protected_packed,
             self._acl_check,
             self._hook,
             self._log,
@@ -450,6 +452,12 @@ class ScriptEngine:
     def _call_protected(self, *args: Any) -> Any:
         """redis.pcall: the reply, errors as {err=...} tables."""
         return self._to_lua(self._dispatch(args))
+
+    def _call_raise_packed(self, tbl: Any, n: int) -> Any:
+        return self._call_raise(*[tbl[i] for i in range(1, n + 1)])
+
+    def _call_protected_packed(self, tbl: Any, n: int) -> Any:
+        return self._call_protected(*[tbl[i] for i in range(1, n + 1)])
 
     def _dispatch(self, args: tuple[Any, ...]) -> object:
         """Run one command for the running script, with Redis's in-script checks."""

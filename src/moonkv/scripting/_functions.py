@@ -50,6 +50,8 @@ class FunctionRegistry:
         return LuaRuntime(
             e._call_raise,
             e._call_protected,
+            e._call_raise_packed,
+            e._call_protected_packed,
             e._acl_check,
             e._hook,
             e._log,

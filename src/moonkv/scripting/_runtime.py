@@ -32,6 +32,8 @@ class LuaRuntime:
         self,
         pycall: Callable[..., Any],
         pypcall: Callable[..., Any],
+        pycall_packed: Callable[..., Any],
+        pypcall_packed: Callable[..., Any],
         pyacl: Callable[..., Any],
         pyhook: Callable[[], Any],
         pylog: Callable[[int, bytes], None],
@@ -52,7 +54,7 @@ class LuaRuntime:
         for name, tbl in libs.items():
             libtable[name] = tbl
         prelude = resources.files("moonkv.scripting").joinpath("prelude.lua").read_bytes()
-        api = lua.execute(prelude, pycall, pypcall, pyacl, pyhook, pylog, pysha1, libtable, MAX_REPLY_DEPTH)
+        api = lua.execute(prelude, pycall, pypcall, pycall_packed, pypcall_packed, pyacl, pyhook, pylog, pysha1, libtable, MAX_REPLY_DEPTH)
         # Nothing of Python stays reachable through the real globals either.
         lua.execute(b"python = nil; io = nil; os = nil; require = nil; package = nil; dofile = nil; loadfile = nil; module = nil; debug = nil")
         self.run = api[b"run"]

@@ -5,7 +5,7 @@
 -- reach: scripts see only Lua functions and read-only proxy tables.
 -- Returns a table of internal entry points for Python.
 
-local pycall, pypcall, pyacl, pyhook, pylog, pysha1, libs, max_depth = ...
+local pycall, pypcall, pycall_packed, pypcall_packed, pyacl, pyhook, pylog, pysha1, libs, max_depth = ...
 
 local type, error, select, tostring, tonumber = type, error, select, tostring, tonumber
 local setmetatable, getmetatable, rawget, rawset, rawequal = setmetatable, getmetatable, rawget, rawset, rawequal
@@ -121,15 +121,25 @@ local co_wrap = function(f)
 end
 
 -- redis.call / redis.pcall ------------------------------------------------
--- They are the Python callables themselves (lupa userdata with a C __call),
--- not Lua wrappers: a Lua wrapper in `return redis.call(...)` would be a tail
--- call and erase the script's frame from error locations.  Their shared
--- metatable is hidden below, so scripts cannot inspect or change it.
+-- Python cannot be called with more than ~7990 arguments from Lua (lupa's
+-- C stack use), while Redis allows up to Lua's 8000-slot limit
+-- (redis.call('sadd', k, unpack(members)) with 7999 members): beyond a
+-- threshold the arguments travel packed in one table.
+local PACK_ABOVE = 7000
+local function call_(...)
+  if select("#", ...) > PACK_ABOVE then return pycall_packed({...}, select("#", ...)) end
+  return pycall(...)
+end
+local function pcall_raw(...)
+  if select("#", ...) > PACK_ABOVE then return pypcall_packed({...}, select("#", ...)) end
+  return pypcall(...)
+end
 
 local redis = {}
-redis.call = pycall
-redis.pcall = pypcall
+redis.call = call_
+redis.pcall = pcall_raw
 do
+  -- Python callables are lupa userdata sharing one metatable: hide it.
   local mt = getmetatable(pycall)
   if type(mt) == "table" then rawset(mt, "__metatable", false) end
 end

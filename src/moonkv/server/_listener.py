@@ -75,8 +75,20 @@ class ServerProcess:
         p = self.server.persistence
         ok = True
         if p is not None:
+            flush_async = getattr(p, "flush_async", None)
+            if flush_async is not None:
+                # Pipelined group commit: the fsync runs while the loop serves others.
+                deferred, self._deferred = self._deferred, {}
+                closing, self._deferred_close = self._deferred_close, set()
+                if flush_async(lambda ok: self._release(deferred, closing, ok)):
+                    return
+                self._deferred, self._deferred_close = deferred, closing
             ok = p.flush()
         deferred, self._deferred = self._deferred, {}
+        closing, self._deferred_close = self._deferred_close, set()
+        self._release(deferred, closing, ok)
+
+    def _release(self, deferred: dict[Connection, list[bytes]], closing: set[Connection], ok: bool) -> None:
         for conn, chunks in deferred.items():
             if ok:
                 conn._write_now(b"".join(chunks))
@@ -85,7 +97,6 @@ class ServerProcess:
                 conn.closed = True
                 if conn.transport is not None:
                     conn.transport.close()
-        closing, self._deferred_close = self._deferred_close, set()
         for conn in closing:
             if conn.transport is not None:
                 conn.transport.close()

@@ -521,7 +521,7 @@ def test_scan_and_randomkey(r: object, diff: Differ) -> None:
     assert list(r.scan_iter(_type="set")) == [b"aset"]
     assert r.randomkey() is not None
     diff("SCAN", "x")
-    diff("SCAN", "-1")
+    assert diff.m.call("SCAN", "-1").startswith(b"*2\r\n")  # strtoull accepts it; keys differ
     diff("SCAN", "18446744073709551616")
     diff("SCAN", "0", "COUNT", "0")
     diff("SCAN", "0", "COUNT", "x")

@@ -202,8 +202,8 @@ def test_disconnect_and_unblock(b: Box) -> None:
     assert b.srv.blocked_count == 0 and not b.srv.ks.blocking_keys
     w2 = b.client()
     b("BRPOPLPUSH", "q", "d", 0, c=w2)
-    b.srv.unblock_with(w2, None)
-    assert w2.sent == [None]
+    b.srv.unblock_with(w2, w2.blocked.timeout_reply)
+    assert w2.sent == [NULL_ARRAY]
     b("RPUSH", "q", "x")
     assert list(b.data[b"q"]) == [b"x"]
 

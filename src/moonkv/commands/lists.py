@@ -613,18 +613,20 @@ def blmpop(c: Client, argv: list[bytes]) -> object:
 
 
 def _blocking_move(c: Client, argv: list[bytes], wfrom: int, wto: int, timeout: float, rpl: bool) -> object:
+    # Redis 7.0 answers a timed-out BLMOVE/BRPOPLPUSH with a null array (*-1) but
+    # the non-blocking fallback inside MULTI/scripts with a null bulk ($-1).
     db = c.db
     src, dst = argv[1], argv[2]
     s = db.get(src)
     if s is not None and type(s) is not List:
         if c.blocked is not None:
-            return c.server.block(c, [src], timeout, timeout_reply=None)
+            return c.server.block(c, [src], timeout, timeout_reply=NULL_ARRAY)
         raise WrongTypeError()
     if s is None:
         srv = c.server
         if not srv.can_block(c):
             return None
-        return srv.block(c, [src], timeout, timeout_reply=None)
+        return srv.block(c, [src], timeout, timeout_reply=NULL_ARRAY)
     v = _move(c, src, dst, wfrom, wto)
     _emit_move(c, argv, src, dst, wfrom, wto, rpl)
     return v

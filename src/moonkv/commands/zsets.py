@@ -170,14 +170,49 @@ def _lex_bisect(sl: Any, member: bytes, right: bool) -> int:
     return lo
 
 
-def lex_slice(z: ZSet, mn: Any, mnex: bool, mx: Any, mxex: bool) -> tuple[int, int]:
+def lex_slice(z: ZSet, mn: Any, mnex: bool, mx: Any, mxex: bool, rev: bool = False) -> tuple[int, int]:
+    """Index range [lo, hi) of a lex range, as Redis walks it.
+
+    Redis assumes members ascend with the scores; when they do not, it still
+    answers deterministically (range check on head/tail, then a walk from the
+    first member >= min, or backwards from the last member <= max).  Small
+    (listpack) sets are walked the same way; big ones are bisected.
+    """
     sl = z.sl
     n = len(sl)
     if not n or mn is _LEX_MAX or mx is _LEX_MIN:
         return 0, 0
-    lo = 0 if mn is _LEX_MIN else _lex_bisect(sl, mn, mnex)
-    hi = n if mx is _LEX_MAX else _lex_bisect(sl, mx, not mxex)
-    return lo, max(lo, hi)
+    if mn is not _LEX_MIN and mx is not _LEX_MAX and (mn > mx or (mn == mx and (mnex or mxex))):
+        return 0, 0
+
+    def gte_min(m: bytes) -> bool:
+        return mn is _LEX_MIN or (m > mn if mnex else m >= mn)
+
+    def lte_max(m: bytes) -> bool:
+        return mx is _LEX_MAX or (m < mx if mxex else m <= mx)
+
+    if not gte_min(sl[-1][1]) or not lte_max(sl[0][1]):
+        return 0, 0
+    if z.big:
+        lo = 0 if mn is _LEX_MIN else _lex_bisect(sl, mn, mnex)
+        hi = n if mx is _LEX_MAX else _lex_bisect(sl, mx, not mxex)
+        return lo, max(lo, hi)
+    members = [m for _s, m in sl]
+    if not rev:
+        lo = 0
+        while lo < n and not gte_min(members[lo]):
+            lo += 1
+        hi = lo
+        while hi < n and lte_max(members[hi]):
+            hi += 1
+        return lo, hi
+    hi = n
+    while hi > 0 and not lte_max(members[hi - 1]):
+        hi -= 1
+    lo = hi
+    while lo > 0 and gte_min(members[lo - 1]):
+        lo -= 1
+    return lo, hi
 
 
 def rank_slice(n: int, start: int, end: int) -> tuple[int, int]:
@@ -253,6 +288,10 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
         if xx:
             return None if incr else 0
         z = _new(c)
+        if _limits.get("zset-max-listpack-entries") == 0 or len(argv[i + 1]) > _limits.get(
+            "zset-max-listpack-value"
+        ):
+            z.big = True
         db.set(key, z)
         created = True
     else:
@@ -290,6 +329,8 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
         else:
             if xx:
                 continue
+            if not z.big:
+                z.before_insert(len(m))
             z.add(m, score)
             added += 1
             processed += 1
@@ -486,7 +527,7 @@ def _zrange_generic(
         lo, hi = score_slice(z, *srng)
         items = _take(z, lo, hi, rev, offset, limit)
     else:
-        lo, hi = lex_slice(z, *lrng)
+        lo, hi = lex_slice(z, *lrng, rev=rev)
         items = _take(z, lo, hi, rev, offset, limit)
     if store is not None:
         return _store(c, store, [(m, s) for s, m in items])

@@ -39,6 +39,13 @@ class ZSet:
             if len(self.dict) > v["zset-max-listpack-entries"] or longest > v["zset-max-listpack-value"]:
                 self.big = True
 
+    def before_insert(self, member_len: int) -> None:
+        """Convert (one way) before a new member would overflow the listpack, as Redis does."""
+        if not self.big:
+            v = _limits._values
+            if len(self.dict) + 1 > v["zset-max-listpack-entries"] or member_len > v["zset-max-listpack-value"]:
+                self.big = True
+
     def encoding(self, config: Any = None) -> bytes:
         return b"skiplist" if self.big else b"listpack"
 
@@ -46,6 +53,8 @@ class ZSet:
 
     def add(self, member: bytes, score: float) -> float | None:
         """Set ``member``'s score; returns the previous score (None if new)."""
+        if score == 0 and not self.big:
+            score = 0.0  # a listpack stores -0 as "0"
         d = self.dict
         old = d.get(member)
         if old is not None:
@@ -96,8 +105,12 @@ class ZSet:
         d = z.dict
         for m, s in pairs:
             d[m] = s
-        z.sl = SortedList((s, m) for m, s in d.items())
         z.check_encoding(max((len(m) for m in d), default=0))
+        if not z.big:
+            for m, s in d.items():
+                if s == 0:
+                    d[m] = 0.0
+        z.sl = SortedList((s, m) for m, s in d.items())
         return z
 
     def dump_state(self) -> list[Any]:

@@ -229,18 +229,20 @@ def randomkey(c: Client, argv: list[bytes]) -> object:
 # in that list, and keys are returned in increasing hash order, so each of
 # them is returned (exactly once, unless a newer list replaces the snapshot).
 _HMASK = (1 << 63) - 1
-_scan_cache: dict[int, tuple[int, dict[bytes, Any], list[int], list[bytes]]] = {}
+# Per database: (ks.dirty when built, id of the data dict, hashes, keys).  Only the
+# id of the dict is kept (not the dict), so a flushed keyspace is freed at once.
+_scan_cache: dict[int, tuple[int, int, list[int], list[bytes]]] = {}
 
 
 def _scan_index(db: Database, start: bool) -> tuple[list[int], list[bytes]]:
     cached = _scan_cache.get(db.id)
     dirty = db.ks.dirty
-    if cached is not None and cached[1] is db.data and (not start or cached[0] == dirty):
+    if cached is not None and cached[1] == id(db.data) and (not start or cached[0] == dirty):
         return cached[2], cached[3]
     pairs = sorted(((hash(k) & _HMASK) + 1, k) for k in db.data)
     hs = [h for h, _ in pairs]
     ks = [k for _, k in pairs]
-    _scan_cache[db.id] = (dirty, db.data, hs, ks)
+    _scan_cache[db.id] = (dirty, id(db.data), hs, ks)
     return hs, ks
 
 
@@ -302,8 +304,10 @@ def scan(c: Client, argv: list[bytes]) -> object:
         if typ is not None and type_name(v) != typ:
             continue
         out.append(k)
-    nxt = hs[end] if end < len(hs) else 0
-    return [b"%d" % nxt, out]
+    if end < len(hs):
+        return [b"%d" % hs[end], out]
+    _scan_cache.pop(db.id, None)  # a scan finished: free the snapshot (others rebuild it)
+    return [b"0", out]
 
 
 # -- expiry -------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ def _expire_ms(c: Client, raw: bytes, flags: int, name: str) -> int:
 
 def _set_generic(c: Client, key: bytes, value: bytes, flags: int, expire_ms: int | None) -> object:
     db = c.db
-    old = db.get(key)
+    old = db.lookup_read(key) if flags & _GET else db.get(key)
     if flags & _GET:
         if old is not None and type(old) is not bytes:
             raise WrongTypeError()

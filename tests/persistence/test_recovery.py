@@ -446,3 +446,43 @@ def test_format_scan_torn_and_corrupt() -> None:
     list(fmt.iter_records(bytes(bad), 8, res))
     assert res.records == 1 and res.corrupt_at == 8 + len(recs[0])
     assert fmt.count_resync(bytes(bad), res.corrupt_at) == 3
+
+
+def test_scripts_and_types_survive_restarts(datadir: str) -> None:
+    h = start_moonkv(["--save", ""], dir=datadir)
+    r = redis.Redis(port=h.port)
+    try:
+        sha = r.script_load("return redis.call('GET', KEYS[1])")
+    except redis.ResponseError as e:  # pragma: no cover - scripting not available
+        h.stop()
+        pytest.skip(f"scripting not available: {e}")
+    r.set("s", "v")
+    r.rpush("l", "a", "b", "c")
+    r.hset("h", mapping={"f1": "1", "f2": "2"})
+    r.sadd("set", "x", "y")
+    r.zadd("z", {"m1": 1.5, "m2": -2})
+    _kill(h)
+    want = (b"v", [b"a", b"b", b"c"], {b"f1": b"1", b"f2": b"2"}, {b"x", b"y"}, [(b"m2", -2.0), (b"m1", 1.5)])
+
+    def check(port: int) -> None:
+        c = redis.Redis(port=port)
+        assert c.evalsha(sha, 1, "s") == b"v"
+        got = (c.get("s"), c.lrange("l", 0, -1), c.hgetall("h"), c.smembers("set"), c.zrange("z", 0, -1, withscores=True))
+        assert got == want
+
+    h = start_moonkv(["--save", ""], dir=datadir)  # from the log
+    try:
+        check(h.port)
+        redis.Redis(port=h.port).save()
+    finally:
+        _kill(h)
+    h = start_moonkv(["--save", ""], dir=datadir)  # from the snapshot
+    try:
+        check(h.port)
+        c = redis.Redis(port=h.port)
+        c.execute_command("DEBUG", "RELOAD")
+        check(h.port)
+        c.execute_command("DEBUG", "LOADAOF")
+        check(h.port)
+    finally:
+        h.stop()

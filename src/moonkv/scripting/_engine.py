@@ -36,6 +36,7 @@ from moonkv.errors import RespError
 from moonkv.protocol import NULL_ARRAY, BigNumber, RawReply, Verbatim
 from moonkv.scripting._runtime import LuaRuntime
 from moonkv.scripting._shebang import parse_shebang
+from moonkv.scripting._source import protect_tail_returns
 
 log = logging.getLogger("moonkv.scripting")
 
@@ -158,15 +159,23 @@ class ScriptEngine:
         return sha, script
 
     def _compile(self, source: bytes, sha: bytes) -> tuple[Any, str]:
+        # Compile the tail-call-safe form; if it does not compile, the
+        # original's error is the one to report (its "near ..." is the user's).
         try:
-            res = self.rt.compile_fn(source, b"@user_script")
-            fn, err = res if type(res) is tuple else (res, None)
+            fn, _err = self._load(protect_tail_returns(source))
+            if fn is not None:
+                return fn, ""
+            fn, err = self._load(source)
         except LuaMemoryError:
             self.rt.recover_memory()
             return None, "user_script: not enough memory"
         if fn is None:
             return None, (err or b"").decode("utf-8", "replace")
         return fn, ""
+
+    def _load(self, source: bytes) -> tuple[Any, bytes | None]:
+        res = self.rt.compile_fn(source, b"@user_script")
+        return res if type(res) is tuple else (res, None)
 
     def _persist_script(self, body: bytes, *, loaded: bool) -> None:
         # The cache survives restarts through the durable log: the script body
@@ -231,6 +240,8 @@ class ScriptEngine:
         else:
             sha, script = self.get_or_create(argv[1], loaded=False)
         flags = script.flags
+        if read_only and script.has_shebang and "no-writes" not in flags:
+            raise RespError("Can not execute a script with write flag using *_ro command.")
         ro = read_only or "no-writes" in flags
         self.check_script_flags(script.has_shebang, flags, ro)
         return self.run(
@@ -490,6 +501,10 @@ class ScriptEngine:
             return self._refuse("ERR Wrong number of args calling Redis command from script")
         if spec.noscript or (spec.parent is not None and spec.parent.noscript):
             return self._refuse("ERR This Redis command is not allowed from script")
+        if run.caller.acl_user is not None:  # ACL: the calling user's permissions
+            denied = srv.acl.script_error(run.caller, spec, argv)
+            if denied is not None:
+                return self._refuse(denied)
         if spec.is_write:
             if run.read_only:
                 spec.rejected_calls += 1
@@ -524,10 +539,11 @@ class ScriptEngine:
         t = type(reply)
         if t is bytes or t is int:
             return reply
-        if reply is None or reply is NULL_ARRAY:
-            return False
         run = self.running
         rt = self.rt if run is None or run.is_eval else self.functions.rt
+        if reply is None or reply is NULL_ARRAY:
+            # RESP2 null is false in Lua; RESP3 null is nil.
+            return None if rt.get_resp() == 3 else False
         if t is str:
             return rt.table_from({b"ok": reply.encode()})  # type: ignore[attr-defined]
         if isinstance(reply, RespError):
@@ -545,7 +561,7 @@ class ScriptEngine:
                 return v
             return 1 if v else 0
         if v is None or v is NULL_ARRAY:
-            return False
+            return None if resp == 3 else False
         if t is str:
             return rt.table_from({b"ok": v.encode()})  # type: ignore[attr-defined]
         if t is list or t is tuple:

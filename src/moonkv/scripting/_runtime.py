@@ -57,6 +57,11 @@ class LuaRuntime:
         api = lua.execute(prelude, pycall, pypcall, pycall_packed, pypcall_packed, pyacl, pyhook, pylog, pysha1, libtable, MAX_REPLY_DEPTH)
         # Nothing of Python stays reachable through the real globals either.
         lua.execute(b"python = nil; io = nil; os = nil; require = nil; package = nil; dofile = nil; loadfile = nil; module = nil; debug = nil")
+        from moonkv import REDIS_VERSION
+
+        major, minor, patch = (int(x) for x in REDIS_VERSION.split("."))
+        api[b"redis"][b"REDIS_VERSION"] = REDIS_VERSION.encode()
+        api[b"redis"][b"REDIS_VERSION_NUM"] = (major << 16) | (minor << 8) | patch
         self.run = api[b"run"]
         self.run_function = api[b"run_function"]
         self.compile_fn = api[b"compile"]

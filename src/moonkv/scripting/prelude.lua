@@ -29,11 +29,9 @@ local function readonly_error() error(READONLY, 2) end
 -- empty proxy whose reads go to t; rawset/setmetatable are wrapped to refuse
 -- proxies (see below), so nothing a script does can change shared state.
 local function readonly(t)
-  local mt = {__index = t, __newindex = readonly_error}
-  local proxy = setmetatable({}, mt)
-  mt.__metatable = setmetatable({}, {__index = mt, __newindex = readonly_error})
+  -- __metatable = false: getmetatable(proxy) must not lead to t itself.
+  local proxy = setmetatable({}, {__index = t, __newindex = readonly_error, __metatable = false})
   protected[proxy] = true
-  protected[mt.__metatable] = true
   return proxy
 end
 
@@ -76,12 +74,12 @@ local function xpcall_(f, handler)
 end
 
 local function rawset_(t, k, v)
-  if protected[t] then error(READONLY, 2) end
+  if protected[t] then error(READONLY, 0) end
   return rawset(t, k, v)
 end
 
 local function setmetatable_(t, mt)
-  if protected[t] then error(READONLY, 2) end
+  if protected[t] then error(READONLY, 0) end
   return setmetatable(t, mt)
 end
 
@@ -144,19 +142,19 @@ do
   if type(mt) == "table" then rawset(mt, "__metatable", false) end
 end
 redis.error_reply = function(msg)
-  if type(msg) ~= "string" then error("wrong number or type of arguments", 2) end
+  if type(msg) ~= "string" then error("wrong number or type of arguments", 0) end
   -- As Redis: "-CODE message" keeps its code; a text without one gets ERR.
-  if string_sub(msg, 1, 1) == "-" then msg = string_sub(msg, 2) end
+  if string_sub(msg, 1, 1) == "-" then msg = string_sub(msg, 0) end
   if not string_find(msg, " ", 1, true) then msg = "ERR " .. msg end
   msg = string_gsub(msg, "[\r\n]+$", "")
   return {err = msg}
 end
 redis.status_reply = function(msg)
-  if type(msg) ~= "string" then error("wrong number or type of arguments", 2) end
+  if type(msg) ~= "string" then error("wrong number or type of arguments", 0) end
   return {ok = msg}
 end
 redis.sha1hex = function(...)
-  if select("#", ...) ~= 1 then error("wrong number of arguments", 2) end
+  if select("#", ...) ~= 1 then error("wrong number of arguments", 0) end
   local s = ...
   if type(s) == "number" then s = tostring(s) end
   if type(s) ~= "string" then s = "" end
@@ -164,10 +162,10 @@ redis.sha1hex = function(...)
 end
 redis.log = function(...)
   local n = select("#", ...)
-  if n < 2 then error("redis.log() requires two arguments or more.", 2) end
+  if n < 2 then error("redis.log() requires two arguments or more.", 0) end
   local level = ...
-  if type(level) ~= "number" then error("First argument must be a number (log level).", 2) end
-  if level < 0 or level > 3 then error("Invalid debug level.", 2) end
+  if type(level) ~= "number" then error("First argument must be a number (log level).", 0) end
+  if level < 0 or level > 3 then error("Invalid debug level.", 0) end
   local parts = {}
   for i = 2, n do
     local v = select(i, ...)
@@ -176,23 +174,23 @@ redis.log = function(...)
   pylog(level, table_concat(parts, " "))
 end
 redis.setresp = function(...)
-  if select("#", ...) ~= 1 then error("redis.setresp() requires one argument.", 2) end
+  if select("#", ...) ~= 1 then error("redis.setresp() requires one argument.", 0) end
   local v = tonumber((...))
-  if v ~= 2 and v ~= 3 then error("RESP version must be 2 or 3.", 2) end
+  if v ~= 2 and v ~= 3 then error("RESP version must be 2 or 3.", 0) end
   state.resp = v
 end
 redis.set_repl = function(...)
-  if select("#", ...) ~= 1 then error("redis.set_repl() requires one argument.", 2) end
+  if select("#", ...) ~= 1 then error("redis.set_repl() requires one argument.", 0) end
   local v = ...
   if type(v) ~= "number" or v < 0 or v > 3 or v ~= math_floor(v) then
-    error("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.", 2)
+    error("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.", 0)
   end
   state.repl = v
 end
 redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
 redis.debug = function() end
-redis.acl_check_cmd = pyacl
+redis.acl_check_cmd = function(...) return pyacl(...) end
 redis.setresp_get = nil
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
@@ -231,20 +229,20 @@ mathlib.random = function(...)
   local n = select("#", ...)
   if n == 0 then return r end
   if n == 1 then
-    local u = math_floor(tonumber((...)) or error("bad argument #1 to 'random' (number expected)", 2))
-    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
+    local u = math_floor(tonumber((...)) or error("bad argument #1 to 'random' (number expected)", 0))
+    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 0) end
     return math_floor(r * u) + 1
   end
   if n == 2 then
     local l, u = ...
     l, u = math_floor(tonumber(l)), math_floor(tonumber(u))
-    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
+    if l > u then error("bad argument #2 to 'random' (interval is empty)", 0) end
     return math_floor(r * (u - l + 1)) + l
   end
-  error("wrong number of arguments", 2)
+  error("wrong number of arguments", 0)
 end
 mathlib.randomseed = function(seed)
-  local s = math_floor(tonumber(seed) or error("bad argument #1 to 'randomseed' (number expected)", 2))
+  local s = math_floor(tonumber(seed) or error("bad argument #1 to 'randomseed' (number expected)", 0))
   s = s % 4294967296
   rx0, rx1, rx2 = 0x330E, low16(s), math_floor(s / 65536) % 65536
 end
@@ -259,15 +257,15 @@ end
 -- unpack(t, -2, 2^31-1); check the count first, as Redis's patched Lua does.
 local MAX_UNPACK = 7999 + 100
 local function unpack_(t, i, j)
-  i = i == nil and 1 or math_floor(tonumber(i) or error("bad argument #2 to 'unpack' (number expected)", 2))
+  i = i == nil and 1 or math_floor(tonumber(i) or error("bad argument #2 to 'unpack' (number expected)", 0))
   if j == nil then
-    if type(t) ~= "table" then error("bad argument #1 to 'unpack' (table expected, got " .. type(t) .. ")", 2) end
+    if type(t) ~= "table" then error("bad argument #1 to 'unpack' (table expected, got " .. type(t) .. ")", 0) end
     j = #t
   else
-    j = math_floor(tonumber(j) or error("bad argument #3 to 'unpack' (number expected)", 2))
+    j = math_floor(tonumber(j) or error("bad argument #3 to 'unpack' (number expected)", 0))
   end
   if i > j then return end
-  if j - i >= MAX_UNPACK then error("too many results to unpack", 2) end
+  if j - i >= MAX_UNPACK then error("too many results to unpack", 0) end
   -- Fewer arguments leave more of the C stack (8000 slots) for the results.
   if i == 1 and j == #t then return unpack(t) end
   return unpack(t, i, j)
@@ -614,6 +612,6 @@ local function new_table() return {} end
 
 return {
   run = run, run_function = run_function, compile = compile, load_library = load_library,
-  set_hook = set_hook, get_resp = get_resp, gc = gc, mem = mem, new_table = new_table, state = state,
+  set_hook = set_hook, get_resp = get_resp, gc = gc, mem = mem, redis = redis, new_table = new_table, state = state,
   readonly = readonly,
 }

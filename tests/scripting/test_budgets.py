@@ -1,0 +1,173 @@
+"""Budgets that stop scripts: BUSY, SCRIPT KILL of writers (rolled back), hard limit, memory."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from tests.helpers import ServerHandle, start_moonkv
+
+
+@pytest.fixture(scope="module")
+def busy_server() -> Iterator[ServerHandle]:
+    h = start_moonkv(["--appendonly", "no", "--save", "", "--lua-time-limit", "100"])
+    yield h
+    h.stop()
+
+
+def _run_in_thread(port: int, *args: object) -> tuple[threading.Thread, list[object]]:
+    out: list[object] = []
+
+    def target() -> None:
+        c = redis.Redis(port=port, socket_timeout=30)
+        try:
+            out.append(c.execute_command(*args))
+        except (redis.ResponseError, redis.ConnectionError) as e:
+            out.append(e)
+        finally:
+            c.close()
+
+    t = threading.Thread(target=target)
+    t.start()
+    return t, out
+
+
+def _wait_busy(r: redis.Redis) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            r.ping()
+        except redis.ResponseError as e:
+            assert str(e).startswith("BUSY")
+            return
+        time.sleep(0.02)
+    raise AssertionError("server never became busy")
+
+
+def test_short_scripts_are_not_busy(busy_server: ServerHandle) -> None:
+    r = redis.Redis(port=busy_server.port)
+    assert r.eval("return 1", 0) == 1
+    assert r.ping()
+
+
+def test_script_kill_stops_a_writer_and_rolls_back(busy_server: ServerHandle) -> None:
+    r = redis.Redis(port=busy_server.port)
+    r.set("x", "original")
+    t, out = _run_in_thread(busy_server.port, "EVAL", "redis.call('set','x','dirty'); redis.call('lpush','l','a'); while true do end", 0)
+    _wait_busy(r)
+    with pytest.raises(redis.ResponseError, match="BUSY"):
+        r.get("x")
+    assert r.script_kill() is True
+    t.join(10)
+    assert isinstance(out[0], redis.ResponseError) and "killed by user" in str(out[0])
+    # Redis answers UNKILLABLE here and keeps the writes; moonkv rolls back.
+    assert r.get("x") == b"original"
+    assert r.exists("l") == 0
+
+
+def test_script_kill_when_idle_is_notbusy(busy_server: ServerHandle) -> None:
+    r = redis.Redis(port=busy_server.port)
+    with pytest.raises(redis.ResponseError, match="NOTBUSY No scripts in execution right now."):
+        r.script_kill()
+
+
+def test_kill_survives_pcall(busy_server: ServerHandle) -> None:
+    r = redis.Redis(port=busy_server.port)
+    t, out = _run_in_thread(
+        busy_server.port, "EVAL", "local f = function() while true do end end while true do pcall(f) end", 0
+    )
+    _wait_busy(r)
+    r.script_kill()
+    t.join(10)
+    assert "killed by user" in str(out[0])
+    assert r.ping()
+
+
+def test_function_kill_and_wrong_kill(busy_server: ServerHandle) -> None:
+    r = redis.Redis(port=busy_server.port)
+    r.function_load("#!lua name=spin\nredis.register_function('spin', function() redis.call('set','f','1') while true do end end)", replace=True)
+    t, out = _run_in_thread(busy_server.port, "FCALL", "spin", 0)
+    _wait_busy(r)
+    with pytest.raises(redis.ResponseError, match="You can only call FUNCTION KILL"):
+        r.script_kill()
+    assert r.execute_command("FUNCTION", "KILL") in (b"OK", "OK", True)
+    t.join(10)
+    assert "killed by user" in str(out[0])
+    assert r.get("f") is None
+
+
+def test_busy_serves_new_connections_and_pipelines(busy_server: ServerHandle) -> None:
+    r = redis.Redis(port=busy_server.port)
+    t, out = _run_in_thread(busy_server.port, "EVAL", "while true do end", 0)
+    _wait_busy(r)
+    # A new connection made while busy gets -BUSY for each pipelined request,
+    # and a request split across the end of the busy period is completed after.
+    s = socket.create_connection(("127.0.0.1", busy_server.port))
+    s.sendall(b"PING\r\n*1\r\n$4\r\nPING\r\n")
+    buf = b""
+    while buf.count(b"\r\n") < 2:
+        buf += s.recv(4096)
+    assert buf.count(b"-BUSY") == 2
+    s.sendall(b"*2\r\n$4\r\nECHO\r\n$5\r\nhel")
+    r.script_kill()
+    t.join(10)
+    s.sendall(b"lo\r\n")
+    buf = b""
+    while not buf.endswith(b"\r\n") or buf.count(b"\r\n") < 2:
+        buf += s.recv(4096)
+    assert buf == b"$5\r\nhello\r\n"
+    s.close()
+
+
+def test_hard_time_limit_stops_scripts_by_itself() -> None:
+    h = start_moonkv(["--appendonly", "no", "--save", "", "--lua-kill-time-limit", "200"])
+    try:
+        r = redis.Redis(port=h.port)
+        r.set("k", "v")
+        t0 = time.monotonic()
+        with pytest.raises(redis.ResponseError, match="lua-kill-time-limit"):
+            r.eval("redis.call('set','k','changed') while true do end", 0)
+        assert time.monotonic() - t0 < 3
+        assert r.get("k") == b"v"
+        r.config_set("lua-kill-time-limit", "0")
+        assert r.config_get("lua-kill-time-limit") == {"lua-kill-time-limit": "0"}
+    finally:
+        h.stop()
+
+
+def test_shutdown_nosave_ends_a_busy_server() -> None:
+    h = start_moonkv(["--appendonly", "no", "--save", "", "--lua-time-limit", "100"])
+    try:
+        r = redis.Redis(port=h.port)
+        _run_in_thread(h.port, "EVAL", "while true do end", 0)
+        _wait_busy(r)
+        try:
+            r.shutdown(nosave=True)
+        except (redis.ConnectionError, redis.ResponseError):
+            pass
+        h.proc.wait(timeout=10)
+        assert h.proc.returncode == 0
+    finally:
+        h.stop()
+
+
+def test_shutdown_nosave_ends_a_script_stuck_in_c() -> None:
+    # One long C call (a pathological pattern just under the guard) cannot be
+    # interrupted; the server still answers -BUSY and SHUTDOWN NOSAVE exits.
+    h = start_moonkv(["--appendonly", "no", "--save", "", "--lua-time-limit", "100"])
+    try:
+        r = redis.Redis(port=h.port)
+        _run_in_thread(h.port, "EVAL", "local s = string.rep('a', 200000); return s:find('a*a*b')", 0)
+        _wait_busy(r)
+        try:
+            r.shutdown(nosave=True)
+        except (redis.ConnectionError, redis.ResponseError):
+            pass
+        h.proc.wait(timeout=15)
+    finally:
+        h.stop()

@@ -237,16 +237,29 @@ def _take(z: ZSet, lo: int, hi: int, rev: bool, offset: int = 0, limit: int = -1
         lo2 = lo if limit < 0 else max(lo, hi2 - limit)
         if hi2 <= lo2:
             return []
-        out = list(z.sl.islice(lo2, hi2, reverse=True))
-        return out
+        return _slice(z.sl, lo2, hi2)[::-1]
     lo2 = lo + offset
     hi2 = hi if limit < 0 else min(hi, lo2 + limit)
     if hi2 <= lo2:
         return []
-    return list(z.sl.islice(lo2, hi2))
+    return _slice(z.sl, lo2, hi2)
 
 
 # -- ZADD / ZINCRBY ----------------------------------------------------------------------
+
+
+def _score(b: bytes) -> float:
+    if b.isdigit() and len(b) < 16:
+        return float(b)
+    return parse_float(b)
+
+
+def _slice(sl: Any, lo: int, hi: int) -> list[tuple[float, bytes]]:
+    """sl[lo:hi], reading the first sublist directly when the range lies in it."""
+    lists = sl._lists
+    if lists and hi <= len(lists[0]):
+        return lists[0][lo:hi]  # type: ignore[no-any-return]
+    return sl[lo:hi]  # type: ignore[no-any-return]
 
 
 def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
@@ -280,7 +293,7 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
         raise RespError("GT, LT, and/or NX options at the same time are not compatible")
     if incr and elements > 1:
         raise RespError("INCR option supports a single increment-element pair")
-    scores = [parse_float(argv[i + 2 * j]) for j in range(elements)]
+    scores = [_score(argv[i + 2 * j]) for j in range(elements)]
     db = c.db
     key = argv[1]
     z = _get_w(c, key)
@@ -355,6 +368,34 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
          summary="Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
          complexity="O(log(N))")
 def zadd(c: Client, argv: list[bytes]) -> object:
+    if len(argv) == 4:
+        # Fast path: ZADD key score member on an existing sorted set.
+        a = argv[2]
+        if a[:1].isdigit() or a[:1] == b"-":
+            score = _score(a)
+            db = c.db
+            key = argv[1]
+            z = db.get(key)
+            if z is not None:
+                if type(z) is not ZSet:
+                    raise WrongTypeError()
+                m = argv[3]
+                cur = z.dict.get(m)
+                if cur is None:
+                    if not z.big:
+                        z.before_insert(len(m))
+                    z.add(m, score)
+                    if db.ks.undo is not None:
+                        db.undo(lambda: z.remove(m))
+                    db.touch(key)
+                    return 1
+                if cur == score:
+                    return 0
+                z.add(m, score)
+                if db.ks.undo is not None:
+                    db.undo(lambda: z.add(m, cur))
+                db.touch(key)
+                return 0
     return _zadd(c, argv, False)
 
 
@@ -517,12 +558,13 @@ def _zrange_generic(
         items = []
     elif rangetype == _RANK:
         n = len(z)
-        if rev:
-            lo, hi = rank_slice(n, rs, re_)
-            items = list(z.sl.islice(n - hi, n - lo, reverse=True)) if hi > lo else []
+        lo, hi = rank_slice(n, rs, re_)
+        if hi <= lo:
+            items = []
+        elif rev:
+            items = _slice(z.sl, n - hi, n - lo)[::-1]
         else:
-            lo, hi = rank_slice(n, rs, re_)
-            items = list(z.sl.islice(lo, hi)) if hi > lo else []
+            items = _slice(z.sl, lo, hi)
     elif rangetype == _SCORE:
         lo, hi = score_slice(z, *srng)
         items = _take(z, lo, hi, rev, offset, limit)
@@ -557,7 +599,7 @@ def zrange(c: Client, argv: list[bytes]) -> object:
         if type(z) is not ZSet:
             raise WrongTypeError()
         lo, hi = rank_slice(len(z), start, end)
-        return [m for _s, m in z.sl.islice(lo, hi)] if hi > lo else []
+        return [m for _s, m in _slice(z.sl, lo, hi)] if hi > lo else []
     return _zrange_generic(c, argv, 1, None, None, None)
 
 

@@ -386,14 +386,14 @@ def zadd(c: Client, argv: list[bytes]) -> object:
                         z.before_insert(len(m))
                     z.add(m, score)
                     if db.ks.undo is not None:
-                        db.undo(lambda: z.remove(m))
+                        _record(c, z, [(m, None)])
                     db.touch(key)
                     return 1
                 if cur == score:
                     return 0
                 z.add(m, score)
                 if db.ks.undo is not None:
-                    db.undo(lambda: z.add(m, cur))
+                    _record(c, z, [(m, cur)])
                 db.touch(key)
                 return 0
     return _zadd(c, argv, False)

@@ -97,6 +97,17 @@ def script_debug(c: Client, argv: list[bytes]) -> object:
     raise RespError("Use SCRIPT DEBUG YES/SYNC/NO")
 
 
+@command("script|list", 2, "noscript stale", group=_G, since="7.0.0",
+         summary="Lists the cached scripts (moonkv extension): sha1, origin and first line.",
+         complexity="O(N) with N being the number of scripts in cache")
+def script_list(c: Client, argv: list[bytes]) -> object:
+    out: list[object] = []
+    for sha, script in _engine(c).scripts.items():
+        first = script.body.split(b"\n", 1)[0][:80]
+        out.append([sha, b"load" if script.loaded else b"eval", len(script.body), first])
+    return out
+
+
 @command("script|help", 2, "loading stale", group=_G, since="5.0.0",
          summary="Returns helpful text about the different subcommands.")
 def script_help(c: Client, argv: list[bytes]) -> object:
@@ -108,6 +119,7 @@ def script_help(c: Client, argv: list[bytes]) -> object:
         "FLUSH [ASYNC|SYNC]", "    Flush the Lua scripts cache. Very dangerous on replicas.",
         "KILL", "    Kill the currently executing Lua script.",
         "LOAD <script>", "    Load a script into the scripts cache without executing it.",
+        "LIST", "    (moonkv) List cached scripts: sha1, origin (load|eval), size, first line.",
         "HELP", "    Print this help.",
     ]
 

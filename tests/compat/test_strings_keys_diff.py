@@ -783,3 +783,22 @@ def test_generated_sequences(diff: Differ, cmds: list[list[str]]) -> None:
     for k in ("a", "b", "c", "n"):
         diff("TYPE", k)
         diff("GET", k)
+
+
+def test_resp3_replies(diff: Differ) -> None:
+    diff.both("HELLO", "3")  # the reply carries the connection id
+    diff("SET", "a", "ohmytext")
+    diff("SET", "b", "mynewtext")
+    diff("LCS", "a", "b", "IDX", "WITHMATCHLEN")
+    diff("INCRBYFLOAT", "f", "1.5")
+    diff("GET", "nokey")
+    diff("MGET", "a", "nokey")
+    diff("GETEX", "nokey")
+    diff("OBJECT", "ENCODING", "nokey")
+    diff("DUMP", "nokey")
+    diff("BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "5")
+    diff("TYPE", "a")
+    diff("SCAN", "0", "MATCH", "a")
+    diff("SET", "a", "x", "NX")
+    diff("SET", "a", "x", "NX", "GET")
+    diff.both("HELLO", "2")

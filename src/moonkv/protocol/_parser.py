@@ -1,23 +1,59 @@
 """Sans-I/O parser for client requests (multibulk and inline), with Redis's limits.
 
 ``feed(data)`` buffers bytes; ``parse()`` returns the complete commands that are
-buffered, in order, and raises :class:`~moonkv.errors.ProtocolError` once the
-bytes after them are malformed (commands before the bad bytes are kept in
-``pending`` so the caller can run them first, as Redis does).  The parser never
+buffered, in order, and sets ``error`` (a :class:`~moonkv.errors.ProtocolError`)
+once the bytes after them are malformed (the commands before the bad bytes are
+returned so the caller can run them first, as Redis does).  The parser never
 touches a socket, so it is tested with plain bytes.
 
-Buffering is O(n): a large bulk argument that arrives in many chunks is not
-re-scanned on every chunk (``_need`` remembers how many bytes must be present
-before parsing can make progress).
+Two paths, one behaviour:
+
+* **Fast path** (well-formed multibulk, the normal case): bytes also go to a
+  ``hiredis.Reader``, which splits them into commands in C.  hiredis accepts more
+  than Redis does (RESP3 types, nested arrays, status strings inside arrays,
+  no CRLF check after a bulk), so its result is only trusted when re-encoding
+  the commands with ``hiredis.pack_command`` gives back exactly the bytes that
+  were received: then the input was canonical RESP and the Python parser would
+  have produced the same commands.  An incomplete tail is checked by the Python
+  parser (so a huge bulk or multibulk length header fails at once, with Redis's
+  text).
+* **Python path** (inline commands, clients that have not authenticated, and
+  anything the fast path did not verify): a strict parser with Redis's exact
+  error texts and limits.  The fast path comes back once the buffer is empty.
+
+Buffering is O(n): received bytes are appended to a ``bytearray``, and a large
+bulk argument that arrives in many chunks is not re-scanned on every chunk
+(``_need`` remembers how many bytes must be present before parsing can make
+progress).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from moonkv.errors import ProtocolError
+
+try:
+    import hiredis as _hiredis
+
+    _Reader: Any = _hiredis.Reader
+    _pack: Any = _hiredis.pack_command
+    _HiredisError: Any = _hiredis.HiredisError
+except (ImportError, AttributeError):  # pragma: no cover - hiredis is a dependency
+    _Reader = None
+    _pack = None
+    _HiredisError = ProtocolError
 
 INLINE_MAX_SIZE = 64 * 1024
 DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024
 INT_MAX = 2**31 - 1
+_BIG_TAIL = 256 * 1024
+# hiredis pre-allocates a Python list for an aggregate header ("*2000000000") before
+# its elements arrive, and the GC then walks every slot: never show it a header
+# with 6 or more digits (>= 100000 elements).  Digits map to '0' and aggregate type
+# bytes to '*', so one substring search finds such a header anywhere in a chunk.
+_GUARD_TABLE = bytes.maketrans(b"123456789%~>|", b"000000000****")
+_GUARD = b"*000000"
 
 Command = list[bytes]
 
@@ -44,13 +80,21 @@ class RespParser:
 
     ``auth_required`` is consulted for Redis's stricter limits on clients that
     have not authenticated (at most 10 arguments of at most 16 KiB each).
+    ``use_fast_path=False`` forces the pure-Python parser (tests compare both).
     """
 
-    __slots__ = ("_buf", "_need", "max_bulk_len", "auth_required", "error")
+    __slots__ = (
+        "_buf", "_need", "_reader", "_fast", "_tail", "max_bulk_len", "auth_required", "error",
+    )
 
-    def __init__(self, max_bulk_len: int = DEFAULT_MAX_BULK_LEN) -> None:
-        self._buf = b""
+    def __init__(
+        self, max_bulk_len: int = DEFAULT_MAX_BULK_LEN, use_fast_path: bool = True
+    ) -> None:
+        self._buf: bytes | bytearray = b""
         self._need = 0
+        self._fast = use_fast_path and _Reader is not None
+        self._reader: Any = None
+        self._tail = b""  # the end of the last chunk given to hiredis (for the guard)
         self.max_bulk_len = max_bulk_len
         self.auth_required = False
         self.error: ProtocolError | None = None
@@ -61,14 +105,35 @@ class RespParser:
         return len(self._buf)
 
     def feed(self, data: bytes) -> None:
-        if self._buf:
-            self._buf += data
+        if not data:
+            return
+        buf = self._buf
+        if buf:
+            if type(buf) is bytes:
+                buf = self._buf = bytearray(buf)
+            buf += data  # type: ignore[operator]
         else:
-            self._buf = bytes(data)
+            if type(data) is not bytes:
+                data = bytes(data)
+            self._buf = data
+            if self._reader is None and self._fast and not self.auth_required:
+                # Back in sync: the fast path starts on a command boundary.
+                self._reader = _Reader()
+                self._tail = b""
+        r = self._reader
+        if r is not None:
+            t = data.translate(_GUARD_TABLE)
+            if _GUARD in t or (self._tail and _GUARD in self._tail + t[:8]):
+                self._reader = None  # the Python path takes this buffer
+                return
+            # A chunk that ends inside a line may end inside a header.
+            self._tail = t[-8:] if data[-1] != 10 else b""
+            r.feed(data)
 
     def take_buffer(self) -> bytes:
         """Remove and return the unconsumed bytes (used when a script's busy loop hands back)."""
-        b, self._buf, self._need = self._buf, b"", 0
+        b = bytes(self._buf)
+        self._buf, self._need, self._reader = b"", 0, None
         return b
 
     def parse(self) -> list[Command]:
@@ -80,20 +145,68 @@ class RespParser:
         """
         buf = self._buf
         n = len(buf)
-        if n < self._need or self.error is not None:
+        if n < self._need or not n or self.error is not None:
             return []
+        r = self._reader
+        if r is not None:
+            if buf[0] == 42 and not self.auth_required:  # '*'
+                out = self._parse_fast(r, buf, n)
+                if out is not None:
+                    return out
+            self._reader = None
+        return self._parse_slow()
+
+    def _parse_fast(self, r: Any, buf: bytes | bytearray, n: int) -> list[Command] | None:
+        """hiredis's split, verified against the received bytes; None: use the Python path."""
+        self._need = 0
+        out: list[Any] = []
+        try:
+            x = r.gets()
+            while x is not False:
+                out.append(x)
+                x = r.gets()
+            if not out:
+                packed = b""
+            elif len(out) == 1:
+                packed = _pack(tuple(out[0]))
+            else:
+                packed = b"".join([_pack(tuple(c)) for c in out])
+        except (_HiredisError, TypeError, ValueError, MemoryError):
+            return None
+        m = len(packed)
+        if m == n:
+            if packed != buf or m > self.max_bulk_len:
+                return None
+            self._buf = b""
+        else:
+            if m > n or (m and (buf[:m] != packed or m > self.max_bulk_len)):
+                return None
+            # An incomplete command follows: check its headers now (Redis rejects a
+            # bad or too large length as soon as it arrives), and keep it buffered.
+            rest = buf[m:]
+            try:
+                if self._scan(bytes(rest), len(rest), []) != -1:
+                    return None  # hiredis and Redis disagree about this tail
+            except ProtocolError as e:
+                self.error = e
+                rest = b""
+                self._reader = None
+            self._buf = rest
+            if self._need > _BIG_TAIL:
+                # A large bulk is arriving: the Python path buffers it in O(n)
+                # (hiredis would re-copy its growing buffer).
+                self._reader = None
+        if not all(out):
+            out = [c for c in out if c]  # "*0\r\n" is no command
+        return out
+
+    def _parse_slow(self) -> list[Command]:
+        buf = bytes(self._buf)
+        n = len(buf)
         self._need = 0
         out: list[Command] = []
-        pos = 0
         try:
-            while pos < n:
-                if buf[pos] == 42:  # '*'
-                    newpos = self._multibulk(buf, pos, n, out)
-                else:
-                    newpos = self._inline(buf, pos, n, out)
-                if newpos < 0:
-                    break
-                pos = newpos
+            pos = self._scan(buf, n, out, all_commands=True)
         except ProtocolError as e:
             self.error = e
             self._buf = b""
@@ -101,9 +214,31 @@ class RespParser:
         self._buf = buf[pos:] if pos else buf
         return out
 
+    def _scan(self, buf: bytes, n: int, out: list[Command], all_commands: bool = False) -> int:
+        """Parse commands from ``buf`` into ``out``.
+
+        Returns the position after the last complete command (``all_commands``),
+        or -1 when the first command is incomplete (a validation of a tail).
+        """
+        pos = 0
+        while pos < n:
+            if buf[pos] == 42:  # '*'
+                newpos = self._multibulk(buf, pos, n, out)
+            else:
+                newpos = self._inline(buf, pos, n, out)
+            if newpos < 0:
+                if not all_commands and pos == 0:
+                    return -1
+                break
+            if not all_commands:
+                return newpos
+            pos = newpos
+        return pos
+
     def _multibulk(self, buf: bytes, pos: int, n: int, out: list[Command]) -> int:
+        # Redis finds header lines with strchr(): a NUL before the '\r' hides it.
         nl = buf.find(b"\r", pos)
-        if nl < 0 or nl + 1 >= n:
+        if nl < 0 or nl + 1 >= n or buf.find(b"\0", pos, nl) >= 0:
             if n - pos > INLINE_MAX_SIZE:
                 raise ProtocolError("too big mbulk count string")
             return -1
@@ -118,16 +253,15 @@ class RespParser:
         args: Command = []
         append = args.append
         max_bulk = self.max_bulk_len
+        find = buf.find
         for _ in range(count):
-            if p >= n:
-                return -1
-            if buf[p] != 36:  # '$'
-                raise ProtocolError(f"expected '$', got '{chr(buf[p])}'")
-            nl = buf.find(b"\r", p)
-            if nl < 0 or nl + 1 >= n:
+            nl = find(b"\r", p)
+            if nl < 0 or nl + 1 >= n or find(b"\0", p, nl) >= 0:
                 if n - p > INLINE_MAX_SIZE:
                     raise ProtocolError("too big bulk count string")
                 return -1
+            if buf[p] != 36:  # '$' (checked once the whole line is there, as Redis)
+                raise ProtocolError(f"expected '$', got '{chr(buf[p])}'")
             s = buf[p + 1 : nl]
             blen = int(s) if s.isdigit() and (s[0] != 48 or len(s) == 1) else _parse_ll(s)
             if blen is None or blen < 0 or blen > max_bulk:
@@ -147,7 +281,8 @@ class RespParser:
 
     def _inline(self, buf: bytes, pos: int, n: int, out: list[Command]) -> int:
         nl = buf.find(b"\n", pos)
-        if nl < 0:
+        if nl < 0 or buf.find(b"\0", pos, nl) >= 0:
+            # (Redis's strchr() stops at a NUL: the line never completes.)
             if n - pos > INLINE_MAX_SIZE:
                 raise ProtocolError("too big inline request")
             return -1
@@ -161,7 +296,8 @@ class RespParser:
 
 
 _ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
-_SPACE = frozenset(b" \n\r\t\f\v")
+_SPACE = frozenset(b" \n\r\t\f\v")  # isspace(): skipped between arguments
+_SEP = frozenset(b" \n\r\t")  # what ends an unquoted argument (not \f or \v)
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
@@ -169,7 +305,11 @@ def split_args(line: bytes) -> list[bytes] | None:
     """Redis's ``sdssplitargs``: split an inline command line with quoting rules.
 
     Returns None on unbalanced quotes (or a closing quote not followed by space).
+    Like the C function, the line ends at the first NUL byte.
     """
+    z = line.find(b"\0")
+    if z >= 0:
+        line = line[:z]
     args: list[bytes] = []
     i = 0
     n = len(line)
@@ -223,7 +363,7 @@ def split_args(line: bytes) -> list[bytes] | None:
                     done = True
                     break
                 c = line[i]
-                if c in _SPACE:
+                if c in _SEP:
                     done = True
                 elif c == 34:
                     inq = True

@@ -23,6 +23,7 @@ MODULES = (
     "lists",
     "sets",
     "zsets",
+    "streams",
     "sort",
     "scripting",
     "functions",

@@ -208,7 +208,8 @@ class Server:
             if isinstance(reply, RespError):  # an error reply returned, not raised
                 spec.failed_calls += 1
                 self.error_reply(reply)
-        spec.calls += 1
+        if reply is not BLOCKED:  # a blocked command counts once, when it is answered
+            spec.calls += 1
         spec.usec += (time.perf_counter_ns() - t0) // 1000
         if ks.dirty != dirty and self._explicit == explicit and spec.is_write:
             self.effects.append((c.db.id, argv))
@@ -364,13 +365,16 @@ class Server:
     def _block_timeout(self, c: Client, state: BlockState) -> None:
         if c.blocked is state:
             self.unblock(c)
+            state.spec.calls += 1
             c.send(state.timeout_reply)
 
     def unblock_with(self, c: Client, reply: object) -> bool:
         """CLIENT UNBLOCK: end the wait with ``reply``."""
         if c.blocked is None:
             return False
-        self.unblock(c)
+        state = self.unblock(c)
+        if state is not None:
+            state.spec.calls += 1
         c.send(reply)
         return True
 
@@ -392,8 +396,8 @@ class Server:
                     if state is None:
                         continue
                     db = ks.dbs[k[0]]
-                    if db.get(k[1]) is None:
-                        break
+                    if db.get(k[1]) is None and not state.extra.get("wake_on_missing"):
+                        continue  # (XREADGROUP wants to hear that its stream went away)
                     saved_db = cl.db
                     cl.db = db
                     state.extra["ready"] = k[1]  # serve from the key that became ready

@@ -157,6 +157,8 @@ class Database:
             ks.undo.append(_restore(self, key, old, old_exp))
         ks.dirty += 1
         ks.touched.append((self.id, key))
+        if ks.blocking_keys and (self.id, key) in ks.blocking_keys:
+            ks.ready.append((self.id, key))  # a blocked XREADGROUP answers that its stream is gone
         return True
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
@@ -230,6 +232,8 @@ class Database:
         self.expires = {}
         ks.dirty += max(n, 1)
         ks.flushed.append(self.id)
+        if ks.blocking_keys:
+            ks.ready.extend(k for k in ks.blocking_keys if k[0] == self.id)
         return n
 
 

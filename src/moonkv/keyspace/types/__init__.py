@@ -17,9 +17,10 @@ def _register_builtin() -> None:
     from moonkv.keyspace.types.hash import Hash
     from moonkv.keyspace.types.list import List
     from moonkv.keyspace.types.set import Set
+    from moonkv.keyspace.types.stream import Stream
     from moonkv.keyspace.types.zset import ZSet
 
-    for cls in (Hash, List, Set, ZSet):
+    for cls in (Hash, List, Set, ZSet, Stream):
         REGISTRY[cls.TYPE_NAME] = cls
 
 

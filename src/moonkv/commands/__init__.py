@@ -29,6 +29,7 @@ MODULES = (
     "functions",
     "persistence",
     "cluster",
+    "acl",
 )
 
 

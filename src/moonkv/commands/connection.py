@@ -54,16 +54,15 @@ def reset(c: Client, argv: list[bytes]) -> object:
     c.name = b""
     c.reply_mode = REPLY_ON
     c.no_evict = False
-    c.authenticated = not srv.config["requirepass"]
+    srv.acl.attach(c, srv.acl.default)
+    c.authenticated = srv.acl.default_open
     return "RESET"
 
 
 def _check_password(c: Client, user: bytes, password: bytes) -> None:
-    required = c.server.config["requirepass"]
-    if user != b"default" or password.decode("utf-8", "surrogateescape") != required:
-        c.authenticated = False if required else c.authenticated
+    # A failed attempt leaves the connection as it was (as in Redis).
+    if not c.server.acl.authenticate(c, user, password):
         raise WrongPassError("invalid username-password pair or user is disabled.")
-    c.authenticated = True
 
 
 @command("auth", -2, "noscript loading stale fast no_auth allow_busy", group=_C,
@@ -71,7 +70,7 @@ def _check_password(c: Client, user: bytes, password: bytes) -> None:
 def auth(c: Client, argv: list[bytes]) -> object:
     if len(argv) > 3:
         raise syntax_error()
-    if len(argv) == 2 and not c.server.config["requirepass"]:
+    if len(argv) == 2 and c.server.acl.default.nopass:
         raise RespError(
             "AUTH <password> called without any password configured for the default user. "
             "Are you sure your configuration is correct?"
@@ -110,7 +109,7 @@ def hello(c: Client, argv: list[bytes]) -> object:
     if not c.authenticated:
         from moonkv.errors import NoAuthError
 
-        raise NoAuthError("HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+        raise NoAuthError("HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
     if setname is not None:
         c.name = setname
     c.resp = ver
@@ -236,7 +235,7 @@ def client_kill(c: Client, argv: list[bytes]) -> object:
             continue
         if b"type" in filt and filt[b"type"].lower() != b"normal":
             continue
-        if b"user" in filt and filt[b"user"] != b"default":
+        if b"user" in filt and (cl.user.name if cl.user is not None else b"default") != filt[b"user"]:
             continue
         _kill(c, cl)
         killed += 1

@@ -37,7 +37,11 @@ class Client:
         self.fd = fd
         self.created = time.time()
         self.last_interaction = self.created
-        self.authenticated = not server.config["requirepass"]
+        acl = getattr(server, "acl", None)
+        self.authenticated = acl.default_open if acl is not None else not server.config["requirepass"]
+        self.user: Any = acl.default if acl is not None else None  # engine._acl.User
+        # The user when its permissions must be checked (restricted), else None.
+        self.acl_user: Any = self.user if self.user is not None and self.user.restricted else None
         self.multi: list[tuple[Any, list[bytes]]] | None = None
         self.multi_error = False
         self.watched: set[tuple[int, bytes]] = set()
@@ -76,13 +80,14 @@ class Client:
             flags += "e"
         flags = flags or "N"
         cmd = self.last_cmd.decode("utf-8", "replace").lower()
+        user = self.user.name.decode("utf-8", "replace") if self.user is not None else "default"
         return (
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.fd} "
             f"name={self.name.decode('utf-8', 'replace')} age={int(now - self.created)} "
             f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.id} sub=0 psub=0 "
             f"ssub=0 multi={len(self.multi) if self.multi is not None else -1} qbuf={self.qbuf} "
             f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=2048 "
-            f"events=r cmd={cmd} user=default redir=-1 resp={self.resp}"
+            f"events=r cmd={cmd} user={user} redir=-1 resp={self.resp}"
         )
 
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from moonkv.clock import Clock
 from moonkv.commands.table import CommandSpec, lookup, resolve_subcommand
+from moonkv.engine._acl import Acl
 from moonkv.engine._client import REPLY_ON, Client
 from moonkv.engine._config import Config
 from moonkv.errors import (
@@ -119,13 +120,15 @@ class Server:
         }
         self.errorstats: dict[str, int] = {}
         self.lastsave = int(time.time())
+        self.acl = Acl(self)
         self.config.on_change(self._config_changed)
 
     # -- configuration ---------------------------------------------------
 
     def _config_changed(self, name: str, value: Any) -> None:
         if name == "requirepass":
-            pass  # existing connections stay authenticated, as in Redis
+            # The default user's password; existing connections stay authenticated, as in Redis.
+            self.acl.set_default_password(value)
 
     # -- the client path -------------------------------------------------
 
@@ -142,6 +145,8 @@ class Server:
                 raise wrong_arity(spec.name)
             if not c.authenticated and not spec.no_auth:
                 raise NoAuthError("Authentication required.")
+            if c.acl_user is not None:
+                self.acl.enforce(c, spec, argv)
         except RespError as e:
             if spec is not None:
                 spec.rejected_calls += 1
@@ -464,6 +469,11 @@ class Server:
                 if self.write_error is not None and spec.is_write:
                     replies.append(self.error_reply(MisconfError(self.write_error)))
                     continue
+                if c.acl_user is not None:  # ACL rules may have changed since queueing
+                    denied = self.acl.exec_error(c, spec, argv)
+                    if denied is not None:
+                        replies.append(self.error_reply(denied))
+                        continue
                 replies.append(self.call(c, spec, argv))
         finally:
             c.in_exec = False

@@ -78,7 +78,7 @@ def _encode(value: object, proto: int, emit: Callable[[bytes], None]) -> None:
             _encode(k, proto, emit)
             _encode(v, proto, emit)
     elif t is set or t is frozenset:
-        emit((b"~%d\r\n" if proto == 3 else b"*%d\r\n") % len(value))  # type: ignore[arg-type]
+        emit((b"~%d\r\n" if proto == 3 else b"*%d\r\n") % len(value))  # type: ignore[arg-type,operator]
         for item in value:  # type: ignore[attr-defined]
             _encode(item, proto, emit)
     elif value is NULL_ARRAY:

@@ -261,7 +261,8 @@ class RespParser:
                     raise ProtocolError("too big bulk count string")
                 return -1
             if buf[p] != 36:  # '$' (checked once the whole line is there, as Redis)
-                raise ProtocolError(f"expected '$', got '{chr(buf[p])}'")
+                got = buf[p : p + 1].decode("utf-8", "surrogateescape")  # the raw byte
+                raise ProtocolError(f"expected '$', got '{got}'")
             s = buf[p + 1 : nl]
             blen = int(s) if s.isdigit() and (s[0] != 48 or len(s) == 1) else _parse_ll(s)
             if blen is None or blen < 0 or blen > max_bulk:

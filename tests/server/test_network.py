@@ -1,0 +1,323 @@
+"""The network layer against a real moonkv process (and real Redis where behaviour is compared)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+import redis.asyncio
+
+from tests.helpers import RawClient, ServerHandle, encode_command, free_port, start_moonkv
+
+
+def read_until_closed(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes, bool]:
+    """Everything the server sends until it closes (True) or goes quiet (False)."""
+    sock.settimeout(timeout)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            return data, False
+        except ConnectionResetError:
+            return data, True
+        if not chunk:
+            return data, True
+        data += chunk
+    return data, False
+
+
+def exchange(port: int, payload: bytes, quiet: float = 0.3) -> tuple[bytes, bool]:
+    """Send ``payload``; return the replies and whether the server closed the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        try:
+            s.sendall(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return read_until_closed(s, quiet)
+
+
+def assert_alive(port: int) -> None:
+    c = RawClient(port)
+    try:
+        assert c.call("PING") == b"+PONG\r\n"
+    finally:
+        c.close()
+
+
+# --------------------------------------------------------------------------- pipelining
+
+
+def test_pipeline_of_1000_commands_in_order(moonkv_server: ServerHandle) -> None:
+    c = RawClient(moonkv_server.port)
+    try:
+        cmds = []
+        for i in range(1000):
+            if i % 2:
+                cmds.append(encode_command(["ECHO", f"v{i}"]))
+            else:
+                cmds.append(encode_command(["SET", f"pipe:{i}", f"x{i}"]))
+        c.send_raw(b"".join(cmds))
+        for i in range(1000):
+            reply = c.read_reply()
+            want = b"$%d\r\nv%d\r\n" % (len(f"v{i}"), i) if i % 2 else b"+OK\r\n"
+            assert reply == want, i
+        assert c.call("GET", "pipe:998") == b"$4\r\nx998\r\n"
+    finally:
+        c.close()
+
+
+def test_pipeline_split_into_single_bytes(moonkv_server: ServerHandle) -> None:
+    payload = b"".join(encode_command(["ECHO", f"{i:03d}"]) for i in range(20)) + b"PING\r\n"
+    with socket.create_connection(("127.0.0.1", moonkv_server.port), timeout=5) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(payload)):
+            s.sendall(payload[i : i + 1])
+        want = b"".join(b"$3\r\n%03d\r\n" % i for i in range(20)) + b"+PONG\r\n"
+        got = b""
+        while len(got) < len(want):
+            chunk = s.recv(65536)
+            assert chunk
+            got += chunk
+        assert got == want
+
+
+def test_large_value_roundtrip(r: redis.Redis) -> None:
+    val = bytes(random.Random(1).getrandbits(8) for _ in range(1 << 16)) * 64  # 4 MiB
+    r.set("big", val)
+    assert r.get("big") == val
+
+
+# --------------------------------------------------------------------------- protocol errors
+
+
+PROTOCOL_ERRORS = [
+    (b"*abc\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
+    (b"*1\r\n$x\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+    (b"*1\r\nfoo\r\n", b"-ERR Protocol error: expected '$', got 'f'\r\n"),
+    (b"SET a \"b\r\n", b"-ERR Protocol error: unbalanced quotes in request\r\n"),
+    (b"*2\r\n$4\r\nECHO\r\n$999999999999\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+]
+
+
+@pytest.mark.parametrize(("payload", "error"), PROTOCOL_ERRORS)
+def test_protocol_error_replies_then_closes(
+    moonkv_server: ServerHandle, payload: bytes, error: bytes
+) -> None:
+    other = RawClient(moonkv_server.port)
+    try:
+        data, closed = exchange(moonkv_server.port, encode_command(["PING"]) + payload, quiet=3)
+        assert data == b"+PONG\r\n" + error
+        assert closed
+        assert other.call("PING") == b"+PONG\r\n"
+    finally:
+        other.close()
+
+
+def test_huge_bulk_header_fails_immediately(moonkv_server: ServerHandle) -> None:
+    # Only the header: no payload follows, the error must not wait for it.
+    with socket.create_connection(("127.0.0.1", moonkv_server.port), timeout=5) as s:
+        t0 = time.monotonic()
+        s.sendall(b"*2\r\n$3\r\nSET\r\n$1073741824\r\n")
+        data, closed = read_until_closed(s, 3)
+        assert data == b"-ERR Protocol error: invalid bulk length\r\n"
+        assert closed and time.monotonic() - t0 < 2
+
+
+def test_huge_multibulk_count_waits_like_redis(moonkv_server: ServerHandle) -> None:
+    # 2^31-1 arguments is a legal header: Redis waits for them (and so must we, cheaply).
+    with socket.create_connection(("127.0.0.1", moonkv_server.port), timeout=5) as s:
+        s.sendall(b"*2147483647\r\n$4\r\nPING\r\n")
+        data, closed = read_until_closed(s, 0.5)
+        assert data == b"" and not closed
+    assert_alive(moonkv_server.port)
+
+
+def test_too_big_inline_request(moonkv_server: ServerHandle) -> None:
+    data, closed = exchange(moonkv_server.port, b"x" * (70 * 1024), quiet=3)
+    assert data == b"-ERR Protocol error: too big inline request\r\n" and closed
+
+
+def test_quit_closes(moonkv_server: ServerHandle) -> None:
+    data, closed = exchange(moonkv_server.port, encode_command(["QUIT"]) + encode_command(["PING"]), 3)
+    assert data == b"+OK\r\n" and closed
+
+
+def test_inline_commands(moonkv_server: ServerHandle) -> None:
+    data, closed = exchange(moonkv_server.port, b"PING\r\nECHO \"a b\"\n\r\nPING x\r\n")
+    assert data == b"+PONG\r\n$3\r\na b\r\n$1\r\nx\r\n" and not closed
+
+
+GARBAGE_PIECES = [
+    b"*1\r\n$4\r\nPING\r\n", b"*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\n", b"PING\r\n", b"\r\n", b"*0\r\n",
+    b"*-1\r\n", b"*", b"$", b"\r", b"\n", b"1", b"-1", b"x", b"\"", b"'", b" ", b"\x00", b"*3\r\n",
+    b"$5\r\n", b"ECHO", b"+OK\r\n", b":1\r\n", b"*2147483648\r\n", b"$-1\r\n", b"\\x41",
+]
+
+
+def garbage(rng: random.Random, ascii_only: bool = False) -> bytes:
+    out = []
+    top = 128 if ascii_only else 256
+    for _ in range(rng.randint(1, 12)):
+        if rng.random() < 0.8:
+            out.append(rng.choice(GARBAGE_PIECES))
+        else:
+            out.append(bytes(rng.randrange(top) for _ in range(rng.randint(1, 8))))
+    return b"".join(out)
+
+
+def test_garbage_fuzz_never_kills_the_server(moonkv_server: ServerHandle) -> None:
+    rng = random.Random(20261122)
+    for _ in range(150):
+        payload = garbage(rng)
+        exchange(moonkv_server.port, payload, quiet=0.02)
+        assert moonkv_server.proc.poll() is None, payload
+    assert_alive(moonkv_server.port)
+
+
+def compare_with_redis(
+    moonkv_server: ServerHandle, redis_server: ServerHandle, payloads: list[bytes]
+) -> list[tuple[bytes, tuple[bytes, bool], tuple[bytes, bool]]]:
+    mismatches = []
+    for payload in payloads:
+        got = exchange(moonkv_server.port, payload, quiet=0.15)
+        want = exchange(redis_server.port, payload, quiet=0.15)
+        if got != want:
+            mismatches.append((payload, got, want))
+    return mismatches
+
+
+def test_garbage_fuzz_matches_redis(moonkv_server: ServerHandle, redis_server: ServerHandle) -> None:
+    """Same bytes in, same bytes out (and same close) as real Redis (ASCII garbage)."""
+    rng = random.Random(7)
+    payloads = [garbage(rng, ascii_only=True) for _ in range(120)]
+    mismatches = compare_with_redis(moonkv_server, redis_server, payloads)
+    assert not mismatches, mismatches[:3]
+
+
+def test_protocol_error_names_the_raw_byte(
+    moonkv_server: ServerHandle, redis_server: ServerHandle
+) -> None:
+    payloads = [b"*1\r\n\xc7\r\n", b"*1\r\n\x7f\r\n", b"*2\r\n$1\r\na\r\n\r\n"]
+    assert not compare_with_redis(moonkv_server, redis_server, payloads)
+
+
+@pytest.mark.xfail(reason="engine/_server.py unknown_command() decodes names with 'replace': "
+                   "Redis echoes the raw bytes", strict=False)
+def test_unknown_command_echoes_raw_bytes(
+    moonkv_server: ServerHandle, redis_server: ServerHandle
+) -> None:
+    payloads = [b"\x93PING\r\n", encode_command([b"\xff\xfe", b"\x80arg"])]
+    assert not compare_with_redis(moonkv_server, redis_server, payloads)
+
+
+# --------------------------------------------------------------------------- clients
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_redis_py_sync(moonkv_server: ServerHandle, protocol: int) -> None:
+    r = redis.Redis(port=moonkv_server.port, protocol=protocol)
+    try:
+        assert r.ping() is True
+        assert r.set("net:k", "v") is True
+        assert r.get("net:k") == b"v"
+        p = r.pipeline(transaction=False)
+        for i in range(100):
+            p.set(f"net:{i}", i)
+        p.get("net:99")
+        assert p.execute()[-1] == b"99"
+        assert r.echo(b"\x00\xff") == b"\x00\xff"
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_redis_py_asyncio(moonkv_server: ServerHandle, protocol: int) -> None:
+    async def main() -> None:
+        r = redis.asyncio.Redis(port=moonkv_server.port, protocol=protocol)
+        try:
+            assert await r.ping() is True
+            await asyncio.gather(*(r.set(f"anet:{i}", i) for i in range(50)))
+            got = await asyncio.gather(*(r.get(f"anet:{i}") for i in range(50)))
+            assert got == [str(i).encode() for i in range(50)]
+        finally:
+            await r.aclose()
+
+    asyncio.run(main())
+
+
+def test_redis_cli(moonkv_server: ServerHandle) -> None:
+    p = subprocess.run(["redis-cli", "-p", str(moonkv_server.port), "ping"],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0 and p.stdout.strip() == "PONG"
+    p = subprocess.run(["redis-cli", "-p", str(moonkv_server.port), "set", "cli:k", "a b"],
+                       capture_output=True, text=True, timeout=20)
+    assert p.stdout.strip() == "OK"
+    p = subprocess.run(["redis-cli", "-p", str(moonkv_server.port), "get", "cli:k"],
+                       capture_output=True, text=True, timeout=20)
+    assert p.stdout.strip() == "a b"
+
+
+def test_many_concurrent_clients(moonkv_server: ServerHandle) -> None:
+    socks = [socket.create_connection(("127.0.0.1", moonkv_server.port), timeout=5)
+             for _ in range(200)]
+    try:
+        for s in socks:
+            s.sendall(b"PING\r\n")
+        for s in socks:
+            assert s.recv(16) == b"+PONG\r\n"
+    finally:
+        for s in socks:
+            s.close()
+
+
+# --------------------------------------------------------------------------- process lifecycle
+
+
+def test_sigterm_exits_cleanly() -> None:
+    h = start_moonkv(["--appendonly", "no", "--save", ""])
+    try:
+        c = RawClient(h.port)
+        assert c.call("SET", "k", "v") == b"+OK\r\n"
+        h.proc.send_signal(signal.SIGTERM)
+        assert h.proc.wait(timeout=15) == 0
+        assert "Traceback" not in h.read_log()
+        c.close()
+    finally:
+        h.stop()
+
+
+def run_cli(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "moonkv", "server", *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_busy_port_gives_one_clear_line() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        p = run_cli(["--port", str(port), "--appendonly", "no", "--save", ""])
+    assert p.returncode != 0
+    assert "Traceback" not in p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, p.stderr
+    assert str(port) in lines[0] and "in use" in lines[0].lower()
+
+
+@pytest.mark.parametrize("args", [["--no-such-option", "1"], ["--port", "notaport"],
+                                  ["--maxmemory-policy", "sometimes"]])
+def test_bad_option_gives_one_clear_line(args: list[str]) -> None:
+    p = run_cli(["--port", str(free_port()), *args])
+    assert p.returncode != 0
+    assert "Traceback" not in p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, p.stderr

@@ -3,7 +3,8 @@
 After every restart each acknowledged write must be present and each MULTI/EXEC
 batch all-or-nothing.  Some rounds kill the server while a compaction (BGREWRITEAOF)
 or a snapshot (BGSAVE) is running.  Bounded in time: the whole module takes well
-under a minute on two cores.
+under two minutes on two busy cores.  (A process crash loses nothing with ``everysec``
+either: the records are in the OS's page cache; only power loss tells the policies apart.)
 """
 
 from __future__ import annotations
@@ -101,16 +102,16 @@ def _kill(h: ServerHandle) -> None:
     h.proc.wait()
 
 
-@pytest.mark.parametrize("fsync", ["always"])
+@pytest.mark.parametrize("fsync", ["always", "everysec"])
 def test_sigkill_under_concurrent_writes(fsync: str) -> None:
     d = tempfile.mkdtemp(prefix="moonkv-crash-")
     port = free_port()
     states: list[dict[str, object]] = [{} for _ in range(3)]
     rng = random.Random(1234)
-    deadline = time.monotonic() + 40
+    deadline = time.monotonic() + 22
     rounds = 0
     try:
-        while rounds < 12 and time.monotonic() < deadline:
+        while rounds < 9 and time.monotonic() < deadline:
             h = start_moonkv(["--appendfsync", fsync, "--save", ""], dir=d, port=port)
             try:
                 _verify(port, states)

@@ -239,6 +239,12 @@ class Persistence:
     def start(self, loop: Any) -> None:
         """Called by the listener once it accepts connections: load in slices."""
         self.loop = loop
+        srv = self.server
+        if self.lock_fd >= 0:  # the real port is known now (``--port 0`` picks one)
+            with contextlib.suppress(OSError):
+                bind = (self.config["bind"].split() or ["127.0.0.1"])[0]
+                os.ftruncate(self.lock_fd, 0)
+                os.pwrite(self.lock_fd, f"pid {os.getpid()} port {srv.port} bind {bind}\n".encode(), 0)
         if self.loaded:
             return
         steps = self._load_steps()
@@ -901,6 +907,7 @@ class Persistence:
             raise RespError(f"Error reloading: {e}") from None
         finally:
             srv.sinks = saved_sinks
+        self.dirty_at_save = self.ks.dirty
 
     def shutdown(self, save: bool = True) -> None:
         if not self.loaded:

@@ -33,6 +33,7 @@ from moonkv.persistence import _load
 log = logging.getLogger("moonkv")
 
 _HEADER_PACK = fmt.HEADER.pack
+_pack = msgpack.Packer(use_bin_type=True).pack  # one Packer: packb() builds one per call
 _crc32 = zlib.crc32
 
 BGSAVE_ERROR = (
@@ -409,7 +410,7 @@ class Persistence:
     def commit(self, effects: list[tuple[int, list[bytes]]]) -> None:
         if self.broken:
             return
-        payload = msgpack.packb((self.ks.now_ms(), effects), use_bin_type=True)
+        payload = _pack((self.ks.now_ms(), effects))
         self.units += 1
         self.buf.append(_HEADER_PACK(len(payload), _crc32(payload)) + payload)
 

@@ -65,6 +65,20 @@ def test_setuser_getuser_list(acl: tuple[Differ, Callable[[], Differ]]) -> None:
     d("ACL", "USERS")
 
 
+def test_resp3_replies(acl: tuple[Differ, Callable[[], Differ]]) -> None:
+    d, _ = acl
+    d.both("HELLO", "3")
+    d("ACL", "SETUSER", "t", "on", "nopass", "skip-sanitize-payload", "~a", "(+get ~b)", "-@all",
+      "+get")
+    d("ACL", "GETUSER", "t")
+    d("ACL", "GETUSER", "default")
+    d("ACL", "GETUSER", "nobody")
+    d("ACL", "LIST")
+    d("ACL", "CAT")
+    d("ACL", "DRYRUN", "t", "GET", "c")
+    d("ACL", "LOG", "0")
+
+
 @pytest.mark.parametrize("rules", [
     ["on", "nopass", "%R~r*", "%W~w*", "%RW~rw*", "~k*", "&ch*", "+@all", "-config|set",
      "+config|get", "+select|0", "-@admin", "+acl|whoami"],

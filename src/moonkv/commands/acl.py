@@ -16,6 +16,7 @@ from moonkv.engine._acl import (
     genpass,
 )
 from moonkv.errors import RespError, wrong_arity
+from moonkv.protocol import RawReply
 
 _S = "server"
 _ADMIN = "admin noscript loading stale"
@@ -95,8 +96,14 @@ def acl_getuser(c: Client, argv: list[bytes]) -> object:
         }
 
     root = sel_info(u.root)
+    names = [f.encode() for f in acl.flags(u)]
+    flags: object = names
+    if c.resp == 3:  # a RESP3 set, in Redis's order
+        flags = RawReply(
+            b"~%d\r\n" % len(names) + b"".join(b"$%d\r\n%s\r\n" % (len(f), f) for f in names)
+        )
     return {
-        b"flags": [f.encode() for f in acl.flags(u)],
+        b"flags": flags,
         b"passwords": [h.encode() for h in u.passwords],
         **root,
         b"selectors": [sel_info(s) for s in u.selectors],

@@ -175,8 +175,8 @@ def lex_slice(z: ZSet, mn: Any, mnex: bool, mx: Any, mxex: bool, rev: bool = Fal
 
     Redis assumes members ascend with the scores; when they do not, it still
     answers deterministically (range check on head/tail, then a walk from the
-    first member >= min, or backwards from the last member <= max).  Small
-    (listpack) sets are walked the same way; big ones are bisected.
+    first member >= min, or backwards from the last member <= max).  Sets of up
+    to 128 members are walked the same way; bigger ones are bisected.
     """
     sl = z.sl
     n = len(sl)
@@ -193,7 +193,7 @@ def lex_slice(z: ZSet, mn: Any, mnex: bool, mx: Any, mxex: bool, rev: bool = Fal
 
     if not gte_min(sl[-1][1]) or not lte_max(sl[0][1]):
         return 0, 0
-    if z.big:
+    if n > 128:
         lo = 0 if mn is _LEX_MIN else _lex_bisect(sl, mn, mnex)
         hi = n if mx is _LEX_MAX else _lex_bisect(sl, mx, not mxex)
         return lo, max(lo, hi)

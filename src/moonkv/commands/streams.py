@@ -311,7 +311,8 @@ def xadd(c: Client, argv: list[bytes]) -> object:
             sid = a.id
         elif s.last_id >> 64 == a.id >> 64:
             if s.last_id & M64 == M64:
-                sid = -1
+                # Redis 7.0 fails here without setting errno to EDOM, hence this text
+                raise RespError("Elements are too large to be stored")
             else:
                 sid = s.last_id + 1
         else:
@@ -613,7 +614,13 @@ def _nack_restorer(g: Group, sid: int, nack: Nack) -> Any:
     return undo
 
 
-def _history(c: Client, s: Stream, g: Group, cons: Consumer, start: int, count: int) -> list[object]:
+def _history(c: Client, key: bytes, s: Stream, g: Group, cons: Consumer, start: int, count: int,
+             effects: list[list[bytes]]) -> list[object]:
+    """Re-deliver the consumer's pending entries from ``start`` (deleted ones as ``[id, nil]``).
+
+    Redis does not propagate these delivery-count bumps; logging them as XCLAIM keeps the
+    durable state exact.
+    """
     out: list[object] = []
     u = _undo(c)
     now = c.db.ks.now_ms()
@@ -628,6 +635,7 @@ def _history(c: Client, s: Stream, g: Group, cons: Consumer, start: int, count: 
                 u.append(_nack_restorer(g, sid, nack))
             nack.time = now
             nack.count += 1
+            effects.append(_claim_effect(key, g, sid, nack))
         if count and len(out) >= count:
             break
     return out
@@ -688,7 +696,7 @@ def _xread(c: Client, argv: list[bytes], xreadgroup: bool) -> object:
             if gt != MAX_ID:
                 cons = _get_consumer(c, g, a.consumer, effects, key)
                 start = gt + 1 if gt != MAX_ID else gt
-                out.append((key, _history(c, s, g, cons, start, a.count)))
+                out.append((key, _history(c, key, s, g, cons, start, a.count, effects)))
                 _dirty(c)
             elif len(s) and s.last_valid_id() > g.last_id:
                 cons = _get_consumer(c, g, a.consumer, effects, key)

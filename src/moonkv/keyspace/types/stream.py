@@ -530,8 +530,8 @@ class Stream:
             nodes.append([n.master >> 64, n.master & M64, n.live, n.deleted, n.base,
                           n.last >> 64, n.last & M64, list(n.fields)])
         groups: list[Any] = []
-        for g in self.groups.values():
-            cons = [[c.name, c.seen] for c in g.consumers.values()]
+        for g in self.sorted_groups():
+            cons = [[c.name, c.seen] for c in g.sorted_consumers()]
             pel: list[Any] = []
             for i in g.pel_ids:
                 nk = g.pel[i]

@@ -167,7 +167,10 @@ def spop(c: Client, argv: list[bytes]) -> object:
             _remove_members(c, key, s, picked)
             c.server.emit(c.db.id, [b"DEL", key])
             return _as_set(c, picked)
-        picked = random.sample(list(s), count)
+        if len(s) >= _BIG:
+            picked = [s.pop() for _ in range(count)]
+        else:
+            picked = random.sample(list(s), count)
         s.difference_update(picked)
         _remove_members(c, key, s, picked)
         _emit_srem(c, key, picked)
@@ -175,19 +178,28 @@ def spop(c: Client, argv: list[bytes]) -> object:
     s = _get_w(c, key)
     if s is None:
         return None
-    m = random.choice(list(s)) if len(s) < 64 else _sample(s)
-    s.discard(m)
+    if len(s) >= _BIG:
+        m = s.pop()
+    else:
+        m = random.choice(list(s))
+        s.discard(m)
     _remove_members(c, key, s, [m])
     _emit_srem(c, key, [m])
     return m
 
 
-def _sample(s: Set) -> bytes:
-    skip = random.randrange(len(s))
-    it = iter(s)
-    for _ in range(skip):
-        next(it)
-    return next(it)  # type: ignore[no-any-return]
+# Python sets have no random access: below _BIG members a uniform choice copies the
+# members (O(n)); from _BIG on, set.pop() takes the next member in hash-table order,
+# which is a per-process pseudo-random permutation (bytes hashes are seeded randomly),
+# so pops stay O(1) on big sets (job queues) and still come out in random order.
+_BIG = 4096
+
+
+def _peek(s: Set, n: int) -> list[bytes]:
+    """``n`` distinct members of a big set in hash-table order, leaving the set as it was."""
+    out = [s.pop() for _ in range(n)]
+    s.update(out)
+    return out
 
 
 @command("srandmember", -2, "readonly", keys=keys(1, flags="RO ACCESS"), group=_G,
@@ -201,14 +213,21 @@ def srandmember(c: Client, argv: list[bytes]) -> object:
         if s is None or cnt == 0:
             return []
         if cnt < 0:
+            if len(s) >= _BIG and -cnt < len(s) // 4:
+                pool = _peek(s, min(len(s), 4 * -cnt))
+                return random.choices(pool, k=-cnt)
             return random.choices(list(s), k=-cnt)
         if cnt >= len(s):
             return members_reply(s)
+        if len(s) >= _BIG and cnt < len(s) // 4:
+            return _peek(s, cnt)
         return random.sample(list(s), cnt)
     s = _read(c, argv[1])
     if s is None:
         return None
-    return random.choice(list(s)) if len(s) < 64 else _sample(s)
+    if len(s) >= _BIG:
+        return _peek(s, 1)[0]
+    return random.choice(list(s))
 
 
 @command("smove", 4, "write fast", keys=keys(1, 1, flags="RW ACCESS DELETE INSERT"), group=_G,

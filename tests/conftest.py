@@ -4,8 +4,18 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tests.helpers import RawClient, ServerHandle, start_moonkv, start_redis
+
+# redis-py 8 retries a command after a socket timeout (5 s by default): on a
+# loaded 2-core machine that re-sends non-idempotent writes. Tests want each
+# command sent once, with a generous timeout.
+CLIENT_OPTIONS: dict[str, object] = {
+    "socket_timeout": 120,
+    "retry": Retry(NoBackoff(), 0),
+}
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +34,7 @@ def redis_server() -> Iterator[ServerHandle]:
 
 @pytest.fixture
 def r(moonkv_server: ServerHandle) -> Iterator[redis.Redis]:
-    client = redis.Redis(port=moonkv_server.port)
+    client = redis.Redis(port=moonkv_server.port, **CLIENT_OPTIONS)
     client.flushall()
     yield client
     client.close()
@@ -32,7 +42,7 @@ def r(moonkv_server: ServerHandle) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def rr(redis_server: ServerHandle) -> Iterator[redis.Redis]:
-    client = redis.Redis(port=redis_server.port)
+    client = redis.Redis(port=redis_server.port, **CLIENT_OPTIONS)
     client.flushall()
     yield client
     client.close()

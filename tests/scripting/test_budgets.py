@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from tests.conftest import CLIENT_OPTIONS
 from tests.helpers import ServerHandle, start_moonkv
 
 
@@ -24,7 +25,7 @@ def _run_in_thread(port: int, *args: object) -> tuple[threading.Thread, list[obj
     out: list[object] = []
 
     def target() -> None:
-        c = redis.Redis(port=port, socket_timeout=30)
+        c = redis.Redis(port=port, **CLIENT_OPTIONS)
         try:
             out.append(c.execute_command(*args))
         except (redis.ResponseError, redis.ConnectionError) as e:
@@ -50,13 +51,13 @@ def _wait_busy(r: redis.Redis) -> None:
 
 
 def test_short_scripts_are_not_busy(busy_server: ServerHandle) -> None:
-    r = redis.Redis(port=busy_server.port)
+    r = redis.Redis(port=busy_server.port, **CLIENT_OPTIONS)
     assert r.eval("return 1", 0) == 1
     assert r.ping()
 
 
 def test_script_kill_stops_a_writer_and_rolls_back(busy_server: ServerHandle) -> None:
-    r = redis.Redis(port=busy_server.port)
+    r = redis.Redis(port=busy_server.port, **CLIENT_OPTIONS)
     r.set("x", "original")
     t, out = _run_in_thread(busy_server.port, "EVAL", "redis.call('set','x','dirty'); redis.call('lpush','l','a'); while true do end", 0)
     _wait_busy(r)
@@ -71,13 +72,13 @@ def test_script_kill_stops_a_writer_and_rolls_back(busy_server: ServerHandle) ->
 
 
 def test_script_kill_when_idle_is_notbusy(busy_server: ServerHandle) -> None:
-    r = redis.Redis(port=busy_server.port)
+    r = redis.Redis(port=busy_server.port, **CLIENT_OPTIONS)
     with pytest.raises(redis.ResponseError, match="NOTBUSY No scripts in execution right now."):
         r.script_kill()
 
 
 def test_kill_survives_pcall(busy_server: ServerHandle) -> None:
-    r = redis.Redis(port=busy_server.port)
+    r = redis.Redis(port=busy_server.port, **CLIENT_OPTIONS)
     t, out = _run_in_thread(
         busy_server.port, "EVAL", "local f = function() while true do end end while true do pcall(f) end", 0
     )
@@ -89,7 +90,7 @@ def test_kill_survives_pcall(busy_server: ServerHandle) -> None:
 
 
 def test_function_kill_and_wrong_kill(busy_server: ServerHandle) -> None:
-    r = redis.Redis(port=busy_server.port)
+    r = redis.Redis(port=busy_server.port, **CLIENT_OPTIONS)
     r.function_load("#!lua name=spin\nredis.register_function('spin', function() redis.call('set','f','1') while true do end end)", replace=True)
     t, out = _run_in_thread(busy_server.port, "FCALL", "spin", 0)
     _wait_busy(r)
@@ -102,7 +103,7 @@ def test_function_kill_and_wrong_kill(busy_server: ServerHandle) -> None:
 
 
 def test_busy_serves_new_connections_and_pipelines(busy_server: ServerHandle) -> None:
-    r = redis.Redis(port=busy_server.port)
+    r = redis.Redis(port=busy_server.port, **CLIENT_OPTIONS)
     t, out = _run_in_thread(busy_server.port, "EVAL", "while true do end", 0)
     _wait_busy(r)
     # A new connection made while busy gets -BUSY for each pipelined request,
@@ -127,7 +128,7 @@ def test_busy_serves_new_connections_and_pipelines(busy_server: ServerHandle) ->
 def test_hard_time_limit_stops_scripts_by_itself() -> None:
     h = start_moonkv(["--appendonly", "no", "--save", "", "--lua-kill-time-limit", "200"])
     try:
-        r = redis.Redis(port=h.port)
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
         r.set("k", "v")
         t0 = time.monotonic()
         with pytest.raises(redis.ResponseError, match="lua-kill-time-limit"):
@@ -143,7 +144,7 @@ def test_hard_time_limit_stops_scripts_by_itself() -> None:
 def test_shutdown_nosave_ends_a_busy_server() -> None:
     h = start_moonkv(["--appendonly", "no", "--save", "", "--lua-time-limit", "100"])
     try:
-        r = redis.Redis(port=h.port)
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
         _run_in_thread(h.port, "EVAL", "while true do end", 0)
         _wait_busy(r)
         try:
@@ -161,7 +162,7 @@ def test_shutdown_nosave_ends_a_script_stuck_in_c() -> None:
     # interrupted; the server still answers -BUSY and SHUTDOWN NOSAVE exits.
     h = start_moonkv(["--appendonly", "no", "--save", "", "--lua-time-limit", "100"])
     try:
-        r = redis.Redis(port=h.port)
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
         _run_in_thread(h.port, "EVAL", "local s = string.rep('a', 200000); return s:find('a*a*b')", 0)
         _wait_busy(r)
         try:

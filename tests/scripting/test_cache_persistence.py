@@ -9,6 +9,7 @@ import time
 import pytest
 import redis
 
+from tests.conftest import CLIENT_OPTIONS
 from tests.helpers import start_moonkv
 
 
@@ -21,7 +22,7 @@ def test_evalsha_after_restart(compact: bool) -> None:
     d = tempfile.mkdtemp(prefix="moonkv-scripts-")
     h = _restart(d)
     try:
-        r = redis.Redis(port=h.port)
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
         sha_loaded = r.script_load("return 'loaded'")
         r.eval("return 'evaluated'", 0)
         sha_eval = r.eval("return redis.sha1hex(\"return 'evaluated'\")", 0).decode()
@@ -36,7 +37,7 @@ def test_evalsha_after_restart(compact: bool) -> None:
         h.stop()
     h = _restart(d)
     try:
-        r = redis.Redis(port=h.port)
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
         assert r.evalsha(sha_loaded, 0) == b"loaded"
         assert r.evalsha(sha_eval, 0) == b"evaluated"
         assert r.fcall("hi", 0) == b"hi"
@@ -45,7 +46,7 @@ def test_evalsha_after_restart(compact: bool) -> None:
         h.stop()
     h = _restart(d)
     try:
-        r = redis.Redis(port=h.port)
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
         assert r.script_exists(sha_loaded, sha_eval) == [False, False]
         with pytest.raises(redis.exceptions.NoScriptError):
             r.evalsha(sha_loaded, 0)
@@ -56,7 +57,7 @@ def test_evalsha_after_restart(compact: bool) -> None:
 def test_eval_cache_is_bounded_and_load_is_kept() -> None:
     h = start_moonkv(["--appendonly", "no", "--save", "", "--lua-eval-cache-size", "3"])
     try:
-        r = redis.Redis(port=h.port)
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
         kept = r.script_load("return 'kept'")
         shas = []
         for i in range(6):
@@ -75,7 +76,7 @@ def test_failed_script_is_still_cached_and_logged() -> None:
     d = tempfile.mkdtemp(prefix="moonkv-scripts-")
     h = _restart(d)
     try:
-        r = redis.Redis(port=h.port)
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
         with pytest.raises(redis.ResponseError):
             r.eval("redis.call('set','x','1'); error('boom')", 0)
         sha = r.eval("return redis.sha1hex(\"redis.call('set','x','1'); error('boom')\")", 0).decode()
@@ -83,7 +84,7 @@ def test_failed_script_is_still_cached_and_logged() -> None:
         h.stop()
     h = _restart(d)
     try:
-        r = redis.Redis(port=h.port)
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
         assert r.get("x") is None  # the write was rolled back and never logged
         assert r.script_exists(sha) == [True]
     finally:

@@ -23,6 +23,7 @@ MODULES = (
     "lists",
     "sets",
     "zsets",
+    "geo",
     "streams",
     "sort",
     "scripting",

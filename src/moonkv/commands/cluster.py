@@ -19,18 +19,18 @@ def _disabled(c: Client, argv: list[bytes]) -> object:
 for _name, _arity, _flags, _summary in (
     ("info", 2, "stale", "Returns information about the state of a node."),
     ("nodes", 2, "stale", "Returns the cluster configuration for a node."),
-    ("slots", 2, "loading stale", "Returns the mapping of cluster slots to nodes."),
-    ("shards", 2, "loading stale", "Returns the mapping of cluster slots to shards."),
+    ("slots", 2, "stale", "Returns the mapping of cluster slots to nodes."),
+    ("shards", 2, "stale", "Returns the mapping of cluster slots to shards."),
     ("myid", 2, "stale", "Returns the ID of a node."),
     ("keyslot", 3, "stale", "Returns the hash slot for a key."),
     ("countkeysinslot", 3, "stale", "Returns the number of keys in a hash slot."),
     ("getkeysinslot", 4, "stale", "Returns the key names in a hash slot."),
     ("reset", -2, "admin noscript stale", "Resets a node."),
-    ("meet", -4, "admin noscript stale", "Forces a node to handshake with another node."),
-    ("addslots", -3, "admin noscript stale", "Assigns new hash slots to a node."),
-    ("delslots", -3, "admin noscript stale", "Sets hash slots as unbound for a node."),
-    ("failover", -2, "admin noscript stale", "Forces a replica to perform a manual failover of its master."),
-    ("replicate", 3, "admin noscript stale", "Configure a node as replica of a master node."),
+    ("meet", -4, "admin no_async_loading stale", "Forces a node to handshake with another node."),
+    ("addslots", -3, "admin no_async_loading stale", "Assigns new hash slots to a node."),
+    ("delslots", -3, "admin no_async_loading stale", "Sets hash slots as unbound for a node."),
+    ("failover", -2, "admin no_async_loading stale", "Forces a replica to perform a manual failover of its master."),
+    ("replicate", 3, "admin no_async_loading stale", "Configure a node as replica of a master node."),
 ):
     command(f"cluster|{_name}", _arity, _flags, group=_G, since="3.0.0", summary=_summary)(_disabled)
 

@@ -21,7 +21,7 @@ def ping(c: Client, argv: list[bytes]) -> object:
     return argv[1] if len(argv) == 2 else "PONG"
 
 
-@command("echo", 2, "fast", group=_C, summary="Returns the given string.")
+@command("echo", 2, "loading stale fast", group=_C, summary="Returns the given string.")
 def echo(c: Client, argv: list[bytes]) -> object:
     return argv[1]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import heapq
 import random
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 from itertools import islice
@@ -43,11 +43,53 @@ def parse_cursor(b: bytes) -> int:
     return v % (2**64)
 
 
-_HMASK = (1 << 62) - 1
+# Python's dicts and sets have no cursor-friendly iteration (no slot access), so a
+# big container's scan walks a snapshot of its elements taken by the first call
+# (cursor 0): cursor = token << 32 | position.  Elements present for the whole
+# iteration are in the snapshot and are returned (each reply is filtered by current
+# membership); elements added meanwhile may be missed, as Redis allows.  Snapshots
+# live in a bounded LRU; a cursor whose snapshot was evicted (or comes from another
+# process) restarts the walk on a fresh snapshot, which only adds duplicates.
+_SNAPSHOTS: OrderedDict[int, tuple[int, list[bytes]]] = OrderedDict()
+_SNAP_BUDGET = 4_000_000  # elements kept in all snapshots together
+_snap_total = 0
 
 
-def _h(k: bytes) -> int:
-    return (hash(k) & _HMASK) + 1
+def _snap_put(token: int, owner: int, keys: list[bytes]) -> None:
+    global _snap_total
+    _SNAPSHOTS[token] = (owner, keys)
+    _snap_total += len(keys)
+    while _snap_total > _SNAP_BUDGET and len(_SNAPSHOTS) > 1:
+        _t, (_o, old) = _SNAPSHOTS.popitem(last=False)
+        _snap_total -= len(old)
+
+
+def _snap_drop(token: int) -> None:
+    global _snap_total
+    e = _SNAPSHOTS.pop(token, None)
+    if e is not None:
+        _snap_total -= len(e[1])
+
+
+def _scan_big(container: Any, cursor: int, count: int) -> tuple[list[bytes], int]:
+    token, pos = cursor >> 32, cursor & 0xFFFFFFFF
+    entry = _SNAPSHOTS.get(token) if token else None
+    if entry is None or entry[0] != id(container):
+        keys = list(container)
+        token = random.randrange(1, 1 << 31)
+        while token in _SNAPSHOTS:
+            token = random.randrange(1, 1 << 31)
+        _snap_put(token, id(container), keys)
+        pos = 0
+    else:
+        keys = entry[1]
+        _SNAPSHOTS.move_to_end(token)
+    end = min(len(keys), pos + count)
+    out = [k for k in keys[pos:end] if k in container]
+    if end >= len(keys):
+        _snap_drop(token)
+        return out, 0
+    return out, (token << 32) | end
 
 
 def scan_reply(
@@ -59,10 +101,8 @@ def scan_reply(
 ) -> list[object]:
     """HSCAN/SSCAN/ZSCAN: ``argv`` is CMD key cursor [MATCH p] [COUNT n].
 
-    Small encodings return everything at once (cursor 0), as Redis does.
-    Big ones iterate in order of a stable per-process hash of the element,
-    so elements present for the whole iteration are returned at least once
-    whatever changes in between.
+    Small encodings return everything at once (cursor 0), as Redis does; big
+    ones walk a snapshot (see ``_scan_big``).
     """
     cursor = parse_cursor(argv[2])
     count = 10
@@ -89,19 +129,7 @@ def scan_reply(
         items = list(container)
         nxt = 0
     else:
-        start = cursor
-        cand = [k for k in container if _h(k) >= start] if start else list(container)
-        if len(cand) > count:
-            chosen = heapq.nsmallest(count, cand, key=_h)
-            last = _h(chosen[-1])
-            chosen = sorted((k for k in cand if _h(k) <= last), key=_h)
-            items = chosen
-            nxt = last + 1
-            if not any(_h(k) > last for k in cand):
-                nxt = 0
-        else:
-            items = cand
-            nxt = 0
+        items, nxt = _scan_big(container, cursor, count)
     out: list[object] = []
     for k in items:
         if pat is not None and not glob_match(pat, k):

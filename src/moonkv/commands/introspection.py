@@ -35,12 +35,33 @@ def _keyspec_reply(ks: KeySpec) -> dict[bytes, object]:
     }
 
 
+# Categories Redis 7.0 declares that the flags and group do not imply.
+_EXTRA_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "flushall": ("@keyspace", "@dangerous"),
+    "flushdb": ("@keyspace", "@dangerous"),
+    "swapdb": ("@keyspace", "@dangerous"),
+    "dbsize": ("@keyspace",),
+    "keys": ("@dangerous",),
+    "info": ("@dangerous",),
+    "restore": ("@dangerous",),
+    "sort": ("@set", "@sortedset", "@list", "@dangerous"),
+    "command": ("@connection",),
+    "lastsave": ("@admin", "@dangerous"),
+    "role": ("@admin", "@dangerous"),
+    "randomkey": ("@keyspace",),
+    "sort_ro": ("@set", "@sortedset", "@list", "@dangerous"),
+    "asking": ("@connection",),
+    "readonly": ("@connection",),
+    "readwrite": ("@connection",),
+}
+
+
 def _acl_categories(spec: CommandSpec) -> list[str]:
     cats = [f"@{a}" for a in spec.acl]
     f = spec.flags
     if "write" in f:
         cats.append("@write")
-    if "readonly" in f:
+    if "readonly" in f and spec.group != "scripting":
         cats.append("@read")
     if "admin" in f:
         cats += ["@admin", "@dangerous"]
@@ -63,9 +84,28 @@ def _acl_categories(spec: CommandSpec) -> list[str]:
         "scripting": "@scripting",
         "pubsub": "@pubsub",
     }.get(spec.group)
-    if group_cat and group_cat not in cats:
+    if spec.handler is None:  # a container: its subcommands carry the data categories
+        return ["@admin", "@slow", "@dangerous"] if "admin" in spec.flags else ["@slow"]
+    if group_cat and group_cat not in cats and spec.name not in ("sort", "sort_ro"):
         cats.append(group_cat)
-    return list(dict.fromkeys(cats))
+    cats.extend(_EXTRA_CATEGORIES.get(spec.name, ()))
+    if spec.parent is not None:
+        cats.extend(_EXTRA_CATEGORIES.get(spec.parent.name, ()))
+    uniq = list(dict.fromkeys(cats))
+    # Redis lists categories in the order of its category table.
+    return sorted(uniq, key=lambda c: _CATEGORY_ORDER.get(c, len(_CATEGORY_ORDER)))
+
+
+_CATEGORY_ORDER = {
+    c: i
+    for i, c in enumerate(
+        [
+            "@keyspace", "@read", "@write", "@set", "@sortedset", "@list", "@hash", "@string",
+            "@bitmap", "@hyperloglog", "@geo", "@stream", "@pubsub", "@admin", "@fast", "@slow",
+            "@blocking", "@dangerous", "@connection", "@transaction", "@scripting",
+        ]
+    )
+}
 
 
 def info_reply(spec: CommandSpec) -> list[object]:
@@ -90,7 +130,7 @@ def info_reply(spec: CommandSpec) -> list[object]:
 _FLAG_ORDER = (
     "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
     "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
-    "may_replicate", "no_mandatory_keys", "no_multi", "allow_busy",
+    "may_replicate", "no_mandatory_keys", "no_async_loading", "no_multi", "allow_busy",
 )
 
 
@@ -176,14 +216,14 @@ def command_list(c: Client, argv: list[bytes]) -> object:
     raise syntax_error()
 
 
-@command("command|getkeys", -3, "loading stale", group=_S, since="2.8.13",
+@command("command|getkeys", -4, "loading stale", group=_S, since="2.8.13",
          summary="Extracts the key names from an arbitrary command.",
          complexity="O(N) where N is the number of arguments to the command")
 def command_getkeys(c: Client, argv: list[bytes]) -> object:
     return [argv[2 + i] for i in _getkeys(argv[2:])]
 
 
-@command("command|getkeysandflags", -3, "loading stale", group=_S, since="7.0.0",
+@command("command|getkeysandflags", -4, "loading stale", group=_S, since="7.0.0",
          summary="Extracts the key names and access flags for an arbitrary command.")
 def command_getkeysandflags(c: Client, argv: list[bytes]) -> object:
     cmd = argv[2:]

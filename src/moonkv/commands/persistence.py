@@ -21,7 +21,7 @@ def _engine(c: Client) -> object:
     return p
 
 
-@command("save", 1, "admin noscript no_multi", group=_S,
+@command("save", 1, "admin noscript no_async_loading no_multi", group=_S,
          summary="Synchronously saves the database(s) to disk.",
          complexity="O(N) where N is the total number of keys in all databases")
 def save(c: Client, argv: list[bytes]) -> object:
@@ -34,7 +34,7 @@ def save(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("bgsave", -1, "admin noscript", group=_S,
+@command("bgsave", -1, "admin noscript no_async_loading", group=_S,
          summary="Asynchronously saves the database(s) to disk.",
          complexity="O(N) where N is the total number of keys in all databases")
 def bgsave(c: Client, argv: list[bytes]) -> object:
@@ -47,7 +47,7 @@ def bgsave(c: Client, argv: list[bytes]) -> object:
     return _engine(c).bgsave(schedule)  # type: ignore[attr-defined]
 
 
-@command("bgrewriteaof", 1, "admin noscript", group=_S,
+@command("bgrewriteaof", 1, "admin noscript no_async_loading", group=_S,
          summary="Asynchronously rewrites the append-only file to disk.",
          complexity="O(1)")
 def bgrewriteaof(c: Client, argv: list[bytes]) -> object:

@@ -18,14 +18,14 @@ def _engine(c: Client):  # type: ignore[no-untyped-def]
     return eng
 
 
-@command("eval", -3, "noscript skip_monitor may_replicate no_mandatory_keys stale", keys=_EVAL_KEYS,
+@command("eval", -3, "noscript skip_monitor no_mandatory_keys stale", keys=_EVAL_KEYS,
          group=_G, since="2.6.0", summary="Executes a server-side Lua script.",
          complexity="Depends on the script that is executed.")
 def eval_(c: Client, argv: list[bytes]) -> object:
     return _engine(c).eval(c, argv, by_sha=False, read_only=False)
 
 
-@command("evalsha", -3, "noscript skip_monitor may_replicate no_mandatory_keys stale", keys=_EVAL_KEYS,
+@command("evalsha", -3, "noscript skip_monitor no_mandatory_keys stale", keys=_EVAL_KEYS,
          group=_G, since="2.6.0", summary="Executes a server-side Lua script by SHA1 digest.",
          complexity="Depends on the script that is executed.")
 def evalsha(c: Client, argv: list[bytes]) -> object:
@@ -59,7 +59,7 @@ def script_load(c: Client, argv: list[bytes]) -> object:
     return sha
 
 
-@command("script|exists", -3, "noscript stale", group=_G, since="2.6.0",
+@command("script|exists", -3, "noscript", group=_G, since="2.6.0",
          summary="Determines whether server-side Lua scripts exist in the script cache.",
          complexity="O(N) with N being the number of scripts to check.")
 def script_exists(c: Client, argv: list[bytes]) -> object:

@@ -212,7 +212,7 @@ def _section_replication(srv: Server) -> list[str]:
     return [
         "role:master",
         "connected_slaves:0",
-        f"master_failover_state:no-failover",
+        "master_failover_state:no-failover",
         f"master_replid:{srv.run_id}",
         "master_replid2:0000000000000000000000000000000000000000",
         "master_repl_offset:0",

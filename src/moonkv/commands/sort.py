@@ -199,6 +199,6 @@ def sort(c: Client, argv: list[bytes]) -> object:
 
 @command("sort_ro", -2, "readonly", keys=keys(1, flags="RO ACCESS"), group=_G, since="7.0.0",
          summary="Returns the sorted elements of a list, a set, or a sorted set.",
-         complexity="O(N+M*log(M))")
+         complexity="O(N+M*log(M))", get_keys=lambda argv: [1])  # BY/GET patterns: movablekeys
 def sort_ro(c: Client, argv: list[bytes]) -> object:
     return _sort(c, argv, True)

@@ -625,7 +625,7 @@ def _history(c: Client, key: bytes, s: Stream, g: Group, cons: Consumer, start: 
     u = _undo(c)
     now = c.db.ks.now_ms()
     for sid in list(cons.pel.irange(start, MAX_ID)):
-        fv = s.entries.get(sid)
+        fv = s.entry(sid)
         if fv is None:
             out.append([fmt_id(sid), NULL_ARRAY])
         else:
@@ -984,7 +984,7 @@ def xclaim(c: Client, argv: list[bytes]) -> object:
             else:
                 newcount = None
             _claim_one(c, g, sid, nack, cons, deliverytime, newcount)
-        out.append(fmt_id(sid) if justid else _entry(sid, s.entries[sid]))
+        out.append(fmt_id(sid) if justid else _entry(sid, s.entry(sid) or ()))
         effects.append(_claim_effect(key, g, sid, nack))
         propagate_last = False
         _dirty(c)
@@ -1056,7 +1056,7 @@ def xautoclaim(c: Client, argv: list[bytes]) -> object:
             else:
                 _touch_seen(cons, now, u)
         _claim_one(c, g, sid, nack, cons, now, None if justid else nack.count + 1)
-        out.append(fmt_id(sid) if justid else _entry(sid, s.entries[sid]))
+        out.append(fmt_id(sid) if justid else _entry(sid, s.entry(sid) or ()))
         count -= 1
         effects.append(_claim_effect(key, g, sid, nack))
         _dirty(c)

@@ -261,7 +261,7 @@ def msetnx(c: Client, argv: list[bytes]) -> object:
     return 1
 
 
-@command("append", 3, "write denyoom", keys=keys(1, flags="RW INSERT"), group=_G, since="2.0.0",
+@command("append", 3, "write denyoom fast", keys=keys(1, flags="RW INSERT"), group=_G, since="2.0.0",
          summary="Appends a string to the value of a key. Creates the key if it doesn't exist.")
 def append(c: Client, argv: list[bytes]) -> object:
     key, tail = argv[1], argv[2]

@@ -172,7 +172,7 @@ class CommandSpec:
 
     def legacy_range(self) -> tuple[int, int, int]:
         """(first, last, step) of the pre-7 key range, derived as Redis does."""
-        if not self.keys or self.get_keys is not None:
+        if not self.keys:
             return (0, 0, 0)
         first = last = step = 0
         for ks in self.keys:

@@ -58,11 +58,26 @@ class Push:
     items: list[object]
 
 
-@dataclass(frozen=True, slots=True)
 class RawReply:
-    """Bytes already encoded for the wire, sent as they are."""
+    """Bytes already encoded for the wire, sent as they are (a script's reply).
 
-    data: bytes
+    A plain slotted class: it is created once per script call, and a frozen
+    dataclass's __init__ costs several times more.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RawReply) and other.data == self.data
+
+    def __hash__(self) -> int:
+        return hash(self.data)
+
+    def __repr__(self) -> str:
+        return f"RawReply({self.data!r})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,11 +25,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lupa.lua51 import LuaError, LuaMemoryError
 
+from moonkv.commands._util import parse_int
 from moonkv.commands.table import CommandSpec, lookup
 from moonkv.engine import Client, Server
 from moonkv.errors import RespError
@@ -39,8 +40,6 @@ from moonkv.scripting._shebang import parse_shebang
 from moonkv.scripting._source import protect_tail_returns
 
 log = logging.getLogger("moonkv.scripting")
-
-HOOK_INTERVAL = 10_000
 
 KILLED_MSG = "Script killed by user with SCRIPT KILL..."
 FN_KILLED_MSG = "Script killed by user with FUNCTION KILL..."
@@ -70,21 +69,34 @@ class Script:
     loaded: bool  # from SCRIPT LOAD (kept) rather than EVAL (bounded, LRU)
 
 
-@dataclass
 class RunState:
     """The script being executed (at most one at a time)."""
 
-    caller: Client
-    name: bytes  # sha for EVAL, function name for FCALL
-    is_eval: bool
-    read_only: bool
-    allow_oom: bool
-    legacy: bool  # no shebang: per-command OOM/replica checks
-    start: float
-    kill_message: str | None = None
-    busy: bool = False
-    wrote: bool = False
-    undo: list[Callable[[], None]] = field(default_factory=list)
+    __slots__ = (
+        "caller", "name", "is_eval", "read_only", "allow_oom", "legacy", "start",
+        "kill_message", "busy", "undo",
+    )
+
+    def __init__(
+        self,
+        caller: Client,
+        name: bytes,  # sha for EVAL, function name for FCALL
+        is_eval: bool,
+        read_only: bool,
+        allow_oom: bool,
+        legacy: bool,  # no shebang: per-command OOM/replica checks
+        start: float,
+    ) -> None:
+        self.caller = caller
+        self.name = name
+        self.is_eval = is_eval
+        self.read_only = read_only
+        self.allow_oom = allow_oom
+        self.legacy = legacy
+        self.start = start
+        self.kill_message: str | None = None
+        self.busy = False
+        self.undo: list[Callable[[], None]] = []
 
 
 class ScriptEngine:
@@ -258,8 +270,6 @@ class ScriptEngine:
 
     @staticmethod
     def parse_numkeys(raw: bytes, nargs: int) -> int:
-        from moonkv.commands._util import parse_int
-
         n = parse_int(raw)
         if n > nargs:
             raise RespError("Number of keys can't be greater than number of args")
@@ -321,15 +331,7 @@ class ScriptEngine:
         sc = self.client
         sc.db = c.db
         sc.resp = 2
-        run = RunState(
-            caller=c,
-            name=name,
-            is_eval=is_eval,
-            read_only=read_only,
-            allow_oom=allow_oom,
-            legacy=legacy,
-            start=time.monotonic(),
-        )
+        run = RunState(c, name, is_eval, read_only, allow_oom, legacy, time.monotonic())
         self.running = run
         # Everything the script does from here on can be rolled back.
         mark_effects = len(srv.effects)
@@ -339,20 +341,16 @@ class ScriptEngine:
         ks.undo = run.undo
         ks.frozen_ms = ks.clock.now_ms()
         funcname = name
-        rt.set_hook(HOOK_INTERVAL)
         runner = rt.run if is_eval else rt.run_function
         try:
             try:
-                res = runner(fn, funcname, c.resp, nkeys, *args)
-                status = res[0] if type(res) is tuple else res
-                payload: bytes = res[1] if type(res) is tuple and len(res) > 1 else b""
-                nostats = res[2] if type(res) is tuple and len(res) > 2 else False
+                # The prelude's run() always returns three values.
+                status, payload, nostats = runner(fn, funcname, c.resp, nkeys, *args)
             except LuaMemoryError:
                 status, payload, nostats = b"oom", b"", False
             except LuaError as e:  # an error raised outside the protected call
                 status, payload, nostats = False, str(e).encode(), False
         finally:
-            rt.set_hook(0)
             ks.undo = None
             ks.frozen_ms = None
             with self.lock:

@@ -20,6 +20,9 @@ from moonkv.scripting.libs import install as install_libs
 # How deep a script's reply may nest before Redis's "reached lua stack limit".
 MAX_REPLY_DEPTH = 1000
 
+# The budget hook runs every this many Lua VM instructions (about 0.1 ms).
+HOOK_INTERVAL = 10_000
+
 
 def _deny_attributes(obj: object, name: object, is_setting: bool) -> object:
     raise AttributeError("access to Python attributes is not allowed")
@@ -74,6 +77,9 @@ class LuaRuntime:
         self.state = api[b"state"]
         self.table_from = lua.table_from
         self.max_memory = max_memory
+        # The count hook stays installed: it only runs while Lua code runs,
+        # i.e. while a script (or a library load) executes.
+        self.set_hook(HOOK_INTERVAL)
         self._gc()
         self.base_memory = int(self._mem())
         if max_memory:

@@ -491,7 +491,7 @@ local function finish(ok, res, funcname, client_resp)
   if not ok then
     if res == "not enough memory" then
       state.aborting = nil
-      return "oom"
+      return "oom", "", false
     end
     local msg, nostats = res, false
     if type(res) == "table" then
@@ -507,7 +507,14 @@ local function finish(ok, res, funcname, client_resp)
     state.aborting = nil
     return false, (string_gsub(msg, "[\r\n]", " ")), nostats
   end
-  if type(res) == "table" then
+  local t = type(res)
+  if t == "string" then return true, "$" .. #res .. "\r\n" .. res .. "\r\n", false end
+  if t == "number" and res == res and res > -1e15 and res < 1e15 then
+    local n = res >= 0 and math_floor(res) or -math_floor(-res)
+    return true, string_format(":%.0f\r\n", n), false
+  end
+  if t == "nil" then return true, client_resp == 3 and "_\r\n" or "$-1\r\n", false end
+  if t == "table" then
     local e = rawget(res, "err")
     if type(e) == "string" then
       return "reply", (string_gsub(e, "[\r\n]", " ")), rawget(res, "ignore_stats") and true or false
@@ -520,6 +527,8 @@ end
 
 local function split_args(nkeys, ...)
   local n = select("#", ...)
+  if nkeys == 0 then return {}, {...} end
+  if nkeys == n then return {...}, {} end
   local args = {...}
   local keys, argv = {}, {}
   for i = 1, nkeys do keys[i] = args[i] end

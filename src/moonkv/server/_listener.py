@@ -142,9 +142,12 @@ class ServerProcess:
         self._aserver = await loop.create_server(
             lambda: Connection(self), sock=sock, backlog=srv.config["tcp-backlog"]
         )
+        # A plain Python handler (not loop.add_signal_handler): it also runs
+        # while a script keeps the loop busy (at the script's next budget
+        # check), where it stops the script so the server can shut down.
         for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.request_shutdown)
+            with contextlib.suppress(ValueError):
+                signal.signal(sig, self._on_signal)
         p = srv.persistence
         if p is not None and hasattr(p, "start"):
             p.start(loop)  # loads the data directory in slices; clients get -LOADING meanwhile
@@ -202,6 +205,15 @@ class ServerProcess:
             return
         if pending:
             conn.data_received(pending)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        eng = self.server.scripting
+        run = eng.running if eng is not None else None
+        if run is not None:
+            run.kill_message = "Script killed: the server is shutting down"
+        log.info("Received %s, scheduling shutdown...", signal.Signals(signum).name)
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.request_shutdown)
 
     def request_shutdown_threadsafe(self) -> None:
         if self.loop is not None:

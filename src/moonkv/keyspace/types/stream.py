@@ -3,8 +3,9 @@
 An entry ID ``ms-seq`` is held as one 128-bit int ``ms << 64 | seq``, so ID
 order is int order and "the next ID" is ``+ 1``.  Live IDs sit in a
 ``SortedList`` (appends go to its tail, trims cut its head, ranges are
-bisections) and ``entries`` maps an ID to its flat ``(field, value, ...)``
-tuple.
+bisections) and ``entries`` maps an ID to its fields and values packed into
+one length-prefixed ``bytes`` blob (about a third of the memory of a tuple of
+``bytes`` objects); :meth:`Stream.entry` and :meth:`Stream.range` unpack.
 
 Redis keeps entries in listpack "macro nodes" of at most
 ``stream-node-max-entries`` entries / ``stream-node-max-bytes`` bytes, and
@@ -96,6 +97,52 @@ def _str_size(s: bytes) -> int:
     else:
         enc = 5 + n
     return enc + _backlen(enc)
+
+
+_HDR = [bytes([i]) for i in range(128)]
+
+
+def pack(fv: tuple[bytes, ...]) -> bytes:
+    """Fields and values as one blob: each item is a varint length then its bytes."""
+    parts: list[bytes] = []
+    app = parts.append
+    hdr = _HDR
+    for x in fv:
+        n = len(x)
+        if n < 128:
+            app(hdr[n])
+        else:
+            h = bytearray()
+            while n >= 128:
+                h.append((n & 0x7F) | 0x80)
+                n >>= 7
+            h.append(n)
+            app(bytes(h))
+        app(x)
+    return b"".join(parts)
+
+
+def unpack(blob: bytes) -> tuple[bytes, ...]:
+    out: list[bytes] = []
+    app = out.append
+    i = 0
+    end = len(blob)
+    while i < end:
+        ln = blob[i]
+        i += 1
+        if ln & 0x80:
+            ln &= 0x7F
+            shift = 7
+            while True:
+                b = blob[i]
+                i += 1
+                ln |= (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+        app(blob[i : i + ln])
+        i += ln
+    return tuple(out)
 
 
 def _signed64(v: int) -> int:
@@ -227,7 +274,7 @@ class Stream:
 
     def __init__(self) -> None:
         self.ids: SortedList = SortedList()
-        self.entries: dict[int, tuple[bytes, ...]] = {}
+        self.entries: dict[int, bytes] = {}  # id -> pack(fields and values)
         self.nodes: list[Node] = []
         self.node_keys: list[int] = []
         self.last_id = 0
@@ -262,7 +309,11 @@ class Stream:
         if count > 0:
             it = islice(it, count)
         e = self.entries
-        return [(i, e[i]) for i in it]
+        return [(i, unpack(e[i])) for i in it]
+
+    def entry(self, sid: int) -> tuple[bytes, ...] | None:
+        blob = self.entries.get(sid)
+        return None if blob is None else unpack(blob)
 
     def exists(self, sid: int) -> bool:
         return sid in self.entries
@@ -305,7 +356,7 @@ class Stream:
         prev_last = node.last
         node.last = sid
         self.ids.add(sid)
-        self.entries[sid] = fv
+        self.entries[sid] = pack(fv)
         prev = (self.last_id, self.entries_added)
         self.last_id = sid
         self.entries_added += 1
@@ -362,8 +413,8 @@ class Stream:
         entries = self.entries
         nodes = self.nodes
         deleted = 0
-        removed: list[tuple[Node, list[int], list[tuple[bytes, ...]]]] = []
-        partial: tuple[Node, list[int], list[tuple[bytes, ...]]] | None = None
+        removed: list[tuple[Node, list[int], list[bytes]]] = []
+        partial: tuple[Node, list[int], list[bytes]] | None = None
         while nodes:
             n = len(entries)
             if maxlen is not None and n <= maxlen:
@@ -520,11 +571,9 @@ class Stream:
         app = flat.append
         entries = self.entries
         for i in self.ids:
-            fv = entries[i]
             app(i >> 64)
             app(i & M64)
-            app(len(fv))
-            flat.extend(fv)
+            app(entries[i])
         nodes: list[Any] = []
         for n in self.nodes:
             nodes.append([n.master >> 64, n.master & M64, n.live, n.deleted, n.base,
@@ -538,7 +587,7 @@ class Stream:
                 pel.extend((i >> 64, i & M64, nk.time, nk.count, nk.consumer.name))
             groups.append([g.name, g.last_id >> 64, g.last_id & M64, g.entries_read, cons, pel])
         return [
-            1,
+            2,
             [self.last_id >> 64, self.last_id & M64, self.entries_added,
              self.max_deleted >> 64, self.max_deleted & M64],
             flat,
@@ -548,7 +597,7 @@ class Stream:
 
     @classmethod
     def load_state(cls, state: Any) -> Stream:
-        _version, meta, flat, nodes, groups = state
+        version, meta, flat, nodes, groups = state
         s = cls()
         s.last_id = make_id(int(meta[0]), int(meta[1]))
         s.entries_added = int(meta[2])
@@ -559,11 +608,15 @@ class Stream:
         nflat = len(flat)
         while i < nflat:
             sid = make_id(int(flat[i]), int(flat[i + 1]))
-            n = int(flat[i + 2])
-            i += 3
-            entries[sid] = tuple(bytes(x) for x in flat[i : i + n])
+            if version == 1:  # flat fields and values
+                n = int(flat[i + 2])
+                i += 3
+                entries[sid] = pack(tuple(bytes(x) for x in flat[i : i + n]))
+                i += n
+            else:
+                entries[sid] = bytes(flat[i + 2])
+                i += 3
             ids.append(sid)
-            i += n
         s.ids = SortedList(ids)
         for nd in nodes:
             node = Node(make_id(int(nd[0]), int(nd[1])), tuple(bytes(f) for f in nd[7]))
@@ -597,15 +650,13 @@ class Stream:
         self.ids = SortedList()
         self.entries = {}
         for i in ids:
-            self.append(i, entries[i], None)
+            self.append(i, unpack(entries[i]), None)
         self.last_id, self.entries_added = last, added
 
     def memory_usage(self) -> int:
         size = sys.getsizeof(self.entries) + 64 * len(self.nodes) + 120
-        for fv in self.entries.values():
-            size += 56 + 8 * len(fv) + 24
-            for x in fv:
-                size += len(x) + 33
+        for blob in self.entries.values():
+            size += len(blob) + 33 + 100  # the blob, its dict slot, ID int and list slot
         for g in self.groups.values():
             size += 200 + 120 * len(g.pel) + 100 * len(g.consumers)
         return size

@@ -157,3 +157,27 @@ def test_encoding_follows_config(b: Box) -> None:
     assert b.data[b"h"].encoding() == b"listpack"
     b("HSET", "h", "long", "x" * 65)
     assert b.data[b"h"].encoding() == b"hashtable"
+
+
+def test_hscan_survives_changes_and_lost_cursors(b: Box) -> None:
+    from moonkv.commands import hashes
+
+    for i in range(1000):
+        b("HSET", "h", f"f{i}", "v")
+    seen: set[bytes] = set()
+    cursor = b"0"
+    step = 0
+    while True:
+        cursor, items = b("HSCAN", "h", cursor, "COUNT", "50")
+        seen.update(items[::2])
+        step += 1
+        # Churn: delete some fields not yet seen that are never re-added, add new ones.
+        b("HDEL", "h", f"f{999 - step}")
+        b("HSET", "h", f"new{step}", "v")
+        if step == 5:
+            hashes._SNAPSHOTS.clear()  # an evicted snapshot restarts the walk
+        if cursor == b"0":
+            break
+    kept = {b"f%d" % i for i in range(1000)} - {b"f%d" % (999 - s) for s in range(1, step + 1)}
+    assert kept <= seen
+    assert not hashes._SNAPSHOTS

@@ -258,3 +258,20 @@ def test_random_searches(diff: Differ, seed: int) -> None:
                 store = ["STOREDIST"] if rnd.random() < 0.5 else []
                 diff("GEOSEARCHSTORE", "d", "k", "FROMLONLAT", qlon, qlat, "BYRADIUS", repr(rad), unit, *opts, *store)
                 diff("ZRANGE", "d", "0", "-1", "WITHSCORES")
+
+
+def test_radius_boundary_same_longitude(diff: Differ) -> None:
+    """A radius equal to the distance, on the same meridian: Redis uses the latitude-only
+    shortcut there, which differs from the full haversine in the last bit."""
+    from moonkv.keyspace import geohash as gh
+
+    rnd = random.Random(3)
+    for _ in range(300):
+        score = gh.encode_score(rnd.uniform(-179, 179), rnd.uniform(-80, 80))
+        lon, lat = gh.decode_score(float(score))
+        clat = rnd.uniform(-80, 80)
+        d = gh.distance(lon, clat, lon, lat)
+        diff("ZADD", "t", str(score), "p")
+        diff("GEORADIUS", "t", repr(lon), repr(clat), repr(d), "m")
+        diff("GEORADIUS", "t", repr(lon), repr(clat), repr(d * (1 - 2**-52)), "m")
+        diff("DEL", "t")

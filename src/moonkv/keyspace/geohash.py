@@ -14,6 +14,7 @@ search visits (and therefore the results and their order) are the same.
 from __future__ import annotations
 
 import math
+from array import array
 
 LON_MIN = -180.0
 LON_MAX = 180.0
@@ -57,6 +58,22 @@ def _squash(v: int) -> int:
     v = (v | (v >> 4)) & 0x00FF00FF00FF00FF
     v = (v | (v >> 8)) & 0x0000FFFF0000FFFF
     return (v | (v >> 16)) & 0x00000000FFFFFFFF
+
+
+# Lookup tables (built once, ~1 MB): a 16-bit value spread to the even bits of 32, and a
+# 16-bit chunk of an interleaved hash split into its 8 even bits | its 8 odd bits << 32.
+_E8 = [_squash(i) for i in range(256)]
+_O8 = [_squash(i >> 1) for i in range(256)]
+_S8 = [_spread(i) for i in range(256)]
+_SPREAD16 = array("Q", [_S8[i & 255] | (_S8[i >> 8] << 16) for i in range(65536)])
+_SPLIT16 = array(
+    "Q",
+    [
+        (_E8[i & 255] | (_E8[i >> 8] << 4)) | ((_O8[i & 255] | (_O8[i >> 8] << 4)) << 32)
+        for i in range(65536)
+    ],
+)
+del _E8, _O8, _S8
 
 
 def interleave(lat_cell: int, lon_cell: int) -> int:
@@ -161,9 +178,10 @@ def encode(
 
 def encode_score(lon: float, lat: float) -> int:
     """The 52-bit score GEOADD stores for a valid (lon, lat)."""
-    lat_off = (lat - LAT_MIN) / _LAT_SCALE * 67108864.0
-    lon_off = (lon - LON_MIN) / _LON_SCALE * 67108864.0
-    return _spread(int(lat_off) & _U32) | (_spread(int(lon_off) & _U32) << 1)
+    a = int((lat - LAT_MIN) / _LAT_SCALE * 67108864.0) & _U32
+    o = int((lon - LON_MIN) / _LON_SCALE * 67108864.0) & _U32
+    t = _SPREAD16
+    return (t[a & 0xFFFF] | (t[a >> 16] << 32)) | ((t[o & 0xFFFF] | (t[o >> 16] << 32)) << 1)
 
 
 def decode_area(
@@ -193,8 +211,15 @@ def decode_score(score: float) -> tuple[float, float]:
         bits = int(score)
     else:
         bits = to_u64(score)
-    ilat = _squash(bits)
-    ilon = _squash(bits >> 1)
+    t = _SPLIT16
+    x = (
+        t[bits & 0xFFFF]
+        | (t[(bits >> 16) & 0xFFFF] << 8)
+        | (t[(bits >> 32) & 0xFFFF] << 16)
+        | (t[bits >> 48] << 24)
+    )
+    ilat = x & _U32
+    ilon = x >> 32
     lon = (
         (LON_MIN + (ilon / 67108864.0) * _LON_SCALE)
         + (LON_MIN + (((ilon + 1) & _U32) / 67108864.0) * _LON_SCALE)

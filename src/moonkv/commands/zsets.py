@@ -304,7 +304,7 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
         if _limits.get("zset-max-listpack-entries") == 0 or len(argv[i + 1]) > _limits.get(
             "zset-max-listpack-value"
         ):
-            z.big = True
+            z.to_big()
         db.set(key, z)
         created = True
     else:

@@ -1,18 +1,53 @@
-"""Sorted set values: member -> score dict plus a SortedList of (score, member).
+"""Sorted set values: member -> score dict plus an ordered list of (score, member).
 
-sortedcontainers' SortedList keeps (score, member) tuples in Redis's order
-(score, then member bytes); ranks and range starts are bisections.  The
-dict and the tuples share the same float and bytes objects.
+Big sorted sets (Redis's skiplist encoding) keep the (score, member) tuples in a
+sortedcontainers SortedList, in Redis's order (score, then member bytes); ranks
+and range starts are bisections.  Small ones (listpack in Redis, at most 128
+members by default) use a plain sorted Python list with the same methods, which
+saves the SortedList's ~400 bytes per key and is faster at that size.  The dict
+and the tuples share the same float and bytes objects.
 """
 
 from __future__ import annotations
 
 import sys
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterator
 from typing import Any
 
 from sortedcontainers import SortedList
 
 from moonkv.keyspace.types import _limits
+
+
+class SmallSortedList(list):  # type: ignore[type-arg]
+    """The subset of SortedList's API the commands use, on a plain sorted list."""
+
+    __slots__ = ()
+
+    def add(self, x: Any) -> None:
+        insort(self, x)
+
+    def remove(self, x: Any) -> None:
+        i = bisect_left(self, x)
+        if i < len(self) and self[i] == x:
+            del self[i]
+        else:
+            raise ValueError(f"{x!r} not in list")
+
+    def bisect_left(self, x: Any) -> int:
+        return bisect_left(self, x)
+
+    def bisect_right(self, x: Any) -> int:
+        return bisect_right(self, x)
+
+    def islice(self, start: int | None = None, stop: int | None = None, reverse: bool = False) -> Iterator[Any]:
+        items = self[start:stop]
+        return reversed(items) if reverse else iter(items)
+
+    @property
+    def _lists(self) -> list[list[Any]]:
+        return [self] if self else []
 
 
 class ZSet:
@@ -21,8 +56,14 @@ class ZSet:
 
     def __init__(self) -> None:
         self.dict: dict[bytes, float] = {}
-        self.sl: SortedList = SortedList()
+        self.sl: Any = SmallSortedList()
         self.big = False
+
+    def to_big(self) -> None:
+        """Switch (one way) to the skiplist-equivalent representation."""
+        if not self.big:
+            self.big = True
+            self.sl = SortedList(self.sl)
 
     def __len__(self) -> int:
         return len(self.dict)
@@ -37,14 +78,14 @@ class ZSet:
         if not self.big:
             v = _limits._values
             if len(self.dict) > v["zset-max-listpack-entries"] or longest > v["zset-max-listpack-value"]:
-                self.big = True
+                self.to_big()
 
     def before_insert(self, member_len: int) -> None:
         """Convert (one way) before a new member would overflow the listpack, as Redis does."""
         if not self.big:
             v = _limits._values
             if len(self.dict) + 1 > v["zset-max-listpack-entries"] or member_len > v["zset-max-listpack-value"]:
-                self.big = True
+                self.to_big()
 
     def encoding(self, config: Any = None) -> bytes:
         return b"skiplist" if self.big else b"listpack"
@@ -94,7 +135,7 @@ class ZSet:
     def copy(self) -> ZSet:
         z = ZSet()
         z.dict = dict(self.dict)
-        z.sl = SortedList(self.sl)
+        z.sl = SortedList(self.sl) if self.big else SmallSortedList(self.sl)
         z.big = self.big
         return z
 
@@ -110,7 +151,8 @@ class ZSet:
             for m, s in d.items():
                 if s == 0:
                     d[m] = 0.0
-        z.sl = SortedList((s, m) for m, s in d.items())
+        items = sorted((s, m) for m, s in d.items())
+        z.sl = SortedList(items) if z.big else SmallSortedList(items)
         return z
 
     def dump_state(self) -> list[Any]:
@@ -125,7 +167,8 @@ class ZSet:
         big, flat = state
         it = iter(flat)
         z = cls.from_pairs((bytes(m), float(next(it))) for m in it)
-        z.big = z.big or bool(big)
+        if big:
+            z.to_big()
         return z
 
     def memory_usage(self) -> int:

@@ -240,6 +240,23 @@ def _undo_fields(db: Any, h: Hash, olds: list[tuple[bytes, bytes | None]]) -> No
     db.undo(undo)
 
 
+# Field names of small hashes repeat across keys (session hashes share a schema), so
+# new fields of listpack-size hashes are interned: one bytes object per distinct
+# short name instead of one per hash.  The table is bounded; past the bound names
+# are simply stored as given.
+_FIELDS: dict[bytes, bytes] = {}
+_FIELDS_CAP = 65536
+
+
+def _field(f: bytes) -> bytes:
+    g = _FIELDS.get(f)
+    if g is not None:
+        return g
+    if len(_FIELDS) < _FIELDS_CAP and len(f) <= 32:
+        _FIELDS[f] = f
+    return f
+
+
 def _hset_pairs(c: Client, key: bytes, argv: list[bytes], start: int) -> int:
     if (len(argv) - start) % 2:
         raise RespError(f"wrong number of arguments for '{argv[0].decode('utf-8', 'replace').lower()}' command")
@@ -255,6 +272,8 @@ def _hset_pairs(c: Client, key: bytes, argv: list[bytes], start: int) -> int:
         old = h.get(f)
         if old is None:
             added += 1
+            if not h.big:
+                f = _field(f)
         if record:
             olds.append((f, old))
         h[f] = v

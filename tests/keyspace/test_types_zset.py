@@ -52,3 +52,22 @@ def test_state_round_trip() -> None:
     back = ZSet.load_state(msgpack.unpackb(msgpack.packb(z.dump_state()), raw=True))
     assert list(back.sl) == list(z.sl) and back.dict == z.dict
     assert back.memory_usage() > 0
+
+
+def test_small_sets_use_a_plain_list_until_converted() -> None:
+    from sortedcontainers import SortedList
+
+    from moonkv.keyspace.types.zset import SmallSortedList
+
+    z = ZSet()
+    for i in range(5):
+        z.add(b"m%d" % i, float(5 - i))
+    assert type(z.sl) is SmallSortedList
+    assert z.sl.bisect_left((3.0,)) == 2 and z.sl.bisect_right((3.0, b"m2")) == 3
+    assert list(z.sl.islice(1, 3, reverse=True)) == [(3.0, b"m2"), (2.0, b"m3")]
+    assert z.sl._lists == [list(z.sl)]
+    z.to_big()
+    assert type(z.sl) is SortedList and z.rank(b"m4") == 0 and z.rank(b"m0") == 4
+    assert type(z.copy().sl) is SortedList
+    small = ZSet.from_pairs([(b"a", -0.0)])
+    assert type(small.sl) is SmallSortedList and str(small.dict[b"a"]) == "0.0"

@@ -6,12 +6,16 @@ import msgpack
 
 from moonkv.commands.table import KeySpec, command, container
 from moonkv.engine import Client
-from moonkv.errors import RespError, syntax_error
+from moonkv.errors import RespError
 
 _G = "scripting"
 _FCALL_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE")),)
 _FCALL_RO_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RO", "ACCESS")),)
 _DUMP_VERSION = b"MOONKV-FUNCTIONS-1"
+
+
+def _subcommand_error(name: str) -> RespError:
+    return RespError(f"unknown subcommand or wrong number of arguments for '{name}'. Try FUNCTION HELP.")
 
 
 def _registry(c: Client):  # type: ignore[no-untyped-def]
@@ -24,10 +28,15 @@ def _registry(c: Client):  # type: ignore[no-untyped-def]
 def _fcall(c: Client, argv: list[bytes], read_only: bool) -> object:
     reg = _registry(c)
     eng = reg.engine
-    fn = reg.functions.get(argv[1])
+    fn = reg.functions.get(argv[1].lower())
     if fn is None:
         raise RespError("Function not found")
-    nkeys = eng.parse_numkeys(argv[2], len(argv) - 3)
+    try:
+        nkeys = eng.parse_numkeys(argv[2], len(argv) - 3)
+    except RespError as e:
+        if "integer" in str(e):
+            raise RespError("Bad number of keys provided") from None
+        raise
     ro = b"no-writes" in fn.flags
     if read_only and not ro:
         raise RespError("Can not execute a script with write flag using *_ro command.")
@@ -91,10 +100,10 @@ def function_delete(c: Client, argv: list[bytes]) -> object:
 @command("function|flush", -2, "write noscript", group=_G, since="7.0.0",
          summary="Deletes all libraries and functions.", complexity="O(N) where N is the number of functions deleted")
 def function_flush(c: Client, argv: list[bytes]) -> object:
+    if len(argv) > 3:
+        raise _subcommand_error("flush")
     if len(argv) == 3 and argv[2].lower() not in (b"sync", b"async"):
         raise RespError("FUNCTION FLUSH only supports SYNC|ASYNC option")
-    if len(argv) > 3:
-        raise syntax_error()
     _registry(c).flush()
     c.server.ks.dirty += 1
     return "OK"
@@ -117,7 +126,9 @@ def function_list(c: Client, argv: list[bytes]) -> object:
         if opt == b"withcode" and not withcode:
             withcode = True
             i += 1
-        elif opt == b"libraryname" and pattern is None and i + 1 < len(argv):
+        elif opt == b"libraryname" and pattern is None:
+            if i + 1 >= len(argv):
+                raise RespError("library name argument was not given")
             pattern = argv[i + 1]
             i += 2
         else:
@@ -161,7 +172,7 @@ def function_restore(c: Client, argv: list[bytes]) -> object:
         if policy not in (b"flush", b"append", b"replace"):
             raise RespError("Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
     elif len(argv) > 4:
-        raise syntax_error()
+        raise _subcommand_error("restore")
     payload = argv[2]
     if not payload.startswith(_DUMP_VERSION):
         raise RespError("payload version or checksum are wrong")
@@ -196,7 +207,7 @@ def function_stats(c: Client, argv: list[bytes]) -> object:
 
         running = {
             b"name": run.name,
-            b"command": [b"fcall" if not run.is_eval else b"eval"],
+            b"command": list(getattr(run.caller, "cur_argv", [])),
             b"duration_ms": int((time.monotonic() - run.start) * 1000),
         }
     return {

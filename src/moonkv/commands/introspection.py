@@ -10,6 +10,9 @@ from moonkv.errors import RespError, syntax_error
 _S = "server"
 
 
+_RW_FLAGS = frozenset({"RW", "RO", "OW", "RM"})
+
+
 def _keyspec_reply(ks: KeySpec) -> dict[bytes, object]:
     if ks.keyword is not None:
         begin: dict[bytes, object] = {
@@ -29,7 +32,8 @@ def _keyspec_reply(ks: KeySpec) -> dict[bytes, object]:
             b"spec": {b"lastkey": ks.lastkey, b"keystep": ks.step, b"limit": ks.limit},
         }
     return {
-        b"flags": [f.encode() for f in ks.flags],
+        # Status strings, as Redis: RW/RO/OW/RM upper case, the others lower case.
+        b"flags": [f if f in _RW_FLAGS else f.lower() for f in ks.flags],
         b"begin_search": begin,
         b"find_keys": find,
     }
@@ -231,9 +235,9 @@ def command_getkeysandflags(c: Client, argv: list[bytes]) -> object:
     out: list[object] = []
     for ks in spec.keys or ():
         for pos in ks.positions(cmd):
-            out.append([cmd[pos], [f.encode() for f in ks.flags]])
+            out.append([cmd[pos], {f if f in _RW_FLAGS else f.lower() for f in ks.flags}])
     if not spec.keys and spec.get_keys is not None:
-        out = [[cmd[p], [b"RW"]] for p in spec.get_keys(cmd)]
+        out = [[cmd[p], {"RW"}] for p in spec.get_keys(cmd)]
     if not out:
         raise RespError("The command has no key arguments")
     return out

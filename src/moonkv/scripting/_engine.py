@@ -115,6 +115,7 @@ class ScriptEngine:
         self.on_busy_end: Callable[[RunState], None] | None = None
         self.rt = self._new_runtime()
         self.functions: Any = None  # FunctionRegistry, attached by moonkv.scripting
+        self.load_deadline: float | None = None  # a library's load code must finish by then
         self.evictions = 0
         server.config.on_change(self._config_changed)
 
@@ -388,6 +389,9 @@ class ScriptEngine:
     def _hook(self) -> bytes | None:
         run = self.running
         if run is None:
+            deadline = self.load_deadline
+            if deadline is not None and time.monotonic() > deadline:
+                return b"FUNCTION LOAD timeout"
             return None
         if run.kill_message is not None:
             return run.kill_message.encode()
@@ -516,7 +520,11 @@ class ScriptEngine:
         if spec.denyoom and not run.allow_oom and run.legacy and self.over_maxmemory():
             spec.rejected_calls += 1
             return self._refuse("OOM command not allowed when used memory > 'maxmemory'.")
-        return srv.call(self.client, spec, argv)
+        sc = self.client
+        # Handlers shape RESP3 replies (maps, doubles) by the client's protocol:
+        # the script's redis.setresp() choice.
+        sc.resp = (self.rt if run.is_eval else self.functions.rt).state[b"resp"]
+        return srv.call(sc, spec, argv)
 
     def _refuse(self, text: str) -> RespError:
         # A command refused inside a script counts once in the error stats.
@@ -539,16 +547,17 @@ class ScriptEngine:
             return reply
         run = self.running
         rt = self.rt if run is None or run.is_eval else self.functions.rt
+        resp = self.client.resp
         if reply is None or reply is NULL_ARRAY:
             # RESP2 null is false in Lua; RESP3 null is nil.
-            return None if rt.get_resp() == 3 else False
+            return None if resp == 3 else False
         if t is str:
             return rt.table_from({b"ok": reply.encode()})  # type: ignore[attr-defined]
         if isinstance(reply, RespError):
             return rt.table_from(
                 {b"err": str(reply).encode("utf-8", "surrogateescape"), b"ignore_stats": True}
             )
-        return self._to_lua_value(reply, rt, rt.get_resp())
+        return self._to_lua_value(reply, rt, resp)
 
     def _to_lua_value(self, v: object, rt: LuaRuntime, resp: int) -> Any:
         t = type(v)

@@ -8,6 +8,7 @@ so FCALL is transactional and budgeted exactly like EVAL.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from moonkv.scripting._runtime import LuaRuntime
 from moonkv.scripting._shebang import parse_shebang
 
 _NAME_RE = re.compile(rb"^[A-Za-z0-9_]+$")
+LOAD_TIMEOUT = 0.5
 FUNCTION_FLAGS = frozenset({b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys"})
 
 
@@ -62,33 +64,37 @@ class FunctionRegistry:
     # -- registration (called from Lua while a library loads) -----------------------
 
     def _register(self, *args: Any) -> bytes | None:
+        """redis.register_function during FUNCTION LOAD; returns an error text or None."""
         pending = self._pending
         if pending is None:
             return b"redis.register_function can only be called on FUNCTION LOAD command"
-        if len(args) == 1 and not isinstance(args[0], (bytes, int, float)) and args[0] is not None:
+        flags: set[bytes] = set()
+        desc: bytes | None = None
+        if len(args) == 1:
             tbl = args[0]
+            if type(tbl).__name__ != "_LuaTable":
+                return (
+                    b"calling redis.register_function with a single argument is only applicable "
+                    b"to Lua table (representing named arguments)."
+                )
             name = cb = None
-            flags: set[bytes] = set()
-            desc = None
-            try:
-                items = list(tbl.items())
-            except Exception:  # noqa: BLE001 - not a table
-                return b"calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments)."
-            for k, v in items:
+            for k, v in list(tbl.items()):
                 if k == b"function_name":
+                    if not isinstance(v, bytes):
+                        return b"function_name argument given to redis.register_function must be a string"
                     name = v
                 elif k == b"callback":
+                    if type(v).__name__ != "_LuaFunction":
+                        return b"callback argument given to redis.register_function must be a function"
                     cb = v
                 elif k == b"description":
                     if not isinstance(v, bytes):
                         return b"description argument given to redis.register_function must be a string"
                     desc = v
                 elif k == b"flags":
-                    try:
-                        fl = list(v.values())
-                    except Exception:  # noqa: BLE001
+                    if type(v).__name__ != "_LuaTable":
                         return b"flags argument to redis.register_function must be a table representing function flags"
-                    for f in fl:
+                    for f in list(v.values()):
                         if f not in FUNCTION_FLAGS:
                             return b"unknown flag given"
                         flags.add(f)
@@ -100,16 +106,21 @@ class FunctionRegistry:
                 return b"redis.register_function must get a callback argument"
         elif len(args) == 2:
             name, cb = args
-            flags, desc = set(), None
+            if not isinstance(name, bytes):
+                return b"first argument to redis.register_function must be a string"
+            if type(cb).__name__ != "_LuaFunction":
+                return b"second argument to redis.register_function must be a function"
         else:
             return b"wrong number of arguments to redis.register_function"
-        if not isinstance(name, bytes) or not _NAME_RE.match(name):
-            return b"Function names can only contain letters, numbers, or underscores(_) and must be at least one character long"
-        if type(cb).__name__ != "_LuaFunction":
-            return b"callback argument given to redis.register_function must be a function"
-        if name in pending:
+        if not _NAME_RE.match(name):
+            # Redis 7.0 says "Library names" here too.
+            return (
+                b"Library names can only contain letters, numbers, or underscores(_) and must "
+                b"be at least one character long"
+            )
+        if name.lower() in pending:
             return b"Function already exists in the library"
-        pending[name] = Function(name, cb, flags, desc)
+        pending[name.lower()] = Function(name, cb, flags, desc)
         return None
 
     # -- library management -------------------------------------------------------
@@ -136,7 +147,10 @@ class FunctionRegistry:
         try:
             ok, err = self._load_code(source)
             if not ok:
-                raise RespError(f"Error registering functions: {(err or b'').decode('utf-8', 'replace')}")
+                text = (err or b"").decode("utf-8", "replace")
+                if text.startswith("\0compile:"):
+                    raise RespError(f"Error compiling function: {text[9:]}")
+                raise RespError(f"Error registering functions: {text}")
             funcs = self._pending
         finally:
             self._pending = None
@@ -149,14 +163,19 @@ class FunctionRegistry:
         if old is not None:
             self._remove(old)
         lib = Library(lname, code, funcs)
-        for f in funcs.values():
+        for key, f in funcs.items():
             f.library = lib
-            self.functions[f.name] = f
+            self.functions[key] = f
         self.libraries[lname] = lib
         return lname
 
     def _load_code(self, source: bytes) -> tuple[bool, bytes | None]:
-        res = self.rt.load_library(source, self._register)
+        # As Redis: a library's top-level code gets 500 ms.
+        self.engine.load_deadline = time.monotonic() + LOAD_TIMEOUT
+        try:
+            res = self.rt.load_library(source, self._register)
+        finally:
+            self.engine.load_deadline = None
         if type(res) is tuple:
             return bool(res[0]), res[1] if len(res) > 1 else None
         return bool(res), None

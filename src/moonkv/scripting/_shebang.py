@@ -18,9 +18,12 @@ def parse_shebang(body: bytes, *, for_library: bool = False) -> tuple[bool, set[
         return False, set(), {}, body
     nl = body.find(b"\n")
     line = body[2:] if nl < 0 else body[2:nl]
+    if for_library:
+        return _parse_library_shebang(body, line, nl)
     parts = line.decode("utf-8", "replace").split()
     engine = parts[0] if parts else ""
-    if engine != "lua":
+    # FUNCTION LOAD matches the engine name case-insensitively; EVAL wants "#!lua".
+    if (engine.lower() if for_library else engine) != "lua":
         if for_library:
             raise RespError(f"Engine '{engine}' not found")
         raise RespError(f"Unexpected engine in script shebang: #!{line.decode('utf-8', 'replace')}")
@@ -45,3 +48,28 @@ def parse_shebang(body: bytes, *, for_library: bool = False) -> tuple[bool, set[
             raise RespError(f"Unknown lua shebang option: {part}")
     rest = b"" if nl < 0 else body[nl:]
     return True, flags, options, b"--" + body[2 : len(body) - len(rest)] + rest
+
+
+def _parse_library_shebang(
+    body: bytes, line: bytes, nl: int
+) -> tuple[bool, set[str], dict[str, str], bytes]:
+    """FUNCTION LOAD's ``#!<engine> name=<library>`` (values may be quoted, as in Redis)."""
+    from moonkv.protocol import split_args
+
+    engine, _, rest = line.partition(b" ")
+    if engine.decode("utf-8", "replace").lower() != "lua":
+        raise RespError(f"Engine '{engine.decode('utf-8', 'replace')}' not found")
+    args = split_args(rest)
+    if args is None:
+        raise RespError("Invalid library metadata")
+    options: dict[str, str] = {}
+    for arg in args:
+        text = arg.decode("utf-8", "replace")
+        key, eq, value = text.partition("=")
+        if not eq or key != "name":
+            raise RespError(f"Invalid metadata value given: {text}")
+        if "name" in options:
+            raise RespError("Invalid metadata value, name argument was given multiple times")
+        options["name"] = value
+    rest_body = b"" if nl < 0 else body[nl:]
+    return True, set(), options, b"--" + body[2 : len(body) - len(rest_body)] + rest_body

@@ -562,35 +562,54 @@ local function compile(body, chunkname)
   return fn
 end
 
--- Function libraries: the code runs once with a private environment whose
--- redis table has register_function; registered callbacks then run with
--- the shared read-only globals.
+-- Function libraries (FUNCTION LOAD).  As in Redis 7, while a library's code
+-- loads, its globals are only `redis` = the library API (register_function,
+-- log, LOG_*, REDIS_VERSION*); when its functions run later, the same globals
+-- are the full read-only script environment (where redis has no
+-- register_function).  One environment serves all libraries of the runtime.
+local loading = false
+local current_register = nil
+local LIB_API_KEYS = {log = true, LOG_DEBUG = true, LOG_VERBOSE = true, LOG_NOTICE = true,
+                      LOG_WARNING = true, REDIS_VERSION = true, REDIS_VERSION_NUM = true}
+local function register_function(...)
+  if current_register == nil then
+    error("redis.register_function can only be called on FUNCTION LOAD command", 2)
+  end
+  local err = current_register(...)
+  if err then error(err, 2) end
+end
+local lib_api = setmetatable({}, {
+  __index = function(_, k)
+    if k == "register_function" then return register_function end
+    if LIB_API_KEYS[k] then return redis[k] end
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+  __newindex = readonly_error,
+  __metatable = false,
+})
+protected[lib_api] = true
+local lib_env = setmetatable({}, {
+  __index = function(_, k)
+    if loading then
+      if k == "redis" then return lib_api end
+    else
+      local v = base[k]
+      if v ~= nil then return v end
+    end
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+  __newindex = readonly_error,
+  __metatable = false,
+})
+protected[lib_env] = true
+
 local function load_library(body, register)
   local fn, err = orig_loadstring(body, "@user_function")
-  if not fn then return false, err end
-  local lib_redis = readonly(setmetatable({
-    register_function = function(...)
-      local err = register(...)
-      if err then error(err, 2) end
-    end,
-  }, {__index = redis}))
-  local lib_base_mt = {
-    __index = function(_, k)
-      if k == "redis" then return lib_redis end
-      local v = base[k]
-      if v == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-      end
-      return v
-    end,
-    __newindex = readonly_error,
-  }
-  local env = setmetatable({}, lib_base_mt)
-  lib_base_mt.__metatable = setmetatable({}, {__index = lib_base_mt, __newindex = readonly_error})
-  protected[env] = true
-  protected[lib_base_mt.__metatable] = true
-  setfenv(fn, env)
+  if not fn then return false, "\0compile:" .. err end
+  setfenv(fn, lib_env)
+  loading, current_register = true, register
   local ok, e = orig_xpcall(fn, err_handler)
+  loading, current_register = false, nil
   if not ok then
     if type(e) == "table" then e = rawget(e, "err") end
     e = tostring(e)

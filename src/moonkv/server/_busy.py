@@ -23,6 +23,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from moonkv.commands.table import lookup
+from moonkv.engine import Client
 from moonkv.errors import RespError
 from moonkv.protocol import RespParser, encode
 
@@ -160,6 +162,10 @@ class BusyResponder:
                 return encode(eng.kill(is_eval=True))
             if name == b"function" and sub == b"kill" and len(argv) == 2:
                 return encode(eng.kill(is_eval=False))
+            if name == b"function" and sub == b"stats" and len(argv) == 2:
+                # Read-only view of the engine, safe while the script runs.
+                spec = lookup(b"function").subcommands[b"stats"]  # type: ignore[union-attr]
+                return encode(spec.handler(Client(self.proc.server), argv))  # type: ignore[misc]
             if name == b"shutdown" and any(a.lower() == b"nosave" for a in argv[1:]):
                 srv = self.proc.server
                 srv.shutdown_requested = "nosave"

@@ -210,8 +210,6 @@ def test_protocol_error_names_the_raw_byte(
     assert not compare_with_redis(moonkv_server, redis_server, payloads)
 
 
-@pytest.mark.xfail(reason="engine/_server.py unknown_command() decodes names with 'replace': "
-                   "Redis echoes the raw bytes", strict=False)
 def test_unknown_command_echoes_raw_bytes(
     moonkv_server: ServerHandle, redis_server: ServerHandle
 ) -> None:

@@ -310,8 +310,6 @@ def resolve_subcommand(spec: CommandSpec, argv: Sequence[bytes]) -> CommandSpec:
         raise RespError(f"wrong number of arguments for '{spec.name}' command")
     sub = spec.subcommands.get(argv[1].lower())
     if sub is None:
-        name = argv[1].decode("utf-8", "replace")
-        raise RespError(
-            f"unknown subcommand '{name[:128]}'. Try {spec.name.upper()} HELP."
-        )
+        name = argv[1][:128].decode("utf-8", "surrogateescape")
+        raise RespError(f"unknown subcommand '{name}'. Try {spec.name.upper()} HELP.")
     return sub

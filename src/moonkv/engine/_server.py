@@ -176,10 +176,11 @@ class Server:
         return eng is None or eng.may_write(spec, argv)
 
     def unknown_command(self, argv: list[bytes]) -> RespError:
-        name = argv[0].decode("utf-8", "replace")
-        args = " ".join(f"'{a.decode('utf-8', 'replace')[:128]}'" for a in argv[1:])
+        # surrogateescape: the reply echoes the client's raw bytes, as Redis does.
+        name = argv[0][:128].decode("utf-8", "surrogateescape")
+        args = " ".join(f"'{a[:128].decode('utf-8', 'surrogateescape')}'" for a in argv[1:])
         return RespError(
-            f"unknown command '{name[:128]}', with args beginning with: {args}{' ' if args else ''}"
+            f"unknown command '{name}', with args beginning with: {args}{' ' if args else ''}"
         )
 
     def error_reply(self, e: RespError) -> RespError:

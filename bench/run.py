@@ -528,8 +528,10 @@ def main(argv: list[str] | None = None) -> int:
     for s in servers:
         s.start()
     results: list[Result] = []
+    load_before = os.getloadavg()
     print(f"moonkv pid {servers[0].pid} port {servers[0].port} | redis {servers[1].version} "
-          f"pid {servers[1].pid} port {servers[1].port} | -c {CLIENTS}", flush=True)
+          f"pid {servers[1].pid} port {servers[1].port} | -c {CLIENTS} | "
+          f"load average {load_before[0]:.1f}", flush=True)
     try:
         for test in tests:
             setup_err = {s.name: prepare(s, test) for s in servers}
@@ -550,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         for s in servers:
             s.stop()
 
+    load_after = os.getloadavg()
     rows, verdicts = summarize(tests, pipelines, results)
     print()
     print_table(rows)
@@ -573,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "servers": {s.name: {"version": s.version, "restarts": s.restarts} for s in servers},
         "clients": CLIENTS,
+        "load_average": {"before": load_before, "after": load_after},
         "results": [r.__dict__ for r in results],
         "summary": rows,
         "targets": verdicts,
@@ -580,7 +584,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     with open(path, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1)
-    print(f"\nresults: {os.path.relpath(path)}")
+    print(f"\nload average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
+          f"({os.cpu_count()} CPUs): other work on the machine inflates CPU per request")
+    print(f"results: {os.path.relpath(path)}")
     return 0
 
 

@@ -71,7 +71,8 @@ class Connection(asyncio.Protocol):
         srv.stats["total_net_input_bytes"] += len(data)
         parser = self.parser
         parser.feed(data)
-        if parser.buffered > srv.config["client-query-buffer-limit"]:
+        # The limit is at least 1 MiB: look it up only for big buffers.
+        if parser.buffered > 1048576 and parser.buffered > srv.config["client-query-buffer-limit"]:
             self.close_client()
             return
         cmds = parser.parse()
@@ -95,7 +96,7 @@ class Connection(asyncio.Protocol):
         for i, argv in enumerate(cmds):
             if c.closing:
                 break
-            if proc.paused(argv):
+            if srv.paused_until and proc.paused(argv):
                 self.pending.extend(cmds[i:])
                 proc.pause_waiters.add(self)
                 break

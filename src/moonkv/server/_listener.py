@@ -106,6 +106,7 @@ class ServerProcess:
     def paused(self, argv: list[bytes]) -> bool:
         srv = self.server
         if srv.paused_until <= time.monotonic():
+            srv.paused_until = 0.0  # expired: the hot path skips this check again
             return False
         if not srv.pause_writes_only:
             return argv[0].lower() != b"client"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Durability benchmarks: moonkv beside redis-server, both with ``appendonly yes``.
 
-    python3 bench/durability.py [--quick] [--skip-load] [--skip-write]
+    python3 bench/durability.py [--quick] [--rounds N] [--skip-load] [--skip-write]
 
 1. Write throughput and server CPU time per write (utime+stime of the server
    process, all threads, from /proc/PID/stat) for ``appendfsync always`` and
@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -235,14 +236,25 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip-load", action="store_true")
     ap.add_argument("--skip-write", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per write test (medians)")
     a = ap.parse_args()
     results: dict[str, Any] = {"when": _dt.datetime.now(_dt.UTC).isoformat(), "writes": [], "loads": []}
     if not a.skip_write:
+        # Interleaved rounds (redis, moonkv, redis, ...) and medians: on a shared machine both
+        # servers then see the same conditions.
         for fsync, n in (("always", 20000 if a.quick else 100000), ("everysec", 50000 if a.quick else 200000)):
-            for kind in ("redis", "moonkv"):
-                r = bench_writes(kind, fsync, n)
-                print(f"writes {fsync:8} {kind:6}: {r['rps']:9.0f} req/s  {r['cpu_us_per_write']:6.1f} µs CPU/write", flush=True)
-                results["writes"].append(r)
+            runs: dict[str, list[dict[str, Any]]] = {"redis": [], "moonkv": []}
+            for _ in range(a.rounds):
+                for kind in ("redis", "moonkv"):
+                    r = bench_writes(kind, fsync, n)
+                    print(f"writes {fsync:8} {kind:6}: {r['rps']:9.0f} req/s  {r['cpu_us_per_write']:6.1f} µs CPU/write", flush=True)
+                    runs[kind].append(r)
+            for rs in runs.values():
+                med = dict(rs[0])
+                med["rps"] = statistics.median(x["rps"] for x in rs)
+                med["cpu_us_per_write"] = statistics.median(x["cpu_us_per_write"] for x in rs)
+                med["rounds"] = rs
+                results["writes"].append(med)
     if not a.skip_load:
         n = 100_000 if a.quick else 1_000_000
         for what in ("log", "snapshot"):

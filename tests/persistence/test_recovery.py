@@ -486,3 +486,22 @@ def test_scripts_and_types_survive_restarts(datadir: str) -> None:
         check(h.port)
     finally:
         h.stop()
+
+
+def test_aof_load_truncated_no_refuses_a_torn_tail(datadir: str) -> None:
+    h = start_moonkv([], dir=datadir)
+    redis.Redis(port=h.port).set("k", 1)
+    _kill(h)
+    with open(_current_log(datadir), "ab") as f:
+        f.write(b"\x40\x00\x00\x00abc")
+    port = free_port()
+    p = subprocess.run(
+        [sys.executable, "-m", "moonkv", "server", "--port", str(port), "--dir", datadir,
+         "--aof-load-truncated", "no"], capture_output=True, text=True, timeout=30,
+    )
+    assert p.returncode != 0 and "torn tail" in p.stderr and "--repair" in p.stderr
+    h = start_moonkv([], dir=datadir)  # the default truncates and starts
+    try:
+        assert redis.Redis(port=h.port).get("k") == b"1"
+    finally:
+        h.stop()

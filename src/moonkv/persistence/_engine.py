@@ -278,7 +278,10 @@ class Persistence:
         self.load_start = time.time()
         self._last_progress = time.monotonic()
         self.load_report = _load.LoadReport()
-        yield from _load.load_steps(srv, self.dir, self.manifest, self.load_report, log=log.warning)
+        yield from _load.load_steps(
+            srv, self.dir, self.manifest, self.load_report, log=log.warning,
+            repair_tail=bool(self.config["aof-load-truncated"]),
+        )
         self._after_load()
 
     def _progress(self) -> None:

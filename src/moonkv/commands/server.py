@@ -378,10 +378,9 @@ def swap_databases(srv: Server, a: int, b: int) -> None:
     ks = srv.ks
     da, db_ = ks.dbs[a], ks.dbs[b]
     # Watched keys are touched if they exist in either database (Redis semantics).
-    for (wdb, key), clients in srv.watched.items():
+    for wdb, key in srv.watched:
         if (wdb == a or wdb == b) and (key in da.data or key in db_.data):
-            for cl in clients:
-                cl.dirty_cas = True
+            ks.touched.append((wdb, key))
 
     def do_swap() -> None:
         da.data, db_.data = db_.data, da.data

@@ -290,19 +290,18 @@ class Server:
             if clients:
                 for cl in clients:
                     cl.dirty_cas = True
-        for dbid in ks.flushed:
-            for (wdb, _key), clients in watched.items():
-                if wdb == dbid:
-                    for cl in clients:
-                        cl.dirty_cas = True
 
     def touch_all_watched(self, dbid: int, only_existing: bool = True) -> None:
-        """FLUSHDB/SWAPDB: every watched key of the db counts as changed."""
+        """FLUSHDB/FLUSHALL: the watched keys of the db that exist count as changed.
+
+        Recorded as touches of the running unit, so a rolled-back script's
+        FLUSHDB does not fire WATCHes.
+        """
         db = self.ks.dbs[dbid]
-        for (wdb, key), clients in self.watched.items():
+        touched = self.ks.touched
+        for wdb, key in self.watched:
             if wdb == dbid and (not only_existing or key in db.data):
-                for cl in clients:
-                    cl.dirty_cas = True
+                touched.append((wdb, key))
 
     def watch_expired_now(self, c: Client) -> bool:
         """Redis 7: a watched key that expired after WATCH fails EXEC."""

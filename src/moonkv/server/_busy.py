@@ -135,7 +135,8 @@ class BusyResponder:
                 self._new.remove(peer)
             return
         peer.parser.feed(data)
-        out = [self._answer(argv) for argv in peer.parser.parse()]
+        client = peer.conn.client if peer.conn is not None else None
+        out = [self._answer(argv, client) for argv in peer.parser.parse()]
         if out:
             try:
                 peer.sock.setblocking(True)
@@ -153,10 +154,33 @@ class BusyResponder:
             log.warning("SHUTDOWN NOSAVE: the script did not stop, exiting now")
             os._exit(0)
 
-    def _answer(self, argv: list[bytes]) -> bytes:
+    def _answer(self, argv: list[bytes], client: Client | None) -> bytes:
         eng = self.proc.server.scripting
         name = argv[0].lower()
         sub = argv[1].lower() if len(argv) > 1 else b""
+        busy = _BUSY_EVAL if self.run.is_eval else _BUSY_FUNCTION
+        if client is not None:
+            # MULTI state follows Redis: MULTI and DISCARD are served, EXEC is
+            # refused and aborts the transaction, anything queued is refused
+            # and marks the transaction failed.
+            if name == b"multi" and len(argv) == 1:
+                if client.multi is not None:
+                    return b"-ERR MULTI calls can not be nested\r\n"
+                client.multi = []
+                client.multi_error = False
+                return b"+OK\r\n"
+            if client.multi is not None:
+                if name == b"discard" and len(argv) == 1:
+                    client.multi = None
+                    client.multi_error = False
+                    return b"+OK\r\n"
+                if name == b"exec" and len(argv) == 1:
+                    client.multi = None
+                    client.multi_error = False
+                    return b"-EXECABORT Transaction discarded because of: " + busy[1:]
+                if not (name in (b"script", b"function") and sub == b"kill"):
+                    client.multi_error = True
+                    return busy
         try:
             if name == b"script" and sub == b"kill" and len(argv) == 2:
                 return encode(eng.kill(is_eval=True))
@@ -177,4 +201,4 @@ class BusyResponder:
                 return b""
         except RespError as e:
             return encode(e)
-        return _BUSY_EVAL if self.run.is_eval else _BUSY_FUNCTION
+        return busy

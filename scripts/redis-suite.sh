@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Runs units of Redis's own test suite (../shared/tools/redis-suite.sh) against a
-# fresh moonkv per unit. Every unit in REQUIRED must report status=ok, missing=0.
+# fresh moonkv per unit. Every unit must report status=ok and, where the tool
+# knows Redis 7.0.15's count, missing=0 -- except the documented allowances
+# below (docs/compatibility.md says why).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SUITE_TOOL="${SUITE_TOOL:-../shared/tools/redis-suite.sh}"
-REQUIRED="${REDIS_SUITE_UNITS:-unit/protocol unit/info-command unit/keyspace unit/type/string unit/type/incr unit/expire unit/multi}"
+UNITS="${REDIS_SUITE_UNITS:-unit/protocol unit/info-command unit/keyspace unit/type/string unit/type/incr unit/expire unit/multi unit/type/hash unit/type/list unit/type/set unit/type/zset unit/scripting unit/functions unit/geo unit/type/stream unit/type/stream-cgroups}"
+# unit/type/string: "trim on SET with big value" runs only when INFO reports
+# mem_allocator jemalloc; moonkv reports its real allocator, so it never runs.
+ALLOWED_MISSING="unit/type/string=1"
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] && PY=.venv/bin/python
 PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -24,20 +29,35 @@ start() {
     return 1
 }
 stop() {
-    [ -f "$PIDFILE" ] && kill "$(cat "$PIDFILE")" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$(cat "$PIDFILE")" 2>/dev/null || true
+    [ -f "$PIDFILE" ] || return 0
+    local pid; pid=$(cat "$PIDFILE")
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
 }
 trap stop EXIT
 export -f start stop
 export PY PORT WORK PIDFILE
 start
 # shellcheck disable=SC2086
-out=$(bash "$SUITE_TOOL" --show-failures --before-unit 'stop; start' "127.0.0.1:$PORT" $REQUIRED)
-rc=$?
+out=$(bash "$SUITE_TOOL" --show-failures --before-unit 'stop; start' "127.0.0.1:$PORT" $UNITS)
 echo "$out"
-if [ $rc -ne 0 ] || echo "$out" | grep -E 'missing=[1-9]' >/dev/null; then
-    echo "Redis suite: some required unit is not ok (server log: $WORK/server.log)"
+bad=0
+while read -r line; do
+    unit=${line%% *}
+    case "$unit" in unit/*) ;; *) continue ;; esac
+    status=$(sed -n 's/.* status=\([a-z-]*\).*/\1/p' <<<"$line")
+    missing=$(sed -n 's/.* missing=\([0-9]*\).*/\1/p' <<<"$line")
+    allowed=0
+    for a in $ALLOWED_MISSING; do [ "${a%%=*}" = "$unit" ] && allowed=${a##*=}; done
+    if [ "$status" != ok ] || [ "${missing:-0}" -gt "$allowed" ]; then
+        echo "NOT OK: $line"
+        bad=1
+    fi
+done <<<"$out"
+if [ $bad -ne 0 ]; then
+    echo "Redis suite: some unit is not ok (server log: $WORK/server.log)"
     tail -n 30 "$WORK/server.log"
     exit 1
 fi
+echo "Redis suite: all units ok"

@@ -55,7 +55,10 @@ class Set(set):  # type: ignore[type-arg]
         return s
 
     def dump_state(self) -> list[Any]:
-        return [1 if self.big else 0, list(self)]
+        # Small sets dump in a canonical order (sorted, as an intset is), so equal sets
+        # give equal snapshots/DUMP payloads; big ones keep iteration order (no O(n log n)).
+        members = sorted(self) if len(self) <= 4096 else list(self)
+        return [1 if self.big else 0, members]
 
     @classmethod
     def load_state(cls, state: Any) -> Set:

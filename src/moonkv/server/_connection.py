@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from moonkv.engine import BLOCKED, NO_REPLY, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
 from moonkv.errors import ProtocolError, RespError
-from moonkv.protocol import RespParser, encode, encode_many
+from moonkv.protocol import RawReply, RespParser, encode, encode_many
 
 if TYPE_CHECKING:
     from moonkv.server._listener import ServerProcess
@@ -110,6 +110,8 @@ class Connection(asyncio.Protocol):
                     t = type(reply)
                     if t is bytes or t is str or t is int:
                         out.append(encode(reply, c.resp))
+                    elif t is RawReply:  # a script's reply, already encoded
+                        out.append(reply.data)  # type: ignore[attr-defined]
                     else:
                         encode_many([reply], c.resp, out.append)
             elif mode == REPLY_SKIP:

@@ -97,6 +97,16 @@ def test_large_value_in_many_chunks(fast: bool) -> None:
     assert cmds == [[b"SET", b"k", val], [b"GET", b"k"]] and err is None and left == 0
 
 
+@pytest.mark.parametrize("fast", FAST)
+def test_feed_accepts_bytearray_and_memoryview(fast: bool) -> None:
+    p = RespParser(use_fast_path=fast)
+    data = enc(b"ECHO", b"abc") + enc(b"PING")
+    p.feed(bytearray(data[:7]))
+    p.feed(memoryview(data)[7:20])
+    p.feed(memoryview(bytearray(data[20:])))
+    assert p.parse() == [[b"ECHO", b"abc"], [b"PING"]]
+
+
 def test_take_buffer_returns_unconsumed_bytes() -> None:
     p = RespParser()
     p.feed(enc(b"PING") + b"*2\r\n$3\r\nGET")

@@ -107,14 +107,14 @@ class RespParser:
     def feed(self, data: bytes) -> None:
         if not data:
             return
+        if type(data) is not bytes:
+            data = bytes(data)  # bytearray or memoryview from a caller
         buf = self._buf
         if buf:
             if type(buf) is bytes:
                 buf = self._buf = bytearray(buf)
             buf += data  # type: ignore[operator]
         else:
-            if type(data) is not bytes:
-                data = bytes(data)
             self._buf = data
             if self._reader is None and self._fast and not self.auth_required:
                 # Back in sync: the fast path starts on a command boundary.

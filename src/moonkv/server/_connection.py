@@ -80,6 +80,8 @@ class Connection(asyncio.Protocol):
             self.pending.extend(cmds)
             cmds = []
         out = self.run_commands(cmds)
+        # AUTH/HELLO AUTH lift Redis's limits for unauthenticated clients.
+        parser.auth_required = not c.authenticated
         if parser.error is not None:
             self._protocol_error(parser.error, out)
             return

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from moonkv.clock import Clock
-from moonkv.commands.table import CommandSpec, lookup, resolve_subcommand
+from moonkv.commands.table import TABLE, CommandSpec, lookup, resolve_subcommand
 from moonkv.engine._acl import Acl
 from moonkv.engine._client import REPLY_ON, Client
 from moonkv.engine._config import Config
@@ -135,7 +135,27 @@ class Server:
     def execute(self, c: Client, argv: list[bytes]) -> object:
         """Run one request from a client; returns the reply (or BLOCKED)."""
         self.stats["total_commands_processed"] += 1
-        spec = lookup(argv[0])
+        spec = TABLE.get(argv[0])
+        # Fast path: a known command with the right arity, from a plain client
+        # (authenticated, no ACL restrictions, not in MULTI) on a healthy server.
+        if (
+            spec is not None
+            and not spec.subcommands
+            and c.multi is None
+            and c.acl_user is None
+            and c.authenticated
+            and not self.loading
+            and self.write_error is None
+        ):
+            a = spec.arity
+            n = len(argv)
+            if n == a if a > 0 else n >= -a:
+                c.last_cmd = argv[0]
+                reply = self.call(c, spec, argv)
+                self.end_unit()
+                return reply
+        if spec is None:
+            spec = lookup(argv[0])
         try:
             if spec is None:
                 raise self.unknown_command(argv)
@@ -233,6 +253,8 @@ class Server:
     def end_unit(self) -> None:
         """Commit the finished unit: log its effects, fire WATCH, serve blocked clients."""
         ks = self.ks
+        if not (self.effects or ks.touched or ks.expired_effects or ks.ready or ks.flushed):
+            return
         if ks.expired_effects:
             exp = ks.expired_effects
             ks.expired_effects = []

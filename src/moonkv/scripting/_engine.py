@@ -396,6 +396,8 @@ class ScriptEngine:
         if run.kill_message is not None:
             return run.kill_message.encode()
         elapsed_ms = (time.monotonic() - run.start) * 1000
+        if not run.busy and elapsed_ms > self.config["lua-time-limit"]:
+            self.check_busy()
         hard = self.config["lua-kill-time-limit"]
         if hard and elapsed_ms > hard:
             run.kill_message = (
@@ -405,11 +407,12 @@ class ScriptEngine:
         return None
 
     def check_busy(self) -> None:
-        """Called by the network layer's watchdog thread: declare a slow script busy.
+        """Declare a slow script busy (past lua-time-limit).
 
-        A thread (not the count hook) decides, so a script stuck inside one
-        long C call (a huge sort, a pattern match) still turns the server busy
-        and lets other clients get -BUSY and SHUTDOWN NOSAVE through.
+        Called from the count hook while the script runs Lua code, and by the
+        network layer's watchdog thread, so a script stuck inside one long C
+        call (a huge sort, a pattern match) still turns the server busy and
+        lets other clients get -BUSY and SHUTDOWN NOSAVE through.
         """
         with self.lock:
             run = self.running

@@ -33,7 +33,7 @@ from lupa.lua51 import LuaError, LuaMemoryError
 from moonkv.commands._util import parse_int
 from moonkv.commands.table import CommandSpec, lookup
 from moonkv.engine import Client, Server
-from moonkv.errors import RespError
+from moonkv.errors import NoScriptError, RespError
 from moonkv.protocol import NULL_ARRAY, BigNumber, RawReply, Verbatim
 from moonkv.scripting._runtime import LuaRuntime
 from moonkv.scripting._shebang import parse_shebang
@@ -131,6 +131,7 @@ class ScriptEngine:
             self._hook,
             self._log,
             sha1hex,
+            self._setresp,
             max_memory=self.config["lua-memory-limit"],
         )
 
@@ -246,10 +247,9 @@ class ScriptEngine:
             sha = argv[1].lower()
             script = self.scripts.get(sha)
             if script is None:
-                from moonkv.errors import NoScriptError
-
                 raise NoScriptError()
-            self.scripts.move_to_end(sha)
+            if not script.loaded:
+                self.scripts.move_to_end(sha)  # LRU order only matters for EVAL entries
         else:
             sha, script = self.get_or_create(argv[1], loaded=False)
         flags = script.flags
@@ -523,11 +523,12 @@ class ScriptEngine:
         if spec.denyoom and not run.allow_oom and run.legacy and self.over_maxmemory():
             spec.rejected_calls += 1
             return self._refuse("OOM command not allowed when used memory > 'maxmemory'.")
-        sc = self.client
-        # Handlers shape RESP3 replies (maps, doubles) by the client's protocol:
-        # the script's redis.setresp() choice.
-        sc.resp = (self.rt if run.is_eval else self.functions.rt).state[b"resp"]
-        return srv.call(sc, spec, argv)
+        # Handlers shape RESP3 replies (maps, doubles) by the client's protocol,
+        # which is the script's redis.setresp() choice (see _setresp).
+        return srv.call(self.client, spec, argv)
+
+    def _setresp(self, version: int) -> None:
+        self.client.resp = int(version)
 
     def _refuse(self, text: str) -> RespError:
         # A command refused inside a script counts once in the error stats.

@@ -58,6 +58,7 @@ class FunctionRegistry:
             e._hook,
             e._log,
             sha1hex,
+            e._setresp,
             max_memory=e.config["lua-memory-limit"],
         )
 

@@ -41,6 +41,7 @@ class LuaRuntime:
         pyhook: Callable[[], Any],
         pylog: Callable[[int, bytes], None],
         pysha1: Callable[[bytes], bytes],
+        pysetresp: Callable[[int], None],
         max_memory: int = 0,
     ) -> None:
         self.lua = lua51.LuaRuntime(
@@ -57,7 +58,7 @@ class LuaRuntime:
         for name, tbl in libs.items():
             libtable[name] = tbl
         prelude = resources.files("moonkv.scripting").joinpath("prelude.lua").read_bytes()
-        api = lua.execute(prelude, pycall, pypcall, pycall_packed, pypcall_packed, pyacl, pyhook, pylog, pysha1, libtable, MAX_REPLY_DEPTH)
+        api = lua.execute(prelude, pycall, pypcall, pycall_packed, pypcall_packed, pyacl, pyhook, pylog, pysha1, pysetresp, libtable, MAX_REPLY_DEPTH)
         # Nothing of Python stays reachable through the real globals either.
         lua.execute(b"python = nil; io = nil; os = nil; require = nil; package = nil; dofile = nil; loadfile = nil; module = nil; debug = nil")
         from moonkv import REDIS_VERSION

@@ -5,7 +5,7 @@
 -- reach: scripts see only Lua functions and read-only proxy tables.
 -- Returns a table of internal entry points for Python.
 
-local pycall, pypcall, pycall_packed, pypcall_packed, pyacl, pyhook, pylog, pysha1, libs, max_depth = ...
+local pycall, pypcall, pycall_packed, pypcall_packed, pyacl, pyhook, pylog, pysha1, pysetresp, libs, max_depth = ...
 
 local type, error, select, tostring, tonumber = type, error, select, tostring, tonumber
 local setmetatable, getmetatable, rawget, rawset, rawequal = setmetatable, getmetatable, rawget, rawset, rawequal
@@ -178,6 +178,7 @@ redis.setresp = function(...)
   local v = tonumber((...))
   if v ~= 2 and v ~= 3 then error("RESP version must be 2 or 3.", 0) end
   state.resp = v
+  pysetresp(v)
 end
 redis.set_repl = function(...)
   if select("#", ...) ~= 1 then error("redis.set_repl() requires one argument.", 0) end

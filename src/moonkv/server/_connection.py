@@ -15,6 +15,8 @@ from moonkv.engine import BLOCKED, NO_REPLY, REPLY_OFF, REPLY_ON, REPLY_SKIP, Cl
 from moonkv.errors import ProtocolError, RespError
 from moonkv.protocol import RawReply, RespParser, encode, encode_many
 
+_OK = b"+OK\r\n"
+
 if TYPE_CHECKING:
     from moonkv.server._listener import ServerProcess
 
@@ -109,9 +111,14 @@ class Connection(asyncio.Protocol):
             mode = c.reply_mode
             if mode == REPLY_ON:
                 if reply is not NO_REPLY:
+                    # The common replies are encoded inline (no call per reply).
                     t = type(reply)
-                    if t is bytes or t is str or t is int:
-                        out.append(encode(reply, c.resp))
+                    if t is bytes:
+                        out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))  # type: ignore[arg-type]
+                    elif t is str:
+                        out.append(_OK if reply == "OK" else encode(reply, c.resp))
+                    elif t is int:
+                        out.append(b":%d\r\n" % reply)  # type: ignore[str-format]
                     elif t is RawReply:  # a script's reply, already encoded
                         out.append(reply.data)  # type: ignore[attr-defined]
                     else:
@@ -130,9 +137,9 @@ class Connection(asyncio.Protocol):
 
     def write(self, out: list[bytes]) -> None:
         data = b"".join(out) if len(out) != 1 else out[0]
-        proc = self.proc
-        if proc.durable_pending():
-            proc.defer_output(self, data)
+        p = self.server.persistence
+        if p is not None and p.needs_flush():
+            self.proc.defer_output(self, data)
         else:
             self._write_now(data)
 

@@ -18,7 +18,7 @@ from typing import Any
 from moonkv.commands._util import parse_int
 from moonkv.commands.table import KeySpec, command, keys, lookup
 from moonkv.engine import Client
-from moonkv.errors import RespError, WrongTypeError, not_float, syntax_error
+from moonkv.errors import RespError, not_float, syntax_error
 from moonkv.keyspace import geohash as gh
 from moonkv.keyspace.types import _limits
 from moonkv.keyspace.types.zset import ZSet
@@ -123,10 +123,7 @@ def _box(bw: bytes, bh: bytes, bunit: bytes) -> tuple[float, float, float]:
 
 
 def _read(c: Client, key: bytes) -> ZSet | None:
-    v = c.db.lookup_read(key)
-    if v is not None and type(v) is not ZSet:
-        raise WrongTypeError()
-    return v
+    return c.db.read_typed(key, ZSet)  # type: ignore[no-any-return]
 
 
 def _coord(c: Client, x: float) -> object:

@@ -207,10 +207,7 @@ def incr_long_double(cur: Fraction, incr: Fraction) -> Fraction:
 
 
 def _read(c: Client, key: bytes) -> Hash | None:
-    v = c.db.lookup_read(key)
-    if v is not None and type(v) is not Hash:
-        raise WrongTypeError()
-    return v
+    return c.db.read_typed(key, Hash)  # type: ignore[no-any-return]
 
 
 def _write(c: Client, key: bytes) -> tuple[Hash, bool]:

@@ -17,17 +17,11 @@ LEFT, RIGHT = 0, 1
 
 
 def _read(c: Client, key: bytes) -> List | None:
-    v = c.db.lookup_read(key)
-    if v is not None and type(v) is not List:
-        raise WrongTypeError()
-    return v
+    return c.db.read_typed(key, List)  # type: ignore[no-any-return]
 
 
 def _get_w(c: Client, key: bytes) -> List | None:
-    v = c.db.get(key)
-    if v is not None and type(v) is not List:
-        raise WrongTypeError()
-    return v
+    return c.db.get_typed(key, List)  # type: ignore[no-any-return]
 
 
 def _where(b: bytes) -> int:

@@ -17,17 +17,11 @@ _G = "set"
 
 
 def _read(c: Client, key: bytes) -> Set | None:
-    v = c.db.lookup_read(key)
-    if v is not None and type(v) is not Set:
-        raise WrongTypeError()
-    return v
+    return c.db.read_typed(key, Set)  # type: ignore[no-any-return]
 
 
 def _get_w(c: Client, key: bytes) -> Set | None:
-    v = c.db.get(key)
-    if v is not None and type(v) is not Set:
-        raise WrongTypeError()
-    return v
+    return c.db.get_typed(key, Set)  # type: ignore[no-any-return]
 
 
 def members_reply(s: Set) -> list[bytes]:

@@ -125,10 +125,7 @@ def _end_bound(b: bytes) -> int:
 
 
 def _read(c: Client, key: bytes) -> Stream | None:
-    v = c.db.lookup_read(key)
-    if v is not None and type(v) is not Stream:
-        raise WrongTypeError()
-    return v
+    return c.db.read_typed(key, Stream)  # type: ignore[no-any-return]
 
 
 def _write(c: Client, key: bytes) -> Stream | None:

@@ -46,17 +46,11 @@ TOP: Any = _Top()
 
 
 def _read(c: Client, key: bytes) -> ZSet | None:
-    v = c.db.lookup_read(key)
-    if v is not None and type(v) is not ZSet:
-        raise WrongTypeError()
-    return v
+    return c.db.read_typed(key, ZSet)  # type: ignore[no-any-return]
 
 
 def _get_w(c: Client, key: bytes) -> ZSet | None:
-    v = c.db.get(key)
-    if v is not None and type(v) is not ZSet:
-        raise WrongTypeError()
-    return v
+    return c.db.get_typed(key, ZSet)  # type: ignore[no-any-return]
 
 
 def _new(c: Client) -> ZSet:

@@ -6,48 +6,14 @@ from typing import Any
 
 import pytest
 
-from moonkv.commands import load
-from moonkv.engine import Server
 from moonkv.errors import RespError
 from moonkv.keyspace.types.set import Set
+from tests.inprocess import InProcessServer
 
 
-class Box:
-    def __init__(self) -> None:
-        load()
-        self.srv = Server()
-        self.effects: list[tuple[int, list[bytes]]] = []
-        self.srv.sinks.append(self)
-        self.c = self.srv.new_client()
-
-    def commit(self, effects: list[tuple[int, list[bytes]]]) -> None:
-        self.effects.extend(effects)
-
-    def __call__(self, *args: Any) -> Any:
-        argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-        r = self.srv.execute(self.c, argv)
-        if isinstance(r, RespError):
-            raise r
-        return r
-
-    @property
-    def data(self) -> dict[bytes, Any]:
-        return self.srv.ks.dbs[0].data
-
+class Box(InProcessServer):
     def snap(self) -> dict[bytes, Any]:
         return {k: (set(v) if type(v) is Set else v) for k, v in self.data.items()}
-
-    def undone(self, *args: Any) -> None:
-        before = self.snap()
-        self.srv.ks.undo = []
-        try:
-            self(*args)
-        except RespError:
-            pass
-        undo, self.srv.ks.undo = self.srv.ks.undo, None
-        for fn in reversed(undo):
-            fn()
-        assert self.snap() == before, args
 
 
 @pytest.fixture

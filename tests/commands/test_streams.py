@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pytest
 
 from moonkv.clock import ManualClock
-from moonkv.commands import load
 from moonkv.commands.streams import _ull, parse_id
-from moonkv.engine import Server
 from moonkv.errors import RespError
 from moonkv.keyspace.codec import decode_value, encode_value
 from moonkv.keyspace.types.stream import MAX_ID, Stream, fmt_id
 from moonkv.protocol import NULL_ARRAY
+from tests.inprocess import InProcessServer
 
 
 class FakeClock(ManualClock):
@@ -27,50 +25,9 @@ class FakeClock(ManualClock):
         self._ms = v
 
 
-class Box:
+class Box(InProcessServer):
     def __init__(self) -> None:
-        load()
-        self.clock = FakeClock()
-        self.srv = Server(clock=self.clock)
-        self.effects: list[tuple[int, list[bytes]]] = []
-        self.srv.sinks.append(self)
-        self.c = self.client()
-
-    def commit(self, effects: list[tuple[int, list[bytes]]]) -> None:
-        self.effects.extend(effects)
-
-    def client(self) -> Any:
-        c = self.srv.new_client()
-        c.sent = []
-        c.send = c.sent.append
-        return c
-
-    def __call__(self, *args: Any, c: Any = None) -> Any:
-        argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-        r = self.srv.execute(c or self.c, argv)
-        if isinstance(r, RespError):
-            raise r
-        return r
-
-    @property
-    def data(self) -> dict[bytes, Any]:
-        return self.srv.ks.dbs[0].data
-
-    def snap(self) -> dict[bytes, Any]:
-        return {k: encode_value(v) for k, v in self.data.items()}
-
-    def undone(self, *args: Any) -> None:
-        before = self.snap()
-        self.srv.ks.undo = []
-        try:
-            self(*args)
-        except RespError:
-            pass
-        undo, self.srv.ks.undo = self.srv.ks.undo, None
-        self.srv.discard_unit()
-        for fn in reversed(undo):
-            fn()
-        assert self.snap() == before, args
+        super().__init__(FakeClock())
 
 
 @pytest.fixture

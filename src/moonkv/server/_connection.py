@@ -78,6 +78,33 @@ class Connection(asyncio.Protocol):
             self.close_client()
             return
         cmds = parser.parse()
+        if (
+            len(cmds) == 1
+            and not self.pending
+            and c.blocked is None
+            and c.reply_mode == REPLY_ON
+            and not srv.paused_until
+            and parser.error is None
+        ):
+            # Fast path for the common non-pipelined request: one command, one
+            # reply; anything unusual afterwards takes the general path.
+            reply = srv.execute(c, cmds[0])
+            parser.auth_required = not c.authenticated
+            t = type(reply)
+            if not c.closing and srv.shutdown_requested is None and c.reply_mode == REPLY_ON:
+                if t is bytes:
+                    self.write([b"$%d\r\n%s\r\n" % (len(reply), reply)])  # type: ignore[arg-type]
+                    return
+                if t is str and reply == "OK":
+                    self.write([_OK])
+                    return
+                if t is int:
+                    self.write([b":%d\r\n" % reply])  # type: ignore[str-format]
+                    return
+            out = self._after(reply, [])
+            if out:
+                self.write(out)
+            return
         if self.pending or c.blocked is not None:
             self.pending.extend(cmds)
             cmds = []
@@ -108,23 +135,7 @@ class Connection(asyncio.Protocol):
             if reply is BLOCKED:
                 self.pending.extend(cmds[i + 1 :])
                 break
-            mode = c.reply_mode
-            if mode == REPLY_ON:
-                if reply is not NO_REPLY:
-                    # The common replies are encoded inline (no call per reply).
-                    t = type(reply)
-                    if t is bytes:
-                        out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))  # type: ignore[arg-type]
-                    elif t is str:
-                        out.append(_OK if reply == "OK" else encode(reply, c.resp))
-                    elif t is int:
-                        out.append(b":%d\r\n" % reply)  # type: ignore[str-format]
-                    elif t is RawReply:  # a script's reply, already encoded
-                        out.append(reply.data)  # type: ignore[attr-defined]
-                    else:
-                        encode_many([reply], c.resp, out.append)
-            elif mode == REPLY_SKIP:
-                c.reply_mode = REPLY_ON
+            self._emit(reply, out)
             if c.closing:
                 break
             if srv.shutdown_requested is not None:
@@ -132,6 +143,36 @@ class Connection(asyncio.Protocol):
         if srv.shutdown_requested is not None:
             proc.request_shutdown()
         return out
+
+    def _after(self, reply: object, out: list[bytes]) -> list[bytes]:
+        """The general handling of one executed command's reply (see run_commands)."""
+        if reply is not BLOCKED:
+            self._emit(reply, out)
+        if self.server.shutdown_requested is not None:
+            self.proc.request_shutdown()
+        return out
+
+    def _emit(self, reply: object, out: list[bytes]) -> None:
+        """Append one reply's bytes to ``out``, honouring CLIENT REPLY."""
+        c = self.client
+        assert c is not None
+        mode = c.reply_mode
+        if mode == REPLY_ON:
+            if reply is not NO_REPLY:
+                # The common replies are encoded inline (no call per reply).
+                t = type(reply)
+                if t is bytes:
+                    out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))  # type: ignore[arg-type]
+                elif t is str:
+                    out.append(_OK if reply == "OK" else encode(reply, c.resp))
+                elif t is int:
+                    out.append(b":%d\r\n" % reply)  # type: ignore[str-format]
+                elif t is RawReply:  # a script's reply, already encoded
+                    out.append(reply.data)  # type: ignore[attr-defined]
+                else:
+                    encode_many([reply], c.resp, out.append)
+        elif mode == REPLY_SKIP:
+            c.reply_mode = REPLY_ON
 
     # -- output ------------------------------------------------------------
 

@@ -58,7 +58,11 @@ def _encode(value: object, proto: int, emit: Callable[[bytes], None]) -> None:
     elif t is list or t is tuple:
         emit(b"*%d\r\n" % len(value))  # type: ignore[arg-type]
         for item in value:  # type: ignore[attr-defined]
-            _encode(item, proto, emit)
+            # Bulk strings dominate arrays (LRANGE, ZRANGE, MGET): encode them inline.
+            if type(item) is bytes:
+                emit(b"$%d\r\n%s\r\n" % (len(item), item))
+            else:
+                _encode(item, proto, emit)
     elif isinstance(value, RespError):
         text = str(value).replace("\r", " ").replace("\n", " ")
         emit(b"-%s\r\n" % text.encode("utf-8", "surrogateescape"))

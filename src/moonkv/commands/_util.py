@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from moonkv.errors import RespError, not_float, not_integer
+from moonkv.errors import RespError, not_float, not_integer, syntax_error
 
 I64_MIN = -(2**63)
 I64_MAX = 2**63 - 1
@@ -172,3 +172,19 @@ def value_size(v: object) -> int:
     if size is not None:
         return int(size())
     return sys.getsizeof(v)
+
+
+def parse_mpop_count(argv: list[bytes], j: int) -> int:
+    """LMPOP/ZMPOP's optional ``COUNT n`` after the direction (default 1)."""
+    count = -1
+    n = len(argv)
+    while j < n:
+        if count == -1 and argv[j].lower() == b"count" and n - 1 - j:
+            j += 1
+            count = parse_int(argv[j], "count should be greater than 0")
+            if count < 1:
+                raise RespError("count should be greater than 0")
+        else:
+            raise syntax_error()
+        j += 1
+    return 1 if count == -1 else count

@@ -8,6 +8,7 @@ scans (BITCOUNT, BITPOS, BITOP) work on Python big integers, which run in C.
 from __future__ import annotations
 
 from moonkv.commands._util import I64_MAX, parse_int
+from moonkv.commands.strings import get_string, write_string
 from moonkv.commands.table import command, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError, syntax_error
@@ -36,20 +37,6 @@ def _bit_offset(c: Client, raw: bytes, hash_ok: bool = False, bits: int = 0) -> 
     return off
 
 
-def _read_string(c: Client, key: bytes) -> bytes | None:
-    v = c.db.lookup_read(key)
-    if v is not None and type(v) is not bytes:
-        raise WrongTypeError()
-    return v  # type: ignore[no-any-return]
-
-
-def _write_string(c: Client, key: bytes) -> bytes | None:
-    v = c.db.get(key)
-    if v is not None and type(v) is not bytes:
-        raise WrongTypeError()
-    return v  # type: ignore[no-any-return]
-
-
 @command("setbit", 4, "write denyoom", keys=keys(1, flags="RW ACCESS UPDATE VARIABLE_FLAGS"), group=_G,
          since="2.2.0", summary="Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.")
 def setbit(c: Client, argv: list[bytes]) -> object:
@@ -61,7 +48,7 @@ def setbit(c: Client, argv: list[bytes]) -> object:
     if on & ~1:
         raise RespError(_BIT_ERR)
     key = argv[1]
-    old = _write_string(c, key)
+    old = write_string(c, key)
     byte = off >> 3
     shift = 7 - (off & 7)
     if old is None:
@@ -85,7 +72,7 @@ def setbit(c: Client, argv: list[bytes]) -> object:
          summary="Returns a bit value by offset.")
 def getbit(c: Client, argv: list[bytes]) -> object:
     off = _bit_offset(c, argv[2])
-    v = _read_string(c, argv[1])
+    v = get_string(c, argv[1])
     if v is None:
         return 0
     byte = off >> 3
@@ -133,7 +120,7 @@ def _unit(arg: bytes) -> bool:
          summary="Counts the number of set bits (population counting) in a string.",
          complexity="O(N)")
 def bitcount(c: Client, argv: list[bytes]) -> object:
-    v = _read_string(c, argv[1])
+    v = get_string(c, argv[1])
     if v is None:
         return 0
     n = len(argv)
@@ -160,7 +147,7 @@ def bitpos(c: Client, argv: list[bytes]) -> object:
     bit = parse_int(argv[2])
     if bit != 0 and bit != 1:
         raise RespError("The bit argument must be 1 or 0.")
-    v = _read_string(c, argv[1])
+    v = get_string(c, argv[1])
     if v is None:
         return -1 if bit else 0
     n = len(argv)
@@ -324,12 +311,12 @@ def _bitfield(c: Client, argv: list[bytes], readonly_cmd: bool) -> object:
         j += 1
     key = argv[1]
     if readonly:
-        v = _read_string(c, key)
+        v = get_string(c, key)
         buf = v or b""
         return [_get_field(buf, off, bits, signed) for (_op, signed, bits, off, _a, _o) in ops]
     if readonly_cmd:
         raise RespError("BITFIELD_RO only supports the GET subcommand")
-    v = _write_string(c, key)
+    v = write_string(c, key)
     old = v if v is not None else b""
     need = (highest >> 3) + 1
     grown = v is None or need > len(old)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moonkv.commands._util import parse_int, parse_timeout
+from moonkv.commands._util import parse_int, parse_mpop_count, parse_timeout
 from moonkv.commands.table import KeySpec, command, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError, syntax_error, wrong_arity
@@ -499,20 +499,7 @@ def _parse_mpop(argv: list[bytes], numkeys_idx: int) -> tuple[list[bytes], int, 
     if where_idx >= len(argv):
         raise syntax_error()
     where = _where(argv[where_idx])
-    count = -1
-    j = where_idx + 1
-    n = len(argv)
-    while j < n:
-        if count == -1 and argv[j].lower() == b"count" and n - 1 - j:
-            j += 1
-            count = parse_int(argv[j], "count should be greater than 0")
-            if count < 1:
-                raise RespError("count should be greater than 0")
-        else:
-            raise syntax_error()
-        j += 1
-    if count == -1:
-        count = 1
+    count = parse_mpop_count(argv, where_idx + 1)
     return argv[numkeys_idx + 1 : where_idx], where, count
 
 

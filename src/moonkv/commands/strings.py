@@ -30,18 +30,12 @@ _MAX_BULK_ERR = "string exceeds maximum allowed size (proto-max-bulk-len)"
 
 def get_string(c: Client, key: bytes) -> bytes | None:
     """The string at ``key`` for a read (counts hits/misses); WRONGTYPE for other types."""
-    v = c.db.lookup_read(key)
-    if v is not None and type(v) is not bytes:
-        raise WrongTypeError()
-    return v  # type: ignore[no-any-return]
+    return c.db.read_typed(key, bytes)  # type: ignore[no-any-return]
 
 
-def _write_string(c: Client, key: bytes) -> bytes | None:
+def write_string(c: Client, key: bytes) -> bytes | None:
     """The string at ``key`` for a write (no stats); WRONGTYPE for other types."""
-    v = c.db.get(key)
-    if v is not None and type(v) is not bytes:
-        raise WrongTypeError()
-    return v  # type: ignore[no-any-return]
+    return c.db.get_typed(key, bytes)  # type: ignore[no-any-return]
 
 
 def check_string_length(c: Client, size: int, append: int) -> None:
@@ -265,7 +259,7 @@ def msetnx(c: Client, argv: list[bytes]) -> object:
          summary="Appends a string to the value of a key. Creates the key if it doesn't exist.")
 def append(c: Client, argv: list[bytes]) -> object:
     key, tail = argv[1], argv[2]
-    old = _write_string(c, key)
+    old = write_string(c, key)
     if old is None:
         new = tail
     else:
@@ -455,7 +449,7 @@ def format_long_double(x: Fraction) -> bytes:
          since="2.6.0", summary="Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
 def incrbyfloat(c: Client, argv: list[bytes]) -> object:
     key = argv[1]
-    v = _write_string(c, key)
+    v = write_string(c, key)
     cur = parse_long_double(v) if v is not None else Fraction(0)
     inc = parse_long_double(argv[2])
     if cur is None or inc is None:
@@ -513,7 +507,7 @@ def setrange(c: Client, argv: list[bytes]) -> object:
     offset = parse_int(argv[2])
     if offset < 0:
         raise RespError("offset is out of range")
-    old = _write_string(c, key)
+    old = write_string(c, key)
     if old is None:
         if not value:
             return 0

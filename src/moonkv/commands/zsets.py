@@ -6,7 +6,7 @@ import math
 import random
 from typing import Any
 
-from moonkv.commands._util import parse_float, parse_int, parse_timeout
+from moonkv.commands._util import parse_float, parse_int, parse_mpop_count, parse_timeout
 from moonkv.commands.hashes import LONG_MAX, parse_cursor, parse_range_long, scan_reply
 from moonkv.commands.table import KeySpec, command, keys
 from moonkv.engine import Client
@@ -749,20 +749,7 @@ def _parse_zmpop(argv: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool
         maxside = True
     else:
         raise syntax_error()
-    count = -1
-    j = where_idx + 1
-    n = len(argv)
-    while j < n:
-        if count == -1 and argv[j].lower() == b"count" and n - 1 - j:
-            j += 1
-            count = parse_int(argv[j], "count should be greater than 0")
-            if count < 1:
-                raise RespError("count should be greater than 0")
-        else:
-            raise syntax_error()
-        j += 1
-    if count == -1:
-        count = 1
+    count = parse_mpop_count(argv, where_idx + 1)
     return argv[numkeys_idx + 1 : where_idx], maxside, count
 
 

@@ -68,6 +68,11 @@ class Script:
     has_shebang: bool
     loaded: bool  # from SCRIPT LOAD (kept) rather than EVAL (bounded, LRU)
 
+    def __post_init__(self) -> None:
+        # What every run needs from the flags, decided once.
+        self.no_writes = "no-writes" in self.flags
+        self.allow_oom = "allow-oom" in self.flags
+
 
 class RunState:
     """The script being executed (at most one at a time)."""
@@ -117,6 +122,12 @@ class ScriptEngine:
         self.functions: Any = None  # FunctionRegistry, attached by moonkv.scripting
         self.load_deadline: float | None = None  # a library's load code must finish by then
         self.evictions = 0
+        # Directives redis.call consults on every write, kept as attributes.
+        self._min_replicas = self.config["min-replicas-to-write"]
+        self._maxmemory = self.config["maxmemory"]
+        # Command names as scripts spell them -> specs that need no
+        # subcommand resolution and may run from scripts (see _dispatch).
+        self._plain: dict[bytes, CommandSpec] = {}
         server.config.on_change(self._config_changed)
 
     # -- runtime -------------------------------------------------------------
@@ -136,6 +147,10 @@ class ScriptEngine:
         )
 
     def _config_changed(self, name: str, value: Any) -> None:
+        if name == "min-replicas-to-write":
+            self._min_replicas = value
+        elif name == "maxmemory":
+            self._maxmemory = value
         if name == "lua-memory-limit":
             self.rt.set_memory_cap(value)
             if self.functions is not None:
@@ -242,32 +257,29 @@ class ScriptEngine:
     # -- EVAL / EVALSHA ---------------------------------------------------------
 
     def eval(self, c: Client, argv: list[bytes], *, by_sha: bool, read_only: bool) -> object:
-        nkeys = self.parse_numkeys(argv[2], len(argv) - 3)
+        raw = argv[2]
+        if len(raw) == 1 and 48 <= raw[0] <= 57 and raw[0] - 48 <= len(argv) - 3:
+            nkeys = raw[0] - 48  # the usual single-digit key count
+        else:
+            nkeys = self.parse_numkeys(raw, len(argv) - 3)
         if by_sha:
-            sha = argv[1].lower()
+            sha = argv[1]
             script = self.scripts.get(sha)
             if script is None:
-                raise NoScriptError()
+                sha = sha.lower()
+                script = self.scripts.get(sha)
+                if script is None:
+                    raise NoScriptError()
             if not script.loaded:
                 self.scripts.move_to_end(sha)  # LRU order only matters for EVAL entries
         else:
             sha, script = self.get_or_create(argv[1], loaded=False)
-        flags = script.flags
-        if read_only and script.has_shebang and "no-writes" not in flags:
-            raise RespError("Can not execute a script with write flag using *_ro command.")
-        ro = read_only or "no-writes" in flags
-        self.check_script_flags(script.has_shebang, flags, ro)
-        return self.run(
-            c,
-            script.fn,
-            sha,
-            nkeys,
-            argv[3:],
-            is_eval=True,
-            read_only=ro,
-            allow_oom="allow-oom" in flags or ro,
-            legacy=not script.has_shebang,
-        )
+        ro = read_only or script.no_writes
+        if script.has_shebang:
+            if read_only and not script.no_writes:
+                raise RespError("Can not execute a script with write flag using *_ro command.")
+            self.check_script_flags(True, script.flags, ro)
+        return self.run(c, script.fn, sha, nkeys, argv[3:], True, ro, script.allow_oom or ro, not script.has_shebang)
 
     @staticmethod
     def parse_numkeys(raw: bytes, nargs: int) -> int:
@@ -293,15 +305,14 @@ class ScriptEngine:
         """Checks Redis makes before running a script that declared flags."""
         if not has_shebang:
             return
-        srv = self.server
         if not read_only:
             if "allow-oom" not in flags and self.over_maxmemory():
                 raise RespError(full="OOM command not allowed when used memory > 'maxmemory'.")
-            if srv.config["min-replicas-to-write"] > 0:
+            if self._min_replicas > 0:
                 raise RespError(full="NOREPLICAS Not enough good replicas to write.")
 
     def over_maxmemory(self) -> bool:
-        limit = self.config["maxmemory"]
+        limit = self._maxmemory
         if not limit:
             return False
         from moonkv.commands.server import _rss
@@ -317,7 +328,6 @@ class ScriptEngine:
         name: bytes,
         nkeys: int,
         args: list[bytes],
-        *,
         is_eval: bool,
         read_only: bool,
         allow_oom: bool,
@@ -341,16 +351,13 @@ class ScriptEngine:
         mark_ready = len(ks.ready)
         ks.undo = run.undo
         ks.frozen_ms = ks.clock.now_ms()
-        funcname = name
-        runner = rt.run if is_eval else rt.run_function
         try:
             try:
-                # The prelude's run() always returns three values.
-                status, payload, nostats = runner(fn, funcname, c.resp, nkeys, *args)
+                r = (rt.run if is_eval else rt.run_function)(fn, c.resp, nkeys, *args)
             except LuaMemoryError:
-                status, payload, nostats = b"oom", b"", False
+                r = (False, b"not enough memory")
             except LuaError as e:  # an error raised outside the protected call
-                status, payload, nostats = False, str(e).encode(), False
+                r = (False, str(e).encode())
         finally:
             ks.undo = None
             ks.frozen_ms = None
@@ -359,12 +366,20 @@ class ScriptEngine:
                 busy = run.busy
             if busy and self.on_busy_end is not None:
                 self.on_busy_end(run)
+        status = r[0]
+        # See outcome() in prelude.lua for what the Lua side returns.
         if status is True:
-            return RawReply(payload)
+            return RawReply(r[1])
+        if status == 1:
+            return r[1]
+        if status == 2:
+            return int(r[1])
+        if status == 3:
+            return None
         if status == b"reply":
             # The script completed and returned an error reply: its writes stand.
-            err = RespError(full=payload.decode("utf-8", "surrogateescape"))
-            err.no_stats = bool(nostats)  # type: ignore[attr-defined]
+            err = RespError(full=r[1].decode("utf-8", "surrogateescape"))
+            err.no_stats = bool(r[2])  # type: ignore[attr-defined]
             return err
         # Failure: put the keyspace back exactly as it was.
         for undo in reversed(run.undo):
@@ -373,14 +388,15 @@ class ScriptEngine:
         del ks.touched[mark_touched:]
         del ks.flushed[mark_flushed:]
         del ks.ready[mark_ready:]
-        if status == b"oom":
+        if r[1] == b"not enough memory":
             rt.recover_memory()
             limit = self.config["lua-memory-limit"]
             raise RespError(
                 f"Script exceeded the memory limit of {limit} bytes (lua-memory-limit); "
                 "its writes were rolled back"
             )
-        err = RespError(full=payload.decode("utf-8", "surrogateescape"))
+        text, nostats = rt.fail(r[1], name)
+        err = RespError(full=text.decode("utf-8", "surrogateescape"))
         err.no_stats = bool(nostats)  # type: ignore[attr-defined]
         raise err
 
@@ -461,13 +477,20 @@ class ScriptEngine:
     def _call_raise(self, *args: Any) -> Any:
         """redis.call: the reply, or a raised error (the script fails unless it pcalls)."""
         reply = self._dispatch(args)
+        t = type(reply)
+        if t is bytes or t is int:
+            return reply
         if isinstance(reply, RespError):
             raise ScriptCallError(str(reply))
         return self._to_lua(reply)
 
     def _call_protected(self, *args: Any) -> Any:
         """redis.pcall: the reply, errors as {err=...} tables."""
-        return self._to_lua(self._dispatch(args))
+        reply = self._dispatch(args)
+        t = type(reply)
+        if t is bytes or t is int:
+            return reply
+        return self._to_lua(reply)
 
     def _call_raise_packed(self, tbl: Any, n: int) -> Any:
         return self._call_raise(*[tbl[i] for i in range(1, n + 1)])
@@ -477,6 +500,44 @@ class ScriptEngine:
 
     def _dispatch(self, args: tuple[Any, ...]) -> object:
         """Run one command for the running script, with Redis's in-script checks."""
+        run = self.running
+        if args and run is not None:
+            # The common case: a plain command named as seen before, string arguments.
+            spec = self._plain.get(args[0]) if type(args[0]) is bytes else None
+            if spec is not None:
+                for a in args:
+                    if type(a) is not bytes:
+                        break
+                else:
+                    a_ = spec.arity
+                    n = len(args)
+                    if (n == a_ if a_ > 0 else n >= -a_) and run.caller.acl_user is None:
+                        if spec.is_write or spec.denyoom:
+                            refused = self._write_check(run, spec)
+                            if refused is not None:
+                                return refused
+                        return self.server.call(self.client, spec, list(args))
+        return self._dispatch_general(args)
+
+    def _write_check(self, run: RunState, spec: CommandSpec) -> RespError | None:
+        """Why a write (or denyoom) command may not run in this script now, if it may not."""
+        srv = self.server
+        if spec.is_write:
+            if run.read_only:
+                spec.rejected_calls += 1
+                return self._refuse("ERR Write commands are not allowed from read-only scripts.")
+            if srv.write_error is not None:
+                spec.rejected_calls += 1
+                return self._refuse("MISCONF " + srv.write_error)
+            if run.legacy and self._min_replicas > 0:
+                spec.rejected_calls += 1
+                return self._refuse("NOREPLICAS Not enough good replicas to write.")
+        if spec.denyoom and not run.allow_oom and run.legacy and self._maxmemory and self.over_maxmemory():
+            spec.rejected_calls += 1
+            return self._refuse("OOM command not allowed when used memory > 'maxmemory'.")
+        return None
+
+    def _dispatch_general(self, args: tuple[Any, ...]) -> object:
         if not args:
             return _ArgError("ERR Please specify at least one argument for this redis lib call")
         argv: list[bytes] = []
@@ -502,6 +563,8 @@ class ScriptEngine:
             if sub is None:
                 return self._refuse("ERR Unknown Redis command called from script")
             spec = sub
+        elif not spec.subcommands and not spec.noscript and type(args[0]) is bytes:
+            self._plain[args[0]] = spec  # the next call by this name takes the fast path
         if not spec.arity_ok(len(argv)):
             return self._refuse("ERR Wrong number of args calling Redis command from script")
         if spec.noscript or (spec.parent is not None and spec.parent.noscript):
@@ -510,19 +573,9 @@ class ScriptEngine:
             denied = srv.acl.script_error(run.caller, spec, argv)
             if denied is not None:
                 return self._refuse(denied)
-        if spec.is_write:
-            if run.read_only:
-                spec.rejected_calls += 1
-                return self._refuse("ERR Write commands are not allowed from read-only scripts.")
-            if srv.write_error is not None:
-                spec.rejected_calls += 1
-                return self._refuse("MISCONF " + srv.write_error)
-            if run.legacy and srv.config["min-replicas-to-write"] > 0:
-                spec.rejected_calls += 1
-                return self._refuse("NOREPLICAS Not enough good replicas to write.")
-        if spec.denyoom and not run.allow_oom and run.legacy and self.over_maxmemory():
-            spec.rejected_calls += 1
-            return self._refuse("OOM command not allowed when used memory > 'maxmemory'.")
+        refused = self._write_check(run, spec)
+        if refused is not None:
+            return refused
         # Handlers shape RESP3 replies (maps, doubles) by the client's protocol,
         # which is the script's redis.setresp() choice (see _setresp).
         return srv.call(self.client, spec, argv)

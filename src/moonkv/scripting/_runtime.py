@@ -68,6 +68,7 @@ class LuaRuntime:
         api[b"redis"][b"REDIS_VERSION_NUM"] = (major << 16) | (minor << 8) | patch
         self.run = api[b"run"]
         self.run_function = api[b"run_function"]
+        self.fail = api[b"fail"]
         self.compile_fn = api[b"compile"]
         self.load_library = api[b"load_library"]
         self.set_hook = api[b"set_hook"]

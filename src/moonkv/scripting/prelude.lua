@@ -483,38 +483,21 @@ local function to_resp(v, client_resp, out, depth)
   end
 end
 
--- Turns a protected call's outcome into what Python expects:
---   true, resp_bytes                 success (the reply, already encoded)
---   "reply", error_text, nostats     the script returned an error table
---   false, error_text, nostats       the script failed (Python rolls back)
---   "oom"                            the runtime ran out of memory
-local function finish(ok, res, funcname, client_resp)
-  if not ok then
-    if res == "not enough memory" then
-      state.aborting = nil
-      return "oom", "", false
-    end
-    local msg, nostats = res, false
-    if type(res) == "table" then
-      nostats = rawget(res, "ignore_stats") and true or false
-      msg = tostring(rawget(res, "err") or "execution failure")
-      local line, source = rawget(res, "line"), rawget(res, "source")
-      if line and source then
-        msg = msg .. " script: " .. funcname .. ", on " .. source .. ":" .. line .. "."
-      end
-    else
-      msg = tostring(res)
-    end
-    state.aborting = nil
-    return false, (string_gsub(msg, "[\r\n]", " ")), nostats
-  end
+-- A script's outcome, for Python (ScriptEngine.run):
+--   1, s                        it returned a string (a bulk reply)
+--   2, n                        it returned a number that fits (an integer reply)
+--   3                           it returned nil (a null reply)
+--   true, resp_bytes            any other value, already encoded
+--   "reply", error_text, nostats  it returned an error table (its writes stand)
+--   false, err                  it failed: Python rolls back, then asks fail() for the text
+-- The common replies travel as plain values: encoding them here would cost
+-- more Lua work (string.format, concatenation) than Python's encoder does.
+local function outcome(ok, res, client_resp)
+  if not ok then return false, res end
   local t = type(res)
-  if t == "string" then return true, "$" .. #res .. "\r\n" .. res .. "\r\n", false end
-  if t == "number" and res == res and res > -1e15 and res < 1e15 then
-    local n = res >= 0 and math_floor(res) or -math_floor(-res)
-    return true, string_format(":%.0f\r\n", n), false
-  end
-  if t == "nil" then return true, client_resp == 3 and "_\r\n" or "$-1\r\n", false end
+  if t == "string" then return 1, res end
+  if t == "number" and res == res and res > -1e15 and res < 1e15 then return 2, res end
+  if t == "nil" then return 3, nil end
   if t == "table" then
     local e = rawget(res, "err")
     if type(e) == "string" then
@@ -523,37 +506,58 @@ local function finish(ok, res, funcname, client_resp)
   end
   local out = {}
   to_resp(res, client_resp, out, 1)
-  return true, table_concat(out), false
+  return true, table_concat(out)
 end
 
+-- The text of a failed script's error (and whether it is already counted in
+-- the error stats: a redis.call error is counted where it arose).
+local function fail(res, funcname)
+  state.aborting = nil
+  local msg, nostats = res, false
+  if type(res) == "table" then
+    nostats = rawget(res, "ignore_stats") and true or false
+    msg = tostring(rawget(res, "err") or "execution failure")
+    local line, source = rawget(res, "line"), rawget(res, "source")
+    if line and source then
+      msg = msg .. " script: " .. funcname .. ", on " .. source .. ":" .. line .. "."
+    end
+  else
+    msg = tostring(res)
+  end
+  return (string_gsub(msg, "[\r\n]", " ")), nostats
+end
+
+-- KEYS and ARGV from the call's arguments (fresh tables each run: a script
+-- may change them).
 local function split_args(nkeys, ...)
-  local n = select("#", ...)
   if nkeys == 0 then return {}, {...} end
+  local n = select("#", ...)
   if nkeys == n then return {...}, {} end
-  local args = {...}
-  local keys, argv = {}, {}
-  for i = 1, nkeys do keys[i] = args[i] end
-  for i = nkeys + 1, n do argv[i - nkeys] = args[i] end
+  local keys, argv = {...}, {}
+  for i = nkeys + 1, n do
+    argv[i - nkeys] = keys[i]
+    keys[i] = nil
+  end
   return keys, argv
 end
 
 -- Runs a compiled EVAL script (KEYS and ARGV are globals, as in Redis).
-local function run(fn, funcname, client_resp, nkeys, ...)
+local function run(fn, client_resp, nkeys, ...)
   local keys, argv = split_args(nkeys, ...)
   base.KEYS, base.ARGV = keys, argv
   state.aborting = nil
   state.resp = 2
   local ok, res = orig_xpcall(fn, err_handler)
-  return finish(ok, res, funcname, client_resp)
+  return outcome(ok, res, client_resp)
 end
 
 -- Same, for FCALL: the function receives KEYS and ARGV as arguments.
-local function run_function(fn, funcname, client_resp, nkeys, ...)
+local function run_function(fn, client_resp, nkeys, ...)
   local keys, argv = split_args(nkeys, ...)
   state.aborting = nil
   state.resp = 2
   local ok, res = orig_xpcall(function() return fn(keys, argv) end, err_handler)
-  return finish(ok, res, funcname, client_resp)
+  return outcome(ok, res, client_resp)
 end
 
 local function compile(body, chunkname)
@@ -640,7 +644,7 @@ local function mem() return collectgarbage("count") * 1024 end
 local function new_table() return {} end
 
 return {
-  run = run, run_function = run_function, compile = compile, load_library = load_library,
+  run = run, run_function = run_function, fail = fail, compile = compile, load_library = load_library,
   set_hook = set_hook, get_resp = get_resp, gc = gc, mem = mem, redis = redis, new_table = new_table, state = state,
   readonly = readonly,
 }

@@ -326,3 +326,49 @@ def test_inline_roundtrip_with_quoting(args: list[bytes]) -> None:
     line = b" ".join(quote(a) for a in args) + b"\r\n"
     cmds, err, _ = run(line, True)
     assert err is None and cmds == [args]
+
+
+# -- parse_single: the one-command shortcut the connection tries first ---------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(args_st)
+def test_parse_single_takes_any_plain_command(args: list[bytes]) -> None:
+    got = RespParser().parse_single(enc(*args))
+    if any(b"\r\n" in a for a in args):
+        assert got is None  # a value with CRLF goes to the general path
+    else:
+        assert got == args
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(garbage_piece, max_size=6))
+def test_parse_single_never_disagrees_with_the_parser(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    got = RespParser().parse_single(data)
+    if got is not None:
+        # Only ever a complete, valid, single command, exactly as parse() sees it.
+        assert run(data, False) == ([got], None, 0)
+
+
+@pytest.mark.parametrize("data", [
+    b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n",  # pipelined
+    b"*2\r\n$3\r\nGET\r\n$1\r\n",  # incomplete
+    b"*1\r\n$04\r\nPING\r\n",  # a header Redis rejects
+    b"*01\r\n$4\r\nPING\r\n",
+    b"PING\r\n",  # inline
+    b"*0\r\n",
+    b"*2\r\n$3\r\nGET\r\n$5000\r\n" + b"x" * 5000 + b"\r\n",  # longer than the header table
+])
+def test_parse_single_declines_the_unusual(data: bytes) -> None:
+    assert RespParser().parse_single(data) is None
+
+
+def test_parse_single_declines_while_bytes_are_buffered_or_unauthenticated() -> None:
+    p = RespParser()
+    p.feed(b"*1\r\n$4\r\nPI")
+    assert p.parse() == []
+    assert p.parse_single(enc(b"PING")) is None
+    q = RespParser()
+    q.auth_required = True
+    assert q.parse_single(enc(b"PING")) is None

@@ -57,6 +57,10 @@ _GUARD = b"*000000"
 
 Command = list[bytes]
 
+# Headers of small commands, by count and by length (see parse_single).
+_ARRAY_HEADERS = tuple(b"*%d" % i for i in range(65))
+_BULK_HEADERS = tuple(b"$%d" % i for i in range(4097))
+
 
 def _parse_ll(s: bytes) -> int | None:
     """Redis's ``string2ll``: a strict base-10 integer, no spaces, no '+', no leading zeros."""
@@ -129,6 +133,40 @@ class RespParser:
             # A chunk that ends inside a line may end inside a header.
             self._tail = t[-8:] if data[-1] != 10 else b""
             r.feed(data)
+
+    def parse_single(self, data: bytes) -> Command | None:
+        """The one command that ``data`` is, exactly; None means "use feed() and parse()".
+
+        The usual non-pipelined request is one small, well-formed multibulk
+        arriving in one read.  Splitting it on CRLF and checking every header
+        against the part that follows is cheaper than hiredis plus the check of
+        its result.  It is exact: a value containing CRLF changes the number of
+        parts, so the ``*N`` header no longer matches and None is returned;
+        anything else unusual (inline, partial, pipelined, big, malformed) is
+        None too, and the general path handles it with Redis's errors.
+        """
+        if (
+            self._buf
+            or not self._fast
+            or self.auth_required
+            or len(data) > 65536  # far below every bulk and query-buffer limit
+            or data[:1] != b"*"
+        ):
+            return None
+        parts = data.split(b"\r\n")
+        n = len(parts)
+        argc = (n - 2) >> 1
+        if not 0 < argc <= 64 or n & 1 or parts[-1] or parts[0] != _ARRAY_HEADERS[argc]:
+            return None
+        argv = parts[2 : n - 1 : 2]
+        headers = _BULK_HEADERS
+        try:
+            for h, v in zip(parts[1 : n - 1 : 2], argv, strict=True):
+                if h != headers[len(v)]:
+                    return None
+        except IndexError:  # a value longer than the table: the general path
+            return None
+        return argv
 
     def take_buffer(self) -> bytes:
         """Remove and return the unconsumed bytes (used when a script's busy loop hands back)."""

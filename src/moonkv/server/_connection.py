@@ -72,12 +72,16 @@ class Connection(asyncio.Protocol):
         srv = self.server
         srv.stats["total_net_input_bytes"] += len(data)
         parser = self.parser
-        parser.feed(data)
-        # The limit is at least 1 MiB: look it up only for big buffers.
-        if parser.buffered > 1048576 and parser.buffered > srv.config["client-query-buffer-limit"]:
-            self.close_client()
-            return
-        cmds = parser.parse()
+        argv = parser.parse_single(data)
+        if argv is not None:
+            cmds = [argv]
+        else:
+            parser.feed(data)
+            # The limit is at least 1 MiB: look it up only for big buffers.
+            if parser.buffered > 1048576 and parser.buffered > srv.config["client-query-buffer-limit"]:
+                self.close_client()
+                return
+            cmds = parser.parse()
         if (
             len(cmds) == 1
             and not self.pending

@@ -16,6 +16,7 @@ from moonkv.errors import ProtocolError, RespError
 from moonkv.protocol import RawReply, RespParser, encode, encode_many
 
 _OK = b"+OK\r\n"
+_OK_STR = "OK"  # handlers return this very object (an interned literal)
 
 if TYPE_CHECKING:
     from moonkv.server._listener import ServerProcess
@@ -136,6 +137,16 @@ class Connection(asyncio.Protocol):
                 proc.pause_waiters.add(self)
                 break
             reply = srv.execute(c, argv)
+            if c.reply_mode == REPLY_ON:
+                # The common replies, inline; no command that gives them can block,
+                # close the client or shut down.
+                t = type(reply)
+                if t is bytes:
+                    out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))  # type: ignore[arg-type]
+                    continue
+                if reply is _OK_STR:
+                    out.append(_OK)
+                    continue
             if reply is BLOCKED:
                 self.pending.extend(cmds[i + 1 :])
                 break

@@ -127,3 +127,38 @@ def test_encoding(b: Box) -> None:
     assert b.data[b"z"].encoding() == b"skiplist"
     b("ZREM", "z", "m" * 65)
     assert b.data[b"z"].encoding() == b"skiplist"
+
+
+def test_zadd_single_member_forms(b: Box) -> None:
+    """ZADD key score member takes a direct path: every score spelling, replies, conversions."""
+    for score, want in (("+2", 2.0), (".5", 0.5), ("1e3", 1000.0), ("-7", -7.0), ("inf", math.inf),
+                        ("12345678901234567890", 1.2345678901234567e19)):
+        assert b("ZADD", "z", score, "f") in (0, 1) and b("ZSCORE", "z", "f") == want
+    assert b("ZADD", "z", 3, "c") == 0 and b("ZADD", "z", 4, "c") == 0 and b("ZSCORE", "z", "c") == 4.0
+    assert b("ZADD", "z", 1, "new") == 1 and b("ZRANK", "z", "new") == 2  # after "a" (same score)
+    for bad in ("1x", " 1", "", "-nan", "0x10"):
+        with pytest.raises(RespError, match="value is not a valid float"):
+            b("ZADD", "z", bad, "a")
+    b("SET", "str", "v")
+    with pytest.raises(RespError, match="WRONGTYPE"):
+        b("ZADD", "str", 1, "a")
+    assert b("ZADD", "z", "-0", "zero") == 1 and str(b.data[b"z"].dict[b"zero"]) == "0.0"  # listpack
+    for i in range(200):
+        assert b("ZADD", "z", i, f"m{i}") == 1
+        assert b.data[b"z"].encoding() == (b"listpack" if len(b.data[b"z"]) <= 128 else b"skiplist")
+    assert b("ZADD", "z", "-0", "negzero") == 1 and str(b.data[b"z"].dict[b"negzero"]) == "-0.0"  # skiplist
+    assert b("ZRANGE", "z", 0, -1) == [m for _s, m in sorted((s, m) for m, s in b.data[b"z"].dict.items())]
+
+
+def test_zadd_single_member_undo_and_effects_on_big_set(b: Box) -> None:
+    b("ZADD", "big", *[x for i in range(300) for x in (i, f"m{i}")])
+    assert b.data[b"big"].encoding() == b"skiplist"
+    b("ZRANK", "big", "m5")  # builds the positional index that score changes keep up to date
+    for cmd in (("ZADD", "big", 1000, "fresh"), ("ZADD", "big", -5, "m7"), ("ZADD", "big", 7, "m7"),
+                ("ZINCRBY", "big", 0.5, "m9")):
+        b.undone(*cmd)
+    n = len(b.effects)
+    assert b("ZADD", "big", 7, "m7") == 0 and len(b.effects) == n  # unchanged: no effect
+    assert b("ZADD", "big", 250.5, "m7") == 0 and b.effects[-1] == (0, [b"ZADD", b"big", b"250.5", b"m7"])
+    assert b("ZRANK", "big", "m7") == 250 and b("ZRANK", "big", "m251") == 251
+    assert b("ZRANGE", "big", 249, 251) == [b"m250", b"m7", b"m251"]

@@ -419,3 +419,44 @@ def test_sort(diff: Differ) -> None:
     diff("SORT", "z", "BY", "nosort", "DESC")
     diff("SET", "str", "x")
     diff("SORT", "str")
+
+
+def test_big_zset_random_commands(diff: Differ) -> None:
+    """A sorted set big enough for several sublists, with ties, under random single
+    and multi-member writes interleaved with rank and range reads (which keep a
+    positional index that later score changes must maintain)."""
+    import random
+
+    rng = random.Random(11)
+    members = [f"m{i:05d}" for i in range(2500)]
+    for i in range(0, len(members), 500):
+        diff("ZADD", "big", *[x for m in members[i : i + 500] for x in (str(rng.randrange(400)), m)])
+    scores = ["0", "-0", "7", "-3", "1.5", "1e3", "+12", "inf", "-inf", "399"]
+
+    def score() -> str:
+        return str(rng.randrange(400)) if rng.random() < 0.8 else rng.choice(scores)
+
+    for _ in range(1500):
+        m = rng.choice(members)
+        op = rng.randrange(10)
+        if op < 4:
+            diff("ZADD", "big", score(), m)
+        elif op == 4:
+            diff("ZADD", "big", *rng.choice([[], ["GT"], ["LT", "CH"], ["XX"], ["NX"]]), score(), m, score(), "n" + m)
+        elif op == 5:
+            diff("ZINCRBY", "big", str(rng.randrange(-50, 50)), m)
+        elif op == 6:
+            diff("ZRANK", "big", m)
+            diff("ZREVRANK", "big", m)
+        elif op == 7:
+            i = rng.randrange(-100, 3000)
+            diff("ZRANGE", "big", str(i), str(i + rng.randrange(5)), "WITHSCORES")
+        elif op == 8:
+            lo = rng.randrange(400)
+            diff("ZRANGE", "big", f"({lo}", str(lo + 3), "BYSCORE", "LIMIT", "1", "3", "WITHSCORES")
+            diff("ZCOUNT", "big", str(lo), "+inf")
+        else:
+            diff(*rng.choice([["ZREM", "big", m], ["ZPOPMIN", "big"], ["ZPOPMAX", "big", "2"],
+                              ["ZREMRANGEBYRANK", "big", "100", "101"]]))
+    diff("OBJECT", "ENCODING", "big")
+    diff("ZRANGE", "big", "0", "-1", "WITHSCORES")

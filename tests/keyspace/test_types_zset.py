@@ -55,9 +55,7 @@ def test_state_round_trip() -> None:
 
 
 def test_small_sets_use_a_plain_list_until_converted() -> None:
-    from sortedcontainers import SortedList
-
-    from moonkv.keyspace.types.zset import SmallSortedList
+    from moonkv.keyspace.types.zset import BigSortedList, SmallSortedList
 
     z = ZSet()
     for i in range(5):
@@ -67,7 +65,44 @@ def test_small_sets_use_a_plain_list_until_converted() -> None:
     assert list(z.sl.islice(1, 3, reverse=True)) == [(3.0, b"m2"), (2.0, b"m3")]
     assert z.sl._lists == [list(z.sl)]
     z.to_big()
-    assert type(z.sl) is SortedList and z.rank(b"m4") == 0 and z.rank(b"m0") == 4
-    assert type(z.copy().sl) is SortedList
+    assert type(z.sl) is BigSortedList and z.rank(b"m4") == 0 and z.rank(b"m0") == 4
+    assert type(z.copy().sl) is BigSortedList
     small = ZSet.from_pairs([(b"a", -0.0)])
     assert type(small.sl) is SmallSortedList and str(small.dict[b"a"]) == "0.0"
+
+
+def test_big_sorted_list_inline_paths_keep_sortedlist_invariants() -> None:
+    """add/move bypass SortedList's own methods: check its invariants (sublist
+    bounds, maxes, positional index) after every change, with and without an index."""
+    import random
+
+    from moonkv.keyspace.types.zset import BigSortedList
+
+    rng = random.Random(7)
+    for load in (4, 8, 16):
+        sl = BigSortedList()
+        sl._reset(load)
+        scores: dict[bytes, float] = {}
+        for _ in range(3000):
+            m = b"m%d" % rng.randrange(400)
+            s = float(rng.randrange(50))
+            old = scores.get(m)
+            if old is None:
+                sl.add((s, m))
+            elif rng.random() < 0.1:
+                sl.remove((old, m))
+                del scores[m]
+                continue
+            elif old != s:
+                sl.move((old, m), (s, m))
+            scores[m] = s
+            if rng.random() < 0.05:  # a rank lookup builds the positional index
+                assert sl.bisect_left((s, m)) == sorted((v, k) for k, v in scores.items()).index((s, m))
+            sl._check()
+        assert list(sl) == sorted((v, k) for k, v in scores.items())
+    try:
+        sl.move((-1.0, b"absent"), (1.0, b"absent"))
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("move of an absent value must raise")

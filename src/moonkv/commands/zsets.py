@@ -295,10 +295,6 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
         if xx:
             return None if incr else 0
         z = _new(c)
-        if _limits.get("zset-max-listpack-entries") == 0 or len(argv[i + 1]) > _limits.get(
-            "zset-max-listpack-value"
-        ):
-            z.to_big()
         db.set(key, z)
         created = True
     else:
@@ -307,7 +303,6 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
     changes: list[tuple[bytes, float | None]] = []
     record = db.ks.undo is not None and not created
     score = 0.0
-    longest = 0
     d = z.dict
     for j in range(elements):
         score = scores[j]
@@ -327,7 +322,7 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
                 continue
             processed += 1
             if score != cur:
-                z.add(m, score)
+                z.rescore(m, cur, score)
                 updated += 1
                 if record:
                     changes.append((m, cur))
@@ -336,17 +331,11 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
         else:
             if xx:
                 continue
-            if not z.big:
-                z.before_insert(len(m))
-            z.add(m, score)
+            z.insert(m, score)
             added += 1
             processed += 1
-            if len(m) > longest:
-                longest = len(m)
             if record:
                 changes.append((m, None))
-    if not z.big:
-        z.check_encoding(longest)
     if added or updated:
         _record(c, z, changes)
         if not created:
@@ -363,33 +352,33 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
          complexity="O(log(N))")
 def zadd(c: Client, argv: list[bytes]) -> object:
     if len(argv) == 4:
-        # Fast path: ZADD key score member on an existing sorted set.
+        # ZADD key score member on an existing sorted set: one dict lookup.  A
+        # score never starts with a letter unless it is an option or "inf".
         a = argv[2]
-        if a[:1].isdigit() or a[:1] == b"-":
-            score = _score(a)
-            db = c.db
-            key = argv[1]
-            z = db.get(key)
-            if z is not None:
-                if type(z) is not ZSet:
-                    raise WrongTypeError()
-                m = argv[3]
-                cur = z.dict.get(m)
-                if cur is None:
-                    if not z.big:
-                        z.before_insert(len(m))
-                    z.add(m, score)
-                    if db.ks.undo is not None:
-                        _record(c, z, [(m, None)])
-                    db.touch(key)
-                    return 1
-                if cur == score:
-                    return 0
-                z.add(m, score)
-                if db.ks.undo is not None:
-                    _record(c, z, [(m, cur)])
-                db.touch(key)
+        if a.isdigit() and len(a) < 16:
+            score = float(a)
+        elif a[:1].isalpha():
+            return _zadd(c, argv, False)
+        else:
+            score = parse_float(a)
+        db = c.db
+        key = argv[1]
+        z = db.get(key)
+        if z is not None:
+            if type(z) is not ZSet:
+                raise WrongTypeError()
+            m = argv[3]
+            old = z.dict.get(m)
+            if old is None:
+                z.insert(m, score)
+            elif old == score:
                 return 0
+            else:
+                z.rescore(m, old, score)
+            if db.ks.undo is not None:
+                _record(c, z, [(m, old)])
+            db.touch(key)
+            return 1 if old is None else 0
     return _zadd(c, argv, False)
 
 

@@ -1,11 +1,11 @@
 """Sorted set values: member -> score dict plus an ordered list of (score, member).
 
 Big sorted sets (Redis's skiplist encoding) keep the (score, member) tuples in a
-sortedcontainers SortedList, in Redis's order (score, then member bytes); ranks
-and range starts are bisections.  Small ones (listpack in Redis, at most 128
-members by default) use a plain sorted Python list with the same methods, which
-saves the SortedList's ~400 bytes per key and is faster at that size.  The dict
-and the tuples share the same float and bytes objects.
+BigSortedList, in Redis's order (score, then member bytes); ranks and range
+starts are bisections.  Small ones (listpack in Redis, at most 128 members by
+default) use a plain sorted Python list with the same methods, which saves the
+SortedList's ~400 bytes per key and is faster at that size.  The dict and the
+tuples share the same float and bytes objects.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ class SmallSortedList(list):  # type: ignore[type-arg]
     def bisect_right(self, x: Any) -> int:
         return bisect_right(self, x)
 
+    def move(self, old: Any, new: Any) -> None:
+        self.remove(old)
+        insort(self, new)
+
     def islice(self, start: int | None = None, stop: int | None = None, reverse: bool = False) -> Iterator[Any]:
         items = self[start:stop]
         return reversed(items) if reverse else iter(items)
@@ -48,6 +52,82 @@ class SmallSortedList(list):  # type: ignore[type-arg]
     @property
     def _lists(self) -> list[list[Any]]:
         return [self] if self else []
+
+
+class BigSortedList(SortedList):  # type: ignore[misc]  # sortedcontainers ships no types
+    """A SortedList whose add and move do ZADD's common case inline.
+
+    SortedList's add and remove each call a second method (``_expand``,
+    ``_delete``) that splits or merges sublists and keeps the positional index;
+    on a big set those calls and the tuple comparisons are most of a ZADD.
+    These versions work on SortedList's sublists directly (sortedcontainers
+    2.x layout: ``_lists``, ``_maxes``, ``_index``, ``_offset``, ``_load``,
+    ``_len``; ``_check()`` verifies it in the tests) and leave splits and
+    merges to SortedList's own methods.  The load factor is half SortedList's
+    1000: an insertion or deletion shifts half a sublist, while more sublists
+    make rank lookups walk a deeper index (500 keeps ZRANK within 4%).
+    """
+
+    DEFAULT_LOAD_FACTOR = 500
+
+    def add(self, value: Any) -> None:
+        maxes = self._maxes
+        if not maxes:
+            super().add(value)
+            return
+        pos = bisect_right(maxes, value)
+        if pos == len(maxes):
+            pos -= 1
+            sub = self._lists[pos]
+            sub.append(value)
+            maxes[pos] = value
+        else:
+            sub = self._lists[pos]
+            insort(sub, value)
+        self._len += 1
+        if self._index or len(sub) > self._load << 1:
+            self._expand(pos)  # counts it in the index, or splits the sublist
+
+    def move(self, old: Any, new: Any) -> None:
+        """Replace ``old`` (present) by ``new``: a member's score change, in one call.
+
+        The length is unchanged, so a built positional index only moves one
+        count from ``old``'s sublist to ``new``'s: the two leaves and their
+        ancestors below the common one (all leaves are at the same depth).
+        """
+        maxes = self._maxes
+        lists = self._lists
+        src = bisect_left(maxes, old)
+        sub = lists[src]
+        idx = bisect_left(sub, old)
+        if sub[idx] != old:
+            raise ValueError(f"{old!r} not in list")
+        if len(sub) <= (self._load >> 1) + 1:
+            self._delete(src, idx)  # merges it into a neighbour
+            self.add(new)
+            return
+        del sub[idx]
+        maxes[src] = sub[-1]
+        dst = bisect_right(maxes, new)
+        if dst == len(maxes):
+            dst -= 1
+            sub = lists[dst]
+            sub.append(new)
+            maxes[dst] = new
+        else:
+            sub = lists[dst]
+            insort(sub, new)
+        index = self._index
+        if len(sub) > self._load << 1:
+            self._expand(dst)  # splits it, drops the index
+        elif index:
+            a = self._offset + src
+            b = self._offset + dst
+            while a != b:
+                index[a] -= 1
+                index[b] += 1
+                a = (a - 1) >> 1
+                b = (b - 1) >> 1
 
 
 class ZSet:
@@ -63,7 +143,7 @@ class ZSet:
         """Switch (one way) to the skiplist-equivalent representation."""
         if not self.big:
             self.big = True
-            self.sl = SortedList(self.sl)
+            self.sl = BigSortedList(self.sl)
 
     def __len__(self) -> int:
         return len(self.dict)
@@ -80,13 +160,6 @@ class ZSet:
             if len(self.dict) > v["zset-max-listpack-entries"] or longest > v["zset-max-listpack-value"]:
                 self.to_big()
 
-    def before_insert(self, member_len: int) -> None:
-        """Convert (one way) before a new member would overflow the listpack, as Redis does."""
-        if not self.big:
-            v = _limits._values
-            if len(self.dict) + 1 > v["zset-max-listpack-entries"] or member_len > v["zset-max-listpack-value"]:
-                self.to_big()
-
     def encoding(self, config: Any = None) -> bytes:
         return b"skiplist" if self.big else b"listpack"
 
@@ -94,17 +167,35 @@ class ZSet:
 
     def add(self, member: bytes, score: float) -> float | None:
         """Set ``member``'s score; returns the previous score (None if new)."""
-        if score == 0 and not self.big:
-            score = 0.0  # a listpack stores -0 as "0"
+        old = self.dict.get(member)
+        if old is None:
+            self.insert(member, score)
+        elif old != score:
+            self.rescore(member, old, score)
+        return old
+
+    def insert(self, member: bytes, score: float) -> None:
+        """Add a member known to be absent.
+
+        One that would overflow the listpack converts the set first, as Redis
+        does; a listpack stores -0 as 0.
+        """
         d = self.dict
-        old = d.get(member)
-        if old is not None:
-            if old == score:
-                return old
-            self.sl.remove((old, member))
+        if not self.big:
+            v = _limits._values
+            if len(d) >= v["zset-max-listpack-entries"] or len(member) > v["zset-max-listpack-value"]:
+                self.to_big()
+            elif score == 0:
+                score = 0.0
         d[member] = score
         self.sl.add((score, member))
-        return old
+
+    def rescore(self, member: bytes, old: float, score: float) -> None:
+        """Change a member's score from ``old`` (its current one) to a different ``score``."""
+        if score == 0 and not self.big:
+            score = 0.0
+        self.dict[member] = score
+        self.sl.move((old, member), (score, member))
 
     def remove(self, member: bytes) -> float | None:
         old = self.dict.pop(member, None)
@@ -135,7 +226,7 @@ class ZSet:
     def copy(self) -> ZSet:
         z = ZSet()
         z.dict = dict(self.dict)
-        z.sl = SortedList(self.sl) if self.big else SmallSortedList(self.sl)
+        z.sl = BigSortedList(self.sl) if self.big else SmallSortedList(self.sl)
         z.big = self.big
         return z
 
@@ -152,7 +243,7 @@ class ZSet:
                 if s == 0:
                     d[m] = 0.0
         items = sorted((s, m) for m, s in d.items())
-        z.sl = SortedList(items) if z.big else SmallSortedList(items)
+        z.sl = BigSortedList(items) if z.big else SmallSortedList(items)
         return z
 
     def dump_state(self) -> list[Any]:

@@ -395,7 +395,10 @@ class ScriptEngine:
                 f"Script exceeded the memory limit of {limit} bytes (lua-memory-limit); "
                 "its writes were rolled back"
             )
-        text, nostats = rt.fail(r[1], name)
+        try:
+            text, nostats = rt.fail(r[1], name)
+        except LuaError as e:  # e.g. an error object whose __tostring fails
+            text, nostats = b"ERR " + str(e).encode(), False
         err = RespError(full=text.decode("utf-8", "surrogateescape"))
         err.no_stats = bool(nostats)  # type: ignore[attr-defined]
         raise err

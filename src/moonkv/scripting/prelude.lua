@@ -493,7 +493,10 @@ end
 -- The common replies travel as plain values: encoding them here would cost
 -- more Lua work (string.format, concatenation) than Python's encoder does.
 local function outcome(ok, res, client_resp)
-  if not ok then return false, res end
+  if not ok then
+    state.aborting = nil  -- from here on the budget hook must not raise again
+    return false, res
+  end
   local t = type(res)
   if t == "string" then return 1, res end
   if t == "number" and res == res and res > -1e15 and res < 1e15 then return 2, res end
@@ -512,7 +515,6 @@ end
 -- The text of a failed script's error (and whether it is already counted in
 -- the error stats: a redis.call error is counted where it arose).
 local function fail(res, funcname)
-  state.aborting = nil
   local msg, nostats = res, false
   if type(res) == "table" then
     nostats = rawget(res, "ignore_stats") and true or false

@@ -153,6 +153,15 @@ class RespParser:
             or data[:1] != b"*"
         ):
             return None
+        if len(data) > 256:
+            # Most likely a pipeline: one command of argc arguments has exactly
+            # 2 * argc + 1 line ends, so a pipeline (many line ends, a small
+            # count in its first header) is declined here without splitting
+            # (a prefix match only declines; the checks below are the exact ones).
+            lines = data.count(b"\r\n")
+            argc = (lines - 1) >> 1
+            if not 0 < argc <= 64 or not data.startswith(_ARRAY_HEADERS[argc]):
+                return None
         parts = data.split(b"\r\n")
         n = len(parts)
         argc = (n - 2) >> 1

@@ -7,57 +7,22 @@ from typing import Any
 
 import pytest
 
-from moonkv.commands import load
 from moonkv.commands.geo import _double, _pqsort
-from moonkv.engine import Server
 from moonkv.errors import RespError
 from moonkv.keyspace import geohash as gh
 from moonkv.keyspace.types.zset import ZSet
 from moonkv.protocol import NULL_ARRAY, RawReply, encode
+from tests.inprocess import InProcessServer
 
 
-class Box:
-    def __init__(self) -> None:
-        load()
-        self.srv = Server()
-        self.effects: list[tuple[int, list[bytes]]] = []
-        self.srv.sinks.append(self)
-        self.c = self.srv.new_client()
-        self.c.send = lambda _reply: None
-
-    def commit(self, effects: list[tuple[int, list[bytes]]]) -> None:
-        self.effects.extend(effects)
-
-    def __call__(self, *args: Any) -> Any:
-        argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-        r = self.srv.execute(self.c, argv)
-        if isinstance(r, RespError):
-            raise r
-        return r
-
+class Box(InProcessServer):
     def last_effects(self, *args: Any) -> list[tuple[int, list[bytes]]]:
         self.effects.clear()
         self(*args)
         return list(self.effects)
 
-    @property
-    def data(self) -> dict[bytes, Any]:
-        return self.srv.ks.dbs[0].data
-
     def snap(self) -> dict[bytes, Any]:
         return {k: ((list(v.sl), dict(v.dict)) if type(v) is ZSet else v) for k, v in self.data.items()}
-
-    def undone(self, *args: Any) -> None:
-        before = self.snap()
-        self.srv.ks.undo = []
-        try:
-            self(*args)
-        except RespError:
-            pass
-        undo, self.srv.ks.undo = self.srv.ks.undo, None
-        for fn in reversed(undo):
-            fn()
-        assert self.snap() == before, args
 
 
 SICILY = ("13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania")

@@ -11,6 +11,11 @@ command -v redis-cli >/dev/null || need_apt+=(redis-tools)
 command -v redis-benchmark >/dev/null || need_apt+=(redis-tools)
 command -v tclsh8.6 >/dev/null || need_apt+=(tcl)
 command -v dpkg-source >/dev/null || need_apt+=(dpkg-dev)
+# Debian's python3 (the one scripts/venv.sh prefers) needs python3-venv for venvs.
+if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import ensurepip' 2>/dev/null \
+        && command -v apt-get >/dev/null; then
+    need_apt+=(python3-venv)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "== installing Debian packages: ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -20,11 +25,8 @@ fi
 # Debian starts a redis-server on 6379 when the package is installed; the tests
 # start their own servers on free ports and never need that one.
 
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-fi
-.venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/pip install -q -e '.[test]'
+. scripts/venv.sh
+moonkv_venv '.[test]'
 export PATH="$ROOT/.venv/bin:$PATH"
 
 echo "== ruff"

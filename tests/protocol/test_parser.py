@@ -328,47 +328,62 @@ def test_inline_roundtrip_with_quoting(args: list[bytes]) -> None:
     assert err is None and cmds == [args]
 
 
-# -- parse_single: the one-command shortcut the connection tries first ---------------
+# -- parse_whole: the shortcut the connection tries first ---------------------------
 
 
 @settings(max_examples=300, deadline=None)
 @given(args_st)
-def test_parse_single_takes_any_plain_command(args: list[bytes]) -> None:
-    got = RespParser().parse_single(enc(*args))
+def test_parse_whole_takes_any_plain_command(args: list[bytes]) -> None:
+    got = RespParser().parse_whole(enc(*args))
     if any(b"\r\n" in a for a in args):
         assert got is None  # a value with CRLF goes to the general path
     else:
-        assert got == args
+        assert got == [args]
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(garbage_piece, max_size=6))
-def test_parse_single_never_disagrees_with_the_parser(pieces: list[bytes]) -> None:
+@settings(max_examples=200, deadline=None)
+@given(st.lists(args_st, min_size=1, max_size=20))
+def test_parse_whole_takes_any_plain_pipeline(cmds: list[list[bytes]]) -> None:
+    got = RespParser().parse_whole(b"".join(enc(*a) for a in cmds))
+    if any(b"\r\n" in a for args in cmds for a in args):
+        assert got is None
+    else:
+        assert got == cmds
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(garbage_piece, args_st.map(lambda a: enc(*a))), max_size=8))
+def test_parse_whole_never_disagrees_with_the_parser(pieces: list[bytes]) -> None:
     data = b"".join(pieces)
-    got = RespParser().parse_single(data)
+    got = RespParser().parse_whole(data)
     if got is not None:
-        # Only ever a complete, valid, single command, exactly as parse() sees it.
-        assert run(data, False) == ([got], None, 0)
+        # Only ever complete, valid commands, exactly as parse() sees them.
+        assert run(data, False) == (got, None, 0)
 
 
 @pytest.mark.parametrize("data", [
-    b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n",  # pipelined
+    b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPI",  # the last command incomplete
+    b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n",  # ends on a line, not a command
     b"*2\r\n$3\r\nGET\r\n$1\r\n",  # incomplete
     b"*1\r\n$04\r\nPING\r\n",  # a header Redis rejects
     b"*01\r\n$4\r\nPING\r\n",
+    b"*1\r\n$4\r\nPING\r\n*01\r\n$4\r\nPING\r\n",  # ... after a good command
+    b"*1\r\n$4\r\nPING\r\nPING\r\n",  # an inline command after one
     b"PING\r\n",  # inline
     b"*0\r\n",
+    b"*1\r\n$4\r\nPING\r\n*0\r\n",
     b"*2\r\n$3\r\nGET\r\n$5000\r\n" + b"x" * 5000 + b"\r\n",  # longer than the header table
+    b"*2\r\n$3\r\nSET\r\n$4\r\na\r\nb\r\n",  # a value with CRLF inside
 ])
-def test_parse_single_declines_the_unusual(data: bytes) -> None:
-    assert RespParser().parse_single(data) is None
+def test_parse_whole_declines_the_unusual(data: bytes) -> None:
+    assert RespParser().parse_whole(data) is None
 
 
-def test_parse_single_declines_while_bytes_are_buffered_or_unauthenticated() -> None:
+def test_parse_whole_declines_while_bytes_are_buffered_or_unauthenticated() -> None:
     p = RespParser()
     p.feed(b"*1\r\n$4\r\nPI")
     assert p.parse() == []
-    assert p.parse_single(enc(b"PING")) is None
+    assert p.parse_whole(enc(b"PING")) is None
     q = RespParser()
     q.auth_required = True
-    assert q.parse_single(enc(b"PING")) is None
+    assert q.parse_whole(enc(b"PING")) is None

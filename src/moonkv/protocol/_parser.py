@@ -57,8 +57,8 @@ _GUARD = b"*000000"
 
 Command = list[bytes]
 
-# Headers of small commands, by count and by length (see parse_single).
-_ARRAY_HEADERS = tuple(b"*%d" % i for i in range(65))
+# Headers of small commands, by count and by length (see parse_whole).
+_ARGC = {b"*%d" % i: i for i in range(1, 65)}
 _BULK_HEADERS = tuple(b"$%d" % i for i in range(4097))
 
 
@@ -134,16 +134,17 @@ class RespParser:
             self._tail = t[-8:] if data[-1] != 10 else b""
             r.feed(data)
 
-    def parse_single(self, data: bytes) -> Command | None:
-        """The one command that ``data`` is, exactly; None means "use feed() and parse()".
+    def parse_whole(self, data: bytes) -> list[Command] | None:
+        """The commands that ``data`` is, exactly; None means "use feed() and parse()".
 
-        The usual non-pipelined request is one small, well-formed multibulk
-        arriving in one read.  Splitting it on CRLF and checking every header
-        against the part that follows is cheaper than hiredis plus the check of
-        its result.  It is exact: a value containing CRLF changes the number of
-        parts, so the ``*N`` header no longer matches and None is returned;
-        anything else unusual (inline, partial, pipelined, big, malformed) is
-        None too, and the general path handles it with Redis's errors.
+        The usual read is one small, well-formed multibulk (or a pipeline of
+        them) ending on a command boundary.  Splitting it on CRLF and checking
+        every header against the part that follows is cheaper than hiredis
+        plus the check of its result.  It is exact: a value containing CRLF
+        changes the parts, so a header no longer matches the part after it and
+        None is returned; anything else unusual (inline, partial, big,
+        malformed, ``*0``) is None too, and the general path handles it with
+        Redis's errors.
         """
         if (
             self._buf
@@ -151,31 +152,45 @@ class RespParser:
             or self.auth_required
             or len(data) > 65536  # far below every bulk and query-buffer limit
             or data[:1] != b"*"
+            or data[-2:] != b"\r\n"
         ):
             return None
-        if len(data) > 256:
-            # Most likely a pipeline: one command of argc arguments has exactly
-            # 2 * argc + 1 line ends, so a pipeline (many line ends, a small
-            # count in its first header) is declined here without splitting
-            # (a prefix match only declines; the checks below are the exact ones).
-            lines = data.count(b"\r\n")
-            argc = (lines - 1) >> 1
-            if not 0 < argc <= 64 or not data.startswith(_ARRAY_HEADERS[argc]):
-                return None
         parts = data.split(b"\r\n")
-        n = len(parts)
-        argc = (n - 2) >> 1
-        if not 0 < argc <= 64 or n & 1 or parts[-1] or parts[0] != _ARRAY_HEADERS[argc]:
+        last = len(parts) - 1  # parts[last] is the b"" after the final CRLF
+        argc = _ARGC.get(parts[0])
+        if argc is None:
             return None
-        argv = parts[2 : n - 1 : 2]
         headers = _BULK_HEADERS
+        end = 2 * argc + 1
+        if end == last:  # one command, the non-pipelined case
+            argv = parts[2:end:2]
+            try:
+                for h, v in zip(parts[1:end:2], argv, strict=True):
+                    if h != headers[len(v)]:
+                        return None
+            except IndexError:  # a value longer than the table: the general path
+                return None
+            return [argv]
+        out: list[Command] = []
+        i = 0
         try:
-            for h, v in zip(parts[1 : n - 1 : 2], argv, strict=True):
-                if h != headers[len(v)]:
+            while True:
+                if end > last:
+                    return None  # the last command is incomplete
+                argv = parts[i + 2:end:2]
+                for h, v in zip(parts[i + 1:end:2], argv, strict=True):
+                    if h != headers[len(v)]:
+                        return None
+                out.append(argv)
+                if end == last:
+                    return out
+                i = end
+                argc = _ARGC.get(parts[i])
+                if argc is None:
                     return None
-        except IndexError:  # a value longer than the table: the general path
+                end = i + 2 * argc + 1
+        except IndexError:
             return None
-        return argv
 
     def take_buffer(self) -> bytes:
         """Remove and return the unconsumed bytes (used when a script's busy loop hands back)."""

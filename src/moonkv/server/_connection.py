@@ -73,10 +73,8 @@ class Connection(asyncio.Protocol):
         srv = self.server
         srv.stats["total_net_input_bytes"] += len(data)
         parser = self.parser
-        argv = parser.parse_single(data)
-        if argv is not None:
-            cmds = [argv]
-        else:
+        cmds = parser.parse_whole(data)
+        if cmds is None:
             parser.feed(data)
             # The limit is at least 1 MiB: look it up only for big buffers.
             if parser.buffered > 1048576 and parser.buffered > srv.config["client-query-buffer-limit"]:

@@ -45,6 +45,20 @@ KILLED_MSG = "Script killed by user with SCRIPT KILL..."
 FN_KILLED_MSG = "Script killed by user with FUNCTION KILL..."
 
 
+def _numbers_as_bytes(argv: list[Any], start: int) -> list[bytes] | None:
+    """redis.call's arguments from ``start`` on as strings (Lua numbers formatted
+    as Redis does); None if one is neither a string nor a number."""
+    for i in range(start, len(argv)):
+        a = argv[i]
+        t = type(a)
+        if t is not bytes:
+            if t is int or t is float:
+                argv[i] = b"%.17g" % a
+            else:
+                return None
+    return argv
+
+
 class ScriptCallError(Exception):
     """Raised into Lua by redis.call; its text is the Redis error line."""
 
@@ -376,6 +390,13 @@ class ScriptEngine:
             return int(r[1])
         if status == 3:
             return None
+        if status == 4:
+            s = r[1]
+            if s == b"OK":
+                return "OK"
+            if b"\r" in s or b"\n" in s:
+                s = s.replace(b"\r", b" ").replace(b"\n", b" ")
+            return RawReply(b"+%s\r\n" % s)
         if status == b"reply":
             # The script completed and returned an error reply: its writes stand.
             err = RespError(full=r[1].decode("utf-8", "surrogateescape"))
@@ -483,6 +504,8 @@ class ScriptEngine:
         t = type(reply)
         if t is bytes or t is int:
             return reply
+        if t is str:  # a status reply: prelude's call_ makes it {ok=...}
+            return reply.encode(), 1  # type: ignore[attr-defined]
         if isinstance(reply, RespError):
             raise ScriptCallError(str(reply))
         return self._to_lua(reply)
@@ -493,6 +516,8 @@ class ScriptEngine:
         t = type(reply)
         if t is bytes or t is int:
             return reply
+        if t is str:
+            return reply.encode(), 1  # type: ignore[attr-defined]
         return self._to_lua(reply)
 
     def _call_raise_packed(self, tbl: Any, n: int) -> Any:
@@ -508,18 +533,20 @@ class ScriptEngine:
             # The common case: a plain command named as seen before, string arguments.
             spec = self._plain.get(args[0]) if type(args[0]) is bytes else None
             if spec is not None:
+                argv: list[bytes] | None = list(args)
                 for a in args:
-                    if type(a) is not bytes:
+                    if type(a) is not bytes:  # a Lua number, most likely
+                        argv = _numbers_as_bytes(argv, 1)  # type: ignore[arg-type]
                         break
-                else:
+                if argv is not None:
                     a_ = spec.arity
-                    n = len(args)
+                    n = len(argv)
                     if (n == a_ if a_ > 0 else n >= -a_) and run.caller.acl_user is None:
                         if spec.is_write or spec.denyoom:
                             refused = self._write_check(run, spec)
                             if refused is not None:
                                 return refused
-                        return self.server.call(self.client, spec, list(args))
+                        return self.server.call(self.client, spec, argv)
         return self._dispatch_general(args)
 
     def _write_check(self, run: RunState, spec: CommandSpec) -> RespError | None:
@@ -543,15 +570,9 @@ class ScriptEngine:
     def _dispatch_general(self, args: tuple[Any, ...]) -> object:
         if not args:
             return _ArgError("ERR Please specify at least one argument for this redis lib call")
-        argv: list[bytes] = []
-        for a in args:
-            t = type(a)
-            if t is bytes:
-                argv.append(a)
-            elif t is int or t is float:
-                argv.append(b"%.17g" % a)
-            else:
-                return _ArgError("ERR Lua redis lib command arguments must be strings or integers")
+        argv = _numbers_as_bytes(list(args), 0)
+        if argv is None:
+            return _ArgError("ERR Lua redis lib command arguments must be strings or integers")
         run = self.running
         if run is None:
             return _ArgError("ERR redis.call called outside a script")

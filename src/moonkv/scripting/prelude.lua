@@ -123,14 +123,28 @@ end
 -- C stack use), while Redis allows up to Lua's 8000-slot limit
 -- (redis.call('sadd', k, unpack(members)) with 7999 members): beyond a
 -- threshold the arguments travel packed in one table.
+-- Python returns a status reply as two values, (text, 1): the {ok=...}
+-- table is built here, which costs far less than building it through lupa.
 local PACK_ABOVE = 7000
 local function call_(...)
-  if select("#", ...) > PACK_ABOVE then return pycall_packed({...}, select("#", ...)) end
-  return pycall(...)
+  local r, status
+  if select("#", ...) > PACK_ABOVE then
+    r, status = pycall_packed({...}, select("#", ...))
+  else
+    r, status = pycall(...)
+  end
+  if status then return {ok = r} end
+  return r
 end
 local function pcall_raw(...)
-  if select("#", ...) > PACK_ABOVE then return pypcall_packed({...}, select("#", ...)) end
-  return pypcall(...)
+  local r, status
+  if select("#", ...) > PACK_ABOVE then
+    r, status = pypcall_packed({...}, select("#", ...))
+  else
+    r, status = pypcall(...)
+  end
+  if status then return {ok = r} end
+  return r
 end
 
 local redis = {}
@@ -487,6 +501,7 @@ end
 --   1, s                        it returned a string (a bulk reply)
 --   2, n                        it returned a number that fits (an integer reply)
 --   3                           it returned nil (a null reply)
+--   4, s                        it returned {ok=s} (a status reply)
 --   true, resp_bytes            any other value, already encoded
 --   "reply", error_text, nostats  it returned an error table (its writes stand)
 --   false, err                  it failed: Python rolls back, then asks fail() for the text
@@ -506,6 +521,8 @@ local function outcome(ok, res, client_resp)
     if type(e) == "string" then
       return "reply", (string_gsub(e, "[\r\n]", " ")), rawget(res, "ignore_stats") and true or false
     end
+    local s = rawget(res, "ok")
+    if type(s) == "string" then return 4, s end
   end
   local out = {}
   to_resp(res, client_resp, out, 1)

@@ -162,10 +162,10 @@ def _section_stats(srv: Server) -> list[str]:
     ks = srv.ks
     return [
         f"total_connections_received:{st['total_connections_received']}",
-        f"total_commands_processed:{st['total_commands_processed']}",
+        f"total_commands_processed:{srv.commands_processed}",
         "instantaneous_ops_per_sec:0",
-        f"total_net_input_bytes:{st['total_net_input_bytes']}",
-        f"total_net_output_bytes:{st['total_net_output_bytes']}",
+        f"total_net_input_bytes:{srv.net_input_bytes}",
+        f"total_net_output_bytes:{srv.net_output_bytes}",
         "instantaneous_input_kbps:0.00",
         "instantaneous_output_kbps:0.00",
         f"rejected_connections:{st['rejected_connections']}",
@@ -426,6 +426,7 @@ def config_resetstat(c: Client, argv: list[bytes]) -> object:
     srv = c.server
     for k in srv.stats:
         srv.stats[k] = 0
+    srv.commands_processed = srv.net_input_bytes = srv.net_output_bytes = 0
     srv.errorstats.clear()
     srv.ks.hits = srv.ks.misses = srv.ks.expired_keys = 0
     for spec in all_commands():

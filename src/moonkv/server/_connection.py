@@ -71,7 +71,7 @@ class Connection(asyncio.Protocol):
         c = self.client
         assert c is not None
         srv = self.server
-        srv.stats["total_net_input_bytes"] += len(data)
+        srv.net_input_bytes += len(data)
         parser = self.parser
         cmds = parser.parse_whole(data)
         if cmds is None:
@@ -96,13 +96,13 @@ class Connection(asyncio.Protocol):
             t = type(reply)
             if not c.closing and srv.shutdown_requested is None and c.reply_mode == REPLY_ON:
                 if t is bytes:
-                    self.write([b"$%d\r\n%s\r\n" % (len(reply), reply)])  # type: ignore[arg-type]
+                    self.send(b"$%d\r\n%s\r\n" % (len(reply), reply))  # type: ignore[arg-type]
                     return
                 if t is str and reply == "OK":
-                    self.write([_OK])
+                    self.send(_OK)
                     return
                 if t is int:
-                    self.write([b":%d\r\n" % reply])  # type: ignore[str-format]
+                    self.send(b":%d\r\n" % reply)  # type: ignore[str-format]
                     return
             out = self._after(reply, [])
             if out:
@@ -190,9 +190,12 @@ class Connection(asyncio.Protocol):
     # -- output ------------------------------------------------------------
 
     def write(self, out: list[bytes]) -> None:
-        data = b"".join(out) if len(out) != 1 else out[0]
+        self.send(b"".join(out) if len(out) != 1 else out[0])
+
+    def send(self, data: bytes) -> None:
+        """Send now, or once this iteration's log records are durable (group commit)."""
         p = self.server.persistence
-        if p is not None and p.needs_flush():
+        if p is not None and (p.buf or p.inflight):  # Persistence.needs_flush(), inline
             self.proc.defer_output(self, data)
         else:
             self._write_now(data)
@@ -201,7 +204,7 @@ class Connection(asyncio.Protocol):
         t = self.transport
         if t is None or self.closed:
             return
-        self.server.stats["total_net_output_bytes"] += len(data)
+        self.server.net_output_bytes += len(data)
         t.write(data)
         c = self.client
         if c is not None and c.closing:

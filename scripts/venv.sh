@@ -29,6 +29,14 @@ moonkv_venv() {  # $1: pip extras spec, e.g. "." or ".[test]"
         echo "== creating .venv with $py ($("$py" --version 2>&1))" >&2
         "$py" -m venv .venv
     fi
-    .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
-    .venv/bin/pip install -q -e "$1"
+    # Install (again) only when the venv is new, pyproject.toml changed, or
+    # extras are asked for that are not installed ("." is part of ".[test]").
+    local stamp=".venv/.moonkv-installed" sum have
+    sum=$(cksum < pyproject.toml)
+    have=$(cat "$stamp" 2>/dev/null || true)
+    if [ "$have" != "$1 $sum" ] && { [ "$1" != "." ] || [ "${have#* }" != "$sum" ]; }; then
+        .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
+        .venv/bin/pip install -q -e "$1"
+        echo "$1 $sum" > "$stamp"
+    fi
 }

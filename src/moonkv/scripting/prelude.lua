@@ -126,26 +126,20 @@ end
 -- Python returns a status reply as two values, (text, 1): the {ok=...}
 -- table is built here, which costs far less than building it through lupa.
 local PACK_ABOVE = 7000
-local function call_(...)
-  local r, status
-  if select("#", ...) > PACK_ABOVE then
-    r, status = pycall_packed({...}, select("#", ...))
-  else
-    r, status = pycall(...)
+local function caller(py, py_packed)
+  return function(...)
+    local r, status
+    if select("#", ...) > PACK_ABOVE then
+      r, status = py_packed({...}, select("#", ...))
+    else
+      r, status = py(...)
+    end
+    if status then return {ok = r} end
+    return r
   end
-  if status then return {ok = r} end
-  return r
 end
-local function pcall_raw(...)
-  local r, status
-  if select("#", ...) > PACK_ABOVE then
-    r, status = pypcall_packed({...}, select("#", ...))
-  else
-    r, status = pypcall(...)
-  end
-  if status then return {ok = r} end
-  return r
-end
+local call_ = caller(pycall, pycall_packed)
+local pcall_raw = caller(pypcall, pypcall_packed)
 
 local redis = {}
 redis.call = call_

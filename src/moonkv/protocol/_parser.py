@@ -60,6 +60,7 @@ Command = list[bytes]
 # Headers of small commands, by count and by length (see parse_whole).
 _ARGC = {b"*%d" % i: i for i in range(1, 65)}
 _BULK_HEADERS = tuple(b"$%d" % i for i in range(4097))
+_HEADER_OF = _BULK_HEADERS.__getitem__
 
 
 def _parse_ll(s: bytes) -> int | None:
@@ -160,27 +161,22 @@ class RespParser:
         argc = _ARGC.get(parts[0])
         if argc is None:
             return None
-        headers = _BULK_HEADERS
+        header_of = _HEADER_OF
         end = 2 * argc + 1
-        if end == last:  # one command, the non-pipelined case
-            argv = parts[2:end:2]
-            try:
-                for h, v in zip(parts[1:end:2], argv, strict=True):
-                    if h != headers[len(v)]:
-                        return None
-            except IndexError:  # a value longer than the table: the general path
-                return None
-            return [argv]
-        out: list[Command] = []
-        i = 0
+        # Each command's headers are compared as one list against the headers
+        # its values call for (map and list compare iterate in C).
         try:
-            while True:
-                if end > last:
-                    return None  # the last command is incomplete
+            if end == last:  # one command, the non-pipelined case
+                argv = parts[2:end:2]
+                if parts[1:end:2] != list(map(header_of, map(len, argv))):
+                    return None
+                return [argv]
+            out: list[Command] = []
+            i = 0
+            while end <= last:
                 argv = parts[i + 2:end:2]
-                for h, v in zip(parts[i + 1:end:2], argv, strict=True):
-                    if h != headers[len(v)]:
-                        return None
+                if parts[i + 1:end:2] != list(map(header_of, map(len, argv))):
+                    return None
                 out.append(argv)
                 if end == last:
                     return out
@@ -189,7 +185,8 @@ class RespParser:
                 if argc is None:
                     return None
                 end = i + 2 * argc + 1
-        except IndexError:
+            return None  # the last command is incomplete
+        except IndexError:  # a value longer than the table: the general path
             return None
 
     def take_buffer(self) -> bytes:

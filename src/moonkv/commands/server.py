@@ -242,9 +242,10 @@ def _section_commandstats(srv: Server) -> list[str]:
     for spec in all_commands():
         for s in [spec, *spec.subcommands.values()]:
             if s.calls or s.rejected_calls or s.failed_calls:
-                per = s.usec / s.calls if s.calls else 0.0
+                usec = s.nsec // 1000
+                per = usec / s.calls if s.calls else 0.0
                 out.append(
-                    f"cmdstat_{s.name}:calls={s.calls},usec={s.usec},usec_per_call={per:.2f},"
+                    f"cmdstat_{s.name}:calls={s.calls},usec={usec},usec_per_call={per:.2f},"
                     f"rejected_calls={s.rejected_calls},failed_calls={s.failed_calls}"
                 )
     return out
@@ -431,7 +432,7 @@ def config_resetstat(c: Client, argv: list[bytes]) -> object:
     srv.ks.hits = srv.ks.misses = srv.ks.expired_keys = 0
     for spec in all_commands():
         for s in [spec, *spec.subcommands.values()]:
-            s.calls = s.usec = s.rejected_calls = s.failed_calls = 0
+            s.calls = s.nsec = s.rejected_calls = s.failed_calls = 0
     return "OK"
 
 

@@ -137,7 +137,7 @@ class CommandSpec:
     movablekeys: bool = False
     # Statistics (INFO commandstats).
     calls: int = 0
-    usec: int = 0
+    nsec: int = 0  # summed in ns (one division per INFO, not per call)
     rejected_calls: int = 0
     failed_calls: int = 0
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """moonkv vs redis-server, side by side, driven by redis-benchmark.
 
-    python3 bench/run.py [--quick] [--only core|types|scripting[,...]] [--no-pipeline]
+    .venv/bin/python bench/run.py [--quick] [--rounds N] [--only core|types|scripting[,...]] [--no-pipeline]
 
 Starts moonkv (``--appendonly no --save ""``) and Debian's ``redis-server``
 (``--save "" --appendonly no``) on free loopback ports, then for every test
@@ -390,6 +390,7 @@ class Result:
     wall_s: float | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    round: int = 0
 
 
 def parse_csv(text: str) -> dict[str, str] | None:
@@ -509,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="requests per non-pipelined run (default 100000, --quick 20000)")
     ap.add_argument("--test", action="append", default=[],
                     help="only tests whose name contains this (repeatable)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="runs per test and server, alternating servers; medians are reported")
     args = ap.parse_args(argv)
     if shutil.which("redis-benchmark") is None:
         print("bench: redis-benchmark not found (apt-get install redis-tools)", file=sys.stderr)
@@ -537,17 +540,19 @@ def main(argv: list[str] | None = None) -> int:
             setup_err = {s.name: prepare(s, test) for s in servers}
             for pl in pipelines:
                 n = test.n * (PIPE_SCALE if pl > 1 else 1)
-                for s in servers:
-                    if setup_err[s.name]:
-                        r = Result(test.name, test.group, pl, s.name, n, error=setup_err[s.name])
-                    else:
-                        r = run_one(s, test, pl, n)
-                    results.append(r)
-                    status = r.error or (
-                        f"{r.rps:>9.0f} req/s  cpu {r.cpu_us_per_op:6.2f} us/op"
-                    )
-                    print(f"  [{test.group}] {test.name:<24} P{pl:<2} {s.name:<6} {status}",
-                          flush=True)
+                for rnd in range(args.rounds):
+                    for s in servers:
+                        if setup_err[s.name]:
+                            r = Result(test.name, test.group, pl, s.name, n, error=setup_err[s.name])
+                        else:
+                            r = run_one(s, test, pl, n)
+                        r.round = rnd
+                        results.append(r)
+                        status = r.error or (
+                            f"{r.rps:>9.0f} req/s  cpu {r.cpu_us_per_op:6.2f} us/op"
+                        )
+                        print(f"  [{test.group}] {test.name:<24} P{pl:<2} {s.name:<6} {status}",
+                              flush=True)
     finally:
         for s in servers:
             s.stop()
@@ -590,10 +595,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def medians(results: list[Result]) -> dict[tuple[str, int, str], Result]:
+    """One result per (test, pipeline, server): the round with the median CPU per request
+    (the lower middle one for an even count); a failed round counts only if all failed."""
+    runs: dict[tuple[str, int, str], list[Result]] = {}
+    for r in results:
+        runs.setdefault((r.test, r.pipeline, r.server), []).append(r)
+    out: dict[tuple[str, int, str], Result] = {}
+    for key, rs in runs.items():
+        ok = sorted((r for r in rs if r.error is None and r.cpu_us_per_op is not None),
+                    key=lambda r: r.cpu_us_per_op or 0.0)
+        out[key] = ok[(len(ok) - 1) // 2] if ok else rs[0]
+    return out
+
+
 def summarize(
     tests: list[Test], pipelines: list[int], results: list[Result]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    by = {(r.test, r.pipeline, r.server): r for r in results}
+    by = medians(results)
+    rounds: dict[tuple[str, int, str], list[float]] = {}
+    for r in results:
+        if r.error is None and r.cpu_us_per_op is not None:
+            rounds.setdefault((r.test, r.pipeline, r.server), []).append(r.cpu_us_per_op)
     rows: list[dict[str, Any]] = []
     verdicts: list[dict[str, Any]] = []
     for t in tests:
@@ -609,6 +632,10 @@ def summarize(
                 "redis": {k: getattr(rd, k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_op", "error")},
                 "cpu_ratio": cr,
                 "rps_ratio": ratio(m.rps, rd.rps),
+                # Per round, moonkv's CPU per request over Redis's in the same round.
+                "round_ratios": [round(a / b, 3) for a, b in zip(
+                    rounds.get((t.name, pl, "moonkv"), []), rounds.get((t.name, pl, "redis"), []),
+                    strict=False) if b],
             }
             rows.append(row)
             target = t.target_p1 if pl == 1 else t.target_p16
@@ -639,8 +666,10 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                 w = 12 if side == "moonkv" else 11
                 cells.append(f"{fmt(d['rps'], '.0f'):>{w}} {fmt(d['p50_ms'], '.3f'):>6} "
                              f"{fmt(d['p99_ms'], '.3f'):>6} {fmt(d['cpu_us_per_op'], '.2f'):>7}")
+        rr = row.get("round_ratios") or []
+        spread = f"  rounds {min(rr):.2f}-{max(rr):.2f}" if len(rr) > 1 else ""
         print(f"{row['test']:<24} {row['pipeline']:>2} | {cells[0]} | {cells[1]} | "
-              f"{fmt(row['cpu_ratio'], '.2f'):>6} {fmt(row['rps_ratio'], '.2f'):>6}")
+              f"{fmt(row['cpu_ratio'], '.2f'):>6} {fmt(row['rps_ratio'], '.2f'):>6}{spread}")
     errors = [(row["test"], row["pipeline"], side, row[side]["error"]) for row in rows
               for side in ("moonkv", "redis") if row[side]["error"]]
     if errors:
@@ -651,7 +680,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 def scripting_extras(results: list[Result]) -> dict[str, Any]:
     """EVALSHA LPUSH vs plain LPUSH on a 1M-element list (the undo log must be O(1))."""
-    by = {(r.test, r.pipeline, r.server): r for r in results}
+    by = medians(results)
     lines: list[str] = []
     ratios: list[dict[str, Any]] = []
     for pl in (1, 16):

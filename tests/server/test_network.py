@@ -203,6 +203,55 @@ def test_garbage_fuzz_matches_redis(moonkv_server: ServerHandle, redis_server: S
     assert not mismatches, mismatches[:3]
 
 
+def _pipe(*cmds: str) -> bytes:
+    return b"".join(encode_command(c.split()) for c in cmds)
+
+
+@pytest.mark.parametrize("payload", [
+    # Data commands around a transaction, an error inside it, and an EXECABORT.
+    _pipe("DEL pl:a pl:b", "SET pl:a 1", "MULTI", "SET pl:b 2", "INCR pl:a", "EXEC", "GET pl:a",
+          "GET pl:b"),
+    _pipe("SET pl:a 1", "MULTI", "GET pl:a", "SET pl:a", "EXEC", "GET pl:a"),
+    _pipe("SET pl:a x", "MULTI", "INCR pl:a", "SET pl:b y", "EXEC", "MGET pl:a pl:b"),
+    # CLIENT REPLY and SELECT change how later data commands are answered.
+    _pipe("SET pl:c x", "CLIENT REPLY OFF", "SET pl:c y", "CLIENT REPLY ON", "GET pl:c"),
+    _pipe("SET pl:c x", "CLIENT REPLY SKIP", "GET pl:c", "GET pl:c"),
+    _pipe("SET pl:d 1", "SELECT 1", "GET pl:d", "SET pl:d 2", "SELECT 0", "GET pl:d"),
+    # A blocking pop in the middle: what follows waits for it.
+    _pipe("DEL pl:l", "RPUSH pl:l a", "LPOP pl:l", "BLPOP pl:l 0.1", "RPUSH pl:l b", "LPOP pl:l"),
+    # Errors of every kind between data commands.
+    _pipe("SET pl:e 1", "INCR pl:e", "HSET pl:e f v", "GET", "NOSUCH x", "get pl:e", "Get pl:e"),
+    _pipe("SET pl:f 1", "WATCH pl:f", "SET pl:f 2", "MULTI", "GET pl:f", "EXEC", "GET pl:f"),
+    _pipe("SET pl:g 1", "RESET", "GET pl:g", "PING"),
+])
+def test_pipelines_mixing_data_and_state_commands_match_redis(
+    moonkv_server: ServerHandle, redis_server: ServerHandle, payload: bytes
+) -> None:
+    """Pipelined data commands take a shorter path (Server.execute_data) until a command
+    that can change the client's state: the replies must stay Redis's, byte for byte."""
+    got = exchange(moonkv_server.port, payload, quiet=0.6)  # BLPOP's timeout is 0.1 s
+    want = exchange(redis_server.port, payload, quiet=0.6)
+    assert got == want
+
+
+def test_client_reply_skip_one_request_at_a_time_matches_redis(
+    moonkv_server: ServerHandle, redis_server: ServerHandle
+) -> None:
+    """CLIENT REPLY SKIP silences the *next* command, also when each arrives in its own read."""
+    cmds = ["SET pl:s x", "CLIENT REPLY SKIP", "GET pl:s", "INCR pl:n", "CLIENT REPLY SKIP",
+            "CLIENT REPLY SKIP", "GET pl:s", "GET pl:s", "CLIENT REPLY OFF", "GET pl:s",
+            "CLIENT REPLY ON", "DEL pl:n"]
+
+    def replies(port: int) -> tuple[bytes, bool]:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            for cmd in cmds:
+                sock.sendall(encode_command(cmd.split()))
+                time.sleep(0.03)  # one read per request on the server side
+            return read_until_closed(sock, 0.3)
+
+    assert replies(moonkv_server.port) == replies(redis_server.port)
+
+
 def test_protocol_error_names_the_raw_byte(
     moonkv_server: ServerHandle, redis_server: ServerHandle
 ) -> None:

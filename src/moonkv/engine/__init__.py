@@ -10,6 +10,7 @@ from moonkv.engine._config import DIRECTIVES, Config, Directive, parse_memory
 from moonkv.engine._server import (
     BLOCKED,
     NO_REPLY,
+    NOT_DATA,
     BlockState,
     Effect,
     EffectsSink,
@@ -20,6 +21,7 @@ from moonkv.engine._server import (
 __all__ = [
     "BLOCKED",
     "NO_REPLY",
+    "NOT_DATA",
     "DIRECTIVES",
     "REPLY_OFF",
     "REPLY_ON",

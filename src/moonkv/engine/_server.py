@@ -52,6 +52,9 @@ BLOCKED: Any = _Blocked()
 NO_REPLY: Any = object()
 """A handler returns this when the client must get no reply (CLIENT REPLY OFF)."""
 
+NOT_DATA: Any = object()
+""":meth:`Server.execute_data` declined the command: use :meth:`Server.execute`."""
+
 
 class EffectsSink(Protocol):
     """Where committed units go (the durable log; later, replicas)."""
@@ -108,6 +111,7 @@ class Server:
         # The three counters bumped on every request are attributes (cheaper
         # than dict items); INFO shows them with the others in ``stats``.
         self.commands_processed = 0
+        self._data: dict[bytes, CommandSpec] = {}  # see execute_data
         self.net_input_bytes = 0
         self.net_output_bytes = 0
         self.stats: dict[str, int] = {
@@ -190,6 +194,48 @@ class Server:
             if spec.is_write or self._script_may_write(spec, argv):
                 spec.rejected_calls += 1
                 return self.error_reply(MisconfError(self.write_error))
+        reply = self.call(c, spec, argv)
+        self.end_unit()
+        return reply
+
+    def plain(self, c: Client) -> bool:
+        """Whether ``c``'s data commands may skip execute()'s general checks (see execute_data)."""
+        return (
+            c.multi is None
+            and c.acl_user is None
+            and c.authenticated
+            and not self.loading
+            and self.write_error is None
+        )
+
+    def execute_data(self, c: Client, argv: list[bytes]) -> object:
+        """Run one data command of a pipeline from a :meth:`plain` client; NOT_DATA otherwise.
+
+        Data commands (flagged write or readonly, without subcommands) cannot
+        change the client state ``plain()`` checks (MULTI, AUTH, HELLO, CLIENT
+        and RESET are not data commands), so the connection checks ``plain()``
+        once per pipeline and sends each command here: execute()'s fast path
+        without repeating the client checks.  A failed log write can happen
+        inside a command (a flush forced by FLUSHALL's snapshot, say), so that
+        one is checked every time.
+        """
+        if self.write_error is not None:
+            return NOT_DATA
+        spec = self._data.get(argv[0])
+        if spec is None:
+            if self._data:
+                return NOT_DATA
+            self._data.update(
+                (name, s) for name, s in TABLE.items()
+                if (s.is_write or s.is_readonly) and not s.subcommands and s.handler is not None
+            )
+            return self.execute_data(c, argv) if self._data else NOT_DATA
+        a = spec.arity
+        n = len(argv)
+        if not (n == a if a > 0 else n >= -a):
+            return NOT_DATA
+        self.commands_processed += 1
+        c.last_cmd = argv[0]
         reply = self.call(c, spec, argv)
         self.end_unit()
         return reply

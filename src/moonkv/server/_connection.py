@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from moonkv.engine import BLOCKED, NO_REPLY, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
+from moonkv.engine import BLOCKED, NO_REPLY, NOT_DATA, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
 from moonkv.errors import ProtocolError, RespError
 from moonkv.protocol import RawReply, RespParser, encode, encode_many
 
@@ -127,7 +127,29 @@ class Connection(asyncio.Protocol):
         srv = self.server
         proc = self.proc
         out: list[bytes] = []
-        for i, argv in enumerate(cmds):
+        start = 0
+        if len(cmds) > 1 and not srv.paused_until and c.reply_mode == REPLY_ON and srv.plain(c):
+            # A pipeline: its leading data commands skip the per-command checks
+            # (Server.execute_data); none of them can pause, close or switch the client.
+            run = srv.execute_data
+            for argv in cmds:
+                reply = run(c, argv)
+                if reply is NOT_DATA:
+                    break
+                start += 1
+                t = type(reply)
+                if t is bytes:
+                    out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))  # type: ignore[arg-type]
+                elif reply is _OK_STR:
+                    out.append(_OK)
+                elif reply is BLOCKED:
+                    self.pending.extend(cmds[start:])
+                    return out
+                else:
+                    self._emit(reply, out)
+            else:
+                return out
+        for i, argv in enumerate(cmds[start:] if start else cmds, start):
             if c.closing:
                 break
             if srv.paused_until and proc.paused(argv):
@@ -184,7 +206,8 @@ class Connection(asyncio.Protocol):
                     out.append(reply.data)  # type: ignore[attr-defined]
                 else:
                     encode_many([reply], c.resp, out.append)
-        elif mode == REPLY_SKIP:
+        elif mode == REPLY_SKIP and reply is not NO_REPLY:
+            # This reply is the skipped one; CLIENT REPLY SKIP's own (none) does not count.
             c.reply_mode = REPLY_ON
 
     # -- output ------------------------------------------------------------

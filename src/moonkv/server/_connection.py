@@ -157,16 +157,6 @@ class Connection(asyncio.Protocol):
                 proc.pause_waiters.add(self)
                 break
             reply = srv.execute(c, argv)
-            if c.reply_mode == REPLY_ON:
-                # The common replies, inline; no command that gives them can block,
-                # close the client or shut down.
-                t = type(reply)
-                if t is bytes:
-                    out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))  # type: ignore[arg-type]
-                    continue
-                if reply is _OK_STR:
-                    out.append(_OK)
-                    continue
             if reply is BLOCKED:
                 self.pending.extend(cmds[i + 1 :])
                 break
@@ -218,7 +208,7 @@ class Connection(asyncio.Protocol):
     def send(self, data: bytes) -> None:
         """Send now, or once this iteration's log records are durable (group commit)."""
         p = self.server.persistence
-        if p is not None and (p.buf or p.inflight):  # Persistence.needs_flush(), inline
+        if p is not None and p.needs_flush():
             self.proc.defer_output(self, data)
         else:
             self._write_now(data)

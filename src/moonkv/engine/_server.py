@@ -83,6 +83,8 @@ class BlockState:
 
 
 _MULTI_PASSTHROUGH = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+# Commands that run a script: they may write without being flagged write.
+_SCRIPT_RUNNERS = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
 
 
 class Server:
@@ -191,7 +193,7 @@ class Server:
         if self.loading and not spec.loading_ok:
             spec.rejected_calls += 1
             return self.error_reply(LoadingError())
-        if self.write_error is not None and (spec.is_write or spec.name in ("eval", "evalsha", "fcall")):
+        if self.write_error is not None and (spec.is_write or spec.name in _SCRIPT_RUNNERS):
             if spec.is_write or self._script_may_write(spec, argv):
                 spec.rejected_calls += 1
                 return self.error_reply(MisconfError(self.write_error))
@@ -215,9 +217,10 @@ class Server:
     def execute_data(self, c: Client, argv: list[bytes]) -> object:
         """Run one data command of a pipeline from a :meth:`plain` client; NOT_DATA otherwise.
 
-        Data commands (flagged write or readonly, without subcommands) cannot
-        change the client state ``plain()`` checks (MULTI, AUTH, HELLO, CLIENT
-        and RESET are not data commands), so the connection checks ``plain()``
+        Data commands (flagged write or readonly, or running a script; without
+        subcommands) cannot change the client state ``plain()`` checks (MULTI,
+        AUTH, HELLO, CLIENT and RESET are neither, nor may scripts call them),
+        so the connection checks ``plain()``
         once per pipeline and sends each command here: execute()'s fast path
         without repeating the client checks.  A failed log write can happen
         inside a command (a flush forced by FLUSHALL's snapshot, say), so that
@@ -243,7 +246,8 @@ class Server:
         (commands register themselves at import, before any request)."""
         self._data = {
             name: s for name, s in TABLE.items()
-            if (s.is_write or s.is_readonly) and not s.subcommands and s.handler is not None
+            if (s.is_write or s.is_readonly or s.name in _SCRIPT_RUNNERS)
+            and not s.subcommands and s.handler is not None
         }
         return self._data
 

@@ -70,6 +70,10 @@ class _ArgError(RespError):
         super().__init__(full=text)
 
 
+_DIGITS = {b"%d" % i: i for i in range(10)}
+_NO_FAST: dict[bytes, CommandSpec] = {}  # no redis.call fast path (an ACL user calls, or no script runs)
+
+
 def sha1hex(body: bytes) -> bytes:
     return hashlib.sha1(body).hexdigest().encode()
 
@@ -86,6 +90,7 @@ class Script:
         # What every run needs from the flags, decided once.
         self.no_writes = "no-writes" in self.flags
         self.allow_oom = "allow-oom" in self.flags
+        self.legacy = not self.has_shebang  # per-command OOM/replica checks, as Redis
 
 
 class RunState:
@@ -105,6 +110,7 @@ class RunState:
         allow_oom: bool,
         legacy: bool,  # no shebang: per-command OOM/replica checks
         start: float,
+        undo: list[Callable[[], None]],
     ) -> None:
         self.caller = caller
         self.name = name
@@ -115,7 +121,7 @@ class RunState:
         self.start = start
         self.kill_message: str | None = None
         self.busy = False
-        self.undo: list[Callable[[], None]] = []
+        self.undo = undo
 
 
 class ScriptEngine:
@@ -132,26 +138,36 @@ class ScriptEngine:
         self.client.authenticated = True
         self.on_busy: Callable[[RunState], None] | None = None
         self.on_busy_end: Callable[[RunState], None] | None = None
-        self.rt = self._new_runtime()
         self.functions: Any = None  # FunctionRegistry, attached by moonkv.scripting
         self.load_deadline: float | None = None  # a library's load code must finish by then
         self.evictions = 0
         # Directives redis.call consults on every write, kept as attributes.
         self._min_replicas = self.config["min-replicas-to-write"]
         self._maxmemory = self.config["maxmemory"]
+        # Whether scripts without a shebang need _write_check on each write.
+        self._legacy_checks = bool(self._min_replicas > 0 or self._maxmemory)
         # Command names as scripts spell them -> specs that need no
-        # subcommand resolution and may run from scripts (see _dispatch).
+        # subcommand resolution and may run from scripts, filled as scripts
+        # name them: every one (_plain) and those that cannot write (_plain_ro).
+        # Each run picks the table its redis.call fast path may use (_fast).
         self._plain: dict[bytes, CommandSpec] = {}
+        self._plain_ro: dict[bytes, CommandSpec] = {}
+        self._fast: dict[bytes, CommandSpec] = _NO_FAST
+        self._call_raise = self._caller(protected=False)
+        self._call_protected = self._caller(protected=True)
+        self.rt = self.new_runtime()
         server.config.on_change(self._config_changed)
 
     # -- runtime -------------------------------------------------------------
 
-    def _new_runtime(self) -> LuaRuntime:
+    def new_runtime(self) -> LuaRuntime:
+        """A Lua runtime whose redis.* calls come to this engine (EVAL's, FUNCTION's)."""
+        call, pcall = self._call_raise, self._call_protected
         return LuaRuntime(
-            self._call_raise,
-            self._call_protected,
-            self._call_raise_packed,
-            self._call_protected_packed,
+            call,
+            pcall,
+            lambda tbl, n: call(*[tbl[i] for i in range(1, n + 1)]),
+            lambda tbl, n: pcall(*[tbl[i] for i in range(1, n + 1)]),
             self._acl_check,
             self._hook,
             self._log,
@@ -165,6 +181,7 @@ class ScriptEngine:
             self._min_replicas = value
         elif name == "maxmemory":
             self._maxmemory = value
+        self._legacy_checks = bool(self._min_replicas > 0 or self._maxmemory)
         if name == "lua-memory-limit":
             self.rt.set_memory_cap(value)
             if self.functions is not None:
@@ -242,7 +259,7 @@ class ScriptEngine:
     def flush(self) -> None:
         """SCRIPT FLUSH: forget every script and start a fresh Lua VM."""
         self.scripts.clear()
-        self.rt = self._new_runtime()
+        self.rt = self.new_runtime()
 
     def exists(self, sha: bytes) -> bool:
         return sha.lower() in self.scripts
@@ -271,11 +288,9 @@ class ScriptEngine:
     # -- EVAL / EVALSHA ---------------------------------------------------------
 
     def eval(self, c: Client, argv: list[bytes], *, by_sha: bool, read_only: bool) -> object:
-        raw = argv[2]
-        if len(raw) == 1 and 48 <= raw[0] <= 57 and raw[0] - 48 <= len(argv) - 3:
-            nkeys = raw[0] - 48  # the usual single-digit key count
-        else:
-            nkeys = self.parse_numkeys(raw, len(argv) - 3)
+        nkeys = _DIGITS.get(argv[2])  # the usual single-digit key count
+        if nkeys is None or nkeys > len(argv) - 3:
+            nkeys = self.parse_numkeys(argv[2], len(argv) - 3)
         if by_sha:
             sha = argv[1]
             script = self.scripts.get(sha)
@@ -288,12 +303,14 @@ class ScriptEngine:
                 self.scripts.move_to_end(sha)  # LRU order only matters for EVAL entries
         else:
             sha, script = self.get_or_create(argv[1], loaded=False)
+        if script.legacy and not read_only:
+            return self.run(c, script.fn, sha, nkeys, argv[3:], True, False, False, True)
         ro = read_only or script.no_writes
         if script.has_shebang:
             if read_only and not script.no_writes:
                 raise RespError("Can not execute a script with write flag using *_ro command.")
             self.check_script_flags(True, script.flags, ro)
-        return self.run(c, script.fn, sha, nkeys, argv[3:], True, ro, script.allow_oom or ro, not script.has_shebang)
+        return self.run(c, script.fn, sha, nkeys, argv[3:], True, ro, script.allow_oom or ro, script.legacy)
 
     @staticmethod
     def parse_numkeys(raw: bytes, nargs: int) -> int:
@@ -356,14 +373,22 @@ class ScriptEngine:
         sc = self.client
         sc.db = c.db
         sc.resp = 2
-        run = RunState(c, name, is_eval, read_only, allow_oom, legacy, time.monotonic())
+        undo: list[Callable[[], None]] = []
+        run = RunState(c, name, is_eval, read_only, allow_oom, legacy, time.monotonic(), undo)
         self.running = run
+        # Which commands redis.call may run without the general checks.
+        if c.acl_user is not None:
+            self._fast = _NO_FAST
+        elif read_only or (legacy and self._legacy_checks):
+            self._fast = self._plain_ro  # writes need _write_check's per-command checks
+        else:
+            self._fast = self._plain
         # Everything the script does from here on can be rolled back.
         mark_effects = len(srv.effects)
         mark_touched = len(ks.touched)
         mark_flushed = len(ks.flushed)
         mark_ready = len(ks.ready)
-        ks.undo = run.undo
+        ks.undo = undo
         ks.frozen_ms = ks.clock.now_ms()
         try:
             try:
@@ -375,10 +400,15 @@ class ScriptEngine:
         finally:
             ks.undo = None
             ks.frozen_ms = None
-            with self.lock:
-                self.running = None
-                busy = run.busy
-            if busy and self.on_busy_end is not None:
+            self._fast = _NO_FAST
+            self.running = None
+            # The watchdog thread may be declaring this run busy right now
+            # (check_busy holds the lock while it looks at self.running): let
+            # it finish, then look.  Once running is None it leaves runs alone.
+            if self.lock.locked():
+                with self.lock:
+                    pass
+            if run.busy and self.on_busy_end is not None:
                 self.on_busy_end(run)
         status = r[0]
         # See outcome() in prelude.lua for what the Lua side returns.
@@ -403,8 +433,8 @@ class ScriptEngine:
             err.no_stats = bool(r[2])  # type: ignore[attr-defined]
             return err
         # Failure: put the keyspace back exactly as it was.
-        for undo in reversed(run.undo):
-            undo()
+        for fn_undo in reversed(undo):
+            fn_undo()
         del srv.effects[mark_effects:]
         del ks.touched[mark_touched:]
         del ks.flushed[mark_flushed:]
@@ -498,76 +528,53 @@ class ScriptEngine:
         )
         log.log(lvl, "%s", msg.decode("utf-8", "replace"))
 
-    def _call_raise(self, *args: Any) -> Any:
-        """redis.call: the reply, or a raised error (the script fails unless it pcalls)."""
-        reply = self._dispatch(args)
-        t = type(reply)
-        if t is bytes or t is int:
-            return reply
-        if t is str:  # a status reply: prelude's call_ makes it {ok=...}
-            return reply.encode(), 1  # type: ignore[attr-defined]
-        if isinstance(reply, RespError):
-            raise ScriptCallError(str(reply))
-        return self._to_lua(reply)
+    def _caller(self, *, protected: bool) -> Callable[..., Any]:
+        """redis.call (errors raised into Lua: the script fails unless it pcalls)
+        or redis.pcall (errors returned as {err=...} tables).
 
-    def _call_protected(self, *args: Any) -> Any:
-        """redis.pcall: the reply, errors as {err=...} tables."""
-        reply = self._dispatch(args)
-        t = type(reply)
-        if t is bytes or t is int:
-            return reply
-        if t is str:
-            return reply.encode(), 1  # type: ignore[attr-defined]
-        return self._to_lua(reply)
+        The fast path: a command this run's ``_fast`` table holds (plain, seen
+        before, allowed without further checks), string or number arguments,
+        the right arity, and no failed log write if it writes.  Everything
+        else goes through :meth:`_dispatch` and its in-script checks.
+        """
+        srv = self.server
+        sc = self.client
+        dispatch = self._dispatch
+        to_lua = self._to_lua
 
-    def _call_raise_packed(self, tbl: Any, n: int) -> Any:
-        return self._call_raise(*[tbl[i] for i in range(1, n + 1)])
-
-    def _call_protected_packed(self, tbl: Any, n: int) -> Any:
-        return self._call_protected(*[tbl[i] for i in range(1, n + 1)])
-
-    def _dispatch(self, args: tuple[Any, ...]) -> object:
-        """Run one command for the running script, with Redis's in-script checks."""
-        run = self.running
-        if args and run is not None:
-            # The common case: a plain command named as seen before, string arguments.
-            spec = self._plain.get(args[0]) if type(args[0]) is bytes else None
+        def call(*args: Any) -> Any:
+            spec = self._fast.get(args[0]) if args else None
             if spec is not None:
-                argv: list[bytes] | None = list(args)
+                argv: list[Any] | None = list(args)
                 for a in args:
                     if type(a) is not bytes:  # a Lua number, most likely
                         argv = _numbers_as_bytes(argv, 1)  # type: ignore[arg-type]
                         break
-                if argv is not None:
-                    a_ = spec.arity
-                    n = len(argv)
-                    if (n == a_ if a_ > 0 else n >= -a_) and run.caller.acl_user is None:
-                        if spec.is_write or spec.denyoom:
-                            refused = self._write_check(run, spec)
-                            if refused is not None:
-                                return refused
-                        return self.server.call(self.client, spec, argv)
-        return self._dispatch_general(args)
+                a_ = spec.arity
+                n = len(args)
+                if (
+                    argv is not None
+                    and (n == a_ if a_ > 0 else n >= -a_)
+                    and (srv.write_error is None or not spec.is_write)
+                ):
+                    reply = srv.call(sc, spec, argv)
+                else:
+                    reply = dispatch(args)
+            else:
+                reply = dispatch(args)
+            t = type(reply)
+            if t is bytes or t is int:
+                return reply
+            if t is str:  # a status reply: prelude's caller() makes it {ok=...}
+                return reply.encode(), 1  # type: ignore[attr-defined]
+            if not protected and isinstance(reply, RespError):
+                raise ScriptCallError(str(reply))
+            return to_lua(reply)
 
-    def _write_check(self, run: RunState, spec: CommandSpec) -> RespError | None:
-        """Why a write (or denyoom) command may not run in this script now, if it may not."""
-        srv = self.server
-        if spec.is_write:
-            if run.read_only:
-                spec.rejected_calls += 1
-                return self._refuse("ERR Write commands are not allowed from read-only scripts.")
-            if srv.write_error is not None:
-                spec.rejected_calls += 1
-                return self._refuse("MISCONF " + srv.write_error)
-            if run.legacy and self._min_replicas > 0:
-                spec.rejected_calls += 1
-                return self._refuse("NOREPLICAS Not enough good replicas to write.")
-        if spec.denyoom and not run.allow_oom and run.legacy and self._maxmemory and self.over_maxmemory():
-            spec.rejected_calls += 1
-            return self._refuse("OOM command not allowed when used memory > 'maxmemory'.")
-        return None
+        return call
 
-    def _dispatch_general(self, args: tuple[Any, ...]) -> object:
+    def _dispatch(self, args: tuple[Any, ...]) -> object:
+        """Run one command for the running script, with Redis's in-script checks."""
         if not args:
             return _ArgError("ERR Please specify at least one argument for this redis lib call")
         argv = _numbers_as_bytes(list(args), 0)
@@ -588,7 +595,10 @@ class ScriptEngine:
                 return self._refuse("ERR Unknown Redis command called from script")
             spec = sub
         elif not spec.subcommands and not spec.noscript and type(args[0]) is bytes:
-            self._plain[args[0]] = spec  # the next call by this name takes the fast path
+            # The next call by this name takes the fast path.
+            self._plain[args[0]] = spec
+            if not spec.is_write and not spec.denyoom:
+                self._plain_ro[args[0]] = spec
         if not spec.arity_ok(len(argv)):
             return self._refuse("ERR Wrong number of args calling Redis command from script")
         if spec.noscript or (spec.parent is not None and spec.parent.noscript):
@@ -603,6 +613,24 @@ class ScriptEngine:
         # Handlers shape RESP3 replies (maps, doubles) by the client's protocol,
         # which is the script's redis.setresp() choice (see _setresp).
         return srv.call(self.client, spec, argv)
+
+    def _write_check(self, run: RunState, spec: CommandSpec) -> RespError | None:
+        """Why a write (or denyoom) command may not run in this script now, if it may not."""
+        srv = self.server
+        if spec.is_write:
+            if run.read_only:
+                spec.rejected_calls += 1
+                return self._refuse("ERR Write commands are not allowed from read-only scripts.")
+            if srv.write_error is not None:
+                spec.rejected_calls += 1
+                return self._refuse("MISCONF " + srv.write_error)
+            if run.legacy and self._min_replicas > 0:
+                spec.rejected_calls += 1
+                return self._refuse("NOREPLICAS Not enough good replicas to write.")
+        if spec.denyoom and not run.allow_oom and run.legacy and self._maxmemory and self.over_maxmemory():
+            spec.rejected_calls += 1
+            return self._refuse("OOM command not allowed when used memory > 'maxmemory'.")
+        return None
 
     def _setresp(self, version: int) -> None:
         self.client.resp = int(version)
@@ -653,7 +681,10 @@ class ScriptEngine:
         if t is str:
             return rt.table_from({b"ok": v.encode()})  # type: ignore[attr-defined]
         if t is list or t is tuple:
-            return rt.table_from([self._to_lua_value(x, rt, resp) for x in v])  # type: ignore[attr-defined]
+            conv = self._to_lua_value
+            return rt.table_from(
+                [x if type(x) is bytes else conv(x, rt, resp) for x in v]  # type: ignore[attr-defined]
+            )
         if t is float:
             if resp == 3:
                 return rt.table_from({b"double": v})

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moonkv.errors import RespError
-from moonkv.scripting._runtime import LuaRuntime
 from moonkv.scripting._shebang import parse_shebang
 
 _NAME_RE = re.compile(rb"^[A-Za-z0-9_]+$")
@@ -40,27 +39,10 @@ class Library:
 class FunctionRegistry:
     def __init__(self, engine: Any) -> None:
         self.engine = engine
-        self.rt = self._new_runtime()
+        self.rt = engine.new_runtime()
         self.libraries: dict[bytes, Library] = {}
         self.functions: dict[bytes, Function] = {}
         self._pending: dict[bytes, Function] | None = None
-
-    def _new_runtime(self) -> LuaRuntime:
-        e = self.engine
-        from moonkv.scripting._engine import sha1hex
-
-        return LuaRuntime(
-            e._call_raise,
-            e._call_protected,
-            e._call_raise_packed,
-            e._call_protected_packed,
-            e._acl_check,
-            e._hook,
-            e._log,
-            sha1hex,
-            e._setresp,
-            max_memory=e.config["lua-memory-limit"],
-        )
 
     # -- registration (called from Lua while a library loads) -----------------------
 
@@ -195,7 +177,7 @@ class FunctionRegistry:
     def flush(self) -> None:
         self.libraries.clear()
         self.functions.clear()
-        self.rt = self._new_runtime()
+        self.rt = self.engine.new_runtime()
 
     def dump_codes(self) -> list[bytes]:
         return [lib.code for lib in self.libraries.values()]

@@ -323,20 +323,21 @@ for name, lib in pairs(libs) do base[name] = readonly(lib) end
 local redis_ro = readonly(redis)
 base.redis = redis_ro
 
-local globals_mt = {
-  __index = function(_, k)
-    local v = base[k]
-    if v == nil and k ~= "KEYS" and k ~= "ARGV" then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = readonly_error,
-}
+-- Globals: a script's reads go from its (empty) environment table G to
+-- base through a table __index, which the VM follows without calling Lua
+-- code; only a name base lacks reaches the function that raises Redis's
+-- error.  Scripts never see base itself: getmetatable(_G) answers a
+-- read-only stand-in whose __index is that function, as Redis's is one.
+local function missing_global(_, k)
+  if k ~= "KEYS" and k ~= "ARGV" then
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end
+end
+setmetatable(base, {__index = missing_global})
+local globals_mt = {__index = base, __newindex = readonly_error}
 local G = setmetatable({}, globals_mt)
-globals_mt.__metatable = setmetatable({}, {__index = globals_mt, __newindex = readonly_error})
+globals_mt.__metatable = readonly({__index = missing_global, __newindex = readonly_error})
 protected[G] = true
-protected[globals_mt.__metatable] = true
 base._G = G
 
 -- Strings' shared metatable: reads work ('x'):upper(), writes are refused.
@@ -555,12 +556,27 @@ local function split_args(nkeys, ...)
 end
 
 -- Runs a compiled EVAL script (KEYS and ARGV are globals, as in Redis).
+-- The common cases of split_args and outcome are inlined (a Lua call costs
+-- about as much as the rest of a short run).
 local function run(fn, client_resp, nkeys, ...)
-  local keys, argv = split_args(nkeys, ...)
+  local keys, argv = {...}, {}
+  local n = select("#", ...)
+  if nkeys < n then
+    for i = nkeys + 1, n do
+      argv[i - nkeys] = keys[i]
+      keys[i] = nil
+    end
+  end
   base.KEYS, base.ARGV = keys, argv
   state.aborting = nil
   state.resp = 2
   local ok, res = orig_xpcall(fn, err_handler)
+  if ok then
+    local t = type(res)
+    if t == "string" then return 1, res end
+    if t == "number" and res == res and res > -1e15 and res < 1e15 then return 2, res end
+    if t == "nil" then return 3, nil end
+  end
   return outcome(ok, res, client_resp)
 end
 
@@ -611,7 +627,7 @@ local lib_env = setmetatable({}, {
     if loading then
       if k == "redis" then return lib_api end
     else
-      local v = base[k]
+      local v = rawget(base, k)
       if v ~= nil then return v end
     end
     error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)

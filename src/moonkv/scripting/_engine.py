@@ -48,14 +48,15 @@ FN_KILLED_MSG = "Script killed by user with FUNCTION KILL..."
 def _numbers_as_bytes(argv: list[Any], start: int) -> list[bytes] | None:
     """redis.call's arguments from ``start`` on as strings (Lua numbers formatted
     as Redis does); None if one is neither a string nor a number."""
-    for i in range(start, len(argv)):
-        a = argv[i]
+    i = start
+    for a in argv[start:] if start else argv:
         t = type(a)
         if t is not bytes:
             if t is int or t is float:
                 argv[i] = b"%.17g" % a
             else:
                 return None
+        i += 1
     return argv
 
 
@@ -650,18 +651,19 @@ class ScriptEngine:
         return bool(acl.check(self.running.caller if self.running else None, spec, argv))  # type: ignore[no-any-return]
 
     def _to_lua(self, reply: object) -> Any:
-        """A handler's reply value as what redis.call returns to Lua."""
-        t = type(reply)
-        if t is bytes or t is int:
-            return reply
-        run = self.running
-        rt = self.rt if run is None or run.is_eval else self.functions.rt
+        """A handler's reply, other than a string, integer or status, as what
+        redis.call returns to Lua (see the callers built by _caller)."""
         resp = self.client.resp
         if reply is None or reply is NULL_ARRAY:
             # RESP2 null is false in Lua; RESP3 null is nil.
             return None if resp == 3 else False
-        if t is str:
-            return rt.table_from({b"ok": reply.encode()})  # type: ignore[attr-defined]
+        run = self.running
+        rt = self.rt if run is None or run.is_eval else self.functions.rt
+        if type(reply) is list:  # the common aggregate, mostly of strings
+            conv = self._to_lua_value
+            return rt.table_from(
+                [x if type(x) is bytes else conv(x, rt, resp) for x in reply]  # type: ignore[attr-defined]
+            )
         if isinstance(reply, RespError):
             return rt.table_from(
                 {b"err": str(reply).encode("utf-8", "surrogateescape"), b"ignore_stats": True}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import redis
 
+from tests.conftest import Differ
+
 ATTEMPTS = [
     # The Python bridge.
     ("return python.eval('1+1')", "nonexistent global variable 'python'"),
@@ -42,6 +44,10 @@ ATTEMPTS = [
     ("getmetatable('').__index = {}", "readonly"),
     ("getmetatable('').__index.upper = nil", "readonly"),
     ("local mt = getmetatable(_G); rawset(mt, '__index', {})", "readonly"),
+    # The globals' shared table sits behind a table __index: never reachable.
+    ("getmetatable(_G).__index = {}", "readonly"),
+    ("getmetatable(_G).__index.redis = {}", "attempt to index"),
+    ("local f = getmetatable(_G).__index; return f(_G, 'redis')", None),
     ("string.rep = nil", "readonly"),
     ("cjson.encode = nil", "readonly"),
     ("math.random = nil", "readonly"),
@@ -84,6 +90,13 @@ def test_escape_attempt_fails_cleanly(r: redis.Redis, code: str, expect: str | N
     assert res[0] is None and b"nonexistent global variable 'x'" in res[1]
     with pytest.raises(redis.ResponseError, match="nonexistent global variable 'print'"):
         r.eval("return print", 0)
+
+
+def test_globals_metatable_looks_like_redis(diff: Differ) -> None:
+    diff("EVAL", "return type(getmetatable(_G))", 0)
+    diff("EVAL", "return type(getmetatable(_G).__index)", 0)
+    diff("EVAL", "return type(getmetatable(_G).__newindex)", 0)
+    diff("EVAL", "local ok, e = pcall(function() return nosuch end) return e", 0)
 
 
 def test_lupa_bridge_is_not_reachable(r: redis.Redis) -> None:

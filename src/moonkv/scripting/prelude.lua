@@ -336,7 +336,7 @@ end
 setmetatable(base, {__index = missing_global})
 local globals_mt = {__index = base, __newindex = readonly_error}
 local G = setmetatable({}, globals_mt)
-globals_mt.__metatable = readonly({__index = missing_global, __newindex = readonly_error})
+globals_mt.__metatable = readonly({__index = missing_global})  -- what Redis shows
 protected[G] = true
 base._G = G
 

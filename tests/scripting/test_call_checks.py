@@ -38,25 +38,15 @@ def test_no_writes_shebang_refuses_a_warm_write(warm: Differ) -> None:
     warm("GET", "k")
 
 
-def test_min_replicas_refuses_a_warm_write(warm: Differ) -> None:
-    warm("CONFIG", "SET", "min-replicas-to-write", "1")
+@pytest.mark.parametrize("directive", ["min-replicas-to-write", "maxmemory"])
+def test_directive_refuses_a_warm_write(warm: Differ, directive: str) -> None:
+    warm("CONFIG", "SET", directive, "1")
     try:
         warm("EVAL", WRITE, 1, "k", "w")
         warm("EVAL", PWRITE, 1, "k", "w")
         warm("EVAL", "return redis.call('GET', KEYS[1])", 1, "k")
     finally:
-        warm("CONFIG", "SET", "min-replicas-to-write", "0")
-    warm("EVAL", WRITE, 1, "k", "w")
-    warm("GET", "k")
-
-
-def test_maxmemory_refuses_a_warm_write(warm: Differ) -> None:
-    warm("CONFIG", "SET", "maxmemory", "1")
-    try:
-        warm("EVAL", WRITE, 1, "k", "w")
-        warm("EVAL", "return redis.call('GET', KEYS[1])", 1, "k")
-    finally:
-        warm("CONFIG", "SET", "maxmemory", "0")
+        warm("CONFIG", "SET", directive, "0")
     warm("EVAL", WRITE, 1, "k", "w")
     warm("GET", "k")
 

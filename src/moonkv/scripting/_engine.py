@@ -304,8 +304,6 @@ class ScriptEngine:
                 self.scripts.move_to_end(sha)  # LRU order only matters for EVAL entries
         else:
             sha, script = self.get_or_create(argv[1], loaded=False)
-        if script.legacy and not read_only:
-            return self.run(c, script.fn, sha, nkeys, argv[3:], True, False, False, True)
         ro = read_only or script.no_writes
         if script.has_shebang:
             if read_only and not script.no_writes:
@@ -393,7 +391,7 @@ class ScriptEngine:
         ks.frozen_ms = ks.clock.now_ms()
         try:
             try:
-                r = (rt.run if is_eval else rt.run_function)(fn, c.resp, nkeys, *args)
+                r = rt.run(fn, not is_eval, c.resp, nkeys, *args)
             except LuaMemoryError:
                 r = (False, b"not enough memory")
             except LuaError as e:  # an error raised outside the protected call

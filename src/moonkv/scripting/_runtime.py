@@ -67,7 +67,6 @@ class LuaRuntime:
         api[b"redis"][b"REDIS_VERSION"] = REDIS_VERSION.encode()
         api[b"redis"][b"REDIS_VERSION_NUM"] = (major << 16) | (minor << 8) | patch
         self.run = api[b"run"]
-        self.run_function = api[b"run_function"]
         self.fail = api[b"fail"]
         self.compile_fn = api[b"compile"]
         self.load_library = api[b"load_library"]

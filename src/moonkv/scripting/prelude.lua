@@ -502,16 +502,13 @@ end
 --   false, err                  it failed: Python rolls back, then asks fail() for the text
 -- The common replies travel as plain values: encoding them here would cost
 -- more Lua work (string.format, concatenation) than Python's encoder does.
+-- run() returns the first three itself; outcome() is the rest.
 local function outcome(ok, res, client_resp)
   if not ok then
     state.aborting = nil  -- from here on the budget hook must not raise again
     return false, res
   end
-  local t = type(res)
-  if t == "string" then return 1, res end
-  if t == "number" and res == res and res > -1e15 and res < 1e15 then return 2, res end
-  if t == "nil" then return 3, nil end
-  if t == "table" then
+  if type(res) == "table" then
     local e = rawget(res, "err")
     if type(e) == "string" then
       return "reply", (string_gsub(e, "[\r\n]", " ")), rawget(res, "ignore_stats") and true or false
@@ -541,24 +538,12 @@ local function fail(res, funcname)
   return (string_gsub(msg, "[\r\n]", " ")), nostats
 end
 
--- KEYS and ARGV from the call's arguments (fresh tables each run: a script
--- may change them).
-local function split_args(nkeys, ...)
-  if nkeys == 0 then return {}, {...} end
-  local n = select("#", ...)
-  if nkeys == n then return {...}, {} end
-  local keys, argv = {...}, {}
-  for i = nkeys + 1, n do
-    argv[i - nkeys] = keys[i]
-    keys[i] = nil
-  end
-  return keys, argv
-end
-
--- Runs a compiled EVAL script (KEYS and ARGV are globals, as in Redis).
--- The common cases of split_args and outcome are inlined (a Lua call costs
--- about as much as the rest of a short run).
-local function run(fn, client_resp, nkeys, ...)
+-- Runs a compiled script: an EVAL script (as_function false: KEYS and ARGV are
+-- globals, as in Redis) or an FCALL function (it receives KEYS and ARGV as
+-- arguments).  KEYS and ARGV are fresh tables each run: a script may change
+-- them.  The common outcomes are returned here rather than through outcome()
+-- (a Lua call costs about as much as the rest of a short run).
+local function run(fn, as_function, client_resp, nkeys, ...)
   local keys, argv = {...}, {}
   local n = select("#", ...)
   if nkeys < n then
@@ -567,25 +552,21 @@ local function run(fn, client_resp, nkeys, ...)
       keys[i] = nil
     end
   end
-  base.KEYS, base.ARGV = keys, argv
   state.aborting = nil
   state.resp = 2
-  local ok, res = orig_xpcall(fn, err_handler)
+  local ok, res
+  if as_function then
+    ok, res = orig_xpcall(function() return fn(keys, argv) end, err_handler)
+  else
+    base.KEYS, base.ARGV = keys, argv
+    ok, res = orig_xpcall(fn, err_handler)
+  end
   if ok then
     local t = type(res)
     if t == "string" then return 1, res end
     if t == "number" and res == res and res > -1e15 and res < 1e15 then return 2, res end
     if t == "nil" then return 3, nil end
   end
-  return outcome(ok, res, client_resp)
-end
-
--- Same, for FCALL: the function receives KEYS and ARGV as arguments.
-local function run_function(fn, client_resp, nkeys, ...)
-  local keys, argv = split_args(nkeys, ...)
-  state.aborting = nil
-  state.resp = 2
-  local ok, res = orig_xpcall(function() return fn(keys, argv) end, err_handler)
   return outcome(ok, res, client_resp)
 end
 
@@ -673,7 +654,7 @@ local function mem() return collectgarbage("count") * 1024 end
 local function new_table() return {} end
 
 return {
-  run = run, run_function = run_function, fail = fail, compile = compile, load_library = load_library,
+  run = run, fail = fail, compile = compile, load_library = load_library,
   set_hook = set_hook, get_resp = get_resp, gc = gc, mem = mem, redis = redis, new_table = new_table, state = state,
   readonly = readonly,
 }

@@ -72,6 +72,27 @@ def test_eval_cache_is_bounded_and_load_is_kept() -> None:
         h.stop()
 
 
+def test_eval_cache_evicts_the_least_recently_used() -> None:
+    h = start_moonkv(["--appendonly", "no", "--save", "", "--lua-eval-cache-size", "3"])
+    try:
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
+        a, b, c, d, e = (f"return '{x}'" for x in "abcde")
+        sha = {x: r.script_load(x) for x in (a, b, c, d, e)}
+        r.script_flush()
+        for body in (a, b, c):
+            r.eval(body, 0)
+        assert r.evalsha(sha[a], 0) == b"a"  # a is now the most recently used
+        r.eval(d, 0)  # evicts b, the least recently used
+        assert r.script_exists(sha[a], sha[b], sha[c], sha[d]) == [True, False, True, True]
+        r.script_load(c)  # an EVAL entry loaded explicitly is kept from now on
+        r.eval(e, 0)  # a, d, e: c no longer counts against the bound
+        r.eval(b, 0)  # evicts a
+        assert r.script_exists(sha[a], sha[b], sha[c], sha[d], sha[e]) == [False, True, True, True, True]
+        assert r.info("memory")["number_of_cached_scripts"] == 4
+    finally:
+        h.stop()
+
+
 def test_failed_script_is_still_cached_and_logged() -> None:
     d = tempfile.mkdtemp(prefix="moonkv-scripts-")
     h = _restart(d)

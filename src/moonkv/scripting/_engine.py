@@ -129,7 +129,10 @@ class ScriptEngine:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.config = server.config
-        self.scripts: OrderedDict[bytes, Script] = OrderedDict()
+        self.scripts: dict[bytes, Script] = {}
+        # EVAL-created entries (bounded by lua-eval-cache-size), least recently
+        # used first; SCRIPT LOAD entries are kept and not listed here.
+        self._lru: OrderedDict[bytes, None] = OrderedDict()
         self.running: RunState | None = None
         # Guards running/busy between the event loop thread and the network
         # layer's watchdog thread, which declares a script busy.
@@ -190,6 +193,7 @@ class ScriptEngine:
 
     def close(self) -> None:
         self.scripts.clear()
+        self._lru.clear()
 
     def memory_used(self) -> int:
         return self.rt.memory_used()
@@ -203,10 +207,13 @@ class ScriptEngine:
         sha = sha1hex(body)
         script = self.scripts.get(sha)
         if script is not None:
-            self.scripts.move_to_end(sha)
-            if loaded and not script.loaded:
-                script.loaded = True
-                self._persist_script(body, loaded=True)
+            if not script.loaded:
+                if loaded:  # SCRIPT LOAD of an EVAL-created entry: kept from now on
+                    script.loaded = True
+                    del self._lru[sha]
+                    self._persist_script(body, loaded=True)
+                else:
+                    self._lru.move_to_end(sha)
             return sha, script
         has_shebang, flags, _opts, source = parse_shebang(body)
         fn, err = self._compile(source, sha)
@@ -216,6 +223,7 @@ class ScriptEngine:
         self.scripts[sha] = script
         self._persist_script(body, loaded=loaded)
         if not loaded:
+            self._lru[sha] = None
             self._evict()
         return sha, script
 
@@ -250,16 +258,17 @@ class ScriptEngine:
         return 0
 
     def _evict(self) -> None:
+        lru = self._lru
         limit = self.config["lua-eval-cache-size"]
-        evals = [sha for sha, s in self.scripts.items() if not s.loaded]
-        excess = len(evals) - limit
-        for sha in evals[: max(0, excess)]:
+        while len(lru) > limit:
+            sha, _ = lru.popitem(last=False)
             del self.scripts[sha]
             self.evictions += 1
 
     def flush(self) -> None:
         """SCRIPT FLUSH: forget every script and start a fresh Lua VM."""
         self.scripts.clear()
+        self._lru.clear()
         self.rt = self.new_runtime()
 
     def exists(self, sha: bytes) -> bool:
@@ -267,7 +276,9 @@ class ScriptEngine:
 
     def snapshot_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {
-            "scripts": [[s.body, s.loaded] for s in self.scripts.values()],
+            # Kept entries, then EVAL entries in LRU order (restored in that order).
+            "scripts": [[s.body, True] for s in self.scripts.values() if s.loaded]
+            + [[self.scripts[sha].body, False] for sha in self._lru],
         }
         if self.functions is not None:
             state["functions"] = self.functions.dump_codes()
@@ -282,6 +293,9 @@ class ScriptEngine:
             fn, _err = self._compile(source, sha)
             if fn is not None:
                 self.scripts[sha] = Script(body, fn, flags, has_shebang, bool(loaded))
+                if not loaded:
+                    self._lru[sha] = None
+        self._evict()
         if self.functions is not None:
             for code in state.get("functions", []):
                 self.functions.load(code, replace=True)
@@ -301,7 +315,7 @@ class ScriptEngine:
                 if script is None:
                     raise NoScriptError()
             if not script.loaded:
-                self.scripts.move_to_end(sha)  # LRU order only matters for EVAL entries
+                self._lru.move_to_end(sha)
         else:
             sha, script = self.get_or_create(argv[1], loaded=False)
         ro = read_only or script.no_writes

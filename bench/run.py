@@ -595,16 +595,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def medians(results: list[Result]) -> dict[tuple[str, int, str], Result]:
-    """One result per (test, pipeline, server): the round with the median CPU per request
-    (the lower middle one for an even count); a failed round counts only if all failed."""
+def rounds_of(results: list[Result]) -> dict[tuple[str, int, str], list[Result]]:
+    """The rounds of each (test, pipeline, server), in round order."""
     runs: dict[tuple[str, int, str], list[Result]] = {}
     for r in results:
         runs.setdefault((r.test, r.pipeline, r.server), []).append(r)
+    return runs
+
+
+def _ok(rs: list[Result]) -> list[Result]:
+    return [r for r in rs if r.error is None and r.cpu_us_per_op is not None]
+
+
+def medians(results: list[Result]) -> dict[tuple[str, int, str], Result]:
+    """One result per (test, pipeline, server): the round with the median CPU per request
+    (the lower middle one for an even count); a failed round counts only if all failed."""
     out: dict[tuple[str, int, str], Result] = {}
-    for key, rs in runs.items():
-        ok = sorted((r for r in rs if r.error is None and r.cpu_us_per_op is not None),
-                    key=lambda r: r.cpu_us_per_op or 0.0)
+    for key, rs in rounds_of(results).items():
+        ok = sorted(_ok(rs), key=lambda r: r.cpu_us_per_op or 0.0)
         out[key] = ok[(len(ok) - 1) // 2] if ok else rs[0]
     return out
 
@@ -613,10 +621,7 @@ def summarize(
     tests: list[Test], pipelines: list[int], results: list[Result]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     by = medians(results)
-    rounds: dict[tuple[str, int, str], list[float]] = {}
-    for r in results:
-        if r.error is None and r.cpu_us_per_op is not None:
-            rounds.setdefault((r.test, r.pipeline, r.server), []).append(r.cpu_us_per_op)
+    rounds = {key: [r.cpu_us_per_op or 0.0 for r in _ok(rs)] for key, rs in rounds_of(results).items()}
     rows: list[dict[str, Any]] = []
     verdicts: list[dict[str, Any]] = []
     for t in tests:

@@ -148,8 +148,6 @@ class ScriptEngine:
         # Directives redis.call consults on every write, kept as attributes.
         self._min_replicas = self.config["min-replicas-to-write"]
         self._maxmemory = self.config["maxmemory"]
-        # Whether scripts without a shebang need _write_check on each write.
-        self._legacy_checks = bool(self._min_replicas > 0 or self._maxmemory)
         # Command names as scripts spell them -> specs that need no
         # subcommand resolution and may run from scripts, filled as scripts
         # name them: every one (_plain) and those that cannot write (_plain_ro).
@@ -185,7 +183,6 @@ class ScriptEngine:
             self._min_replicas = value
         elif name == "maxmemory":
             self._maxmemory = value
-        self._legacy_checks = bool(self._min_replicas > 0 or self._maxmemory)
         if name == "lua-memory-limit":
             self.rt.set_memory_cap(value)
             if self.functions is not None:
@@ -392,7 +389,7 @@ class ScriptEngine:
         # Which commands redis.call may run without the general checks.
         if c.acl_user is not None:
             self._fast = _NO_FAST
-        elif read_only or (legacy and self._legacy_checks):
+        elif read_only or (legacy and (self._min_replicas > 0 or self._maxmemory)):
             self._fast = self._plain_ro  # writes need _write_check's per-command checks
         else:
             self._fast = self._plain
@@ -665,22 +662,13 @@ class ScriptEngine:
     def _to_lua(self, reply: object) -> Any:
         """A handler's reply, other than a string, integer or status, as what
         redis.call returns to Lua (see the callers built by _caller)."""
-        resp = self.client.resp
-        if reply is None or reply is NULL_ARRAY:
-            # RESP2 null is false in Lua; RESP3 null is nil.
-            return None if resp == 3 else False
         run = self.running
         rt = self.rt if run is None or run.is_eval else self.functions.rt
-        if type(reply) is list:  # the common aggregate, mostly of strings
-            conv = self._to_lua_value
-            return rt.table_from(
-                [x if type(x) is bytes else conv(x, rt, resp) for x in reply]  # type: ignore[attr-defined]
-            )
         if isinstance(reply, RespError):
             return rt.table_from(
                 {b"err": str(reply).encode("utf-8", "surrogateescape"), b"ignore_stats": True}
             )
-        return self._to_lua_value(reply, rt, resp)
+        return self._to_lua_value(reply, rt, self.client.resp)
 
     def _to_lua_value(self, v: object, rt: LuaRuntime, resp: int) -> Any:
         t = type(v)

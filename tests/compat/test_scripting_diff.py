@@ -88,6 +88,12 @@ SCRIPTS = [
     "return cmsgpack.unpack(cmsgpack.pack({1, 2, 3}))",
     "return bit.band(0xff, 0x0f)",
     "return struct.pack('>I2', 258)",
+    # Errors raised inside the libraries point at the script's line, as Redis's C libraries do.
+    "return cmsgpack.unpack(ARGV[1])",
+    "local t = cmsgpack.unpack('\\193')\nreturn t",
+    "local t = cjson.decode('{')",
+    "return struct.unpack('>I', 'a')",
+    "\n\nreturn bit.band({})",
     "math.randomseed(42); return {math.random(100), math.random(1, 10), tostring(math.random())}",
     "return loadstring('return 1')()",
     "return loadstring(string.dump(function() return 1 end))",

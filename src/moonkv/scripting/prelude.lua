@@ -369,13 +369,14 @@ for _, lib in pairs(libs) do
   end
 end
 local function err_handler(err)
-  -- Report the script's own frame: skip C functions and moonkv's Lua
-  -- wrappers (which stand where Redis has C code).
+  -- Report the script's own frame: skip C functions, the placeholders of
+  -- tail calls, and moonkv's Lua wrappers and libraries (which stand where
+  -- Redis has C code).
   local i
   for level = 2, 40 do
     i = dbg.getinfo(level, "nSl")
     if i == nil then break end
-    if i.what ~= "C" and i.source ~= PRELUDE_SOURCE and not LIBS_SOURCE[i.source] then break end
+    if i.what ~= "C" and i.what ~= "tail" and i.source ~= PRELUDE_SOURCE and not LIBS_SOURCE[i.source] then break end
   end
   local t = type(err)
   if t == "userdata" then

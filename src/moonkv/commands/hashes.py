@@ -223,7 +223,8 @@ def _write(c: Client, key: bytes) -> tuple[Hash, bool]:
     return h, False
 
 
-def _undo_fields(db: Any, h: Hash, olds: list[tuple[bytes, bytes | None]]) -> None:
+def _undo_fields(db: Any, h: Hash, olds: list[tuple[bytes, bytes | None]], was_big: bool) -> None:
+    """Record how to put back the fields a write changed (and the encoding it had)."""
     if db.ks.undo is None:
         return
 
@@ -233,6 +234,7 @@ def _undo_fields(db: Any, h: Hash, olds: list[tuple[bytes, bytes | None]]) -> No
                 h.pop(f, None)
             else:
                 h[f] = v
+        h.big = was_big
 
     db.undo(undo)
 
@@ -262,6 +264,7 @@ def _hset_pairs(c: Client, key: bytes, argv: list[bytes], start: int) -> int:
     added = 0
     longest = 0
     record = db.ks.undo is not None
+    was_big = h.big
     olds: list[tuple[bytes, bytes | None]] = []
     for i in range(start, len(argv), 2):
         f = argv[i]
@@ -283,7 +286,7 @@ def _hset_pairs(c: Client, key: bytes, argv: list[bytes], start: int) -> int:
     if not h.big:
         h.check_encoding(longest)
     if record:
-        _undo_fields(db, h, olds)
+        _undo_fields(db, h, olds, was_big)
     db.touch(key)
     return added
 
@@ -349,13 +352,24 @@ def hdel(c: Client, argv: list[bytes]) -> object:
         return 0
     if type(h) is not Hash:
         raise WrongTypeError()
+    # A small hash (a listpack in Redis) lists its fields in insertion order,
+    # so a rollback restores the order too, from a copy bounded by
+    # hash-max-listpack-entries.  A big one's order is arbitrary, as in Redis.
+    items = list(h.items()) if db.ks.undo is not None and not h.big else None
     olds: list[tuple[bytes, bytes | None]] = []
     for f in argv[2:]:
         v = h.pop(f, None)
         if v is not None:
             olds.append((f, v))
     if olds:
-        _undo_fields(db, h, olds)
+        if items is None:
+            _undo_fields(db, h, olds, h.big)
+        else:
+            def undo() -> None:
+                h.clear()
+                h.update(items)
+
+            db.undo(undo)
         db.touch(key)
         db.remove_if_empty(key, h)
     return len(olds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from moonkv.commands._util import parse_int
@@ -38,6 +39,16 @@ def new_set(c: Client, members: Any) -> Set:
     return s
 
 
+def _undo_add(s: Set, added: list[bytes], was_big: bool) -> Callable[[], None]:
+    """The undo of adding ``added`` to ``s``, which was big (a hashtable) or not."""
+
+    def undo() -> None:
+        s.difference_update(added)
+        s.big = was_big
+
+    return undo
+
+
 def _remove_members(c: Client, key: bytes, s: Set, removed: list[bytes]) -> None:
     """Bookkeeping after ``removed`` left ``s`` (already applied)."""
     db = c.db
@@ -70,10 +81,11 @@ def sadd(c: Client, argv: list[bytes]) -> object:
         if not added:
             return 0
         s.update(added)
-    if not s.big:
+    was_big = s.big
+    if not was_big:
         s.check_encoding(added)
     if db.ks.undo is not None:
-        db.undo(lambda: s.difference_update(added))
+        db.undo(_undo_add(s, added, was_big))
     db.touch(key)
     return len(added)
 
@@ -247,10 +259,11 @@ def smove(c: Client, argv: list[bytes]) -> object:
     else:
         if m not in d:
             d.add(m)
-            if not d.big:
+            was_big = d.big
+            if not was_big:
                 d.check_encoding([m])
-            dd = d
-            db.undo(lambda: dd.discard(m))
+            if db.ks.undo is not None:
+                db.undo(_undo_add(d, [m], was_big))
             db.touch(dst)
     return 1
 

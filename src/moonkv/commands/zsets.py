@@ -58,8 +58,9 @@ def _new(c: Client) -> ZSet:
     return ZSet()
 
 
-def _record(c: Client, z: ZSet, changes: list[tuple[bytes, float | None]]) -> None:
-    """Undo for in-place changes: (member, previous score or None when it was absent)."""
+def _record(c: Client, z: ZSet, changes: list[tuple[bytes, float | None]], was_big: bool) -> None:
+    """Undo for in-place changes: (member, previous score or None when it was absent),
+    and the encoding the set had before them."""
     db = c.db
     if db.ks.undo is None or not changes:
         return
@@ -70,13 +71,15 @@ def _record(c: Client, z: ZSet, changes: list[tuple[bytes, float | None]]) -> No
                 z.remove(m)
             else:
                 z.add(m, old)
+        if not was_big:
+            z.to_small()
 
     db.undo(undo)
 
 
 def _removed(c: Client, key: bytes, z: ZSet, changes: list[tuple[bytes, float | None]]) -> None:
     db = c.db
-    _record(c, z, changes)
+    _record(c, z, changes, z.big)  # removals never change the encoding
     db.touch(key, len(changes))
     db.remove_if_empty(key, z)
 
@@ -302,6 +305,7 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
     added = updated = processed = 0
     changes: list[tuple[bytes, float | None]] = []
     record = db.ks.undo is not None and not created
+    was_big = z.big
     score = 0.0
     d = z.dict
     for j in range(elements):
@@ -314,7 +318,7 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
             if incr:
                 score = cur + score
                 if math.isnan(score):
-                    _record(c, z, changes)
+                    _record(c, z, changes, was_big)
                     if added or updated:
                         db.touch(key, added + updated)
                     raise RespError(NANERR)
@@ -337,7 +341,7 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
             if record:
                 changes.append((m, None))
     if added or updated:
-        _record(c, z, changes)
+        _record(c, z, changes, was_big)
         if not created:
             db.touch(key, added + updated)
     elif created:
@@ -369,6 +373,7 @@ def zadd(c: Client, argv: list[bytes]) -> object:
                 raise WrongTypeError()
             m = argv[3]
             old = z.dict.get(m)
+            was_big = z.big
             if old is None:
                 z.insert(m, score)
             elif old == score:
@@ -376,7 +381,7 @@ def zadd(c: Client, argv: list[bytes]) -> object:
             else:
                 z.rescore(m, old, score)
             if db.ks.undo is not None:
-                _record(c, z, [(m, old)])
+                _record(c, z, [(m, old)], was_big)
             db.touch(key)
             return 1 if old is None else 0
     return _zadd(c, argv, False)

@@ -153,6 +153,12 @@ class ZSet:
             self.big = True
             self.sl = BigSortedList(self.sl)
 
+    def to_small(self) -> None:
+        """Undo :meth:`to_big` (a rolled-back script's conversion; Redis never converts back)."""
+        if self.big:
+            self.big = False
+            self.sl = SmallSortedList(self.sl)
+
     def __len__(self) -> int:
         return len(self.dict)
 

@@ -223,8 +223,9 @@ def _write(c: Client, key: bytes) -> tuple[Hash, bool]:
     return h, False
 
 
-def _undo_fields(db: Any, h: Hash, olds: list[tuple[bytes, bytes | None]], was_big: bool) -> None:
-    """Record how to put back the fields a write changed (and the encoding it had)."""
+def _undo_fields(db: Any, h: Hash, olds: list[tuple[bytes, bytes | None]]) -> None:
+    """Record how to put back the fields a write changed (no effect on their order:
+    a new field was the last one, an overwritten one kept its place)."""
     if db.ks.undo is None:
         return
 
@@ -234,7 +235,23 @@ def _undo_fields(db: Any, h: Hash, olds: list[tuple[bytes, bytes | None]], was_b
                 h.pop(f, None)
             else:
                 h[f] = v
-        h.big = was_big
+
+    db.undo(undo)
+
+
+def _undo_small(db: Any, h: Hash, items: list[tuple[bytes, bytes]]) -> None:
+    """Record how to put back a small hash exactly: its ``items`` in order, small.
+
+    A small hash (a listpack in Redis) lists its fields in insertion order, so
+    a rollback must restore the order too, which per-field undo cannot after a
+    deletion.  The copy is bounded by hash-max-listpack-entries; a big hash's
+    order is arbitrary, as in Redis.
+    """
+
+    def undo() -> None:
+        h.clear()
+        h.update(items)
+        h.big = False
 
     db.undo(undo)
 
@@ -286,7 +303,16 @@ def _hset_pairs(c: Client, key: bytes, argv: list[bytes], start: int) -> int:
     if not h.big:
         h.check_encoding(longest)
     if record:
-        _undo_fields(db, h, olds, was_big)
+        if h.big and not was_big:  # converted by this write: the small hash as it was
+            before = dict(h)
+            for f, old in reversed(olds):
+                if old is None:
+                    del before[f]
+                else:
+                    before[f] = old
+            _undo_small(db, h, list(before.items()))
+        else:
+            _undo_fields(db, h, olds)
     db.touch(key)
     return added
 
@@ -352,9 +378,6 @@ def hdel(c: Client, argv: list[bytes]) -> object:
         return 0
     if type(h) is not Hash:
         raise WrongTypeError()
-    # A small hash (a listpack in Redis) lists its fields in insertion order,
-    # so a rollback restores the order too, from a copy bounded by
-    # hash-max-listpack-entries.  A big one's order is arbitrary, as in Redis.
     items = list(h.items()) if db.ks.undo is not None and not h.big else None
     olds: list[tuple[bytes, bytes | None]] = []
     for f in argv[2:]:
@@ -363,13 +386,9 @@ def hdel(c: Client, argv: list[bytes]) -> object:
             olds.append((f, v))
     if olds:
         if items is None:
-            _undo_fields(db, h, olds, h.big)
+            _undo_fields(db, h, olds)
         else:
-            def undo() -> None:
-                h.clear()
-                h.update(items)
-
-            db.undo(undo)
+            _undo_small(db, h, items)
         db.touch(key)
         db.remove_if_empty(key, h)
     return len(olds)

@@ -29,7 +29,8 @@ class Keyspace:
     * ``undo`` is a list while a transactional unit (a script) runs: every
       mutation appends a function that reverses it.
     * ``expired_effects`` collects ``DEL`` effects of keys removed because their
-      TTL passed; they are facts, never undone.
+      TTL passed; they are facts, committed even if the unit's own effects are
+      not (a failed script drops only those it caused, see ``expire_now``).
     * ``ready`` collects keys that a blocked client may now be served from.
     """
 
@@ -209,10 +210,17 @@ class Database:
                     ks.undo.append(_restore(self, key, value, old_exp))
 
     def expire_now(self, key: bytes) -> None:
-        """Remove a key whose TTL has passed and record its ``DEL`` effect."""
+        """Remove a key whose TTL has passed and record its ``DEL`` effect.
+
+        Inside a script the removal is undone with the script (which also drops
+        the ``DEL``): the script may have given the key its past TTL itself, and
+        a key that had expired before stays expired, for a later removal.
+        """
         ks = self.ks
-        self.data.pop(key, None)
-        self.expires.pop(key, None)
+        value = self.data.pop(key, None)
+        when = self.expires.pop(key, None)
+        if ks.undo is not None:
+            ks.undo.append(_restore(self, key, value, when))
         ks.expired_keys += 1
         ks.expired_effects.append((self.id, [b"DEL", key]))
         ks.touched.append((self.id, key))

@@ -398,6 +398,7 @@ class ScriptEngine:
         mark_touched = len(ks.touched)
         mark_flushed = len(ks.flushed)
         mark_ready = len(ks.ready)
+        mark_expired = len(ks.expired_effects)
         ks.undo = undo
         ks.frozen_ms = ks.clock.now_ms()
         try:
@@ -449,6 +450,7 @@ class ScriptEngine:
         del ks.touched[mark_touched:]
         del ks.flushed[mark_flushed:]
         del ks.ready[mark_ready:]
+        del ks.expired_effects[mark_expired:]
         if r[1] == b"not enough memory":
             rt.recover_memory()
             limit = self.config["lua-memory-limit"]

@@ -1,19 +1,20 @@
 """Rollback, generated: any mix of write commands a script may call is undone exactly.
 
-Every write command that scripts may call is described once in ``CATALOGUE``
-(an argument generator); a test checks that the catalogue covers the command
-table, so a new write command cannot escape these tests.  Hypothesis draws
-sequences of them over keys of every type (with TTLs, a second database, a key
-that has already expired) and runs them through the real executor:
+Every write command that scripts may call is described once in
+``tests/write_catalogue.py`` (an argument generator); a test checks that the
+catalogue covers the command table, so a new write command cannot escape these
+tests.  Hypothesis draws sequences of them over keys of every type (with TTLs,
+a second database, a key that has already expired) and runs them through the
+real executor, in an EVALSHA script or an FCALL function:
 
-* inside a script that then fails: every database must be left exactly as it
-  was (same encoded values, same expiry times), nothing may be committed and
-  no WATCHed key may be touched;
-* inside a script that succeeds: the result must equal running the same
-  commands one by one outside a script (so the rollback tests exercise real
-  changes, and scripts do what plain commands do).
+* when it then fails, every database must be left exactly as it was (same
+  encoded values, same expiry times), nothing may reach the durable log and no
+  WATCHed key may be touched;
+* when it succeeds, the result must equal running the same commands one by one
+  from a client (so the rollback tests exercise real changes), and survive a
+  reload from the durable log.
 
-In-process (no sockets): the executor, keyspace and Lua runtime are the real ones.
+In-process (no sockets): the executor, keyspace, Lua runtime and log are the real ones.
 """
 
 from __future__ import annotations
@@ -51,12 +52,15 @@ from tests.write_catalogue import (
     script_writes,
 )
 
-SCRIPT = b"""
+# The same body as an EVAL script and as a function (FCALL apply).
+BODY = b"""
 local cmds = cmsgpack.unpack(ARGV[1])
 for i = 1, #cmds do redis.pcall(unpack(cmds[i])) end
 if ARGV[2] == 'fail' then error('roll it back') end
 return #cmds
 """
+SCRIPT = BODY
+LIBRARY = b"#!lua name=gen\nredis.register_function('apply', function(KEYS, ARGV)\n" + BODY + b"end)\n"
 
 def _call(srv: Server, c: Any, *argv: bytes) -> Any:
     return srv.execute(c, list(argv))
@@ -92,6 +96,7 @@ def _populate(srv: Server) -> tuple[Server, Any, bytes]:
             PAYLOADS[k] = _call(srv, c, b"DUMP", k)
     srv.clock._ms = START_MS  # type: ignore[attr-defined]  # "gone" has expired, not yet removed
     sha = _call(srv, c, b"SCRIPT", b"LOAD", SCRIPT)
+    assert _call(srv, c, b"FUNCTION", b"LOAD", LIBRARY) == b"gen"
     srv.end_unit()
     return srv, c, sha
 
@@ -149,6 +154,7 @@ class Sink:
         self.effects.extend(effects)
 
 
+runners = st.sampled_from([b"EVALSHA", b"FCALL"])
 commands = st.lists(st.sampled_from(sorted(CATALOGUE)), min_size=1, max_size=8)
 SETTINGS = settings(max_examples=int(os.environ.get("MOONKV_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -157,9 +163,10 @@ def _argvs(data: st.DataObject, names: list[str]) -> list[list[bytes]]:
     return [CATALOGUE[n](data.draw) for n in names]
 
 
-def _run_script(srv: Server, c: Any, sha: bytes, argvs: list[list[bytes]], outcome: bytes) -> Any:
+def _run_script(srv: Server, c: Any, sha: bytes, argvs: list[list[bytes]], outcome: bytes, via: bytes) -> Any:
     random.seed(7)  # SPOP and friends: the same choices as the client run
-    reply = _call(srv, c, b"EVALSHA", sha, b"0", msgpack.packb(argvs, use_bin_type=False), outcome)
+    reply = _call(srv, c, via, sha if via == b"EVALSHA" else b"apply", b"0",
+                  msgpack.packb(argvs, use_bin_type=False), outcome)
     srv.end_unit()
     return reply
 
@@ -169,8 +176,8 @@ def test_the_catalogue_covers_every_write_command_scripts_may_call() -> None:
 
 
 @SETTINGS
-@given(names=commands, data=st.data())
-def test_a_failed_script_leaves_every_database_as_it_was(names: list[str], data: st.DataObject) -> None:
+@given(names=commands, via=runners, data=st.data())
+def test_a_failed_script_leaves_every_database_as_it_was(names: list[str], via: bytes, data: st.DataObject) -> None:
     with _server() as (srv, c, sha):
         sink = Sink()
         srv.sinks.append(sink)
@@ -178,7 +185,7 @@ def test_a_failed_script_leaves_every_database_as_it_was(names: list[str], data:
         _call(srv, watcher, b"WATCH", *KEYS)
         argvs = _argvs(data, names)
         before = _snapshot(srv)
-        reply = _run_script(srv, c, sha, argvs, b"fail")
+        reply = _run_script(srv, c, sha, argvs, b"fail", via)
         assert isinstance(reply, RespError) and "roll it back" in str(reply), reply
         assert _snapshot(srv) == before, argvs
         # Not even the lazy expiry of "gone" (or of a key the script gave a past TTL).
@@ -188,12 +195,12 @@ def test_a_failed_script_leaves_every_database_as_it_was(names: list[str], data:
 
 
 @SETTINGS
-@given(names=commands, data=st.data())
-def test_a_successful_script_does_what_the_same_commands_do(names: list[str], data: st.DataObject) -> None:
+@given(names=commands, via=runners, data=st.data())
+def test_a_successful_script_does_what_the_same_commands_do(names: list[str], via: bytes, data: st.DataObject) -> None:
     # ... and what it did survives a reload from the durable log (its effects).
     argvs = _argvs(data, [n for n in names if n not in SCRIPT_ONLY])
     with _server() as (by_script, c, sha), _server() as (by_client, _c, _sha):
-        reply = _run_script(by_script, c, sha, argvs, b"ok")
+        reply = _run_script(by_script, c, sha, argvs, b"ok", via)
         assert reply == len(argvs), reply
         random.seed(7)
         c2 = by_client.new_client()

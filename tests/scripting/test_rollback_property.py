@@ -7,7 +7,7 @@ tests.  Hypothesis draws sequences of them over keys of every type (with TTLs,
 a second database, a key that has already expired) and runs them through the
 real executor, in an EVALSHA script or an FCALL function:
 
-* when it then fails, every database must be left exactly as it was (same
+* when it then fails (an error, the hard time limit, the memory limit), every database must be left exactly as it was (same
   encoded values, same expiry times), nothing may reach the durable log and no
   WATCHed key may be touched;
 * when it succeeds, the result must equal running the same commands one by one
@@ -57,6 +57,11 @@ BODY = b"""
 local cmds = cmsgpack.unpack(ARGV[1])
 for i = 1, #cmds do redis.pcall(unpack(cmds[i])) end
 if ARGV[2] == 'fail' then error('roll it back') end
+if ARGV[2] == 'kill' then while true do end end
+if ARGV[2] == 'oom' then
+  local t, i = {}, 0
+  while true do i = i + 1; t[i] = string.rep('x', 4096) .. i end
+end
 return #cmds
 """
 SCRIPT = BODY
@@ -175,18 +180,31 @@ def test_the_catalogue_covers_every_write_command_scripts_may_call() -> None:
     assert script_writes() <= set(CATALOGUE), sorted(script_writes() - set(CATALOGUE))
 
 
+# How a script fails: an error, stopped by the hard time limit, out of memory.
+FAILURES = {
+    b"fail": ((), "roll it back"),
+    b"kill": ((b"lua-kill-time-limit", b"30"), "Script exceeded the time limit of 30 ms"),
+    b"oom": ((b"lua-memory-limit", b"8mb"), "Script exceeded the memory limit"),
+}
+
+
 @SETTINGS
-@given(names=commands, via=runners, data=st.data())
-def test_a_failed_script_leaves_every_database_as_it_was(names: list[str], via: bytes, data: st.DataObject) -> None:
+@given(names=commands, via=runners, how=st.sampled_from(sorted(FAILURES)), data=st.data())
+def test_a_failed_script_leaves_every_database_as_it_was(
+    names: list[str], via: bytes, how: bytes, data: st.DataObject
+) -> None:
     with _server() as (srv, c, sha):
+        config, text = FAILURES[how]
+        if config:
+            assert _call(srv, c, b"CONFIG", b"SET", *config) == "OK"
         sink = Sink()
         srv.sinks.append(sink)
         watcher = srv.new_client()
         _call(srv, watcher, b"WATCH", *KEYS)
         argvs = _argvs(data, names)
         before = _snapshot(srv)
-        reply = _run_script(srv, c, sha, argvs, b"fail", via)
-        assert isinstance(reply, RespError) and "roll it back" in str(reply), reply
+        reply = _run_script(srv, c, sha, argvs, how, via)
+        assert isinstance(reply, RespError) and text in str(reply), reply
         assert _snapshot(srv) == before, argvs
         # Not even the lazy expiry of "gone" (or of a key the script gave a past TTL).
         assert sink.effects == [], sink.effects

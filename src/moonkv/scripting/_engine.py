@@ -425,16 +425,17 @@ class ScriptEngine:
                     pass
             if run.busy and self.on_busy_end is not None:
                 self.on_busy_end(run)
-        status = r[0]
         # See outcome() in prelude.lua for what the Lua side returns.
+        t = type(r)
+        if t is bytes or t is int:  # a string or an integer
+            return r
+        if r is None:  # nil
+            return None
+        if t is float:  # a number with a fraction (Redis truncates it)
+            return int(r)
+        status = r[0]
         if status is True:
             return RawReply(r[1])
-        if status == 1:
-            return r[1]
-        if status == 2:
-            return int(r[1])
-        if status == 3:
-            return None
         if status == 4:
             s = r[1]
             if s == b"OK":

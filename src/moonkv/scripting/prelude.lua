@@ -494,15 +494,16 @@ local function to_resp(v, client_resp, out, depth)
 end
 
 -- A script's outcome, for Python (ScriptEngine.run):
---   1, s                        it returned a string (a bulk reply)
---   2, n                        it returned a number that fits (an integer reply)
---   3                           it returned nil (a null reply)
+--   s                           it returned a string (a bulk reply)
+--   n                           it returned a number that fits (an integer reply)
+--   nothing                     it returned nil (a null reply)
 --   4, s                        it returned {ok=s} (a status reply)
 --   true, resp_bytes            any other value, already encoded
 --   "reply", error_text, nostats  it returned an error table (its writes stand)
 --   false, err                  it failed: Python rolls back, then asks fail() for the text
 -- The common replies travel as plain values: encoding them here would cost
--- more Lua work (string.format, concatenation) than Python's encoder does.
+-- more Lua work (string.format, concatenation) than Python's encoder does,
+-- and one value crosses to Python more cheaply than two (no tuple).
 -- run() returns the first three itself; outcome() is the rest.
 local function outcome(ok, res, client_resp)
   if not ok then
@@ -564,9 +565,9 @@ local function run(fn, as_function, client_resp, nkeys, ...)
   end
   if ok then
     local t = type(res)
-    if t == "string" then return 1, res end
-    if t == "number" and res == res and res > -1e15 and res < 1e15 then return 2, res end
-    if t == "nil" then return 3, nil end
+    if t == "string" then return res end
+    if t == "number" and res == res and res > -1e15 and res < 1e15 then return res end
+    if t == "nil" then return end
   end
   return outcome(ok, res, client_resp)
 end

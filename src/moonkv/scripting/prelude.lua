@@ -547,7 +547,7 @@ end
 -- (a Lua call costs about as much as the rest of a short run).
 local function run(fn, as_function, client_resp, nkeys, ...)
   local keys, argv = {...}, {}
-  local n = select("#", ...)
+  local n = #keys  -- the arguments are strings: no holes
   if nkeys < n then
     for i = nkeys + 1, n do
       argv[i - nkeys] = keys[i]

@@ -12,7 +12,7 @@ real executor, in an EVALSHA script or an FCALL function:
   WATCHed key may be touched;
 * when it succeeds, the result must equal running the same commands one by one
   from a client (so the rollback tests exercise real changes), and survive a
-  reload from the durable log.
+  reload from the durable log and a snapshot round trip.
 
 In-process (no sockets): the executor, keyspace, Lua runtime and log are the real ones.
 """
@@ -229,6 +229,10 @@ def test_a_successful_script_does_what_the_same_commands_do(names: list[str], vi
         assert after == _snapshot(by_client), argvs
         assert _reloaded(by_script) == _durable(after), argvs
         assert _reloaded(by_client) == _durable(after), argvs
+        # And through a snapshot (DEBUG RELOAD saves one and loads it): exact.
+        replayed = _snapshot(by_script)
+        assert _call(by_script, c, b"DEBUG", b"RELOAD") == "OK"
+        assert _snapshot(by_script) == replayed, argvs
 
 
 def test_a_failed_script_logs_no_expiry_it_caused() -> None:

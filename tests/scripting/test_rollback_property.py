@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 
 from moonkv.clock import ManualClock
 from moonkv.commands import load
-from moonkv.engine import Config, Server
+from moonkv.engine import BLOCKED, Config, Server
 from moonkv.errors import RespError
 from moonkv.keyspace.codec import decode_value, encode_value
 from moonkv.keyspace.types.stream import Stream
@@ -201,6 +201,10 @@ def test_a_failed_script_leaves_every_database_as_it_was(
         srv.sinks.append(sink)
         watcher = srv.new_client()
         _call(srv, watcher, b"WATCH", *KEYS)
+        waiter = srv.new_client()  # blocked on keys the script may push to
+        sent: list[object] = []
+        waiter.send = sent.append  # type: ignore[method-assign]
+        assert _call(srv, waiter, b"BLPOP", b"new", b"new2", b"0") is BLOCKED
         argvs = _argvs(data, names)
         before = _snapshot(srv)
         reply = _run_script(srv, c, sha, argvs, how, via)
@@ -209,6 +213,7 @@ def test_a_failed_script_leaves_every_database_as_it_was(
         # Not even the lazy expiry of "gone" (or of a key the script gave a past TTL).
         assert sink.effects == [], sink.effects
         assert not watcher.dirty_cas, "a rolled-back script must not touch WATCHed keys"
+        assert waiter.blocked is not None and sent == [], "a rolled-back script must not serve blocked clients"
         assert _reloaded(srv) == _durable(before), argvs
 
 

@@ -97,7 +97,7 @@ class Server:
         self.scheduler: Scheduler = _NoScheduler()
         self.effects: list[Effect] = []
         self._explicit = 0
-        self.watched: dict[tuple[int, bytes], set[Client]] = {}
+        self.watched: dict[tuple[int, bytes], set[Client]] = self.ks.watched
         self.loading = False
         self.write_error: str | None = None  # set by persistence on a failed write/fsync
         self.start_time = time.time()
@@ -297,13 +297,16 @@ class Server:
         if reply is not BLOCKED:  # a blocked command counts once, when it is answered
             spec.calls += 1
         spec.nsec += _perf_ns() - t0
-        if ks.dirty != dirty and self._explicit == explicit and spec.is_write:
+        # Effects are recorded only while a sink (the durable log) takes them,
+        # as Redis propagates only with an AOF or replicas.
+        if ks.dirty != dirty and spec.is_write and self.sinks and self._explicit == explicit:
             self.effects.append((c.db.id, argv))
         return reply
 
     def emit(self, db: int, argv: list[bytes]) -> None:
         """Record an explicit effect (instead of the command's own argv)."""
-        self.effects.append((db, argv))
+        if self.sinks:
+            self.effects.append((db, argv))
         self._explicit += 1
 
     def suppress_effect(self) -> None:

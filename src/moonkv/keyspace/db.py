@@ -24,8 +24,9 @@ class Keyspace:
 
     * ``dirty`` counts changes (Redis's ``server.dirty``); the executor compares
       it before and after a command to decide whether to propagate an effect.
-    * ``touched`` lists ``(db, key)`` modified by the running unit; the executor
-      invalidates WATCHes from it once the unit commits.
+    * ``touched`` lists ``(db, key)`` modified by the running unit while some
+      client WATCHes keys (``watched``, the executor's table, shared here); the
+      executor invalidates WATCHes from it once the unit commits.
     * ``undo`` is a list while a transactional unit (a script) runs: every
       mutation appends a function that reverses it.
     * ``expired_effects`` collects ``DEL`` effects of keys removed because their
@@ -39,6 +40,7 @@ class Keyspace:
         self.dbs = [Database(i, self) for i in range(ndbs)]
         self.dirty = 0
         self.touched: list[tuple[int, bytes]] = []
+        self.watched: dict[tuple[int, bytes], set[Any]] = {}  # (db, key) -> WATCHing clients
         self.flushed: list[int] = []  # db ids flushed/swapped in the running unit
         self.undo: list[UndoFn] | None = None
         self.expired_effects: list[tuple[int, list[bytes]]] = []
@@ -143,7 +145,8 @@ class Database:
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
         ks.dirty += 1
-        ks.touched.append((self.id, key))
+        if ks.watched:
+            ks.touched.append((self.id, key))
         if ks.blocking_keys and (self.id, key) in ks.blocking_keys:
             ks.ready.append((self.id, key))  # a list/zset moved into place may serve waiters
 
@@ -157,7 +160,8 @@ class Database:
         if ks.undo is not None:
             ks.undo.append(_restore(self, key, old, old_exp))
         ks.dirty += 1
-        ks.touched.append((self.id, key))
+        if ks.watched:
+            ks.touched.append((self.id, key))
         if ks.blocking_keys and (self.id, key) in ks.blocking_keys:
             ks.ready.append((self.id, key))  # a blocked XREADGROUP answers that its stream is gone
         return True
@@ -168,7 +172,8 @@ class Database:
             ks.undo.append(_restore_expire(self, key, self.expires.get(key)))
         self.expires[key] = when_ms
         ks.dirty += 1
-        ks.touched.append((self.id, key))
+        if ks.watched:
+            ks.touched.append((self.id, key))
 
     def persist(self, key: bytes) -> bool:
         if key not in self.expires:
@@ -178,14 +183,16 @@ class Database:
         if ks.undo is not None:
             ks.undo.append(_restore_expire(self, key, old))
         ks.dirty += 1
-        ks.touched.append((self.id, key))
+        if ks.watched:
+            ks.touched.append((self.id, key))
         return True
 
     def touch(self, key: bytes, changes: int = 1) -> None:
         """Announce an in-place change of the container at ``key``."""
         ks = self.ks
         ks.dirty += changes
-        ks.touched.append((self.id, key))
+        if ks.watched:
+            ks.touched.append((self.id, key))
 
     def undo(self, fn: UndoFn) -> None:
         """Record how to reverse an in-place change (only while a script runs)."""
@@ -223,7 +230,8 @@ class Database:
             ks.undo.append(_restore(self, key, value, when))
         ks.expired_keys += 1
         ks.expired_effects.append((self.id, [b"DEL", key]))
-        ks.touched.append((self.id, key))
+        if ks.watched:
+            ks.touched.append((self.id, key))
 
     def flush(self) -> int:
         """Remove every key; returns how many there were."""

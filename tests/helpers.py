@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -162,3 +163,29 @@ class RawClient:
             items = n * 2 if t == b"%" else n
             return line + b"".join(self.read_reply() for _ in range(items))
         return line
+
+
+def read_back(r: Any, dbs: Sequence[int] = (0,)) -> dict[tuple[int, bytes], object]:
+    """Every key of ``dbs`` read back through a redis-py client: type, contents and
+    whether it has a TTL (hashes and sets unordered, as Redis leaves big ones)."""
+    out: dict[tuple[int, bytes], object] = {}
+    for db in dbs:
+        r.select(db)
+        for k in r.keys("*"):
+            t = r.type(k)
+            if t == b"string":
+                v: object = r.get(k)
+            elif t == b"hash":
+                v = r.hgetall(k)
+            elif t == b"list":
+                v = r.lrange(k, 0, -1)
+            elif t == b"set":
+                v = sorted(r.smembers(k))
+            elif t == b"zset":
+                v = r.zrange(k, 0, -1, withscores=True)
+            else:
+                groups = r.xinfo_groups(k)
+                v = (r.xrange(k), r.xinfo_stream(k)["last-generated-id"], sorted(str(g) for g in groups))
+            out[(db, k)] = (t, v, r.pttl(k) > 0)
+    r.select(0)
+    return out

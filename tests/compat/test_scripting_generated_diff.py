@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CLIENT_OPTIONS
-from tests.helpers import RawClient, ServerHandle
+from tests.helpers import RawClient, ServerHandle, read_back
 from tests.write_catalogue import CATALOGUE, INITIAL
 
 SCRIPT = """
@@ -64,32 +64,6 @@ def pair(moonkv_server: ServerHandle, redis_server: ServerHandle) -> Iterator[Pa
     p.close()
 
 
-def _data(r: redis.Redis) -> dict[tuple[int, bytes], object]:
-    """Every key of databases 0 and 1: type, whether it has a TTL, and its contents
-    (hashes and sets as unordered collections, as Redis leaves big ones unordered)."""
-    out: dict[tuple[int, bytes], object] = {}
-    for db in (0, 1):
-        r.select(db)
-        for k in r.keys("*"):
-            t = r.type(k)
-            if t == b"string":
-                v: object = r.get(k)
-            elif t == b"hash":
-                v = r.hgetall(k)
-            elif t == b"list":
-                v = r.lrange(k, 0, -1)
-            elif t == b"set":
-                v = sorted(r.smembers(k))
-            elif t == b"zset":
-                v = r.zrange(k, 0, -1, withscores=True)
-            else:
-                groups = r.xinfo_groups(k)
-                v = (r.xrange(k), r.xinfo_stream(k)["last-generated-id"], sorted(str(g) for g in groups))
-            out[(db, k)] = (t, v, r.pttl(k) > 0)
-    r.select(0)
-    return out
-
-
 def _drawn(data: st.DataObject, names: list[str]) -> list[list[bytes]]:
     argvs = []
     for name in names:
@@ -114,5 +88,5 @@ def test_generated_scripts_match_redis(pair: Pair, names: list[str], proto: int,
         pair.same(*argv)
     argvs = _drawn(data, names)
     pair.same("EVAL", SCRIPT, "0", msgpack.packb(argvs, use_bin_type=False), str(proto))
-    moonkv, real = (_data(p) for p in pair.py)
+    moonkv, real = (read_back(p, (0, 1)) for p in pair.py)
     assert moonkv == real, argvs

@@ -5,28 +5,9 @@ from __future__ import annotations
 import pytest
 import redis
 
+from tests.helpers import read_back
+
 FAIL = "redis.call('nosuchcommand')"
-
-
-def _snapshot(r: redis.Redis) -> dict[bytes, object]:
-    """Type, value and TTL of every key, to compare the whole keyspace."""
-    out: dict[bytes, object] = {}
-    for k in r.keys("*"):
-        t = r.type(k)
-        if t == b"string":
-            v: object = r.get(k)
-        elif t == b"hash":
-            v = r.hgetall(k)
-        elif t == b"list":
-            v = r.lrange(k, 0, -1)
-        elif t == b"set":
-            v = sorted(r.smembers(k))
-        elif t == b"zset":
-            v = r.zrange(k, 0, -1, withscores=True)
-        else:
-            v = None
-        out[k] = (t, v, r.pttl(k) > 0)
-    return out
 
 
 def _prepare(r: redis.Redis) -> None:
@@ -60,13 +41,13 @@ def _prepare(r: redis.Redis) -> None:
 )
 def test_failing_script_leaves_no_trace(r: redis.Redis, body: str) -> None:
     _prepare(r)
-    before = _snapshot(r)
+    before = read_back(r)
     with pytest.raises(redis.ResponseError, match="Unknown Redis command"):
         r.eval(f"{body}; {FAIL}", 0)
-    assert _snapshot(r) == before
+    assert read_back(r) == before
     # The same body without the failure does change the data (the test can fail).
     r.eval(body, 0)
-    assert _snapshot(r) != before
+    assert read_back(r) != before
 
 
 def test_reads_see_own_writes_before_rollback(r: redis.Redis) -> None:

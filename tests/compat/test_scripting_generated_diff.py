@@ -1,4 +1,4 @@
-"""Generated scripts against a real redis-server: random writes run inside EVAL.
+"""Generated scripts against a real redis-server: random writes run inside EVAL (or MULTI).
 
 The write commands of ``tests/write_catalogue.py`` (every write command scripts
 may call) are drawn at random, run by one script through ``redis.pcall`` on
@@ -79,14 +79,25 @@ def _drawn(data: st.DataObject, names: list[str]) -> list[list[bytes]]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(names=st.lists(st.sampled_from(NAMES), min_size=1, max_size=8), proto=st.sampled_from([2, 3]),
-       data=st.data())
-def test_generated_scripts_match_redis(pair: Pair, names: list[str], proto: int, data: st.DataObject) -> None:
+       via=st.sampled_from(["EVAL", "MULTI"]), data=st.data())
+def test_generated_scripts_match_redis(
+    pair: Pair, names: list[str], proto: int, via: str, data: st.DataObject
+) -> None:
+    # The same writes also as a MULTI/EXEC transaction: EXEC's reply carries
+    # every command's own reply, unconverted.
     for c in pair.raw:  # (the client ids differ)
         c.call("HELLO", str(proto))
     pair.same("FLUSHALL")
     for argv in INITIAL:
         pair.same(*argv)
     argvs = _drawn(data, names)
-    pair.same("EVAL", SCRIPT, "0", msgpack.packb(argvs, use_bin_type=False), str(proto))
+    if via == "EVAL":
+        pair.same("EVAL", SCRIPT, "0", msgpack.packb(argvs, use_bin_type=False), str(proto))
+    else:
+        pair.same("MULTI")
+        for argv in argvs:
+            pair.same(*argv)
+        pair.same("EXEC")
+        pair.same("SELECT", "0")
     moonkv, real = (read_back(p, (0, 1)) for p in pair.py)
     assert moonkv == real, argvs

@@ -1,8 +1,9 @@
 """Generated scripts against a real redis-server: random writes run inside EVAL (or MULTI).
 
-The write commands of ``tests/write_catalogue.py`` (every write command scripts
-may call) are drawn at random, run by one script through ``redis.pcall`` on
-keys of every type, and their results returned as one table.  That reply
+The write commands of ``tests/command_catalogue.py`` (every write command scripts
+may call) are drawn at random, run by one script through ``redis.pcall`` (or as
+a MULTI/EXEC transaction) on keys of every type, and their results returned as
+one table; then random read commands, by a script and directly.  That reply
 carries every command's reply through Redis's Lua conversions both ways (RESP2
 and, with ``redis.setresp(3)`` on a RESP3 connection, RESP3), and must be
 byte-identical on both servers; so must the data the script leaves behind.
@@ -23,9 +24,9 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.command_catalogue import CATALOGUE, INITIAL, READS
 from tests.conftest import CLIENT_OPTIONS
 from tests.helpers import RawClient, ServerHandle, read_back
-from tests.write_catalogue import CATALOGUE, INITIAL
 
 SCRIPT = """
 redis.setresp(tonumber(ARGV[2]))
@@ -101,3 +102,8 @@ def test_generated_scripts_match_redis(
         pair.same("SELECT", "0")
     moonkv, real = (read_back(p, (0, 1)) for p in pair.py)
     assert moonkv == real, argvs
+    # Then reads of what is there: converted by a script, and as they are.
+    reads = [READS[n](data.draw) for n in data.draw(st.lists(st.sampled_from(sorted(READS)), min_size=1, max_size=8))]
+    pair.same("EVAL", SCRIPT, "0", msgpack.packb(reads, use_bin_type=False), str(proto))
+    for argv in reads:
+        pair.same(*argv)

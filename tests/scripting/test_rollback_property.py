@@ -1,7 +1,7 @@
 """Rollback, generated: any mix of write commands a script may call is undone exactly.
 
 Every write command that scripts may call is described once in
-``tests/write_catalogue.py`` (an argument generator); a test checks that the
+``tests/command_catalogue.py`` (an argument generator); a test checks that the
 catalogue covers the command table, so a new write command cannot escape these
 tests.  Hypothesis draws sequences of them over keys of every type (with TTLs,
 a second database, a key that has already expired) and runs them through the
@@ -42,7 +42,7 @@ from moonkv.keyspace.types.zset import ZSet
 from moonkv.persistence import attach as attach_persistence
 from moonkv.protocol import RawReply
 from moonkv.scripting import attach as attach_scripting
-from tests.write_catalogue import (
+from tests.command_catalogue import (
     CATALOGUE,
     INITIAL,
     KEYS,

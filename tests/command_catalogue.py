@@ -1,4 +1,5 @@
-"""Write commands as generated data: one argument generator per write command scripts may call.
+"""Commands as generated data: one argument generator per write command scripts may call
+(``CATALOGUE``), and per read command whose reply has a deterministic order (``READS``).
 
 Shared by the generated rollback tests (tests/scripting/test_rollback_property.py) and the
 generated script differential tests (tests/compat/test_scripting_generated_diff.py).
@@ -230,6 +231,52 @@ CATALOGUE: dict[str, Callable[[Draw], list[bytes]]] = {
     # not a write, but it moves the script's later writes to another database
     "select": lambda d: [b"SELECT", d(st.sampled_from([b"0", b"1"]))],
 }
+
+# Read commands whose replies Redis orders deterministically (no SMEMBERS, HGETALL of big
+# hashes, random members or times): their replies cross Lua's conversions in both directions.
+READS: dict[str, Callable[[Draw], list[bytes]]] = {
+    "get": lambda d: [b"GET", _key(d, "str")],
+    "mget": lambda d: [b"MGET", *_keys(d, "str")],
+    "strlen": lambda d: [b"STRLEN", _key(d, "str")],
+    "getrange": lambda d: [b"GETRANGE", _key(d, "str"), _int(d), _int(d)],
+    "getbit": lambda d: [b"GETBIT", _key(d, "str"), _int(d, 0, 20)],
+    "bitcount": lambda d: [b"BITCOUNT", _key(d, "str")] + _opt(d, [b"0", b"-1"], [b"1", b"3", b"BIT"]),
+    "bitpos": lambda d: [b"BITPOS", _key(d, "str"), _int(d, 0, 1)],
+    "exists": lambda d: [b"EXISTS", *_keys(d)],
+    "type": lambda d: [b"TYPE", _key(d)],
+    "hget": lambda d: [b"HGET", _key(d, "hash"), _m(d)],
+    "hmget": lambda d: [b"HMGET", _key(d, "hash"), _m(d), _m(d)],
+    "hlen": lambda d: [b"HLEN", _key(d, "hash")],
+    "hexists": lambda d: [b"HEXISTS", _key(d, "hash"), _m(d)],
+    "hstrlen": lambda d: [b"HSTRLEN", _key(d, "hash"), _m(d)],
+    "lrange": lambda d: [b"LRANGE", _key(d, "list"), _int(d), _int(d)],
+    "lindex": lambda d: [b"LINDEX", _key(d, "list"), _int(d)],
+    "llen": lambda d: [b"LLEN", _key(d, "list")],
+    "lpos": lambda d: [b"LPOS", _key(d, "list"), _m(d)] + _opt(d, [b"COUNT", b"0"], [b"RANK", b"-1"]),
+    "sismember": lambda d: [b"SISMEMBER", _key(d, "set"), _m(d)],
+    "smismember": lambda d: [b"SMISMEMBER", _key(d, "set"), _m(d), _m(d)],
+    "scard": lambda d: [b"SCARD", _key(d, "set")],
+    "sintercard": lambda d: [b"SINTERCARD", b"2", _key(d, "set"), _key(d, "set")],
+    "zrange": lambda d: [b"ZRANGE", _key(d, "zset"), _int(d), _int(d)] + _opt(d, [b"WITHSCORES"], [b"REV", b"WITHSCORES"]),
+    "zrangebyscore": lambda d: [b"ZRANGEBYSCORE", _key(d, "zset"), *_range(d), b"WITHSCORES"],
+    "zrangebylex": lambda d: [b"ZRANGEBYLEX", _key(d, "zset"), *_lex(d)],
+    "zscore": lambda d: [b"ZSCORE", _key(d, "zset"), _m(d)],
+    "zmscore": lambda d: [b"ZMSCORE", _key(d, "zset"), _m(d), _m(d)],
+    "zrank": lambda d: [b"ZRANK", _key(d, "zset"), _m(d)],
+    "zcard": lambda d: [b"ZCARD", _key(d, "zset")],
+    "zcount": lambda d: [b"ZCOUNT", _key(d, "zset"), *_range(d)],
+    "zunion": lambda d: [b"ZUNION", b"2", _key(d, "zset"), _key(d, "zset"), b"WITHSCORES"],
+    "zinter": lambda d: [b"ZINTER", b"2", _key(d, "zset"), _key(d, "zset"), b"WITHSCORES"],
+    "geopos": lambda d: [b"GEOPOS", _key(d, "zset"), _m(d), _m(d)],
+    "geodist": lambda d: [b"GEODIST", _key(d, "zset"), _m(d), _m(d)],
+    "geosearch": lambda d: [b"GEOSEARCH", _key(d, "zset"), b"FROMLONLAT", b"15", b"37", b"BYRADIUS", b"300",
+                            b"km", b"ASC", b"WITHDIST", b"WITHCOORD"],
+    "xrange": lambda d: [b"XRANGE", _key(d, "stream"), b"-", b"+"] + _opt(d, [b"COUNT", b"2"]),
+    "xrevrange": lambda d: [b"XREVRANGE", _key(d, "stream"), b"+", b"-"],
+    "xlen": lambda d: [b"XLEN", _key(d, "stream")],
+    "xpending": lambda d: [b"XPENDING", _key(d, "stream"), _group(d)],
+}
+
 
 # Behave differently inside a script than from a client, by design: blocking
 # commands do not block in scripts.  Left out of the script-vs-client comparison.

@@ -183,9 +183,11 @@ def read_back(r: Any, dbs: Sequence[int] = (0,)) -> dict[tuple[int, bytes], obje
                 v = sorted(r.smembers(k))
             elif t == b"zset":
                 v = r.zrange(k, 0, -1, withscores=True)
-            else:
+            elif t == b"stream":
                 groups = r.xinfo_groups(k)
                 v = (r.xrange(k), r.xinfo_stream(k)["last-generated-id"], sorted(str(g) for g in groups))
+            else:  # "none": it expired since KEYS listed it
+                continue
             out[(db, k)] = (t, v, r.pttl(k) > 0)
     r.select(0)
     return out

@@ -64,9 +64,9 @@ def _opt(d: Draw, *choices: list[bytes]) -> list[bytes]:
 
 
 def _ttl(d: Draw, unit: int = 1) -> list[bytes]:
-    # At least a second, in the command's unit: tests against real servers
+    # At least ten seconds, in the command's unit: tests against real servers
     # read the data back while the keys live.
-    return [b"%d" % (d(st.integers(1, 500)) * unit)] + _opt(d, [b"NX"], [b"XX"], [b"GT"], [b"LT"])
+    return [b"%d" % (d(st.integers(10, 500)) * unit)] + _opt(d, [b"NX"], [b"XX"], [b"GT"], [b"LT"])
 
 
 def _at(d: Draw, unit: int) -> bytes:
@@ -127,7 +127,7 @@ CATALOGUE: dict[str, Callable[[Draw], list[bytes]]] = {
                                                       [b"PXAT", _at(d, 1)]),
     "setnx": lambda d: [b"SETNX", _key(d, "str"), _m(d)],
     "setex": lambda d: [b"SETEX", _key(d, "str"), _int(d, 1, 100), _m(d)],
-    "psetex": lambda d: [b"PSETEX", _key(d, "str"), _int(d, 1000, 100_000), _m(d)],
+    "psetex": lambda d: [b"PSETEX", _key(d, "str"), _int(d, 10_000, 100_000), _m(d)],
     "getset": lambda d: [b"GETSET", _key(d, "str"), _m(d)],
     "getdel": lambda d: [b"GETDEL", _key(d, "str")],
     "getex": lambda d: [b"GETEX", _key(d, "str")] + _opt(d, [b"PERSIST"], [b"EX", b"50"], [b"PXAT", _at(d, 1)]),

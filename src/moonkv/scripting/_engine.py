@@ -91,7 +91,6 @@ class Script:
         # What every run needs from the flags, decided once.
         self.no_writes = "no-writes" in self.flags
         self.allow_oom = "allow-oom" in self.flags
-        self.legacy = not self.has_shebang  # per-command OOM/replica checks, as Redis
 
 
 class RunState:
@@ -314,7 +313,7 @@ class ScriptEngine:
             if read_only and not script.no_writes:
                 raise RespError("Can not execute a script with write flag using *_ro command.")
             self.check_script_flags(True, script.flags, ro)
-        return self.run(c, script.fn, sha, nkeys, argv[3:], True, ro, script.allow_oom or ro, script.legacy)
+        return self.run(c, script.fn, sha, nkeys, argv[3:], True, ro, script.allow_oom or ro, not script.has_shebang)
 
     @staticmethod
     def parse_numkeys(raw: bytes, nargs: int) -> int:

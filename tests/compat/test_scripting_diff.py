@@ -102,6 +102,16 @@ SCRIPTS = [
     "return redis.call('set', KEYS[1], 12039611435714932082)",
     "redis.call('set', KEYS[1], 9007199254740991); return redis.call('get', KEYS[1])",
     "redis.call('set', KEYS[1], 0.1); return redis.call('get', KEYS[1])",
+    # Integral numbers either side of where %.17g switches to an exponent.
+    "redis.call('set', KEYS[1], 99999999999999984); return redis.call('get', KEYS[1])",
+    "redis.call('set', KEYS[1], -1e17); return redis.call('get', KEYS[1])",
+    "return redis.call('set', KEYS[1], -123456789, 'px', 1e5)",
+    # Array replies: short ones with nulls and integers, and one past the flat path's 64.
+    "redis.call('hset', 'h{k}', 'a', 1); return redis.call('hmget', 'h{k}', 'a', 'no', 'a')",
+    "local t = redis.call('hmget', 'h{k}', 'no', 'no'); return {#t, type(t[1]), t[2]}",
+    "redis.call('rpush', 'l{k}', 1, 2); return redis.call('lpos', 'l{k}', 2, 'count', 0)",
+    "local t = {} for i = 1, 100 do t[i] = i end redis.call('rpush', 'l{k}', unpack(t)) "
+    "local r = redis.call('lrange', 'l{k}', 0, -1) return {#r, r[1], r[64], r[65], r[100]}",
     "return redis.call('blpop', 'x', 0)",
     "return redis.call('eval', 'return 1', 0)",
     "return redis.call('select', 99)",

@@ -45,14 +45,22 @@ KILLED_MSG = "Script killed by user with SCRIPT KILL..."
 FN_KILLED_MSG = "Script killed by user with FUNCTION KILL..."
 
 
+_E17 = 10**17
+# An array reply of at most this many strings and integers goes to Lua as
+# separate values (see the callers built by ScriptEngine._caller).
+_FLAT_MAX = 64
+
+
 def _numbers_as_bytes(argv: list[Any], start: int) -> list[bytes] | None:
     """redis.call's arguments from ``start`` on as strings (Lua numbers formatted
-    as Redis does); None if one is neither a string nor a number."""
+    as Redis does, ``%.17g``); None if one is neither a string nor a number."""
     i = start
     for a in argv[start:] if start else argv:
         t = type(a)
         if t is not bytes:
-            if t is int or t is float:
+            if t is int and -_E17 < a < _E17:  # lupa gives integral numbers as int
+                argv[i] = str(a).encode()  # what %.17g prints for it, 4x faster
+            elif t is int or t is float:
                 argv[i] = b"%.17g" % a
             else:
                 return None
@@ -583,6 +591,18 @@ class ScriptEngine:
                 return reply
             if t is str:  # a status reply: prelude's caller() makes it {ok=...}
                 return reply.encode(), 1  # type: ignore[attr-defined]
+            if t is list and len(reply) <= _FLAT_MAX:
+                # An array of strings and integers (nulls: false in RESP2)
+                # travels as values that prelude's finish() packs into a
+                # table: lupa's table_from costs ~8k instructions more.
+                for x in reply:
+                    tx = type(x)
+                    if tx is not bytes and tx is not int and (x is not None or sc.resp != 2):
+                        break
+                else:
+                    if None in reply:
+                        return (None, 2, *[False if x is None else x for x in reply])
+                    return (None, 2, *reply)
             if not protected and isinstance(reply, RespError):
                 raise ScriptCallError(str(reply))
             return to_lua(reply)

@@ -123,19 +123,21 @@ end
 -- C stack use), while Redis allows up to Lua's 8000-slot limit
 -- (redis.call('sadd', k, unpack(members)) with 7999 members): beyond a
 -- threshold the arguments travel packed in one table.
--- Python returns a status reply as two values, (text, 1): the {ok=...}
--- table is built here, which costs far less than building it through lupa.
+-- Python returns a status reply as two values, (text, 1), and a short array
+-- of strings and integers as (nil, 2, item1, item2, ...): the {ok=...} and
+-- array tables are built here, which costs far less than through lupa.
 local PACK_ABOVE = 7000
+local function finish(r, status, ...)
+  if not status then return r end
+  if status == 1 then return {ok = r} end
+  return {...}
+end
 local function caller(py, py_packed)
   return function(...)
-    local r, status
     if select("#", ...) > PACK_ABOVE then
-      r, status = py_packed({...}, select("#", ...))
-    else
-      r, status = py(...)
+      return finish(py_packed({...}, select("#", ...)))
     end
-    if status then return {ok = r} end
-    return r
+    return finish(py(...))
   end
 end
 local call_ = caller(pycall, pycall_packed)

@@ -12,6 +12,8 @@ I64_MAX = 2**63 - 1
 
 def parse_int(b: bytes, err: str | None = None) -> int:
     """A strict 64-bit integer, as Redis's string2ll."""
+    if b.isdigit() and b[0] != 48 and len(b) < 19:  # the common case: no sign, fits
+        return int(b)
     if b and (b.isdigit() or (b[0] == 45 and b[1:].isdigit() and len(b) > 1)):
         digits = b[1:] if b[0] == 45 else b
         if digits[0] != 48 or b == b"0":  # no leading zeros, and no "-0" (string2ll)

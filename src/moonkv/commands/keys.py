@@ -323,10 +323,11 @@ def _expire(c: Client, argv: list[bytes], unit_ms: int, relative: bool, name: st
         if f is None:
             raise RespError(f"Unsupported option {opt.decode('utf-8', 'replace')}")
         flags |= f
-    if flags & _NX and flags & (_XX | _GT | _LT):
-        raise RespError("NX and XX, GT or LT options at the same time are not compatible")
-    if flags & _GT and flags & _LT:
-        raise RespError("GT and LT options at the same time are not compatible")
+    if flags:
+        if flags & _NX and flags & (_XX | _GT | _LT):
+            raise RespError("NX and XX, GT or LT options at the same time are not compatible")
+        if flags & _GT and flags & _LT:
+            raise RespError("GT and LT options at the same time are not compatible")
     when = parse_int(argv[2])
     if unit_ms == 1000:
         if when > I64_MAX // 1000 or when < -(I64_MAX // 1000):

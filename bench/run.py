@@ -8,7 +8,9 @@ Starts moonkv (``--appendonly no --save ""``) and Debian's ``redis-server``
 and pipeline depth (1 and 16) runs ``redis-benchmark -c 50`` against each
 server in turn, and reports requests/s, p50/p99 latency (from ``--csv``) and
 the server's CPU time per request: the utime+stime delta of ``/proc/PID/stat``
-around the redis-benchmark run divided by the number of requests.  On two
+around the redis-benchmark run divided by the number of requests.  Both
+servers run on the same CPU and redis-benchmark on the others (``--no-pin``
+turns that off).  On two
 cores the benchmark client is the bottleneck, so requests/s hides most of the
 difference between servers; CPU per request does not.
 
@@ -152,7 +154,7 @@ class Server:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 self.argv_fn(self.port, self.dir), stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.dir,
+                cwd=self.dir, preexec_fn=pinner(PIN.server),
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -206,6 +208,35 @@ class Server:
 
     def conn(self) -> RespConn:
         return RespConn(self.port)
+
+
+@dataclass
+class Pinning:
+    """Which CPUs the servers and redis-benchmark run on (None: anywhere).
+
+    Both servers get the same CPU and the client the others: both are measured
+    under the same placement, never sharing a core with the client or moving
+    between cores mid-run."""
+
+    server: set[int] | None = None
+    client: set[int] | None = None
+
+
+PIN = Pinning()
+
+
+def pin_cpus(enabled: bool) -> None:
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if enabled and len(cpus) >= 2:
+        PIN.server, PIN.client = {cpus[-1]}, set(cpus[:-1])
+    else:
+        PIN.server = PIN.client = None
+
+
+def pinner(cpus: set[int] | None) -> Callable[[], None] | None:
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def moonkv_argv(port: int, d: str) -> list[str]:
@@ -418,7 +449,8 @@ def run_one(srv: Server, test: Test, pipeline: int, n: int) -> Result:
     try:
         cpu0 = cpu_seconds(srv.pid)
         t0 = time.monotonic()
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=BENCH_TIMEOUT)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=BENCH_TIMEOUT,
+                           preexec_fn=pinner(PIN.client))
         res.wall_s = time.monotonic() - t0
         cpu1 = cpu_seconds(srv.pid)
     except subprocess.TimeoutExpired:
@@ -487,6 +519,7 @@ def machine_info() -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpu": cpu,
         "cpus": os.cpu_count(),
+        "server_cpus": sorted(PIN.server) if PIN.server else None,
         "kernel": platform.release(),
         "python": platform.python_version(),
         "redis_benchmark": bench_v.stdout.strip(),
@@ -512,7 +545,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="only tests whose name contains this (repeatable)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="runs per test and server, alternating servers; medians are reported")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not pin the servers and redis-benchmark to separate CPUs")
     args = ap.parse_args(argv)
+    pin_cpus(not args.no_pin)
     if shutil.which("redis-benchmark") is None:
         print("bench: redis-benchmark not found (apt-get install redis-tools)", file=sys.stderr)
         return 2
@@ -534,6 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     print(f"moonkv pid {servers[0].pid} port {servers[0].port} | redis {servers[1].version} "
           f"pid {servers[1].pid} port {servers[1].port} | -c {CLIENTS} | "
+          f"servers on CPU {sorted(PIN.server) if PIN.server else 'any'} | "
           f"load average {load_before[0]:.1f}", flush=True)
     try:
         for test in tests:

@@ -68,6 +68,21 @@ def _numbers_as_bytes(argv: list[Any], start: int) -> list[bytes] | None:
     return argv
 
 
+def _flat_array(items: list[object], resp: int) -> tuple[object, ...] | None:
+    """A short array of strings and integers (nulls: false in RESP2) as the
+    values prelude's finish() packs into a table, ``(nil, 2, item, ...)``:
+    lupa's table_from costs ~8k instructions more.  None for anything else."""
+    if len(items) > _FLAT_MAX:
+        return None
+    for x in items:
+        tx = type(x)
+        if tx is not bytes and tx is not int and (x is not None or resp != 2):
+            return None
+    if None in items:
+        return (None, 2, *[False if x is None else x for x in items])
+    return (None, 2, *items)
+
+
 class ScriptCallError(Exception):
     """Raised into Lua by redis.call; its text is the Redis error line."""
 
@@ -591,18 +606,10 @@ class ScriptEngine:
                 return reply
             if t is str:  # a status reply: prelude's caller() makes it {ok=...}
                 return reply.encode(), 1  # type: ignore[attr-defined]
-            if t is list and len(reply) <= _FLAT_MAX:
-                # An array of strings and integers (nulls: false in RESP2)
-                # travels as values that prelude's finish() packs into a
-                # table: lupa's table_from costs ~8k instructions more.
-                for x in reply:
-                    tx = type(x)
-                    if tx is not bytes and tx is not int and (x is not None or sc.resp != 2):
-                        break
-                else:
-                    if None in reply:
-                        return (None, 2, *[False if x is None else x for x in reply])
-                    return (None, 2, *reply)
+            if t is list:
+                flat = _flat_array(reply, sc.resp)  # type: ignore[arg-type]
+                if flat is not None:
+                    return flat
             if not protected and isinstance(reply, RespError):
                 raise ScriptCallError(str(reply))
             return to_lua(reply)

@@ -96,6 +96,12 @@ def test_function_kill_and_wrong_kill(busy_server: ServerHandle) -> None:
     _wait_busy(r)
     with pytest.raises(redis.ResponseError, match="You can only call FUNCTION KILL"):
         r.script_kill()
+    # FUNCTION STATS is served while busy and shows the running call, as Redis does.
+    stats = r.execute_command("FUNCTION", "STATS")
+    running = dict(zip(stats[1][::2], stats[1][1::2], strict=True))
+    assert stats[0] == b"running_script"
+    assert running[b"name"] == b"spin" and running[b"command"] == [b"FCALL", b"spin", b"0"]
+    assert running[b"duration_ms"] >= 100
     assert r.execute_command("FUNCTION", "KILL") in (b"OK", "OK", True)
     t.join(10)
     assert "killed by user" in str(out[0])

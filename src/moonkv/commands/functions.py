@@ -47,7 +47,7 @@ def _fcall(c: Client, argv: list[bytes], read_only: bool) -> object:
         fn.callback,
         fn.name,
         nkeys,
-        argv[3:],
+        argv,
         is_eval=False,
         read_only=ro or read_only,
         allow_oom="allow-oom" in flags or ro,
@@ -207,7 +207,7 @@ def function_stats(c: Client, argv: list[bytes]) -> object:
 
         running = {
             b"name": run.name,
-            b"command": list(getattr(run.caller, "cur_argv", [])),
+            b"command": list(run.command),
             b"duration_ms": int((time.monotonic() - run.start) * 1000),
         }
     return {

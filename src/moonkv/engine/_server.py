@@ -74,12 +74,13 @@ class _NoScheduler:
 @dataclass
 class BlockState:
     keys: list[tuple[int, bytes]]
-    spec: CommandSpec
-    argv: list[bytes]
     timeout_reply: object
     deadline: float | None
     timer: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The command to re-run, set by Server.call when the handler returns BLOCKED.
+    spec: CommandSpec = field(init=False)
+    argv: list[bytes] = field(init=False)
 
 
 _MULTI_PASSTHROUGH = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
@@ -278,8 +279,6 @@ class Server:
         ks = self.ks
         dirty = ks.dirty
         explicit = self._explicit
-        c.cur_spec = spec  # type: ignore[attr-defined]
-        c.cur_argv = argv  # type: ignore[attr-defined]
         t0 = _perf_ns()
         try:
             reply = spec.handler(c, argv)  # type: ignore[misc]
@@ -296,6 +295,11 @@ class Server:
                 self.error_reply(reply)
         if reply is not BLOCKED:  # a blocked command counts once, when it is answered
             spec.calls += 1
+        else:  # block() parked the client: what to re-run when a key it waits on is ready
+            state = c.blocked
+            assert state is not None
+            state.spec = spec
+            state.argv = argv
         spec.nsec += _perf_ns() - t0
         # Effects are recorded only while a sink (the durable log) takes them,
         # as Redis propagates only with an AOF or replicas.
@@ -412,8 +416,6 @@ class Server:
         ks = self.ks
         state = BlockState(
             keys=[(dbid, k) for k in keys],
-            spec=c.cur_spec,  # type: ignore[attr-defined]
-            argv=c.cur_argv,  # type: ignore[attr-defined]
             timeout_reply=timeout_reply,
             deadline=None if timeout == 0 else time.monotonic() + timeout,
         )

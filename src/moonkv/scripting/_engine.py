@@ -125,11 +125,12 @@ class RunState:
     """
 
     __slots__ = (
-        "caller", "name", "is_eval", "read_only", "allow_oom", "legacy", "start",
+        "caller", "command", "name", "is_eval", "read_only", "allow_oom", "legacy", "start",
         "kill_message", "busy", "undo",
     )
 
     caller: Client
+    command: list[bytes]  # the caller's EVAL/FCALL request
     name: bytes  # sha for EVAL, function name for FCALL
     is_eval: bool
     read_only: bool
@@ -336,7 +337,7 @@ class ScriptEngine:
             if read_only and not script.no_writes:
                 raise RespError("Can not execute a script with write flag using *_ro command.")
             self.check_script_flags(True, script.flags, ro)
-        return self.run(c, script.fn, sha, nkeys, argv[3:], True, ro, script.allow_oom or ro, not script.has_shebang)
+        return self.run(c, script.fn, sha, nkeys, argv, True, ro, script.allow_oom or ro, not script.has_shebang)
 
     @staticmethod
     def parse_numkeys(raw: bytes, nargs: int) -> int:
@@ -384,7 +385,7 @@ class ScriptEngine:
         fn: Any,
         name: bytes,
         nkeys: int,
-        args: list[bytes],
+        command: list[bytes],
         is_eval: bool,
         read_only: bool,
         allow_oom: bool,
@@ -402,6 +403,7 @@ class ScriptEngine:
         undo: list[Callable[[], None]] = []
         run = RunState()
         run.caller = c
+        run.command = command
         run.name = name
         run.is_eval = is_eval
         run.read_only = read_only
@@ -429,7 +431,7 @@ class ScriptEngine:
         ks.frozen_ms = ks.clock.now_ms()
         try:
             try:
-                r = rt.run(fn, not is_eval, c.resp, nkeys, *args)
+                r = rt.run(fn, not is_eval, c.resp, nkeys, *command[3:])
             except LuaMemoryError:
                 r = (False, b"not enough memory")
             except LuaError as e:  # an error raised outside the protected call

@@ -73,6 +73,7 @@ class LuaRuntime:
         self.set_hook = api[b"set_hook"]
         self.get_resp = api[b"get_resp"]
         self.new_table = api[b"new_table"]
+        self.pack = api[b"pack"]
         self._gc = api[b"gc"]
         self._mem = api[b"mem"]
         self.state = api[b"state"]

@@ -123,21 +123,19 @@ end
 -- C stack use), while Redis allows up to Lua's 8000-slot limit
 -- (redis.call('sadd', k, unpack(members)) with 7999 members): beyond a
 -- threshold the arguments travel packed in one table.
--- Python returns a status reply as two values, (text, 1), and a short array
--- of strings and integers as (nil, 2, item1, item2, ...): the {ok=...} and
--- array tables are built here, which costs far less than through lupa.
+-- Python returns a status reply as two values, (text, 1): the {ok=...}
+-- table is built here, which costs far less than building it through lupa.
 local PACK_ABOVE = 7000
-local function finish(r, status, ...)
-  if not status then return r end
-  if status == 1 then return {ok = r} end
-  return {...}
-end
 local function caller(py, py_packed)
   return function(...)
+    local r, status
     if select("#", ...) > PACK_ABOVE then
-      return finish(py_packed({...}, select("#", ...)))
+      r, status = py_packed({...}, select("#", ...))
+    else
+      r, status = py(...)
     end
-    return finish(py(...))
+    if status then return {ok = r} end
+    return r
   end
 end
 local call_ = caller(pycall, pycall_packed)
@@ -656,9 +654,11 @@ local function mem() return collectgarbage("count") * 1024 end
 
 -- A table for Python to build values that redis.call returns.
 local function new_table() return {} end
+-- Python's short array replies: {...} costs far less than lupa's table_from.
+local function pack(...) return {...} end
 
 return {
   run = run, fail = fail, compile = compile, load_library = load_library,
-  set_hook = set_hook, get_resp = get_resp, gc = gc, mem = mem, redis = redis, new_table = new_table, state = state,
+  set_hook = set_hook, get_resp = get_resp, gc = gc, mem = mem, redis = redis, new_table = new_table, pack = pack, state = state,
   readonly = readonly,
 }

@@ -71,12 +71,9 @@ class LuaRuntime:
         self.compile_fn = api[b"compile"]
         self.load_library = api[b"load_library"]
         self.set_hook = api[b"set_hook"]
-        self.get_resp = api[b"get_resp"]
-        self.new_table = api[b"new_table"]
         self.pack = api[b"pack"]
         self._gc = api[b"gc"]
         self._mem = api[b"mem"]
-        self.state = api[b"state"]
         self.table_from = lua.table_from
         self.max_memory = max_memory
         # The count hook stays installed: it only runs while Lua code runs,

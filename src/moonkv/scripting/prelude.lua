@@ -644,21 +644,16 @@ local function set_hook(count)
   end
 end
 
-local function get_resp() return state.resp end
-
 local function gc()
   collectgarbage("collect")
 end
 
 local function mem() return collectgarbage("count") * 1024 end
 
--- A table for Python to build values that redis.call returns.
-local function new_table() return {} end
 -- Python's short array replies: {...} costs far less than lupa's table_from.
 local function pack(...) return {...} end
 
 return {
   run = run, fail = fail, compile = compile, load_library = load_library,
-  set_hook = set_hook, get_resp = get_resp, gc = gc, mem = mem, redis = redis, new_table = new_table, pack = pack, state = state,
-  readonly = readonly,
+  set_hook = set_hook, gc = gc, mem = mem, redis = redis, pack = pack,
 }

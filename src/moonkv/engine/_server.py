@@ -289,10 +289,6 @@ class Server:
             log.exception("internal error in %s", spec.name)
             spec.failed_calls += 1
             reply = self.error_reply(RespError(f"internal error in '{spec.name}': {type(e).__name__}"))
-        else:
-            if isinstance(reply, RespError):  # an error reply returned, not raised
-                spec.failed_calls += 1
-                self.error_reply(reply)
         if reply is not BLOCKED:  # a blocked command counts once, when it is answered
             spec.calls += 1
         else:  # block() parked the client: what to re-run when a key it waits on is ready

@@ -469,10 +469,11 @@ class ScriptEngine:
                 s = s.replace(b"\r", b" ").replace(b"\n", b" ")
             return RawReply(b"+%s\r\n" % s)
         if status == b"reply":
-            # The script completed and returned an error reply: its writes stand.
+            # The script completed and returned an error reply: its writes stand
+            # (raised like every error reply; nothing above rolls back).
             err = RespError(full=r[1].decode("utf-8", "surrogateescape"))
             err.no_stats = bool(r[2])  # type: ignore[attr-defined]
-            return err
+            raise err
         # Failure: put the keyspace back exactly as it was.
         for fn_undo in reversed(undo):
             fn_undo()

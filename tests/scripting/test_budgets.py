@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -171,10 +172,14 @@ def test_shutdown_nosave_ends_a_script_stuck_in_c() -> None:
         r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
         _run_in_thread(h.port, "EVAL", "local s = string.rep('a', 200000); return s:find('a*a*b')", 0)
         _wait_busy(r)
+        answer = "no reply"
         try:
             r.shutdown(nosave=True)
-        except (redis.ConnectionError, redis.ResponseError):
-            pass
-        h.proc.wait(timeout=15)
+        except (redis.ConnectionError, redis.ResponseError) as e:
+            answer = f"{type(e).__name__}: {e}"
+        try:
+            h.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running 15 s after SHUTDOWN NOSAVE ({answer}); log:\n{h.read_log()[-4000:]}") from None
     finally:
         h.stop()

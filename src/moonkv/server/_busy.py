@@ -148,11 +148,16 @@ class BusyResponder:
     def _exit_if_stuck(self) -> None:
         # The script may be inside one long C call that cannot be interrupted;
         # SHUTDOWN NOSAVE must still end the process (acknowledged writes are
-        # already durable: replies are sent only after their fsync).
+        # already durable: replies are sent only after their fsync).  Past a
+        # longer grace the process exits whatever holds it up: SHUTDOWN NOSAVE
+        # is the way out of a busy server and must not depend on the event loop.
         time.sleep(2.0)
         if self.proc.server.scripting.running is not None:
             log.warning("SHUTDOWN NOSAVE: the script did not stop, exiting now")
             os._exit(0)
+        time.sleep(8.0)
+        log.warning("SHUTDOWN NOSAVE: the server did not stop within 10 s of the request, exiting now")
+        os._exit(0)
 
     def _answer(self, argv: list[bytes], client: Client | None) -> bytes:
         eng = self.proc.server.scripting

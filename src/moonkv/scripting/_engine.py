@@ -75,13 +75,14 @@ def _flat_array(items: list[object], resp: int) -> tuple[object, ...] | None:
     per item).  None for anything else."""
     if len(items) > _FLAT_MAX:
         return None
+    nulls = False
     for x in items:
         tx = type(x)
-        if tx is not bytes and tx is not int and (x is not None or resp != 2):
-            return None
-    if None in items:
-        return tuple([False if x is None else x for x in items])
-    return tuple(items)
+        if tx is not bytes and tx is not int:
+            if x is not None or resp != 2:
+                return None
+            nulls = True
+    return tuple([False if x is None else x for x in items]) if nulls else tuple(items)
 
 
 class ScriptCallError(Exception):

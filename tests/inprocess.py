@@ -10,6 +10,16 @@ from moonkv.engine import Server
 from moonkv.errors import RespError
 from moonkv.keyspace.codec import encode_value
 
+# Replies delivered to each test client outside its own request (blocked
+# clients served), by client id: Client takes no attributes of its own when
+# compiled, so the list lives here.
+_SENT: dict[int, list[Any]] = {}
+
+
+def sent(c: Any) -> list[Any]:
+    """What was delivered to client ``c`` made by :meth:`InProcessServer.client`."""
+    return _SENT[c.id]
+
 
 class InProcessServer:
     """Runs commands through the real executor; records the effects it commits."""
@@ -27,8 +37,7 @@ class InProcessServer:
 
     def client(self) -> Any:
         c = self.srv.new_client()
-        c.sent = []
-        c.send = c.sent.append
+        c.send = _SENT.setdefault(c.id, []).append
         return c
 
     def __call__(self, *args: Any, c: Any = None) -> Any:

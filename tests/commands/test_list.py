@@ -9,7 +9,7 @@ import pytest
 from moonkv.errors import RespError
 from moonkv.keyspace.types.list import List
 from moonkv.protocol import NULL_ARRAY
-from tests.inprocess import InProcessServer
+from tests.inprocess import InProcessServer, sent
 
 
 class Box(InProcessServer):
@@ -96,7 +96,7 @@ def test_blocking_pop_served_by_push(b: Box) -> None:
     assert b("BLPOP", "q1", "q2", 0, c=w).__class__.__name__ == "_Blocked"
     assert b.srv.blocked_count == 1
     b("RPUSH", "q2", "job")
-    assert w.sent == [[b"q2", b"job"]]
+    assert sent(w) == [[b"q2", b"job"]]
     assert b.srv.blocked_count == 0
     assert b"q2" not in b.data
     # Propagated as the non-blocking pop after the push.
@@ -108,7 +108,7 @@ def test_blocking_fifo_and_variadic_push(b: Box) -> None:
     b("BRPOP", "q", 0, c=w1)
     b("BRPOP", "q", 0, c=w2)
     b("RPUSH", "q", "a", "b", "c")
-    assert w1.sent == [[b"q", b"c"]] and w2.sent == [[b"q", b"b"]]
+    assert sent(w1) == [[b"q", b"c"]] and sent(w2) == [[b"q", b"b"]]
     assert list(b.data[b"q"]) == [b"a"]
 
 
@@ -127,7 +127,7 @@ def test_push_in_multi_serves_after_exec(b: Box) -> None:
     b("LPUSH", "q", "b")
     b("LPUSH", "q", "c")
     b("EXEC")
-    assert w.sent == [[b"q", b"c"]]
+    assert sent(w) == [[b"q", b"c"]]
 
 
 def test_blmove_chain_to_waiting_client(b: Box) -> None:
@@ -135,8 +135,8 @@ def test_blmove_chain_to_waiting_client(b: Box) -> None:
     b("BLPOP", "target", 0, c=w2)
     b("BLMOVE", "src", "target", "LEFT", "RIGHT", 0, c=w1)
     b("RPUSH", "src", "x")
-    assert w1.sent == [b"x"]
-    assert w2.sent == [[b"target", b"x"]]
+    assert sent(w1) == [b"x"]
+    assert sent(w2) == [[b"target", b"x"]]
     assert b"src" not in b.data and b"target" not in b.data
 
 
@@ -144,7 +144,7 @@ def test_blmpop_and_wrongtype(b: Box) -> None:
     w = b.client()
     b("BLMPOP", 0, 2, "a", "b", "RIGHT", "COUNT", 2, c=w)
     b("RPUSH", "b", "1", "2", "3")
-    assert w.sent == [[b"b", [b"3", b"2"]]]
+    assert sent(w) == [[b"b", [b"3", b"2"]]]
     assert b.effects[-1] == (0, [b"RPOP", b"b", b"2"])
     b("SET", "s", "x")
     with pytest.raises(RespError, match="WRONGTYPE"):
@@ -163,7 +163,7 @@ def test_disconnect_and_unblock(b: Box) -> None:
     w2 = b.client()
     b("BRPOPLPUSH", "q", "d", 0, c=w2)
     b.srv.unblock_with(w2, w2.blocked.timeout_reply)
-    assert w2.sent == [NULL_ARRAY]
+    assert sent(w2) == [NULL_ARRAY]
     b("RPUSH", "q", "x")
     assert list(b.data[b"q"]) == [b"x"]
 
@@ -175,4 +175,4 @@ def test_rename_into_blocked_key_wakes(b: Box) -> None:
     b.srv.ks.dbs[0].delete(b"tmp")  # simulate RENAME tmp -> q through the db API
     b.srv.ks.dbs[0].set(b"q", List([b"v"]))
     b.srv.end_unit()
-    assert w.sent == [[b"q", b"v"]]
+    assert sent(w) == [[b"q", b"v"]]

@@ -12,22 +12,12 @@ from moonkv.errors import RespError
 from moonkv.keyspace.codec import decode_value, encode_value
 from moonkv.keyspace.types.stream import MAX_ID, Stream, fmt_id
 from moonkv.protocol import NULL_ARRAY
-from tests.inprocess import InProcessServer
-
-
-class FakeClock(ManualClock):
-    @property
-    def ms(self) -> int:
-        return self._ms
-
-    @ms.setter
-    def ms(self, v: int) -> None:
-        self._ms = v
+from tests.inprocess import InProcessServer, sent
 
 
 class Box(InProcessServer):
     def __init__(self) -> None:
-        super().__init__(FakeClock())
+        super().__init__(ManualClock())
 
 
 @pytest.fixture
@@ -56,7 +46,7 @@ def test_id_parsing() -> None:
 def test_xadd_ids_and_ranges(b: Box) -> None:
     assert b("XADD", "s", "*", "a", "1") == b"1700000000000-0"
     assert b("XADD", "s", "*", "a", "2") == b"1700000000000-1"
-    b.clock.ms += 5
+    b.clock.advance(5)
     assert b("XADD", "s", "*", "a", "3") == b"1700000000005-0"
     assert b("XADD", "s", "1700000000005-*", "a", "4") == b"1700000000005-1"
     assert b("XADD", "s", "1700000000009-*", "a", "5") == b"1700000000009-0"
@@ -146,7 +136,7 @@ def test_groups_read_ack_pending(b: Box) -> None:
     assert eff[0] == [b"XGROUP", b"CREATECONSUMER", b"s", b"g", b"alice"]
     assert eff[1][:6] == [b"XCLAIM", b"s", b"g", b"alice", b"0", b"1-0"]
     assert eff[3] == [b"XGROUP", b"SETID", b"s", b"g", b"2-0", b"ENTRIESREAD", b"2"]
-    b.clock.ms += 100
+    b.clock.advance(100)
     b("XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">")
     assert b("XPENDING", "s", "g") == [4, b"1-0", b"4-0", [[b"alice", b"2"], [b"bob", b"2"]]]
     assert b("XPENDING", "s", "g", "IDLE", 50, "-", "+", 10) == [[b"1-0", b"alice", 100, 1],
@@ -166,7 +156,7 @@ def test_claim_and_autoclaim(b: Box) -> None:
         b("XADD", "s", f"{i}-0", "f", i)
     b("XGROUP", "CREATE", "s", "g", "0")
     b("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">")
-    b.clock.ms += 1000
+    b.clock.advance(1000)
     assert b("XCLAIM", "s", "g", "bob", 500, "1-0", "JUSTID") == [b"1-0"]
     assert b("XCLAIM", "s", "g", "bob", 500, "1-0") == []  # now idle 0
     b("XDEL", "s", "3-0")
@@ -193,7 +183,7 @@ def test_undo_is_exact(b: Box) -> None:
     b("XGROUP", "CREATE", "s", "g", "0")
     b("XGROUP", "CREATE", "s", "g2", "$")
     b("XREADGROUP", "GROUP", "g", "alice", "COUNT", 3, "STREAMS", "s", ">")
-    b.clock.ms += 10
+    b.clock.advance(10)
     for cmd in (
         ("XADD", "s", "*", "a", "b"), ("XADD", "s", "MAXLEN", "~", 4, "*", "a", "b"),
         ("XADD", "s", "MINID", "=", "5", "*", "a", "b"), ("XADD", "new", "*", "a", "b"),
@@ -217,16 +207,16 @@ def test_blocking_xread(b: Box) -> None:
     b("XADD", "s", "5-0", "old", "x")
     assert b("XREAD", "BLOCK", 0, "STREAMS", "s", "t", "$", "$", c=w).__class__.__name__ == "_Blocked"
     b("XADD", "t", "1-0", "new", "y")
-    assert w.sent == [[[b"t", [[b"1-0", [b"new", b"y"]]]]]]
+    assert sent(w) == [[[b"t", [[b"1-0", [b"new", b"y"]]]]]]
     # XADD + DEL in one transaction does not wake a reader; a later XADD does
     b("XREAD", "BLOCK", 0, "STREAMS", "q", "$", c=w)
     b("MULTI")
     b("XADD", "q", "1-0", "a", "b")
     b("DEL", "q")
     b("EXEC")
-    assert len(w.sent) == 1
+    assert len(sent(w)) == 1
     b("XADD", "q", "2-0", "c", "d")
-    assert w.sent[-1] == [[b"q", [[b"2-0", [b"c", b"d"]]]]]
+    assert sent(w)[-1] == [[b"q", [[b"2-0", [b"c", b"d"]]]]]
     # inside MULTI a blocking read answers at once
     b("MULTI")
     b("XREAD", "BLOCK", 0, "STREAMS", "nothing", "$")
@@ -238,15 +228,15 @@ def test_blocking_xreadgroup_wakeups(b: Box) -> None:
     w = b.client()
     b("XREADGROUP", "GROUP", "g", "alice", "BLOCK", 0, "STREAMS", "s", ">", c=w)
     b("XADD", "s", "1-0", "f", "v")
-    assert w.sent == [[[b"s", [[b"1-0", [b"f", b"v"]]]]]]
+    assert sent(w) == [[[b"s", [[b"1-0", [b"f", b"v"]]]]]]
     assert b("XPENDING", "s", "g")[0] == 1
     b("XREADGROUP", "GROUP", "g", "alice", "BLOCK", 0, "STREAMS", "s", ">", c=w)
     b("XGROUP", "DESTROY", "s", "g")
-    assert str(w.sent[-1]).startswith("NOGROUP the consumer group this client was blocked on")
+    assert str(sent(w)[-1]).startswith("NOGROUP the consumer group this client was blocked on")
     b("XGROUP", "CREATE", "s", "g", "$")
     b("XREADGROUP", "GROUP", "g", "alice", "BLOCK", 0, "STREAMS", "s", ">", c=w)
     b("DEL", "s")
-    assert str(w.sent[-1]) == "UNBLOCKED the stream key no longer exists"
+    assert str(sent(w)[-1]) == "UNBLOCKED the stream key no longer exists"
     assert b.srv.blocked_count == 0
 
 

@@ -10,7 +10,7 @@ import pytest
 from moonkv.errors import RespError
 from moonkv.keyspace.types.zset import ZSet
 from moonkv.protocol import NULL_ARRAY, encode
-from tests.inprocess import InProcessServer
+from tests.inprocess import InProcessServer, sent
 
 
 class Box(InProcessServer):
@@ -100,7 +100,7 @@ def test_pops_and_blocking(b: Box) -> None:
     w = b.client()
     b("BZPOPMIN", "z", "other", 0, c=w)
     b("ZADD", "other", 5, "m")
-    assert w.sent == [[b"other", b"m", 5.0]]
+    assert sent(w) == [[b"other", b"m", 5.0]]
     assert b.effects[-1] == (0, [b"ZPOPMIN", b"other"])
     b("MULTI")
     b("BZMPOP", 0, 1, "z", "MAX")

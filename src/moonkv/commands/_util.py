@@ -121,7 +121,7 @@ def _compile_glob(p: bytes) -> object:
                     table[p[i]] = 1
                 i += 1
             if neg:
-                table = bytearray(1 - x for x in table)
+                table = bytearray(1 - table[j] for j in range(256))
             tokens.append(bytes(table))
         elif ch == 92 and i + 1 < n:  # backslash escape
             i += 1

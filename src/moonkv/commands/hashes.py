@@ -143,7 +143,8 @@ def scan_reply(
 # -- long double arithmetic (HINCRBYFLOAT) ----------------------------------------
 
 _LD_MANT = 64
-_LD_MAX = Fraction((2**64 - 1) * 2 ** (16383 - 63))
+# (as a Fraction product: a compiler folding the int would write a 4,900-digit literal)
+_LD_MAX = Fraction(2**64 - 1) * Fraction(2) ** (16383 - 63)
 
 
 def _ld_round(x: Fraction) -> Fraction:

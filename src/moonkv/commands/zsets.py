@@ -1010,10 +1010,10 @@ def _setop(c: Client, argv: list[bytes], numkeys_idx: int, op: int, store: bytes
                 cur = result.get(m)
                 result[m] = sc if cur is None else _agg(cur, sc, how)
     else:
-        first = srcs[0]
-        if first:
+        base = srcs[0]
+        if base:
             others = [o for o in srcs[1:] if o]
-            for m, s in items_of(first):
+            for m, s in items_of(base):
                 if not any(score_in(o, m) is not None for o in others):
                     result[m] = s
     if store is not None:

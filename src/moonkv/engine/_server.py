@@ -74,7 +74,7 @@ class _NoScheduler:
 @dataclass
 class BlockState:
     keys: list[tuple[int, bytes]]
-    timeout_reply: object
+    timeout_reply: Any
     deadline: float | None
     timer: Any = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -109,7 +109,7 @@ class RespParser:
         """Bytes received and not yet consumed by a complete command."""
         return len(self._buf)
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
         if not data:
             return
         if type(data) is not bytes:

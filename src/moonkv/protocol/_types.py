@@ -17,12 +17,13 @@ The mapping from Python values to RESP is:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 class _NullArray:
     """RESP2 ``*-1`` (RESP3 ``_``): the null some commands return for arrays."""
 
-    _instance: _NullArray | None = None
+    _instance: ClassVar[_NullArray | None] = None
 
     def __new__(cls) -> _NullArray:
         if cls._instance is None:

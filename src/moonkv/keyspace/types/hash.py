@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 from moonkv.keyspace.types import _limits
 
@@ -13,7 +13,7 @@ class Hash(dict):  # type: ignore[type-arg]
     the listpack to a hashtable (never back)."""
 
     __slots__ = ("big",)
-    TYPE_NAME = b"hash"
+    TYPE_NAME: ClassVar[bytes] = b"hash"
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)

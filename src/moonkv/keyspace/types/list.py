@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 CHUNK = 128  # elements per chunk (Redis's default list-max-listpack-size -2 is 8 KiB)
 
@@ -77,7 +77,7 @@ Chunk = Any  # list[bytes] | _Packed
 
 class List:
     __slots__ = ("chunks", "n")
-    TYPE_NAME = b"list"
+    TYPE_NAME: ClassVar[bytes] = b"list"
 
     def __init__(self, items: Iterable[bytes] = ()) -> None:
         self.chunks: deque[Chunk] = deque()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from moonkv.keyspace.types import _limits
 
@@ -28,7 +28,7 @@ def is_int_member(b: bytes) -> bool:
 
 class Set(set):  # type: ignore[type-arg]
     __slots__ = ("big",)
-    TYPE_NAME = b"set"
+    TYPE_NAME: ClassVar[bytes] = b"set"
 
     def __init__(self, items: Iterable[bytes] = ()) -> None:
         super().__init__(items)

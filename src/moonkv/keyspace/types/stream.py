@@ -28,7 +28,7 @@ import sys
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import Any
+from typing import Any, ClassVar
 
 from sortedcontainers import SortedList
 
@@ -270,7 +270,7 @@ class Stream:
         "ids", "entries", "nodes", "node_keys", "last_id", "max_deleted", "entries_added",
         "groups",
     )
-    TYPE_NAME = b"stream"
+    TYPE_NAME: ClassVar[bytes] = b"stream"
 
     def __init__(self) -> None:
         self.ids: SortedList = SortedList()

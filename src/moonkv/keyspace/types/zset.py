@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from sortedcontainers import SortedList
 
@@ -140,7 +140,7 @@ class BigSortedList(SortedList):  # type: ignore[misc]  # sortedcontainers ships
 
 class ZSet:
     __slots__ = ("dict", "sl", "big")
-    TYPE_NAME = b"zset"
+    TYPE_NAME: ClassVar[bytes] = b"zset"
 
     def __init__(self) -> None:
         self.dict: dict[bytes, float] = {}

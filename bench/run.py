@@ -146,6 +146,7 @@ class Server:
     log_path: str = ""
     restarts: int = 0
     version: str = ""
+    build: str = ""  # moonkv's INFO moonkv_build: native (mypyc) or python
 
     def start(self) -> None:
         self.port = free_port()
@@ -168,6 +169,8 @@ class Server:
                         for line in (info or b"").decode().splitlines():
                             if line.startswith(("redis_version:", "moonkv_version:")):
                                 self.version = self.version or line.split(":", 1)[1].strip()
+                            elif line.startswith("moonkv_build:"):
+                                self.build = line.split(":", 1)[1].strip()
                         return
                 finally:
                     c.close()
@@ -568,7 +571,8 @@ def main(argv: list[str] | None = None) -> int:
         s.start()
     results: list[Result] = []
     load_before = os.getloadavg()
-    print(f"moonkv pid {servers[0].pid} port {servers[0].port} | redis {servers[1].version} "
+    print(f"moonkv pid {servers[0].pid} port {servers[0].port} build {servers[0].build or '?'} | "
+          f"redis {servers[1].version} "
           f"pid {servers[1].pid} port {servers[1].port} | -c {CLIENTS} | "
           f"servers on CPU {sorted(PIN.server) if PIN.server else 'any'} | "
           f"load average {load_before[0]:.1f}", flush=True)
@@ -616,7 +620,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([os.path.relpath(sys.argv[0]) if sys.argv else "bench/run.py",
                              *(argv if argv is not None else sys.argv[1:])]),
         "machine": machine_info(),
-        "servers": {s.name: {"version": s.version, "restarts": s.restarts} for s in servers},
+        "servers": {
+            s.name: {"version": s.version, "build": s.build, "restarts": s.restarts} for s in servers
+        },
         "clients": CLIENTS,
         "load_average": {"before": load_before, "after": load_after},
         "results": [r.__dict__ for r in results],

@@ -7,7 +7,12 @@ Layers (imports flow downwards only)::
     scripting and persistence plug into the engine; they never import server.
 """
 
+from moonkv import native
+
 __version__ = "0.1.0"
 REDIS_VERSION = "7.0.15"
 
 __all__ = ["REDIS_VERSION", "__version__"]
+
+# Before any other module of the package is imported (see moonkv.native).
+native.install()

@@ -75,6 +75,7 @@ commands:
   restore --dir D FILE [--force]          load a backup into a data directory
   check --dir D [--repair]                verify (and repair) a data directory
   compact --dir D                         rewrite a data directory's log from its state
+  native build|status                     compile the request path with mypyc / show what runs
 """
 
 
@@ -105,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         from moonkv.server import run_server
 
         return run_server(config)
+    if cmd == "native":
+        from moonkv import native
+
+        return native.main(rest)
     module = _SUBCOMMANDS.get(cmd)
     if module is not None:
         import importlib

@@ -7,7 +7,7 @@ import resource
 import sys
 import time
 
-from moonkv import REDIS_VERSION, __version__
+from moonkv import REDIS_VERSION, __version__, native
 from moonkv.commands._util import glob_match, parse_int
 from moonkv.commands.table import all_commands, command, container, keys
 from moonkv.engine import Client, Server
@@ -37,6 +37,7 @@ def _section_server(srv: Server) -> list[str]:
     return [
         f"redis_version:{REDIS_VERSION}",
         f"moonkv_version:{__version__}",
+        f"moonkv_build:{native.state}",
         "redis_git_sha1:00000000",
         "redis_git_dirty:0",
         "redis_build_id:0",

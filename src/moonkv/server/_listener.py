@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from moonkv import native
 from moonkv.engine import Config, Server
 from moonkv.server._busy import BusyResponder
 from moonkv.server._connection import Connection
@@ -155,6 +156,7 @@ class ServerProcess:
         loop.call_later(0.1, self._cron)
         if eng is not None:
             threading.Thread(target=self._watchdog, name="moonkv-watchdog", daemon=True).start()
+        log.info("Build: %s", native.state)
         log.info("Ready to accept connections tcp on %s:%d", srv.config["bind"], srv.port)
         await self._done
         await self._shutdown()

@@ -37,6 +37,7 @@ from types import ModuleType
 # The rest (ACL, persistence, the CLI, set/zset containers that subclass
 # builtins, which mypyc cannot compile as native classes) stays Python.
 MODULES = (
+    "moonkv.clock",
     "moonkv.commands._util",
     "moonkv.commands.bitmaps",
     "moonkv.commands.connection",

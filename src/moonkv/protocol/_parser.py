@@ -60,7 +60,6 @@ Command = list[bytes]
 # Headers of small commands, by count and by length (see parse_whole).
 _ARGC = {b"*%d" % i: i for i in range(1, 65)}
 _BULK_HEADERS = tuple(b"$%d" % i for i in range(4097))
-_HEADER_OF = _BULK_HEADERS.__getitem__
 
 
 def _parse_ll(s: bytes) -> int | None:
@@ -161,33 +160,28 @@ class RespParser:
         argc = _ARGC.get(parts[0])
         if argc is None:
             return None
-        header_of = _HEADER_OF
+        headers = _BULK_HEADERS
+        nheaders = len(headers)
+        # Each command's headers must be exactly the ones its values call for.
+        out: list[Command] = []
+        i = 0
         end = 2 * argc + 1
-        # Each command's headers are compared as one list against the headers
-        # its values call for (map and list compare iterate in C).
-        try:
-            if end == last:  # one command, the non-pipelined case
-                argv = parts[2:end:2]
-                if parts[1:end:2] != list(map(header_of, map(len, argv))):
-                    return None
-                return [argv]
-            out: list[Command] = []
-            i = 0
-            while end <= last:
-                argv = parts[i + 2:end:2]
-                if parts[i + 1:end:2] != list(map(header_of, map(len, argv))):
-                    return None
-                out.append(argv)
-                if end == last:
-                    return out
-                i = end
-                argc = _ARGC.get(parts[i])
-                if argc is None:
-                    return None
-                end = i + 2 * argc + 1
-            return None  # the last command is incomplete
-        except IndexError:  # a value longer than the table: the general path
-            return None
+        while end <= last:
+            j = i + 1
+            while j < end:
+                n = len(parts[j + 1])
+                if n >= nheaders or parts[j] != headers[n]:
+                    return None  # a value holding CRLF, a long value, or malformed
+                j += 2
+            out.append(parts[i + 2 : end : 2])
+            if end == last:
+                return out
+            i = end
+            argc = _ARGC.get(parts[i])
+            if argc is None:
+                return None
+            end = i + 2 * argc + 1
+        return None  # the last command is incomplete
 
     def take_buffer(self) -> bytes:
         """Remove and return the unconsumed bytes (used when a script's busy loop hands back)."""

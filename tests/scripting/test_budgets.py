@@ -109,6 +109,32 @@ def test_function_kill_and_wrong_kill(busy_server: ServerHandle) -> None:
     assert r.get("f") is None
 
 
+def test_hello_and_auth_are_served_while_busy(busy_server: ServerHandle) -> None:
+    # As in Redis (allow_busy): redis-py sends HELLO 3 first on every new
+    # connection, so a client that connects while a script is busy must get
+    # its handshake answered, then SCRIPT KILL, and keep RESP3 afterwards.
+    r = redis.Redis(port=busy_server.port, **CLIENT_OPTIONS)
+    t, out = _run_in_thread(busy_server.port, "EVAL", "while true do end", 0)
+    _wait_busy(r)
+    r3 = redis.Redis(port=busy_server.port, protocol=3, **CLIENT_OPTIONS)
+    with pytest.raises(redis.ResponseError, match="BUSY"):
+        r3.get("x")
+    raw = socket.create_connection(("127.0.0.1", busy_server.port))
+    raw.sendall(b"AUTH nosuchuser pw\r\nHELLO 3\r\nPING\r\n")
+    buf = b""
+    while b"-BUSY" not in buf:
+        buf += raw.recv(65536)
+    assert buf.startswith(b"-WRONGPASS") and b"%7\r\n$6\r\nserver\r\n" in buf, buf
+    assert r3.script_kill() is True
+    t.join(10)
+    assert "killed by user" in str(out[0])
+    assert r3.ping() is True
+    raw.sendall(b"PING\r\n")
+    assert raw.recv(64) == b"+PONG\r\n"
+    raw.close()
+    r3.close()
+
+
 def test_busy_serves_new_connections_and_pipelines(busy_server: ServerHandle) -> None:
     r = redis.Redis(port=busy_server.port, **CLIENT_OPTIONS)
     t, out = _run_in_thread(busy_server.port, "EVAL", "while true do end", 0)

@@ -27,6 +27,7 @@ from moonkv.commands.table import lookup
 from moonkv.engine import Client
 from moonkv.errors import RespError
 from moonkv.protocol import RespParser, encode
+from moonkv.server._connection import _address
 
 if TYPE_CHECKING:
     from moonkv.server._connection import Connection
@@ -41,12 +42,15 @@ _BUSY_FUNCTION = (
 
 
 class _Peer:
-    __slots__ = ("sock", "parser", "conn")
+    __slots__ = ("sock", "parser", "conn", "client")
 
-    def __init__(self, sock: socket.socket, parser: RespParser, conn: Connection | None) -> None:
+    def __init__(
+        self, sock: socket.socket, parser: RespParser, conn: Connection | None, client: Client
+    ) -> None:
         self.sock = sock
         self.parser = parser
-        self.conn = conn
+        self.conn = conn  # None: accepted during the busy period, adopted after it
+        self.client = client
 
 
 class BusyResponder:
@@ -73,7 +77,7 @@ class BusyResponder:
             except OSError:
                 continue
             sock.setblocking(False)
-            self._sel.register(sock, selectors.EVENT_READ, _Peer(sock, conn.parser, conn))
+            self._sel.register(sock, selectors.EVENT_READ, _Peer(sock, conn.parser, conn, c))
         lsock = self.proc.listen_socket
         if lsock is not None:
             try:
@@ -95,7 +99,7 @@ class BusyResponder:
         loop = self.proc.loop
         for peer in self._new:
             if loop is not None:
-                loop.create_task(self.proc.adopt(peer.sock, peer.parser.take_buffer()))
+                loop.create_task(self.proc.adopt(peer.sock, peer.parser.take_buffer(), peer.client))
 
     # -- the thread ---------------------------------------------------------------
 
@@ -117,7 +121,14 @@ class BusyResponder:
         except OSError:
             return
         sock.setblocking(False)
-        peer = _Peer(sock, RespParser(), None)
+        try:
+            client = Client(self.proc.server, _address(sock.getpeername()), _address(sock.getsockname()), sock.fileno())
+        except OSError:
+            sock.close()
+            return
+        parser = RespParser()
+        parser.auth_required = not client.authenticated
+        peer = _Peer(sock, parser, None, client)
         self._new.append(peer)
         self._sel.register(sock, selectors.EVENT_READ, peer)
 
@@ -135,8 +146,8 @@ class BusyResponder:
                 self._new.remove(peer)
             return
         peer.parser.feed(data)
-        client = peer.conn.client if peer.conn is not None else None
-        out = [self._answer(argv, client) for argv in peer.parser.parse()]
+        out = [self._answer(argv, peer.client) for argv in peer.parser.parse()]
+        peer.parser.auth_required = not peer.client.authenticated  # AUTH/HELLO may have changed it
         if out:
             try:
                 peer.sock.setblocking(True)
@@ -159,33 +170,36 @@ class BusyResponder:
         log.warning("SHUTDOWN NOSAVE: the server did not stop within 10 s of the request, exiting now")
         os._exit(0)
 
-    def _answer(self, argv: list[bytes], client: Client | None) -> bytes:
+    def _answer(self, argv: list[bytes], client: Client) -> bytes:
         eng = self.proc.server.scripting
         name = argv[0].lower()
         sub = argv[1].lower() if len(argv) > 1 else b""
         busy = _BUSY_EVAL if self.run.is_eval else _BUSY_FUNCTION
-        if client is not None:
-            # MULTI state follows Redis: MULTI and DISCARD are served, EXEC is
-            # refused and aborts the transaction, anything queued is refused
-            # and marks the transaction failed.
-            if name == b"multi" and len(argv) == 1:
-                if client.multi is not None:
-                    return b"-ERR MULTI calls can not be nested\r\n"
-                client.multi = []
+        if name in (b"hello", b"auth") and client.multi is None:
+            # Redis serves these while busy (flag allow_busy): clients such as
+            # redis-py send HELLO as their first command on a new connection.
+            return self._connection_command(name, argv, client)
+        # MULTI state follows Redis: MULTI and DISCARD are served, EXEC is
+        # refused and aborts the transaction, anything queued is refused
+        # and marks the transaction failed.
+        if name == b"multi" and len(argv) == 1:
+            if client.multi is not None:
+                return b"-ERR MULTI calls can not be nested\r\n"
+            client.multi = []
+            client.multi_error = False
+            return b"+OK\r\n"
+        if client.multi is not None:
+            if name == b"discard" and len(argv) == 1:
+                client.multi = None
                 client.multi_error = False
                 return b"+OK\r\n"
-            if client.multi is not None:
-                if name == b"discard" and len(argv) == 1:
-                    client.multi = None
-                    client.multi_error = False
-                    return b"+OK\r\n"
-                if name == b"exec" and len(argv) == 1:
-                    client.multi = None
-                    client.multi_error = False
-                    return b"-EXECABORT Transaction discarded because of: " + busy[1:]
-                if not (name in (b"script", b"function") and sub == b"kill"):
-                    client.multi_error = True
-                    return busy
+            if name == b"exec" and len(argv) == 1:
+                client.multi = None
+                client.multi_error = False
+                return b"-EXECABORT Transaction discarded because of: " + busy[1:]
+            if not (name in (b"script", b"function") and sub == b"kill"):
+                client.multi_error = True
+                return busy
         try:
             if name == b"script" and sub == b"kill" and len(argv) == 2:
                 return encode(eng.kill(is_eval=True))
@@ -207,3 +221,16 @@ class BusyResponder:
         except RespError as e:
             return encode(e)
         return busy
+
+    def _connection_command(self, name: bytes, argv: list[bytes], client: Client) -> bytes:
+        """HELLO or AUTH for a client while the script runs: they touch only the client."""
+        spec = lookup(name)
+        assert spec is not None and spec.handler is not None
+        if not spec.arity_ok(len(argv)):
+            return encode(RespError(f"wrong number of arguments for '{name.decode()}' command"))
+        try:
+            reply = spec.handler(client, argv)
+        except RespError as e:
+            return encode(e)
+        return encode(reply, client.resp)
+

@@ -25,11 +25,12 @@ if TYPE_CHECKING:
 class Connection(asyncio.Protocol):
     __slots__ = ("proc", "server", "transport", "client", "parser", "pending", "paused", "closed")
 
-    def __init__(self, proc: ServerProcess) -> None:
+    def __init__(self, proc: ServerProcess, client: Client | None = None) -> None:
         self.proc = proc
         self.server = proc.server
         self.transport: asyncio.Transport | None = None
-        self.client: Client | None = None
+        # A client made while a script was busy (HELLO/AUTH served then) is kept.
+        self.client: Client | None = client
         self.parser = RespParser(self.server.config["proto-max-bulk-len"])
         self.pending: list[list[bytes]] = []  # commands waiting behind a blocked one
         self.closed = False
@@ -45,12 +46,12 @@ class Connection(asyncio.Protocol):
             srv.stats["rejected_connections"] += 1
             self.closed = True
             return
-        peer = transport.get_extra_info("peername")
-        sock = transport.get_extra_info("socket")
-        local = transport.get_extra_info("sockname")
-        addr = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
-        laddr = f"{local[0]}:{local[1]}" if isinstance(local, tuple) else str(local or "")
-        c = Client(srv, addr, laddr, sock.fileno() if sock is not None else -1)
+        c = self.client
+        if c is None:
+            peer = transport.get_extra_info("peername")
+            sock = transport.get_extra_info("socket")
+            local = transport.get_extra_info("sockname")
+            c = Client(srv, _address(peer), _address(local), sock.fileno() if sock is not None else -1)
         c.send = self.send_async
         c.close = self.close_client
         self.client = c
@@ -271,3 +272,8 @@ class Connection(asyncio.Protocol):
         if not self.proc.durable_pending() and self.transport is not None:
             self.closed = True
             self.transport.close()
+
+
+def _address(name: object) -> str:
+    """A socket name as CLIENT LIST shows it (host:port)."""
+    return f"{name[0]}:{name[1]}" if isinstance(name, tuple) else str(name or "")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moonkv import native
-from moonkv.engine import Config, Server
+from moonkv.engine import Client, Config, Server
 from moonkv.server._busy import BusyResponder
 from moonkv.server._connection import Connection
 from moonkv.server._expire import active_expire_cycle
@@ -202,11 +202,11 @@ class ServerProcess:
         if busy is not None:
             busy.stop()
 
-    async def adopt(self, sock: socket.socket, pending: bytes) -> None:
-        """Take over a connection accepted while a script was busy."""
+    async def adopt(self, sock: socket.socket, pending: bytes, client: Client) -> None:
+        """Take over a connection accepted while a script was busy, with its client."""
         assert self.loop is not None
         try:
-            _t, conn = await self.loop.connect_accepted_socket(lambda: Connection(self), sock)
+            _t, conn = await self.loop.connect_accepted_socket(lambda: Connection(self, client), sock)
         except OSError:
             return
         if pending:

@@ -118,11 +118,9 @@ def install() -> None:
     manifest = _read_manifest()
     if manifest is None:
         return
-    if manifest.get("cache_tag") != sys.implementation.cache_tag:
-        state = "python (the native build is for another Python)"
-        return
-    if manifest.get("digest") != sources_digest():
-        state = "python (sources changed since the native build: moonkv native build)"
+    stale = _stale(manifest)
+    if stale is not None:
+        state = f"python ({stale})"
         return
     files = manifest.get("files")
     if not isinstance(files, dict) or any(m not in files for m in MODULES):
@@ -184,14 +182,19 @@ def build() -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _stale(manifest: dict[str, object]) -> str | None:
+    """Why a build with this manifest does not fit this Python and these sources, if it does not."""
+    if manifest.get("cache_tag") != sys.implementation.cache_tag:
+        return "the native build is for another Python"
+    if manifest.get("digest") != sources_digest():
+        return "sources changed since the native build: moonkv native build"
+    return None
+
+
 def is_current() -> bool:
     """Whether ``_native/`` holds a build of the current sources for this Python."""
     m = _read_manifest()
-    return (
-        m is not None
-        and m.get("digest") == sources_digest()
-        and m.get("cache_tag") == sys.implementation.cache_tag
-    )
+    return m is not None and _stale(m) is None
 
 
 def main(args: Sequence[str]) -> int:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from moonkv.commands.table import lookup
 from moonkv.engine import Client
-from moonkv.errors import RespError
+from moonkv.errors import RespError, wrong_arity
 from moonkv.protocol import RespParser, encode
 from moonkv.server._connection import _address
 
@@ -227,7 +227,7 @@ class BusyResponder:
         spec = lookup(name)
         assert spec is not None and spec.handler is not None
         if not spec.arity_ok(len(argv)):
-            return encode(RespError(f"wrong number of arguments for '{name.decode()}' command"))
+            return encode(wrong_arity(spec.name))
         try:
             reply = spec.handler(client, argv)
         except RespError as e:

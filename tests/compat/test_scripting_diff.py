@@ -97,6 +97,11 @@ SCRIPTS = [
     "math.randomseed(42); return {math.random(100), math.random(1, 10), tostring(math.random())}",
     "return loadstring('return 1')()",
     "return loadstring(string.dump(function() return 1 end))",
+    # What loadstring loads runs in the script's protected globals, not the real ones.
+    "local f = loadstring('x = 1'); f(); return 1",
+    "return type(loadstring('return setfenv')())",
+    "return type(loadstring('return rawset')())",
+    "return loadstring('return redis.call(\"get\", KEYS[1])')()",
     "return tostring(1e15) .. ' ' .. tostring(0.1)",
     "return string.format('%5.2f|%d|%s', 3.14159, 42, 'x')",
     "return redis.call('set', KEYS[1], 12039611435714932082)",
@@ -166,3 +171,44 @@ def test_eval_matches_redis(diff: Differ, script: str, proto: int) -> None:
 )
 def test_script_commands_match_redis(diff: Differ, args: tuple[str, ...]) -> None:
     diff(*args)
+
+
+def test_functions_loadstring_matches_redis(diff: Differ) -> None:
+    diff.both("FUNCTION", "FLUSH")
+    diff(
+        "FUNCTION", "LOAD",
+        "#!lua name=lst\n"
+        "redis.register_function('ping', function() return loadstring('return redis.call(\"ping\")')() end)\n"
+        "redis.register_function('write', function() return loadstring('y = 1')() end)\n"
+        "redis.register_function('reach', function() return loadstring('return type(setfenv)')() end)",
+    )
+    for name in ("ping", "write", "reach"):
+        diff("FCALL", name, "0")
+    diff("FUNCTION", "LOAD", "#!lua name=top\nloadstring('return 1')")
+
+
+LIBRARY_BODIES = [
+    "redis.register_function('a', 1)",
+    "redis.register_function(1, function() end)",
+    "redis.register_function(1.5, function() end)",
+    "redis.register_function({function_name=12, callback=function() end, description=5})",
+    "redis.register_function({function_name='a'})",
+    "redis.register_function({callback=function() end})",
+    "redis.register_function({function_name='a', callback=function() end, flags={'bad'}})",
+    "redis.register_function({function_name='a', callback=function() end, other=1})",
+    "redis.register_function('a')",
+    "redis.register_function('a b', function() end)",
+    "redis.register_function('a', function() end) redis.register_function('a', function() end)",
+    "local t = {} t.x.y = 1",
+    "error('boom')",
+    "return nosuch",
+    "redis.call('ping')",
+    "return 'a' ..",
+]
+
+
+@pytest.mark.parametrize("body", LIBRARY_BODIES)
+def test_function_load_errors_match_redis(diff: Differ, body: str) -> None:
+    diff.both("FUNCTION", "FLUSH")
+    diff("FUNCTION", "LOAD", "#!lua name=lib\n" + body)
+    diff("FUNCTION", "LIST")

@@ -41,6 +41,14 @@ ATTEMPTS = [
     ("rawset(redis, 'call', tostring)", "readonly"),
     ("rawset(string, 'rep', nil)", "readonly"),
     ("setmetatable(_G, nil)", "readonly"),
+    # loadstring's chunks get the protected globals, never the real ones
+    # (where setfenv, getfenv and the unwrapped rawset/setmetatable live).
+    ("loadstring('rawset(redis, \"call\", tostring)')()", "readonly"),
+    ("loadstring('setmetatable(string, nil)')()", "readonly"),
+    ("return loadstring('return getfenv(0)')()", "nonexistent global variable 'getfenv'"),
+    ("loadstring('z = 1')()", "readonly"),
+    ("local done = false; load(function() if done then return nil end done = true "
+     "return 'rawset(_G, 1, 1)' end)()", "readonly"),
     ("getmetatable('').__index = {}", "readonly"),
     ("getmetatable('').__index.upper = nil", "readonly"),
     ("local mt = getmetatable(_G); rawset(mt, '__index', {})", "readonly"),

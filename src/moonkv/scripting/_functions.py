@@ -16,6 +16,17 @@ from moonkv.errors import RespError
 from moonkv.scripting._shebang import parse_shebang
 
 _NAME_RE = re.compile(rb"^[A-Za-z0-9_]+$")
+
+
+def _lua_string(v: Any) -> bytes | None:
+    """A Lua value as Redis's lua_isstring/lua_tolstring takes it: a string, or
+    a number in Lua's own format (%.14g); None for anything else."""
+    t = type(v)
+    if t is bytes:
+        return v  # type: ignore[no-any-return]
+    if t is int or t is float:
+        return b"%.14g" % v
+    return None
 LOAD_TIMEOUT = 0.5
 FUNCTION_FLAGS = frozenset({b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys"})
 
@@ -63,17 +74,17 @@ class FunctionRegistry:
             name = cb = None
             for k, v in list(tbl.items()):
                 if k == b"function_name":
-                    if not isinstance(v, bytes):
+                    name = _lua_string(v)
+                    if name is None:
                         return b"function_name argument given to redis.register_function must be a string"
-                    name = v
                 elif k == b"callback":
                     if type(v).__name__ != "_LuaFunction":
                         return b"callback argument given to redis.register_function must be a function"
                     cb = v
                 elif k == b"description":
-                    if not isinstance(v, bytes):
+                    desc = _lua_string(v)
+                    if desc is None:
                         return b"description argument given to redis.register_function must be a string"
-                    desc = v
                 elif k == b"flags":
                     if type(v).__name__ != "_LuaTable":
                         return b"flags argument to redis.register_function must be a table representing function flags"
@@ -88,8 +99,8 @@ class FunctionRegistry:
             if cb is None:
                 return b"redis.register_function must get a callback argument"
         elif len(args) == 2:
-            name, cb = args
-            if not isinstance(name, bytes):
+            name, cb = _lua_string(args[0]), args[1]
+            if name is None:
                 return b"first argument to redis.register_function must be a string"
             if type(cb).__name__ != "_LuaFunction":
                 return b"second argument to redis.register_function must be a function"

@@ -83,10 +83,17 @@ local function setmetatable_(t, mt)
   return setmetatable(t, mt)
 end
 
--- loadstring/load refuse precompiled bytecode (as Redis does).
+-- The environment of the code running now: G for EVAL scripts, lib_env for
+-- function libraries (set by run() and load_library()).
+local chunk_env, lib_env
+
+-- loadstring/load refuse precompiled bytecode (as Redis does), and what they
+-- load runs in the script's protected environment, as in Redis, never in
+-- this state's real globals (which hold the unwrapped setfenv, rawset, ...).
 local function loadstring_(s, name)
   if type(s) == "string" and string_byte(s, 1) == 27 then return nil, "binary chunks are not allowed" end
   local f, err = orig_loadstring(s, name)
+  if f then setfenv(f, chunk_env) end
   return f, err
 end
 
@@ -336,6 +343,7 @@ end
 setmetatable(base, {__index = missing_global})
 local globals_mt = {__index = base, __newindex = readonly_error}
 local G = setmetatable({}, globals_mt)
+chunk_env = G
 globals_mt.__metatable = readonly({__index = missing_global})  -- what Redis shows
 protected[G] = true
 base._G = G
@@ -558,8 +566,10 @@ local function run(fn, as_function, client_resp, nkeys, ...)
   state.resp = 2
   local ok, res
   if as_function then
+    chunk_env = lib_env
     ok, res = orig_xpcall(function() return fn(keys, argv) end, err_handler)
   else
+    chunk_env = G
     base.KEYS, base.ARGV = keys, argv
     ok, res = orig_xpcall(fn, err_handler)
   end
@@ -593,7 +603,7 @@ local function register_function(...)
     error("redis.register_function can only be called on FUNCTION LOAD command", 2)
   end
   local err = current_register(...)
-  if err then error(err, 2) end
+  if err then error(err, 0) end  -- Redis reports no position for these
 end
 local lib_api = setmetatable({}, {
   __index = function(_, k)
@@ -605,7 +615,7 @@ local lib_api = setmetatable({}, {
   __metatable = false,
 })
 protected[lib_api] = true
-local lib_env = setmetatable({}, {
+lib_env = setmetatable({}, {
   __index = function(_, k)
     if loading then
       if k == "redis" then return lib_api end
@@ -624,14 +634,13 @@ local function load_library(body, register)
   local fn, err = orig_loadstring(body, "@user_function")
   if not fn then return false, "\0compile:" .. err end
   setfenv(fn, lib_env)
+  chunk_env = lib_env
   loading, current_register = true, register
   local ok, e = orig_xpcall(fn, err_handler)
   loading, current_register = false, nil
   if not ok then
     if type(e) == "table" then e = rawget(e, "err") end
-    e = tostring(e)
-    if string_sub(e, 1, 4) == "ERR " then e = string_sub(e, 5) end
-    return false, e
+    return false, tostring(e)
   end
   return true
 end

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from moonkv.errors import RespError, not_float, not_integer, syntax_error
 
-I64_MIN = -(2**63)
-I64_MAX = 2**63 - 1
+I64_MIN: Final = -(2**63)
+I64_MAX: Final = 2**63 - 1
 
 
 def parse_int(b: bytes, err: str | None = None) -> int:
@@ -75,10 +76,10 @@ def glob_match(pattern: bytes, s: bytes, nocase: bool = False) -> bool:
     return _glob_run(tokens, s.lower() if nocase else s)  # type: ignore[arg-type]
 
 
-_STAR = -2
-_ANY = -1
-_NEVER: list[object] = [bytes(256)]  # matches nothing (see the nesting limit)
-_GLOB_CACHE: dict[tuple[bytes, bool], object] = {}
+_STAR: Final = -2
+_ANY: Final = -1
+_NEVER: Final[list[object]] = [bytes(256)]  # matches nothing (see the nesting limit)
+_GLOB_CACHE: Final[dict[tuple[bytes, bool], object]] = {}
 
 
 def _compile_glob(p: bytes) -> object:

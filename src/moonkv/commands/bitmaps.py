@@ -7,18 +7,20 @@ scans (BITCOUNT, BITPOS, BITOP) work on Python big integers, which run in C.
 
 from __future__ import annotations
 
+from typing import Final
+
 from moonkv.commands._util import I64_MAX, parse_int
 from moonkv.commands.strings import get_string, write_string
 from moonkv.commands.table import command, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError, syntax_error
 
-_G = "bitmap"
-_BIT_OFFSET_ERR = "bit offset is not an integer or out of range"
-_BIT_ERR = "bit is not an integer or out of range"
-_TYPE_ERR = ("Invalid bitfield type. Use something like i16 u8. "
+_G: Final = "bitmap"
+_BIT_OFFSET_ERR: Final = "bit offset is not an integer or out of range"
+_BIT_ERR: Final = "bit is not an integer or out of range"
+_TYPE_ERR: Final = ("Invalid bitfield type. Use something like i16 u8. "
              "Note that u64 is not supported but i64 is.")
-_U64 = (1 << 64) - 1
+_U64: Final = (1 << 64) - 1
 
 
 def _bit_offset(c: Client, raw: bytes, hash_ok: bool = False, bits: int = 0) -> int:
@@ -222,7 +224,9 @@ def bitop(c: Client, argv: list[bytes]) -> object:
 
 # -- BITFIELD ----------------------------------------------------------------------
 
-_WRAP, _SAT, _FAIL = 0, 1, 2
+_WRAP: Final = 0
+_SAT: Final = 1
+_FAIL: Final = 2
 
 
 def _bf_type(raw: bytes) -> tuple[bool, int]:

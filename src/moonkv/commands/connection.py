@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Final
 
 from moonkv import REDIS_VERSION
 from moonkv.commands._util import parse_int
@@ -11,7 +12,7 @@ from moonkv.engine import NO_REPLY, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
 from moonkv.errors import NoProtoError, RespError, UnblockedError, WrongPassError, syntax_error
 from moonkv.protocol import Verbatim
 
-_C = "connection"
+_C: Final = "connection"
 
 
 @command("ping", -1, "fast", group=_C, summary="Returns the server's liveliness response.")

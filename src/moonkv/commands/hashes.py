@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 from itertools import islice
-from typing import Any
+from typing import Any, Final
 
 from moonkv.commands._util import glob_match, parse_int
 from moonkv.commands.table import command, keys
@@ -16,8 +16,8 @@ from moonkv.errors import RespError, WrongTypeError, syntax_error
 from moonkv.keyspace.types import _limits
 from moonkv.keyspace.types.hash import Hash
 
-_G = "hash"
-LONG_MAX = 2**63 - 1
+_G: Final = "hash"
+LONG_MAX: Final = 2**63 - 1
 
 
 # -- shared helpers -------------------------------------------------------------
@@ -50,8 +50,8 @@ def parse_cursor(b: bytes) -> int:
 # membership); elements added meanwhile may be missed, as Redis allows.  Snapshots
 # live in a bounded LRU; a cursor whose snapshot was evicted (or comes from another
 # process) restarts the walk on a fresh snapshot, which only adds duplicates.
-_SNAPSHOTS: OrderedDict[int, tuple[int, list[bytes]]] = OrderedDict()
-_SNAP_BUDGET = 4_000_000  # elements kept in all snapshots together
+_SNAPSHOTS: Final[OrderedDict[int, tuple[int, list[bytes]]]] = OrderedDict()
+_SNAP_BUDGET: Final = 4_000_000  # elements kept in all snapshots together
 _snap_total = 0
 
 
@@ -142,9 +142,9 @@ def scan_reply(
 
 # -- long double arithmetic (HINCRBYFLOAT) ----------------------------------------
 
-_LD_MANT = 64
+_LD_MANT: Final = 64
 # (as a Fraction product: a compiler folding the int would write a 4,900-digit literal)
-_LD_MAX = Fraction(2**64 - 1) * Fraction(2) ** (16383 - 63)
+_LD_MAX: Final = Fraction(2**64 - 1) * Fraction(2) ** (16383 - 63)
 
 
 def _ld_round(x: Fraction) -> Fraction:
@@ -261,8 +261,8 @@ def _undo_small(db: Any, h: Hash, items: list[tuple[bytes, bytes]]) -> None:
 # new fields of listpack-size hashes are interned: one bytes object per distinct
 # short name instead of one per hash.  The table is bounded; past the bound names
 # are simply stored as given.
-_FIELDS: dict[bytes, bytes] = {}
-_FIELDS_CAP = 65536
+_FIELDS: Final[dict[bytes, bytes]] = {}
+_FIELDS_CAP: Final = 65536
 
 
 def _field(f: bytes) -> bytes:

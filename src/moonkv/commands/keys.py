@@ -9,7 +9,7 @@ the past deletes the key and propagates ``DEL``.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Any
+from typing import Any, Final
 
 from moonkv.commands._util import I64_MAX, glob_match, parse_int
 from moonkv.commands.table import command, container, keys
@@ -25,8 +25,8 @@ from moonkv.keyspace.codec import (
     verify_payload,
 )
 
-_G = "generic"
-_SAME_OBJECT = "source and destination objects are the same"
+_G: Final = "generic"
+_SAME_OBJECT: Final = "source and destination objects are the same"
 
 
 def copy_value(v: Any) -> Any:
@@ -228,10 +228,10 @@ def randomkey(c: Client, argv: list[bytes]) -> object:
 # build, and reused by later calls; every key present for the whole scan is
 # in that list, and keys are returned in increasing hash order, so each of
 # them is returned (exactly once, unless a newer list replaces the snapshot).
-_HMASK = (1 << 63) - 1
+_HMASK: Final = (1 << 63) - 1
 # Per database: (ks.dirty when built, id of the data dict, hashes, keys).  Only the
 # id of the dict is kept (not the dict), so a flushed keyspace is freed at once.
-_scan_cache: dict[int, tuple[int, int, list[int], list[bytes]]] = {}
+_scan_cache: Final[dict[int, tuple[int, int, list[int], list[bytes]]]] = {}
 
 
 def _scan_index(db: Database, start: bool) -> tuple[list[int], list[bytes]]:
@@ -312,8 +312,11 @@ def scan(c: Client, argv: list[bytes]) -> object:
 
 # -- expiry -------------------------------------------------------------------------------
 
-_NX, _XX, _GT, _LT = 1, 2, 4, 8
-_EXPIRE_FLAGS = {b"nx": _NX, b"xx": _XX, b"gt": _GT, b"lt": _LT}
+_NX: Final = 1
+_XX: Final = 2
+_GT: Final = 4
+_LT: Final = 8
+_EXPIRE_FLAGS: Final = {b"nx": _NX, b"xx": _XX, b"gt": _GT, b"lt": _LT}
 
 
 def _expire(c: Client, argv: list[bytes], unit_ms: int, relative: bool, name: str) -> object:
@@ -436,10 +439,10 @@ def persist(c: Client, argv: list[bytes]) -> object:
 
 container("object", group=_G, summary="A container for object introspection commands.", since="2.2.3")
 
-_LFU_ERR = ("An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
+_LFU_ERR: Final = ("An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
             "that when switching between policies at runtime LRU and LFU data will take some "
             "time to adjust.")
-_LRU_ERR = ("An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+_LRU_ERR: Final = ("An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
             "switching between policies at runtime LRU and LFU data will take some time to adjust.")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from moonkv.commands._util import parse_int, parse_mpop_count, parse_timeout
 from moonkv.commands.table import KeySpec, command, keys
@@ -11,9 +11,10 @@ from moonkv.errors import RespError, WrongTypeError, syntax_error, wrong_arity
 from moonkv.keyspace.types.list import List
 from moonkv.protocol import NULL_ARRAY
 
-_G = "list"
-LONG_MAX = 2**63 - 1
-LEFT, RIGHT = 0, 1
+_G: Final = "list"
+LONG_MAX: Final = 2**63 - 1
+LEFT: Final = 0
+RIGHT: Final = 1
 
 
 def _read(c: Client, key: bytes) -> List | None:
@@ -471,7 +472,7 @@ def _emit_move(c: Client, argv: list[bytes], src: bytes, dst: bytes, wfrom: int,
         c.server.emit(c.db.id, [b"LMOVE", src, dst, _POS[wfrom], _POS[wto]])
 
 
-_POS = (b"LEFT", b"RIGHT")
+_POS: Final = (b"LEFT", b"RIGHT")
 
 
 @command("lmove", 5, "write denyoom", keys=keys(1, flags="RW ACCESS DELETE") + keys(2, flags="RW INSERT"),

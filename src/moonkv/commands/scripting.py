@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from moonkv.commands.table import KeySpec, command, container
 from moonkv.engine import Client
 from moonkv.errors import RespError
 
-_G = "scripting"
-_EVAL_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE")),)
-_EVAL_RO_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RO", "ACCESS")),)
+_G: Final = "scripting"
+_EVAL_KEYS: Final = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE")),)
+_EVAL_RO_KEYS: Final = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RO", "ACCESS")),)
 
 
 def _engine(c: Client):  # type: ignore[no-untyped-def]

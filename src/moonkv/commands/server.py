@@ -6,6 +6,7 @@ import os
 import resource
 import sys
 import time
+from typing import Final
 
 from moonkv import REDIS_VERSION, __version__, native
 from moonkv.commands._util import glob_match, parse_int
@@ -14,7 +15,7 @@ from moonkv.engine import Client, Server
 from moonkv.errors import RespError, syntax_error
 from moonkv.protocol import Verbatim
 
-_S = "server"
+_S: Final = "server"
 
 
 def _rss() -> int:
@@ -272,7 +273,7 @@ def _section_cluster(srv: Server) -> list[str]:
     return ["cluster_enabled:0"]
 
 
-SECTIONS = {
+SECTIONS: Final = {
     "server": _section_server,
     "clients": _section_clients,
     "memory": _section_memory,
@@ -286,7 +287,7 @@ SECTIONS = {
     "cluster": _section_cluster,
     "keyspace": _section_keyspace,
 }
-DEFAULT_SECTIONS = [
+DEFAULT_SECTIONS: Final = [
     "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
     "errorstats", "cluster", "keyspace",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from moonkv.commands._util import parse_int
 from moonkv.commands.hashes import LONG_MAX, parse_cursor, parse_range_long, scan_reply
@@ -14,7 +14,7 @@ from moonkv.errors import RespError, WrongTypeError, syntax_error
 from moonkv.keyspace.types import _limits
 from moonkv.keyspace.types.set import Set, is_int_member
 
-_G = "set"
+_G: Final = "set"
 
 
 def _read(c: Client, key: bytes) -> Set | None:
@@ -198,7 +198,7 @@ def spop(c: Client, argv: list[bytes]) -> object:
 # members (O(n)); from _BIG on, set.pop() takes the next member in hash-table order,
 # which is a per-process pseudo-random permutation (bytes hashes are seeded randomly),
 # so pops stay O(1) on big sets (job queues) and still come out in random order.
-_BIG = 4096
+_BIG: Final = 4096
 
 
 def _peek(s: Set, n: int) -> list[bytes]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from typing import Final
 
 from moonkv.commands._util import I64_MAX, I64_MIN, parse_int
 from moonkv.commands.table import command, keys
@@ -24,8 +25,8 @@ from moonkv.errors import (
     wrong_arity,
 )
 
-_G = "string"
-_MAX_BULK_ERR = "string exceeds maximum allowed size (proto-max-bulk-len)"
+_G: Final = "string"
+_MAX_BULK_ERR: Final = "string exceeds maximum allowed size (proto-max-bulk-len)"
 
 
 def get_string(c: Client, key: bytes) -> bytes | None:
@@ -56,9 +57,17 @@ def get(c: Client, argv: list[bytes]) -> object:
 
 
 # Option bits shared by SET and GETEX (parseExtendedStringArgumentsOrReply).
-_NX, _XX, _GET, _KEEPTTL, _PERSIST, _EX, _PX, _EXAT, _PXAT = (1 << i for i in range(9))
-_UNITS = _EX | _PX | _EXAT | _PXAT
-_UNIT_OF = {b"ex": _EX, b"px": _PX, b"exat": _EXAT, b"pxat": _PXAT}
+_NX: Final = 1
+_XX: Final = 2
+_GET: Final = 4
+_KEEPTTL: Final = 8
+_PERSIST: Final = 16
+_EX: Final = 32
+_PX: Final = 64
+_EXAT: Final = 128
+_PXAT: Final = 256
+_UNITS: Final = _EX | _PX | _EXAT | _PXAT
+_UNIT_OF: Final = {b"ex": _EX, b"px": _PX, b"exat": _EXAT, b"pxat": _PXAT}
 
 
 def _parse_ext(argv: list[bytes], is_set: bool) -> tuple[int, bytes | None]:
@@ -327,16 +336,16 @@ def decrby(c: Client, argv: list[bytes]) -> object:
 # We compute exactly with rationals and round to that precision after each step,
 # then print like "%.17Lf" with trailing zeros removed (ld2string, LD_STR_HUMAN).
 
-_LD_BITS = 64
-_LD_MIN_EXP = -16382 - 63  # exponent of the least subnormal (as integer * 2**e)
-_LD_MAX_K = 16383  # largest binary exponent of a finite value
-_LD_INF = None  # what the helpers return for an infinite value
-_STRTOLD_DEC = re.compile(rb"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\Z")
-_STRTOLD_HEX = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?\Z")
-_STRTOLD_INF = re.compile(rb"([+-]?)inf(?:inity)?\Z", re.IGNORECASE)
+_LD_BITS: Final = 64
+_LD_MIN_EXP: Final = -16382 - 63  # exponent of the least subnormal (as integer * 2**e)
+_LD_MAX_K: Final = 16383  # largest binary exponent of a finite value
+_LD_INF: Final = None  # what the helpers return for an infinite value
+_STRTOLD_DEC: Final = re.compile(rb"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\Z")
+_STRTOLD_HEX: Final = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?\Z")
+_STRTOLD_INF: Final = re.compile(rb"([+-]?)inf(?:inity)?\Z", re.IGNORECASE)
 
 
-_CHUNK = 10**4000  # Python refuses int<->str conversions above 4300 digits: go by chunks
+_CHUNK: Final = 10**4000  # Python refuses int<->str conversions above 4300 digits: go by chunks
 
 
 def _dec_to_int(d: bytes) -> int:

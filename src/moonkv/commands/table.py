@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from moonkv.errors import RespError
 
 Handler = Callable[[Any, list[bytes]], object]
 
 # Redis 7.0's command flag names, in the order COMMAND INFO lists them.
-FLAG_NAMES = (
+FLAG_NAMES: Final = (
     "write",
     "readonly",
     "denyoom",
@@ -200,7 +200,7 @@ class CommandSpec:
         return n == a if a > 0 else n >= -a
 
 
-TABLE: dict[bytes, CommandSpec] = {}
+TABLE: Final[dict[bytes, CommandSpec]] = {}
 
 
 def _flags(flags: str | Sequence[str]) -> frozenset[str]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from moonkv.commands.table import command, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError
 
-_T = "transactions"
+_T: Final = "transactions"
 
 
 @command("multi", 1, "noscript loading stale fast allow_busy", group=_T, since="1.2.0",

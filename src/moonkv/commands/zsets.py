@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any
+from typing import Any, Final
 
 from moonkv.commands._util import parse_float, parse_int, parse_mpop_count, parse_timeout
 from moonkv.commands.hashes import LONG_MAX, parse_cursor, parse_range_long, scan_reply
@@ -16,8 +16,8 @@ from moonkv.keyspace.types.set import Set
 from moonkv.keyspace.types.zset import ZSet
 from moonkv.protocol import NULL_ARRAY, format_double
 
-_G = "sorted-set"
-NANERR = "resulting score is not a number (NaN)"
+_G: Final = "sorted-set"
+NANERR: Final = "resulting score is not a number (NaN)"
 
 
 class _Top:
@@ -42,7 +42,7 @@ class _Top:
         return 0
 
 
-TOP: Any = _Top()
+TOP: Final[Any] = _Top()
 
 
 def _read(c: Client, key: bytes) -> ZSet | None:
@@ -131,8 +131,8 @@ def score_slice(z: ZSet, mn: float, mnex: bool, mx: float, mxex: bool) -> tuple[
     return lo, max(lo, hi)
 
 
-_LEX_MIN = object()
-_LEX_MAX = object()
+_LEX_MIN: Final = object()
+_LEX_MAX: Final = object()
 
 
 def _lex_bound(b: bytes) -> tuple[Any, bool]:
@@ -491,7 +491,9 @@ def zrem(c: Client, argv: list[bytes]) -> object:
 # -- ZRANGE family ---------------------------------------------------------------------------
 
 
-_RANK, _SCORE, _LEX = 0, 1, 2
+_RANK: Final = 0
+_SCORE: Final = 1
+_LEX: Final = 2
 
 
 def _zrange_generic(
@@ -890,8 +892,12 @@ def _setop_keys(numkeys_idx: int) -> Any:
     return get_keys
 
 
-_SUM, _MIN, _MAX = 0, 1, 2
-_UNION, _INTER, _DIFF = 0, 1, 2
+_SUM: Final = 0
+_MIN: Final = 1
+_MAX: Final = 2
+_UNION: Final = 0
+_INTER: Final = 1
+_DIFF: Final = 2
 
 
 def _agg(a: float, b: float, how: int) -> float:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from moonkv.keyspace import Database
 
 if TYPE_CHECKING:
     from moonkv.engine._server import Server
 
-_ids = itertools.count(1)
+_ids: Final = itertools.count(1)
 
-REPLY_ON, REPLY_OFF, REPLY_SKIP = 0, 1, 2
+REPLY_ON: Final = 0
+REPLY_OFF: Final = 1
+REPLY_SKIP: Final = 2
 
 
 class Client:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from moonkv.errors import RespError
 
-_UNITS = {
+_UNITS: Final = {
     "": 1,
     "b": 1,
     "k": 1000,
@@ -96,9 +96,9 @@ class Directive:
         return str(value)
 
 
-_I64 = 2**63 - 1
+_I64: Final = 2**63 - 1
 
-DIRECTIVES: list[Directive] = [
+DIRECTIVES: Final[list[Directive]] = [
     Directive("bind", "string", "127.0.0.1", immutable=True),
     Directive("port", "int", 6379, minimum=0, maximum=65535, immutable=True),
     Directive("dir", "string", "./moonkv-data", immutable=True),
@@ -212,7 +212,7 @@ DIRECTIVES: list[Directive] = [
     Directive("shutdown-on-sigterm", "string", "default"),
 ]
 
-_BY_NAME: dict[str, Directive] = {}
+_BY_NAME: Final[dict[str, Directive]] = {}
 for _d in DIRECTIVES:
     _BY_NAME[_d.name] = _d
     for _a in _d.aliases:

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from moonkv.clock import Clock
 from moonkv.commands.table import TABLE, CommandSpec, lookup, resolve_subcommand
@@ -37,8 +37,8 @@ from moonkv.keyspace import Keyspace
 
 Effect = tuple[int, list[bytes]]
 
-log = logging.getLogger("moonkv")
-_perf_ns = time.perf_counter_ns  # the per-command clock of INFO commandstats
+log: Final = logging.getLogger("moonkv")
+_perf_ns: Final = time.perf_counter_ns  # the per-command clock of INFO commandstats
 
 
 class _Blocked:
@@ -46,13 +46,13 @@ class _Blocked:
         return "BLOCKED"
 
 
-BLOCKED: Any = _Blocked()
+BLOCKED: Final[Any] = _Blocked()
 """A handler returns this after :meth:`Server.block`: the reply comes later."""
 
-NO_REPLY: Any = object()
+NO_REPLY: Final[Any] = object()
 """A handler returns this when the client must get no reply (CLIENT REPLY OFF)."""
 
-NOT_DATA: Any = object()
+NOT_DATA: Final[Any] = object()
 """:meth:`Server.execute_data` declined the command: use :meth:`Server.execute`."""
 
 
@@ -83,9 +83,9 @@ class BlockState:
     argv: list[bytes] = field(init=False)
 
 
-_MULTI_PASSTHROUGH = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+_MULTI_PASSTHROUGH: Final = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
 # Commands that run a script: they may write without being flagged write.
-_SCRIPT_RUNNERS = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
+_SCRIPT_RUNNERS: Final = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
 
 
 class Server:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Any
+from typing import Any, Final
 
 import msgpack
 
@@ -45,8 +45,8 @@ __all__ = [
     "value_to_state",
 ]
 
-PAYLOAD_VERSION = 1
-_CRC = struct.Struct("<I")
+PAYLOAD_VERSION: Final = 1
+_CRC: Final = struct.Struct("<I")
 
 
 class CodecError(ValueError):
@@ -81,7 +81,7 @@ def value_from_state(state: Any) -> Any:
     raise CodecError(f"not a value state: {t.__name__}")
 
 
-_packb = msgpack.Packer(use_bin_type=True).pack
+_packb: Final = msgpack.Packer(use_bin_type=True).pack
 
 
 def encode_value(value: Any) -> bytes:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Final
 
 from moonkv.errors import RespError
 from moonkv.protocol._types import NULL_ARRAY, BigNumber, Double, Push, RawReply, Verbatim
 
-_CRLF = b"\r\n"
+_CRLF: Final = b"\r\n"
+# "$<n>\r\n" for the usual bulk lengths: concatenating three strings costs
+# about half of formatting them with ``%``.
+BULK_HEADERS: Final = tuple(b"$%d\r\n" % i for i in range(1025))
 
 
 def format_double(d: float) -> bytes:

@@ -29,7 +29,7 @@ progress).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from moonkv.errors import ProtocolError
 
@@ -44,22 +44,22 @@ except (ImportError, AttributeError):  # pragma: no cover - hiredis is a depende
     _pack = None
     _HiredisError = ProtocolError
 
-INLINE_MAX_SIZE = 64 * 1024
-DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024
-INT_MAX = 2**31 - 1
-_BIG_TAIL = 256 * 1024
+INLINE_MAX_SIZE: Final = 64 * 1024
+DEFAULT_MAX_BULK_LEN: Final = 512 * 1024 * 1024
+INT_MAX: Final = 2**31 - 1
+_BIG_TAIL: Final = 256 * 1024
 # hiredis pre-allocates a Python list for an aggregate header ("*2000000000") before
 # its elements arrive, and the GC then walks every slot: never show it a header
 # with 6 or more digits (>= 100000 elements).  Digits map to '0' and aggregate type
 # bytes to '*', so one substring search finds such a header anywhere in a chunk.
-_GUARD_TABLE = bytes.maketrans(b"123456789%~>|", b"000000000****")
-_GUARD = b"*000000"
+_GUARD_TABLE: Final = bytes.maketrans(b"123456789%~>|", b"000000000****")
+_GUARD: Final = b"*000000"
 
 Command = list[bytes]
 
 # Headers of small commands, by count and by length (see parse_whole).
-_ARGC = {b"*%d" % i: i for i in range(1, 65)}
-_BULK_HEADERS = tuple(b"$%d" % i for i in range(4097))
+_ARGC: Final = {b"*%d" % i: i for i in range(1, 65)}
+_BULK_HEADERS: Final = tuple(b"$%d" % i for i in range(4097))
 
 
 def _parse_ll(s: bytes) -> int | None:
@@ -349,10 +349,10 @@ class RespParser:
         return nl + 1
 
 
-_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
-_SPACE = frozenset(b" \n\r\t\f\v")  # isspace(): skipped between arguments
-_SEP = frozenset(b" \n\r\t")  # what ends an unquoted argument (not \f or \v)
-_HEX = frozenset(b"0123456789abcdefABCDEF")
+_ESCAPES: Final = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+_SPACE: Final = frozenset(b" \n\r\t\f\v")  # isspace(): skipped between arguments
+_SEP: Final = frozenset(b" \n\r\t")  # what ends an unquoted argument (not \f or \v)
+_HEX: Final = frozenset(b"0123456789abcdefABCDEF")
 
 
 def split_args(line: bytes) -> list[bytes] | None:

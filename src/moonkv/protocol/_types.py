@@ -17,7 +17,7 @@ The mapping from Python values to RESP is:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Final
 
 
 class _NullArray:
@@ -34,7 +34,7 @@ class _NullArray:
         return "NULL_ARRAY"
 
 
-NULL_ARRAY = _NullArray()
+NULL_ARRAY: Final = _NullArray()
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from lupa.lua51 import LuaError, LuaMemoryError
 
@@ -39,16 +39,17 @@ from moonkv.scripting._runtime import LuaRuntime
 from moonkv.scripting._shebang import parse_shebang
 from moonkv.scripting._source import protect_tail_returns
 
-log = logging.getLogger("moonkv.scripting")
+log: Final = logging.getLogger("moonkv.scripting")
 
-KILLED_MSG = "Script killed by user with SCRIPT KILL..."
-FN_KILLED_MSG = "Script killed by user with FUNCTION KILL..."
+KILLED_MSG: Final = "Script killed by user with SCRIPT KILL..."
+FN_KILLED_MSG: Final = "Script killed by user with FUNCTION KILL..."
 
 
-_E17 = 10**17
+_monotonic: Final = time.monotonic  # a static in the native build (no attribute lookup)
+_E17: Final = 10**17
 # An array reply of at most this many strings and integers is made into a Lua
 # table by prelude's pack() (see the callers built by ScriptEngine._caller).
-_FLAT_MAX = 64
+_FLAT_MAX: Final = 64
 
 
 def _numbers_as_bytes(argv: list[Any], start: int) -> list[bytes] | None:
@@ -96,8 +97,8 @@ class _ArgError(RespError):
         super().__init__(full=text)
 
 
-_DIGITS = {b"%d" % i: i for i in range(10)}
-_NO_FAST: dict[bytes, CommandSpec] = {}  # no redis.call fast path (an ACL user calls, or no script runs)
+_DIGITS: Final = {b"%d" % i: i for i in range(10)}
+_NO_FAST: Final[dict[bytes, CommandSpec]] = {}  # no redis.call fast path (an ACL user calls, or no script runs)
 
 
 def sha1hex(body: bytes) -> bytes:
@@ -411,7 +412,7 @@ class ScriptEngine:
         run.read_only = read_only
         run.allow_oom = allow_oom
         run.legacy = legacy
-        run.start = time.monotonic()
+        run.start = _monotonic()
         run.kill_message = None
         run.busy = False
         run.undo = undo
@@ -504,12 +505,12 @@ class ScriptEngine:
         run = self.running
         if run is None:
             deadline = self.load_deadline
-            if deadline is not None and time.monotonic() > deadline:
+            if deadline is not None and _monotonic() > deadline:
                 return b"FUNCTION LOAD timeout"
             return None
         if run.kill_message is not None:
             return run.kill_message.encode()
-        elapsed_ms = (time.monotonic() - run.start) * 1000
+        elapsed_ms = (_monotonic() - run.start) * 1000
         if not run.busy and elapsed_ms > self.config["lua-time-limit"]:
             self.check_busy()
         hard = self.config["lua-kill-time-limit"]
@@ -532,7 +533,7 @@ class ScriptEngine:
             run = self.running
             if run is None or run.busy:
                 return
-            elapsed_ms = (time.monotonic() - run.start) * 1000
+            elapsed_ms = (_monotonic() - run.start) * 1000
             if elapsed_ms <= self.config["lua-time-limit"]:
                 return
             run.busy = True

@@ -12,11 +12,11 @@ from __future__ import annotations
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
-CHUNK = 128  # elements per chunk (Redis's default list-max-listpack-size -2 is 8 KiB)
+CHUNK: Final = 128  # elements per chunk (Redis's default list-max-listpack-size -2 is 8 KiB)
 
-_HDR = [bytes([i]) for i in range(128)]
+_HDR: Final = [bytes([i]) for i in range(128)]
 
 
 def _hdr(n: int) -> bytes:

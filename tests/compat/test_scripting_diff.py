@@ -111,12 +111,13 @@ SCRIPTS = [
     "redis.call('set', KEYS[1], 99999999999999984); return redis.call('get', KEYS[1])",
     "redis.call('set', KEYS[1], -1e17); return redis.call('get', KEYS[1])",
     "return redis.call('set', KEYS[1], -123456789, 'px', 1e5)",
-    # Array replies: short ones with nulls and integers, and one past the flat path's 64.
+    # Array replies: short ones with nulls and integers, and one past the flat path's 1000.
     "redis.call('hset', 'h{k}', 'a', 1); return redis.call('hmget', 'h{k}', 'a', 'no', 'a')",
     "local t = redis.call('hmget', 'h{k}', 'no', 'no'); return {#t, type(t[1]), t[2]}",
     "redis.call('rpush', 'l{k}', 1, 2); return redis.call('lpos', 'l{k}', 2, 'count', 0)",
-    "local t = {} for i = 1, 100 do t[i] = i end redis.call('rpush', 'l{k}', unpack(t)) "
-    "local r = redis.call('lrange', 'l{k}', 0, -1) return {#r, r[1], r[64], r[65], r[100]}",
+    "local t = {} for i = 1, 1001 do t[i] = i end redis.call('rpush', 'l{k}', unpack(t)) "
+    "local r = redis.call('lrange', 'l{k}', 0, -1) local s = redis.call('lrange', 'l{k}', 1, -1) "
+    "return {#r, r[1], r[1000], r[1001], #s, s[1], s[1000]}",
     "return redis.call('blpop', 'x', 0)",
     "return redis.call('eval', 'return 1', 0)",
     "return redis.call('select', 99)",

@@ -47,9 +47,9 @@ FN_KILLED_MSG: Final = "Script killed by user with FUNCTION KILL..."
 
 _monotonic: Final = time.monotonic  # a static in the native build (no attribute lookup)
 _E17: Final = 10**17
-# An array reply of at most this many strings and integers is made into a Lua
-# table by prelude's pack() (see the callers built by ScriptEngine._caller).
-_FLAT_MAX: Final = 64
+# An array reply of at most this many strings and integers travels to Lua
+# as plain values (see _flat_array).
+_FLAT_MAX: Final = 1000
 
 
 def _numbers_as_bytes(argv: list[Any], start: int) -> list[bytes] | None:
@@ -71,9 +71,9 @@ def _numbers_as_bytes(argv: list[Any], start: int) -> list[bytes] | None:
 
 def _flat_array(items: list[object], resp: int) -> tuple[object, ...] | None:
     """A short array of strings and integers (nulls: false in RESP2) as the
-    values for prelude's pack(), which makes the Lua table for ~6k instructions
-    less than lupa's table_from (an ABC Mapping check, then one Lua API call
-    per item).  None for anything else."""
+    values from which prelude's caller() makes the Lua table: ``{pyitems()}``
+    costs a fraction of lupa's table_from (an ABC Mapping check, then one Lua
+    API call per item) or of a call into Lua.  None for anything else."""
     if len(items) > _FLAT_MAX:
         return None
     nulls = False
@@ -175,6 +175,7 @@ class ScriptEngine:
         self._plain: dict[bytes, CommandSpec] = {}
         self._plain_ro: dict[bytes, CommandSpec] = {}
         self._fast: dict[bytes, CommandSpec] = _NO_FAST
+        self._items: tuple[object, ...] = ()  # a short array reply on its way to Lua
         self._call_raise = self._caller(protected=False)
         self._call_protected = self._caller(protected=True)
         self.rt = self.new_runtime()
@@ -190,6 +191,7 @@ class ScriptEngine:
             pcall,
             lambda tbl, n: call(*[tbl[i] for i in range(1, n + 1)]),
             lambda tbl, n: pcall(*[tbl[i] for i in range(1, n + 1)]),
+            self._take_items,
             self._acl_check,
             self._hook,
             self._log,
@@ -615,7 +617,8 @@ class ScriptEngine:
             if t is list:
                 flat = _flat_array(reply, sc.resp)  # type: ignore[arg-type]
                 if flat is not None:
-                    return self._current_rt().pack(*flat)
+                    self._items = flat  # prelude's caller() takes them (_take_items)
+                    return None, 2
             if not protected and isinstance(reply, RespError):
                 raise ScriptCallError(str(reply))
             return to_lua(reply)
@@ -680,6 +683,11 @@ class ScriptEngine:
             spec.rejected_calls += 1
             return self._refuse("OOM command not allowed when used memory > 'maxmemory'.")
         return None
+
+    def _take_items(self) -> tuple[object, ...]:
+        """The items of the array reply redis.call just returned as (nil, 2)."""
+        items, self._items = self._items, ()
+        return items
 
     def _setresp(self, version: int) -> None:
         self.client.resp = int(version)

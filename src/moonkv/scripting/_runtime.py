@@ -37,6 +37,7 @@ class LuaRuntime:
         pypcall: Callable[..., Any],
         pycall_packed: Callable[..., Any],
         pypcall_packed: Callable[..., Any],
+        pyitems: Callable[[], Any],
         pyacl: Callable[..., Any],
         pyhook: Callable[[], Any],
         pylog: Callable[[int, bytes], None],
@@ -58,7 +59,7 @@ class LuaRuntime:
         for name, tbl in libs.items():
             libtable[name] = tbl
         prelude = resources.files("moonkv.scripting").joinpath("prelude.lua").read_bytes()
-        api = lua.execute(prelude, pycall, pypcall, pycall_packed, pypcall_packed, pyacl, pyhook, pylog, pysha1, pysetresp, libtable, MAX_REPLY_DEPTH)
+        api = lua.execute(prelude, pycall, pypcall, pycall_packed, pypcall_packed, pyitems, pyacl, pyhook, pylog, pysha1, pysetresp, libtable, MAX_REPLY_DEPTH)
         # Nothing of Python stays reachable through the real globals either.
         lua.execute(b"python = nil; io = nil; os = nil; require = nil; package = nil; dofile = nil; loadfile = nil; module = nil; debug = nil")
         from moonkv import REDIS_VERSION
@@ -71,7 +72,6 @@ class LuaRuntime:
         self.compile_fn = api[b"compile"]
         self.load_library = api[b"load_library"]
         self.set_hook = api[b"set_hook"]
-        self.pack = api[b"pack"]
         self._gc = api[b"gc"]
         self._mem = api[b"mem"]
         self.table_from = lua.table_from

@@ -5,7 +5,7 @@
 -- reach: scripts see only Lua functions and read-only proxy tables.
 -- Returns a table of internal entry points for Python.
 
-local pycall, pypcall, pycall_packed, pypcall_packed, pyacl, pyhook, pylog, pysha1, pysetresp, libs, max_depth = ...
+local pycall, pypcall, pycall_packed, pypcall_packed, pyitems, pyacl, pyhook, pylog, pysha1, pysetresp, libs, max_depth = ...
 
 local type, error, select, tostring, tonumber = type, error, select, tostring, tonumber
 local setmetatable, getmetatable, rawget, rawset, rawequal = setmetatable, getmetatable, rawget, rawset, rawequal
@@ -130,8 +130,11 @@ end
 -- C stack use), while Redis allows up to Lua's 8000-slot limit
 -- (redis.call('sadd', k, unpack(members)) with 7999 members): beyond a
 -- threshold the arguments travel packed in one table.
--- Python returns a status reply as two values, (text, 1): the {ok=...}
--- table is built here, which costs far less than building it through lupa.
+-- Python returns most replies as one value.  The {ok=...} table of a status
+-- reply and the table of a short array reply are built here, which costs far
+-- less than building them through lupa: a status comes as (text, 1), an array
+-- of strings and integers as (nil, 2), its items then from pyitems() (a call
+-- without arguments is lupa's cheapest).
 local PACK_ABOVE = 7000
 local function caller(py, py_packed)
   return function(...)
@@ -141,8 +144,9 @@ local function caller(py, py_packed)
     else
       r, status = py(...)
     end
-    if status then return {ok = r} end
-    return r
+    if not status then return r end
+    if status == 1 then return {ok = r} end
+    return {pyitems()}
   end
 end
 local call_ = caller(pycall, pycall_packed)
@@ -659,10 +663,7 @@ end
 
 local function mem() return collectgarbage("count") * 1024 end
 
--- Python's short array replies: {...} costs far less than lupa's table_from.
-local function pack(...) return {...} end
-
 return {
   run = run, fail = fail, compile = compile, load_library = load_library,
-  set_hook = set_hook, gc = gc, mem = mem, redis = redis, pack = pack,
+  set_hook = set_hook, gc = gc, mem = mem, redis = redis,
 }

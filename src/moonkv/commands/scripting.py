@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from moonkv.commands.table import KeySpec, command, container
 from moonkv.engine import Client
 from moonkv.errors import RespError
+
+if TYPE_CHECKING:  # moonkv.scripting imports the command table: no import at run time
+    from moonkv.scripting._engine import ScriptEngine
 
 _G: Final = "scripting"
 _EVAL_KEYS: Final = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE")),)
 _EVAL_RO_KEYS: Final = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RO", "ACCESS")),)
 
 
-def _engine(c: Client):  # type: ignore[no-untyped-def]
-    eng = c.server.scripting
+def _engine(c: Client) -> ScriptEngine:
+    # Typed, so the native build calls the engine's methods directly.
+    eng: ScriptEngine | None = c.server.scripting
     if eng is None:
         raise RespError("scripting is not available")
     return eng

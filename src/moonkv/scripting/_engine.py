@@ -436,7 +436,15 @@ class ScriptEngine:
         ks.frozen_ms = ks.clock.now_ms()
         try:
             try:
-                r = rt.run(fn, not is_eval, c.resp, nkeys, *command[3:])
+                # A fixed number of arguments spares building a list and a
+                # tuple from a slice (the usual one or two key/arguments).
+                n = len(command)
+                if n == 4:
+                    r = rt.run(fn, not is_eval, c.resp, nkeys, command[3])
+                elif n == 5:
+                    r = rt.run(fn, not is_eval, c.resp, nkeys, command[3], command[4])
+                else:
+                    r = rt.run(fn, not is_eval, c.resp, nkeys, *command[3:])
             except LuaMemoryError:
                 r = (False, b"not enough memory")
             except LuaError as e:  # an error raised outside the protected call

@@ -97,7 +97,6 @@ class _ArgError(RespError):
         super().__init__(full=text)
 
 
-_DIGITS: Final = {b"%d" % i: i for i in range(10)}
 _NO_FAST: Final[dict[bytes, CommandSpec]] = {}  # no redis.call fast path (an ACL user calls, or no script runs)
 
 
@@ -322,9 +321,10 @@ class ScriptEngine:
     # -- EVAL / EVALSHA ---------------------------------------------------------
 
     def eval(self, c: Client, argv: list[bytes], *, by_sha: bool, read_only: bool) -> object:
-        nkeys = _DIGITS.get(argv[2])  # the usual single-digit key count
-        if nkeys is None or nkeys > len(argv) - 3:
-            nkeys = self.parse_numkeys(argv[2], len(argv) - 3)
+        k = argv[2]
+        nkeys = k[0] - 48 if len(k) == 1 else -1  # the usual single-digit key count
+        if not 0 <= nkeys <= len(argv) - 3:
+            nkeys = self.parse_numkeys(k, len(argv) - 3)
         if by_sha:
             sha = argv[1]
             script = self.scripts.get(sha)

@@ -36,10 +36,12 @@ local function readonly(t)
 end
 
 -- State of the running script (one at a time per runtime).
-local state = {aborting = nil, resp = 2, nkeys = 0}
+-- aborting: the message of a budget/kill abort in progress; resp: the
+-- protocol redis.setresp() chose.  Upvalues, which cost less than fields.
+local aborting, resp = nil, 2
 
 local function check_abort()
-  local msg = state.aborting
+  local msg = aborting
   if msg then error(msg, 0) end
 end
 
@@ -65,7 +67,7 @@ end
 
 local function xpcall_(f, handler)
   local res = {orig_xpcall(f, function(e)
-    if state.aborting then return e end
+    if aborting then return e end
     if type(e) == "userdata" then e = tostring(e) end
     return handler(e)
   end)}
@@ -196,7 +198,7 @@ redis.setresp = function(...)
   if select("#", ...) ~= 1 then error("redis.setresp() requires one argument.", 0) end
   local v = tonumber((...))
   if v ~= 2 and v ~= 3 then error("RESP version must be 2 or 3.", 0) end
-  state.resp = v
+  resp = v
   pysetresp(v)
 end
 redis.set_repl = function(...)
@@ -205,7 +207,6 @@ redis.set_repl = function(...)
   if type(v) ~= "number" or v < 0 or v > 3 or v ~= math_floor(v) then
     error("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.", 0)
   end
-  state.repl = v
 end
 redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
@@ -360,11 +361,11 @@ protected[string_mt.__metatable] = true
 
 -- Budget hook: every `count` VM instructions ask Python whether to stop.
 local function hook()
-  local msg = state.aborting
+  local msg = aborting
   if msg == nil then
     msg = pyhook()
     if msg == nil then return end
-    state.aborting = msg
+    aborting = msg
   end
   error(msg, 0)
 end
@@ -417,7 +418,7 @@ local function to_resp(v, client_resp, out, depth)
       out[#out + 1] = string_format(":%.0f\r\n", n)
     end
   elseif t == "boolean" then
-    if state.resp == 2 then
+    if resp == 2 then
       if v then out[#out + 1] = ":1\r\n"
       else out[#out + 1] = client_resp == 3 and "_\r\n" or "$-1\r\n" end
     else
@@ -519,7 +520,7 @@ end
 -- run() returns the first three itself; outcome() is the rest.
 local function outcome(ok, res, client_resp)
   if not ok then
-    state.aborting = nil  -- from here on the budget hook must not raise again
+    aborting = nil  -- from here on the budget hook must not raise again
     return false, res
   end
   if type(res) == "table" then
@@ -566,8 +567,7 @@ local function run(fn, as_function, client_resp, nkeys, ...)
       keys[i] = nil
     end
   end
-  state.aborting = nil
-  state.resp = 2
+  aborting, resp = nil, 2
   local ok, res
   if as_function then
     chunk_env = lib_env

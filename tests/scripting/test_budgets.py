@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import threading
@@ -186,6 +187,22 @@ def test_shutdown_nosave_ends_a_busy_server() -> None:
             pass
         h.proc.wait(timeout=30)  # a bound for a loaded machine; it exits in ~1 s
         assert h.proc.returncode == 0
+    finally:
+        h.stop()
+
+
+def test_sigterm_ends_a_busy_script_and_the_server() -> None:
+    # The signal handler runs only when Python code runs: the budget hook
+    # must give it the chance in the native build too (its engine is C).
+    h = start_moonkv(["--appendonly", "no", "--save", "", "--lua-time-limit", "100"])
+    try:
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
+        t, out = _run_in_thread(h.port, "EVAL", "while true do end", 0)
+        _wait_busy(r)
+        h.proc.send_signal(signal.SIGTERM)
+        assert h.proc.wait(timeout=30) == 0  # a bound for a loaded machine; it exits in ~0.1 s
+        t.join(timeout=10)
+        assert out and "Script killed: the server is shutting down" in str(out[0])
     finally:
         h.stop()
 

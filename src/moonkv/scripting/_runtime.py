@@ -59,7 +59,14 @@ class LuaRuntime:
         for name, tbl in libs.items():
             libtable[name] = tbl
         prelude = resources.files("moonkv.scripting").joinpath("prelude.lua").read_bytes()
-        api = lua.execute(prelude, pycall, pypcall, pycall_packed, pypcall_packed, pyitems, pyacl, pyhook, pylog, pysha1, pysetresp, libtable, MAX_REPLY_DEPTH)
+        # The budget hook goes through a function of this (never compiled)
+        # module: running its bytecode is what makes Python call pending
+        # signal handlers, so SIGTERM/SIGINT reach a script that loops in Lua
+        # even when the engine is native code, which never checks for them.
+        def hook() -> Any:
+            return pyhook()
+
+        api = lua.execute(prelude, pycall, pypcall, pycall_packed, pypcall_packed, pyitems, pyacl, hook, pylog, pysha1, pysetresp, libtable, MAX_REPLY_DEPTH)
         # Nothing of Python stays reachable through the real globals either.
         lua.execute(b"python = nil; io = nil; os = nil; require = nil; package = nil; dofile = nil; loadfile = nil; module = nil; debug = nil")
         from moonkv import REDIS_VERSION

@@ -159,6 +159,41 @@ def test_busy_serves_new_connections_and_pipelines(busy_server: ServerHandle) ->
     s.close()
 
 
+def test_replies_held_when_a_script_turns_busy_are_sent_durably() -> None:
+    # Replies wait for the end of the event loop iteration (and for the fsync
+    # of their writes).  A script that turns busy in that iteration must not
+    # hold back the replies of the other clients served before it: they go
+    # out when it turns busy, once their writes are on disk.
+    h = start_moonkv(["--appendonly", "yes", "--appendfsync", "always", "--save", "",
+                      "--lua-time-limit", "100"])
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(3):
+            socks.append(socket.create_connection(("127.0.0.1", h.port), timeout=5))
+        sleeper, writer, scripter = socks
+        # While the server sleeps, the SET and then the EVAL arrive: the next
+        # loop iteration serves both, in that order.
+        sleeper.sendall(b"DEBUG SLEEP 0.5\r\n")
+        time.sleep(0.1)
+        writer.sendall(b"SET held v\r\n")
+        time.sleep(0.05)
+        scripter.sendall(b"EVAL \"while true do end\" 0\r\n")
+        assert writer.recv(4096) == b"+OK\r\n"
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
+        with pytest.raises(redis.ResponseError, match="BUSY"):
+            r.ping()  # the +OK came while the script runs
+        h.stop(signal.SIGKILL)  # acknowledged, so it must survive a crash
+        h2 = start_moonkv(["--appendonly", "yes", "--save", ""], dir=h.dir)
+        try:
+            assert redis.Redis(port=h2.port, **CLIENT_OPTIONS).get("held") == b"v"
+        finally:
+            h2.stop()
+    finally:
+        for s in socks:
+            s.close()
+        h.stop()
+
+
 def test_hard_time_limit_stops_scripts_by_itself() -> None:
     h = start_moonkv(["--appendonly", "no", "--save", "", "--lua-kill-time-limit", "200"])
     try:

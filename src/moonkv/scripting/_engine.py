@@ -531,20 +531,22 @@ class ScriptEngine:
             return run.kill_message.encode()
         return None
 
-    def check_busy(self) -> None:
+    def check_busy(self, grace_ms: int = 0) -> None:
         """Declare a slow script busy (past lua-time-limit).
 
         Called from the count hook while the script runs Lua code, and by the
         network layer's watchdog thread, so a script stuck inside one long C
         call (a huge sort, a pattern match) still turns the server busy and
-        lets other clients get -BUSY and SHUTDOWN NOSAVE through.
+        lets other clients get -BUSY and SHUTDOWN NOSAVE through.  The
+        watchdog passes ``grace_ms`` so a script in Lua code is declared busy
+        by the hook, in the event loop thread, which can release held replies.
         """
         with self.lock:
             run = self.running
             if run is None or run.busy:
                 return
             elapsed_ms = (_monotonic() - run.start) * 1000
-            if elapsed_ms <= self.config["lua-time-limit"]:
+            if elapsed_ms <= self.config["lua-time-limit"] + grace_ms:
                 return
             run.busy = True
             log.warning(

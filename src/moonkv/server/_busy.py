@@ -71,7 +71,7 @@ class BusyResponder:
             if c is None or c.id == caller_id or t is None or conn.closed or c.fd < 0:
                 continue
             try:
-                if t.get_write_buffer_size() > 0:
+                if conn.held is not None or t.get_write_buffer_size() > 0:
                     continue  # replies still queued: answering now could reorder them
                 sock = socket.socket(fileno=os.dup(c.fd))
             except OSError:

@@ -38,7 +38,7 @@ class ServerProcess:
         self.connections: dict[int, Connection] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._aserver: asyncio.base_events.Server | None = None
-        self._deferred: dict[Connection, list[bytes]] = {}
+        self._held: list[Connection] = []
         self._deferred_close: set[Connection] = set()
         self._flush_scheduled = False
         self._stopping = False
@@ -46,20 +46,19 @@ class ServerProcess:
         self._done: asyncio.Future[None] | None = None
         self.listen_socket: socket.socket | None = None
         self._busy: BusyResponder | None = None
+        self._loop_thread = 0
 
-    # -- group commit ------------------------------------------------------------
+    # -- replies and group commit -----------------------------------------------
 
     def durable_pending(self) -> bool:
         p = self.server.persistence
         return p is not None and p.needs_flush()
 
-    def defer_output(self, conn: Connection, data: bytes) -> None:
-        buf = self._deferred.get(conn)
-        if buf is None:
-            self._deferred[conn] = [data]
-        else:
-            buf.append(data)
-        self._schedule_flush()
+    def hold(self, conn: Connection) -> None:
+        """``conn`` has replies held for this iteration's flush."""
+        self._held.append(conn)
+        if not self._flush_scheduled:
+            self._schedule_flush()
 
     def defer_close(self, conn: Connection) -> None:
         self._deferred_close.add(conn)
@@ -68,31 +67,37 @@ class ServerProcess:
     def _schedule_flush(self) -> None:
         if not self._flush_scheduled and self.loop is not None:
             self._flush_scheduled = True
+            # Runs after the I/O callbacks of this iteration, before the next poll.
             self.loop.call_soon(self._flush)
+
+    def _take(self) -> tuple[list[tuple[Connection, bytes]], set[Connection]]:
+        conns, self._held = self._held, []
+        closing, self._deferred_close = self._deferred_close, set()
+        return [(conn, conn.take_held()) for conn in conns], closing
 
     def _flush(self) -> None:
         """Make this iteration's records durable (one write + fsync), then release replies."""
         self._flush_scheduled = False
+        out, closing = self._take()
         p = self.server.persistence
-        ok = True
-        if p is not None:
+        if p is not None and p.needs_flush():
             flush_async = getattr(p, "flush_async", None)
-            if flush_async is not None:
-                # Pipelined group commit: the fsync runs while the loop serves others.
-                deferred, self._deferred = self._deferred, {}
-                closing, self._deferred_close = self._deferred_close, set()
-                if flush_async(lambda ok: self._release(deferred, closing, ok)):
-                    return
-                self._deferred, self._deferred_close = deferred, closing
-            ok = p.flush()
-        deferred, self._deferred = self._deferred, {}
-        closing, self._deferred_close = self._deferred_close, set()
-        self._release(deferred, closing, ok)
+            # Pipelined group commit: the fsync runs while the loop serves others.
+            if flush_async is None or not flush_async(lambda ok: self._release(out, closing, ok)):
+                self._release(out, closing, p.flush())
+        else:
+            self._release(out, closing, True)
 
-    def _release(self, deferred: dict[Connection, list[bytes]], closing: set[Connection], ok: bool) -> None:
-        for conn, chunks in deferred.items():
+    def flush_now(self) -> None:
+        """Release every held reply at once (a script turned busy: the loop stops)."""
+        p = self.server.persistence
+        ok = p.flush() if p is not None and p.needs_flush() else True
+        self._release(*self._take(), ok)
+
+    def _release(self, out: list[tuple[Connection, bytes]], closing: set[Connection], ok: bool) -> None:
+        for conn, data in out:
             if ok:
-                conn._write_now(b"".join(chunks))
+                conn.write_now(data)
             else:
                 # The write failed: the replies must not claim success.
                 conn.closed = True
@@ -130,6 +135,7 @@ class ServerProcess:
     async def serve(self, sock: socket.socket | None = None) -> None:
         loop = asyncio.get_running_loop()
         self.loop = loop
+        self._loop_thread = threading.get_ident()
         srv = self.server
         srv.scheduler = _LoopScheduler(loop)
         self._done = loop.create_future()
@@ -187,13 +193,19 @@ class ServerProcess:
         eng = self.server.scripting
         # Scripts running Lua code are declared busy by the count hook; this
         # thread only catches a script stuck in one long C call, so it can poll
-        # slowly (each wake-up costs the event loop a GIL hand-off).
+        # slowly (each wake-up costs the event loop a GIL hand-off), and it
+        # leaves the hook a head start.
         while not self._stopping:
             time.sleep(0.25)
             if eng.running is not None:
-                eng.check_busy()
+                eng.check_busy(grace_ms=100)
 
     def _busy_start(self, run: Any) -> None:
+        if threading.get_ident() == self._loop_thread:
+            # The count hook, inside the script: replies held this iteration
+            # go out now (the watchdog thread cannot touch the transports;
+            # BusyResponder leaves the connections that still hold replies).
+            self.flush_now()
         self._busy = BusyResponder(self, run)
         self._busy.start()
 

@@ -2,16 +2,17 @@
 
 Replies are encoded per pipeline batch and held on the connection until the
 end of the event loop iteration, as Redis writes replies before it sleeps:
-one flush per iteration (``ServerProcess._flush``) first makes the
-iteration's log records durable (group commit), so no reply is seen before
-its write is safe, then writes every held reply.  Writing them together,
-rather than one as each request is served, also spares the kernel work:
-clients woken by a reply no longer interleave with the reads still to do.
+one flush per iteration (:class:`Outbox`) first makes the iteration's log
+records durable (group commit), so no reply is seen before its write is
+safe, then writes every held reply.  Writing them together, rather than one
+as each request is served, also spares the kernel work: clients woken by a
+reply no longer interleave with the reads still to do.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from moonkv.engine import BLOCKED, NO_REPLY, NOT_DATA, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
@@ -24,15 +25,44 @@ _NBULK: Final = len(BULK_HEADERS)
 _OK_STR: Final = "OK"  # handlers return this very object (an interned literal)
 
 if TYPE_CHECKING:
+    from moonkv.engine import Server
     from moonkv.server._listener import ServerProcess
 
 
+class Outbox:
+    """The connections holding replies in this event loop iteration, and their flush."""
+
+    __slots__ = ("conns", "scheduled", "server", "call_soon", "durable")
+
+    def __init__(self, server: Server, durable: Callable[[list[Connection]], None]) -> None:
+        self.conns: list[Connection] = []
+        self.scheduled = False
+        self.server = server
+        # The loop's call_soon: the flush runs after this iteration's I/O callbacks.
+        self.call_soon: Callable[[Callable[[], None]], object] | None = None
+        self.durable = durable  # releases replies once the log records are durable
+
+    def flush(self) -> None:
+        self.scheduled = False
+        conns = self.conns
+        if not conns:
+            return
+        self.conns = []
+        p = self.server.persistence
+        if p is not None and p.needs_flush():
+            self.durable(conns)
+            return
+        for conn in conns:
+            conn.write_now(conn.take_held())
+
+
 class Connection(asyncio.Protocol):
-    __slots__ = ("proc", "server", "transport", "client", "parser", "pending", "held", "closed")
+    __slots__ = ("proc", "server", "outbox", "transport", "client", "parser", "pending", "held", "closed")
 
     def __init__(self, proc: ServerProcess, client: Client | None = None) -> None:
         self.proc = proc
         self.server = proc.server
+        self.outbox: Outbox = proc.outbox
         self.transport: asyncio.Transport | None = None
         # A client made while a script was busy (HELLO/AUTH served then) is kept.
         self.client: Client | None = client
@@ -221,7 +251,11 @@ class Connection(asyncio.Protocol):
             held.append(data)
         else:
             self.held = [data]
-            self.proc.hold(self)
+            box = self.outbox
+            box.conns.append(self)
+            if not box.scheduled and box.call_soon is not None:
+                box.scheduled = True
+                box.call_soon(box.flush)
 
     def take_held(self) -> bytes:
         held = self.held
@@ -272,11 +306,8 @@ class Connection(asyncio.Protocol):
             c.closing = True
         t = self.transport
         if t is not None and not self.closed:
-            self.closed = True
-            if self.proc.durable_pending():
-                self.proc.defer_close(self)
-            else:
-                t.close()
+            self.closed = True  # replies it still holds are dropped, as Redis drops them
+            t.close()
 
     def _protocol_error(self, err: ProtocolError, out: list[bytes]) -> None:
         srv = self.server

@@ -16,7 +16,7 @@ from typing import Any
 from moonkv import native
 from moonkv.engine import Client, Config, Server
 from moonkv.server._busy import BusyResponder
-from moonkv.server._connection import Connection
+from moonkv.server._connection import Connection, Outbox
 from moonkv.server._expire import active_expire_cycle
 
 log = logging.getLogger("moonkv")
@@ -38,9 +38,7 @@ class ServerProcess:
         self.connections: dict[int, Connection] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._aserver: asyncio.base_events.Server | None = None
-        self._held: list[Connection] = []
-        self._deferred_close: set[Connection] = set()
-        self._flush_scheduled = False
+        self.outbox = Outbox(server, self._durable)
         self._stopping = False
         self.pause_waiters: set[Connection] = set()
         self._done: asyncio.Future[None] | None = None
@@ -48,53 +46,26 @@ class ServerProcess:
         self._busy: BusyResponder | None = None
         self._loop_thread = 0
 
-    # -- replies and group commit -----------------------------------------------
+    # -- group commit --------------------------------------------------------------
 
-    def durable_pending(self) -> bool:
+    def _durable(self, conns: list[Connection]) -> None:
+        """Release held replies once the log records of their iteration are durable."""
+        out = [(conn, conn.take_held()) for conn in conns]
         p = self.server.persistence
-        return p is not None and p.needs_flush()
-
-    def hold(self, conn: Connection) -> None:
-        """``conn`` has replies held for this iteration's flush."""
-        self._held.append(conn)
-        if not self._flush_scheduled:
-            self._schedule_flush()
-
-    def defer_close(self, conn: Connection) -> None:
-        self._deferred_close.add(conn)
-        self._schedule_flush()
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled and self.loop is not None:
-            self._flush_scheduled = True
-            # Runs after the I/O callbacks of this iteration, before the next poll.
-            self.loop.call_soon(self._flush)
-
-    def _take(self) -> tuple[list[tuple[Connection, bytes]], set[Connection]]:
-        conns, self._held = self._held, []
-        closing, self._deferred_close = self._deferred_close, set()
-        return [(conn, conn.take_held()) for conn in conns], closing
-
-    def _flush(self) -> None:
-        """Make this iteration's records durable (one write + fsync), then release replies."""
-        self._flush_scheduled = False
-        out, closing = self._take()
-        p = self.server.persistence
-        if p is not None and p.needs_flush():
-            flush_async = getattr(p, "flush_async", None)
-            # Pipelined group commit: the fsync runs while the loop serves others.
-            if flush_async is None or not flush_async(lambda ok: self._release(out, closing, ok)):
-                self._release(out, closing, p.flush())
-        else:
-            self._release(out, closing, True)
+        assert p is not None
+        flush_async = getattr(p, "flush_async", None)
+        # Pipelined group commit: the fsync runs while the loop serves others.
+        if flush_async is None or not flush_async(lambda ok: self._release(out, ok)):
+            self._release(out, p.flush())
 
     def flush_now(self) -> None:
         """Release every held reply at once (a script turned busy: the loop stops)."""
+        conns, self.outbox.conns = self.outbox.conns, []
         p = self.server.persistence
         ok = p.flush() if p is not None and p.needs_flush() else True
-        self._release(*self._take(), ok)
+        self._release([(conn, conn.take_held()) for conn in conns], ok)
 
-    def _release(self, out: list[tuple[Connection, bytes]], closing: set[Connection], ok: bool) -> None:
+    def _release(self, out: list[tuple[Connection, bytes]], ok: bool) -> None:
         for conn, data in out:
             if ok:
                 conn.write_now(data)
@@ -103,9 +74,6 @@ class ServerProcess:
                 conn.closed = True
                 if conn.transport is not None:
                     conn.transport.close()
-        for conn in closing:
-            if conn.transport is not None:
-                conn.transport.close()
 
     # -- CLIENT PAUSE -------------------------------------------------------------
 
@@ -135,6 +103,7 @@ class ServerProcess:
     async def serve(self, sock: socket.socket | None = None) -> None:
         loop = asyncio.get_running_loop()
         self.loop = loop
+        self.outbox.call_soon = loop.call_soon
         self._loop_thread = threading.get_ident()
         srv = self.server
         srv.scheduler = _LoopScheduler(loop)
@@ -246,7 +215,7 @@ class ServerProcess:
         srv = self.server
         if self._aserver is not None:
             self._aserver.close()
-        self._flush()
+        self.outbox.flush()
         for conn in list(self.connections.values()):
             if conn.transport is not None:
                 conn.transport.close()

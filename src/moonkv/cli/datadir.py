@@ -25,6 +25,7 @@ from moonkv.persistence._engine import (
     lock_owner,
     write_snapshot,
 )
+from moonkv.protocol import bulk
 
 
 class Progress:
@@ -159,7 +160,7 @@ class _Conn:
         out = [b"*%d\r\n" % len(args)]
         for s in args:
             b = s.encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+            out.append(bulk(b))
         self.sock.sendall(b"".join(out))
         while True:
             r = self.reader.gets()

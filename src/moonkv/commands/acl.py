@@ -16,7 +16,7 @@ from moonkv.engine._acl import (
     genpass,
 )
 from moonkv.errors import RespError, wrong_arity
-from moonkv.protocol import RawReply
+from moonkv.protocol import RawReply, bulk
 
 _S = "server"
 _ADMIN = "admin noscript loading stale"
@@ -100,7 +100,7 @@ def acl_getuser(c: Client, argv: list[bytes]) -> object:
     flags: object = names
     if c.resp == 3:  # a RESP3 set, in Redis's order
         flags = RawReply(
-            b"~%d\r\n" % len(names) + b"".join(b"$%d\r\n%s\r\n" % (len(f), f) for f in names)
+            b"~%d\r\n" % len(names) + b"".join(bulk(f) for f in names)
         )
     return {
         b"flags": flags,

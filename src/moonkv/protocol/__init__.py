@@ -3,12 +3,11 @@
 Imports only :mod:`moonkv.errors`; no sockets, no event loop.
 """
 
-from moonkv.protocol._encoder import BULK_HEADERS, encode, encode_many, format_double
+from moonkv.protocol._encoder import bulk, encode, encode_many, format_double
 from moonkv.protocol._parser import RespParser, split_args
 from moonkv.protocol._types import NULL_ARRAY, BigNumber, Double, Push, RawReply, Verbatim
 
 __all__ = [
-    "BULK_HEADERS",
     "NULL_ARRAY",
     "BigNumber",
     "Double",
@@ -16,6 +15,7 @@ __all__ = [
     "RawReply",
     "RespParser",
     "Verbatim",
+    "bulk",
     "encode",
     "encode_many",
     "format_double",

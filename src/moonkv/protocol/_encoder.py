@@ -12,7 +12,16 @@ from moonkv.protocol._types import NULL_ARRAY, BigNumber, Double, Push, RawReply
 _CRLF: Final = b"\r\n"
 # "$<n>\r\n" for the usual bulk lengths: concatenating three strings costs
 # about half of formatting them with ``%``.
-BULK_HEADERS: Final = tuple(b"$%d\r\n" % i for i in range(1025))
+_BULK_HEADERS: Final = tuple(b"$%d\r\n" % i for i in range(1025))
+_NBULK: Final = len(_BULK_HEADERS)
+
+
+def bulk(data: bytes) -> bytes:
+    """The bulk string reply (or request argument) carrying ``data``."""
+    n = len(data)
+    if n < _NBULK:
+        return _BULK_HEADERS[n] + data + _CRLF
+    return b"$%d\r\n%s\r\n" % (n, data)
 
 
 def format_double(d: float) -> bytes:
@@ -28,7 +37,7 @@ def encode(value: object, proto: int = 2) -> bytes:
     """Return the wire form of one reply value."""
     t = type(value)
     if t is bytes:
-        return b"$%d\r\n%s\r\n" % (len(value), value)  # type: ignore[arg-type]
+        return bulk(value)  # type: ignore[arg-type]
     if t is str:
         return b"+%s\r\n" % value.encode()  # type: ignore[attr-defined]
     if t is int:
@@ -46,8 +55,7 @@ def encode_many(values: list[object], proto: int, emit: Callable[[bytes], None])
 def _encode(value: object, proto: int, emit: Callable[[bytes], None]) -> None:
     t = type(value)
     if t is bytes or t is bytearray or t is memoryview:
-        b = bytes(value)  # type: ignore[call-overload]
-        emit(b"$%d\r\n%s\r\n" % (len(b), b))
+        emit(bulk(bytes(value)))  # type: ignore[call-overload]
     elif t is str:
         emit(b"+%s\r\n" % value.encode())  # type: ignore[attr-defined]
     elif t is bool:
@@ -64,7 +72,7 @@ def _encode(value: object, proto: int, emit: Callable[[bytes], None]) -> None:
         for item in value:  # type: ignore[attr-defined]
             # Bulk strings dominate arrays (LRANGE, ZRANGE, MGET): encode them inline.
             if type(item) is bytes:
-                emit(b"$%d\r\n%s\r\n" % (len(item), item))
+                emit(bulk(item))
             else:
                 _encode(item, proto, emit)
     elif isinstance(value, RespError):
@@ -76,7 +84,7 @@ def _encode(value: object, proto: int, emit: Callable[[bytes], None]) -> None:
         if proto == 3:
             emit(b",%s\r\n" % s)
         else:
-            emit(b"$%d\r\n%s\r\n" % (len(s), s))
+            emit(bulk(s))
     elif t is dict:
         if proto == 3:
             emit(b"%%%d\r\n" % len(value))  # type: ignore[arg-type]

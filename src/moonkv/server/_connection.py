@@ -17,11 +17,9 @@ from typing import TYPE_CHECKING, Final
 
 from moonkv.engine import BLOCKED, NO_REPLY, NOT_DATA, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
 from moonkv.errors import ProtocolError, RespError
-from moonkv.protocol import BULK_HEADERS, RawReply, RespParser, encode, encode_many
+from moonkv.protocol import RawReply, RespParser, bulk, encode, encode_many
 
 _OK: Final = b"+OK\r\n"
-_CRLF: Final = b"\r\n"
-_NBULK: Final = len(BULK_HEADERS)
 _OK_STR: Final = "OK"  # handlers return this very object (an interned literal)
 
 if TYPE_CHECKING:
@@ -132,8 +130,7 @@ class Connection(asyncio.Protocol):
             t = type(reply)
             if not c.closing and srv.shutdown_requested is None and c.reply_mode == REPLY_ON:
                 if t is bytes:
-                    n = len(reply)  # type: ignore[arg-type]
-                    self.send(BULK_HEADERS[n] + reply + _CRLF if n < _NBULK else b"$%d\r\n%s\r\n" % (n, reply))  # type: ignore[operator,str-format]
+                    self.send(bulk(reply))  # type: ignore[arg-type]
                     return
                 if t is str and reply == "OK":
                     self.send(_OK)
@@ -176,8 +173,7 @@ class Connection(asyncio.Protocol):
                 start += 1
                 t = type(reply)
                 if t is bytes:
-                    n = len(reply)  # type: ignore[arg-type]
-                    out.append(BULK_HEADERS[n] + reply + _CRLF if n < _NBULK else b"$%d\r\n%s\r\n" % (n, reply))  # type: ignore[operator,str-format]
+                    out.append(bulk(reply))  # type: ignore[arg-type]
                 elif reply is _OK_STR:
                     out.append(_OK)
                 elif reply is BLOCKED:
@@ -225,8 +221,7 @@ class Connection(asyncio.Protocol):
                 # The common replies are encoded inline (no call per reply).
                 t = type(reply)
                 if t is bytes:
-                    n = len(reply)  # type: ignore[arg-type]
-                    out.append(BULK_HEADERS[n] + reply + _CRLF if n < _NBULK else b"$%d\r\n%s\r\n" % (n, reply))  # type: ignore[operator,str-format]
+                    out.append(bulk(reply))  # type: ignore[arg-type]
                 elif t is str:
                     out.append(_OK if reply == "OK" else encode(reply, c.resp))
                 elif t is int:

@@ -272,6 +272,23 @@ def test_any_chunking_gives_same_commands(
     assert got == cmds
 
 
+def test_a_huge_aggregate_header_never_reaches_hiredis_however_it_is_split() -> None:
+    # hiredis allocates a list for "*2000000000" at once and walks all its
+    # slots when the reader is dropped (seconds of CPU): the parser must keep
+    # such a header on the Python path even when it arrives in many pieces.
+    header = b"*2000000000\r\n"
+    for i in range(1, len(header)):
+        for j in range(i, len(header)):
+            p = RespParser()
+            assert p._fast, "hiredis is a dependency: the fast path must be on"
+            for c in (b"PING\r\n", header[:i], header[i:j], header[j:]):
+                p.feed(c)
+                p.parse()
+            assert p._reader is None, (i, j)
+            p.feed(b"$3\r\nGET\r\n")
+            assert p.parse() == [] and p.error is None  # still waiting for the other arguments
+
+
 GARBAGE_ALPHABET = b"*$:+-~%\r\n0123456789 \"'\\xabPING"
 
 garbage_piece = st.one_of(

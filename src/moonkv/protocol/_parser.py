@@ -130,8 +130,9 @@ class RespParser:
             if _GUARD in t or (self._tail and _GUARD in self._tail + t[:8]):
                 self._reader = None  # the Python path takes this buffer
                 return
-            # A chunk that ends inside a line may end inside a header.
-            self._tail = t[-8:] if data[-1] != 10 else b""
+            # A chunk that ends inside a line may end inside a header, which
+            # may have begun chunks earlier: keep the stream's last bytes.
+            self._tail = (self._tail + t[-8:])[-8:] if data[-1] != 10 else b""
             r.feed(data)
 
     def parse_whole(self, data: bytes) -> list[Command] | None:

@@ -62,6 +62,14 @@ _ARGC: Final = {b"*%d" % i: i for i in range(1, 65)}
 _BULK_HEADERS: Final = tuple(b"$%d" % i for i in range(4097))
 
 
+def _argc(header: bytes) -> int:
+    """The argument count of a multibulk header line ("*3"); -1 unless 1..64."""
+    if len(header) == 2:
+        c = header[1] - 48  # "*1".."*9" without hashing the line
+        return c if 1 <= c <= 9 else -1
+    return _ARGC.get(header, -1)
+
+
 def _parse_ll(s: bytes) -> int | None:
     """Redis's ``string2ll``: a strict base-10 integer, no spaces, no '+', no leading zeros."""
     if not s:
@@ -147,19 +155,22 @@ class RespParser:
         malformed, ``*0``) is None too, and the general path handles it with
         Redis's errors.
         """
+        n = len(data)
         if (
-            self._buf
+            n < 4
+            or n > 65536  # far below every bulk and query-buffer limit
+            or data[0] != 42  # '*'
+            or data[n - 1] != 10
+            or data[n - 2] != 13
+            or self._buf
             or not self._fast
             or self.auth_required
-            or len(data) > 65536  # far below every bulk and query-buffer limit
-            or data[:1] != b"*"
-            or data[-2:] != b"\r\n"
         ):
             return None
         parts = data.split(b"\r\n")
         last = len(parts) - 1  # parts[last] is the b"" after the final CRLF
-        argc = _ARGC.get(parts[0])
-        if argc is None:
+        argc = _argc(parts[0])
+        if argc < 0:
             return None
         headers = _BULK_HEADERS
         nheaders = len(headers)
@@ -168,18 +179,21 @@ class RespParser:
         i = 0
         end = 2 * argc + 1
         while end <= last:
+            args: Command = []
             j = i + 1
             while j < end:
-                n = len(parts[j + 1])
-                if n >= nheaders or parts[j] != headers[n]:
+                value = parts[j + 1]
+                k = len(value)
+                if k >= nheaders or parts[j] != headers[k]:
                     return None  # a value holding CRLF, a long value, or malformed
+                args.append(value)
                 j += 2
-            out.append(parts[i + 2 : end : 2])
+            out.append(args)
             if end == last:
                 return out
             i = end
-            argc = _ARGC.get(parts[i])
-            if argc is None:
+            argc = _argc(parts[i])
+            if argc < 0:
                 return None
             end = i + 2 * argc + 1
         return None  # the last command is incomplete

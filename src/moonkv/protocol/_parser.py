@@ -58,7 +58,7 @@ _GUARD: Final = b"*000000"
 Command = list[bytes]
 
 # Headers of small commands, by count and by length (see parse_whole).
-_ARGC: Final = {b"*%d" % i: i for i in range(1, 65)}
+_ARGC: Final = {b"*%d" % i: i for i in range(10, 65)}  # "*1".."*9": see _argc
 _BULK_HEADERS: Final = tuple(b"$%d" % i for i in range(4097))
 
 

@@ -32,7 +32,7 @@ class Outbox:
 
     __slots__ = ("conns", "scheduled", "server", "call_soon", "durable")
 
-    def __init__(self, server: Server, durable: Callable[[list[Connection]], None]) -> None:
+    def __init__(self, server: Server, durable: Callable[[list[Connection], bool], None]) -> None:
         self.conns: list[Connection] = []
         self.scheduled = False
         self.server = server
@@ -40,7 +40,8 @@ class Outbox:
         self.call_soon: Callable[[Callable[[], None]], object] | None = None
         self.durable = durable  # releases replies once the log records are durable
 
-    def flush(self) -> None:
+    def flush(self, wait: bool = False) -> None:
+        """Write the held replies; ``wait``: a durable flush must not go on in the background."""
         self.scheduled = False
         conns = self.conns
         if not conns:
@@ -48,7 +49,7 @@ class Outbox:
         self.conns = []
         p = self.server.persistence
         if p is not None and p.needs_flush():
-            self.durable(conns)
+            self.durable(conns, wait)
             return
         for conn in conns:
             conn.write_now(conn.take_held())

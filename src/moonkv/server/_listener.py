@@ -48,22 +48,15 @@ class ServerProcess:
 
     # -- group commit --------------------------------------------------------------
 
-    def _durable(self, conns: list[Connection]) -> None:
+    def _durable(self, conns: list[Connection], wait: bool) -> None:
         """Release held replies once the log records of their iteration are durable."""
         out = [(conn, conn.take_held()) for conn in conns]
         p = self.server.persistence
         assert p is not None
-        flush_async = getattr(p, "flush_async", None)
+        flush_async = None if wait else getattr(p, "flush_async", None)
         # Pipelined group commit: the fsync runs while the loop serves others.
         if flush_async is None or not flush_async(lambda ok: self._release(out, ok)):
             self._release(out, p.flush())
-
-    def flush_now(self) -> None:
-        """Release every held reply at once (a script turned busy: the loop stops)."""
-        conns, self.outbox.conns = self.outbox.conns, []
-        p = self.server.persistence
-        ok = p.flush() if p is not None and p.needs_flush() else True
-        self._release([(conn, conn.take_held()) for conn in conns], ok)
 
     def _release(self, out: list[tuple[Connection, bytes]], ok: bool) -> None:
         for conn, data in out:
@@ -174,7 +167,7 @@ class ServerProcess:
             # The count hook, inside the script: replies held this iteration
             # go out now (the watchdog thread cannot touch the transports;
             # BusyResponder leaves the connections that still hold replies).
-            self.flush_now()
+            self.outbox.flush(wait=True)
         self._busy = BusyResponder(self, run)
         self._busy.start()
 

@@ -15,10 +15,13 @@ from moonkv.persistence._engine import DirectoryLocked, Persistence, lock_owner,
 __all__ = ["DirectoryLocked", "Persistence", "attach", "lock_owner", "write_snapshot"]
 
 
-def attach(server: Any) -> Persistence:
+def attach(server: Any, note: str | None = None) -> Persistence:
+    """``note``: who holds the directory lock, for the lock file (a server's port by default)."""
     cfg = server.config
     p = Persistence(server)
-    p.open(note=f"port {cfg['port']} bind {cfg['bind'].split()[0] if cfg['bind'] else '127.0.0.1'}")
+    if note is None:
+        note = f"port {cfg['port']} bind {cfg['bind'].split()[0] if cfg['bind'] else '127.0.0.1'}"
+    p.open(note=note)
     server.persistence = p
     server.loading = True
     cfg.on_change(p.config_changed)

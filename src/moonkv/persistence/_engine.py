@@ -329,9 +329,13 @@ class Persistence:
             return 0
 
     def _fatal(self, e: _load.CorruptDirectory) -> None:
+        self._fatal_text(self.corrupt_message(e))
+
+    def corrupt_message(self, e: _load.CorruptDirectory) -> str:
+        """Why loading stopped, and the way out."""
         err = e.err
         dropped = f" ({e.dropped} later units would be dropped)" if e.dropped else ""
-        self._fatal_text(
+        return (
             f"Bad file format reading {err.path}"
             + (f" at offset {err.offset}" if err.offset is not None else "")
             + f": {err.reason}. Refusing to start: the data after this point cannot be trusted. "

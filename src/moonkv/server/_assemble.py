@@ -10,7 +10,11 @@ from moonkv.persistence import attach as attach_persistence
 from moonkv.scripting import attach as attach_scripting
 
 
-def assemble(config: Config, *, with_persistence: bool = True) -> Server:
+def assemble(config: Config, *, with_persistence: bool = True, lock_note: str | None = None) -> Server:
+    """The engine with its commands, scripting and (``with_persistence``) the data directory.
+
+    ``lock_note`` says who holds the directory lock (a server writes its port there).
+    """
     load_commands()
     server = Server(config)
     data_dir = config["dir"]
@@ -23,5 +27,5 @@ def assemble(config: Config, *, with_persistence: bool = True) -> Server:
             raise OSError(f"cannot use data directory {data_dir!r}: permission denied")
     attach_scripting(server)
     if with_persistence:
-        attach_persistence(server)
+        attach_persistence(server, note=lock_note)
     return server

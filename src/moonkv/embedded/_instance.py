@@ -31,8 +31,9 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from moonkv.commands.table import lookup
 from moonkv.engine import BLOCKED, NO_REPLY, Client, Config, Server
-from moonkv.errors import BusyError, RespError
+from moonkv.errors import BusyError, RespError, wrong_arity
 from moonkv.persistence._load import CorruptDirectory
 from moonkv.server import active_expire_cycle, assemble
 
@@ -64,16 +65,15 @@ class _Timer:
 class Session:
     """One client of the instance (a redis-py connection holds one)."""
 
-    __slots__ = ("instance", "client", "cond", "waiting", "answer", "pushed", "__weakref__")
+    __slots__ = ("instance", "client", "registered", "cond", "waiting", "answer", "pushed")
 
     def __init__(self, instance: Instance) -> None:
         self.instance = instance
-        srv = instance.server
-        c = Client(srv, "embedded", "embedded")
+        c = Client(instance.server, "embedded", "embedded")
         c.send = self._deliver
         c.close = self._kill
-        srv.add_client(c)
         self.client = c
+        self.registered = False  # added to the server's clients by its first command, under the lock
         self.cond = threading.Condition(instance.lock)
         self.waiting = False  # blocked in a command: the next delivery is its reply
         self.answer: list[object] = []
@@ -109,9 +109,10 @@ class Session:
             return self.pushed.pop(0)
 
     def close(self) -> None:
-        inst = self.instance
-        with inst.lock:
-            inst.server.remove_client(self.client)
+        """Forget the client; done later, by the next command, while a script holds the lock."""
+        if self.registered:
+            self.registered = False
+            self.instance.drop(self.client)
 
 
 class Instance:
@@ -142,6 +143,7 @@ class Instance:
         self.lock = threading.Lock()
         self.closed = False
         self._timers: list[tuple[float, int, _Timer]] = []
+        self._dropped: list[Client] = []  # closed sessions' clients, removed under the lock
         self._seq = itertools.count()
         self._stop = threading.Event()
         self._cron_thread = threading.Thread(
@@ -173,6 +175,11 @@ class Instance:
             if c.closing:
                 raise Closed("the connection was closed (CLIENT KILL)")
             srv = self.server
+            if not session.registered:
+                session.registered = True
+                srv.add_client(c)
+            if self._dropped:
+                self._remove_dropped()
             reply = srv.execute(c, argv)
             if reply is BLOCKED:
                 if not wait:
@@ -194,6 +201,20 @@ class Instance:
         finally:
             lock.release()
 
+    def drop(self, c: Client) -> None:
+        """Remove a closed connection's client (now, or by the next command if the lock is busy)."""
+        self._dropped.append(c)
+        if self.lock.acquire(False):
+            try:
+                self._remove_dropped()
+            finally:
+                self.lock.release()
+
+    def _remove_dropped(self) -> None:
+        dropped = self._dropped
+        while dropped:
+            self.server.remove_client(dropped.pop())
+
     def _acquire(self, session: Session, argv: list[bytes]) -> object:
         """Wait for the lock; while a slow script holds it, answer as a busy server does.
 
@@ -207,14 +228,21 @@ class Instance:
                 continue
             name = argv[0].lower()
             sub = argv[1].lower() if len(argv) == 2 else b""
+            c = session.client
             try:
+                if name in (b"hello", b"auth") and c.multi is None:
+                    # Served while busy, as Redis does (redis-py's handshake); they touch only the client.
+                    spec = lookup(name)
+                    assert spec is not None and spec.handler is not None
+                    if not spec.arity_ok(len(argv)):
+                        return wrong_arity(spec.name)
+                    return spec.handler(c, argv)
                 if name == b"script" and sub == b"kill":
                     return eng.kill(is_eval=True)
                 if name == b"function" and sub == b"kill":
                     return eng.kill(is_eval=False)
             except RespError as e:
                 return e
-            c = session.client
             if c.multi is not None:  # as Redis: a refused command fails the transaction
                 c.multi_error = True
             return BusyError(_BUSY_EVAL if run.is_eval else _BUSY_FUNCTION)

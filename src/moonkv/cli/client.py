@@ -1,7 +1,7 @@
 """``moonkv cli``, ``moonkv run`` and ``moonkv scripts``: a small client for people.
 
     moonkv cli [-h HOST] [-p PORT] [-a PASSWORD] [-n DB] [command ...]
-    moonkv run [-h HOST] [-p PORT] FILE.lua [key ...] [-- arg ...]
+    moonkv run [-h HOST] [-p PORT | --dir D | --memory] (FILE.lua | -e SOURCE) [key ...] [-- arg ...]
     moonkv scripts [-h HOST] [-p PORT]
 
 Requests are encoded with moonkv's own RESP code; replies are parsed with
@@ -152,25 +152,41 @@ def _interactive(conn: Connection, ns: argparse.Namespace) -> int:
 
 
 def cmd_run(args: Sequence[str]) -> int:
-    """Run a Lua file: keys, then ``--``, then arguments (redis-cli --eval style)."""
-    p = argparse.ArgumentParser(prog="moonkv run", add_help=False,
-                                description="Run a Lua script file on a server: FILE [key ...] [-- arg ...]")
+    """Run a Lua file or ``-e`` source: keys, then ``--``, then arguments (redis-cli --eval style).
+
+    Against a server (``-h``/``-p``), or in this process with ``--dir D`` or ``--memory``.
+    """
+    p = argparse.ArgumentParser(
+        prog="moonkv run", add_help=False,
+        description="Run a Lua script: FILE [key ...] [-- arg ...], or -e SOURCE [key ...] [-- arg ...]",
+    )
     _common(p)
-    p.add_argument("file")
+    p.add_argument("-e", dest="source", default=None, help="the script's source (instead of FILE)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--dir", default=None, help="run in process on this data directory (no server)")
+    where.add_argument("--memory", action="store_true", help="run in process on an empty in-memory dataset")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ns = p.parse_args(args)
     rest = list(ns.rest)
+    if ns.source is None:
+        if not rest or rest[0] == "--":
+            p.error("a FILE or -e SOURCE is required")
+        name = rest.pop(0)
+        try:
+            with open(name, "rb") as f:
+                body = f.read()
+        except OSError as e:
+            print(f"moonkv: cannot read {name}: {e.strerror}", file=sys.stderr)
+            return 2
+    else:
+        body = ns.source.encode()
     if "--" in rest:
         i = rest.index("--")
         keys, argv = rest[:i], rest[i + 1 :]
     else:
         keys, argv = rest, []
-    try:
-        with open(ns.file, "rb") as f:
-            body = f.read()
-    except OSError as e:
-        print(f"moonkv: cannot read {ns.file}: {e.strerror}", file=sys.stderr)
-        return 2
+    if ns.dir is not None or ns.memory:
+        return _run_in_process(ns.dir, body, keys, argv)
     conn = _connect(ns)
     sha = hashlib.sha1(body).hexdigest()
     reply = conn.call("EVALSHA", sha, len(keys), *keys, *argv)
@@ -179,6 +195,21 @@ def cmd_run(args: Sequence[str]) -> int:
         reply = conn.call("EVALSHA", sha, len(keys), *keys, *argv)
     print(format_reply(reply))
     return 1 if isinstance(reply, ServerError) else 0
+
+
+def _run_in_process(dir: str | None, body: bytes, keys: list[str], argv: list[str]) -> int:
+    from moonkv.embedded import eval_script
+    from moonkv.embedded import open as open_embedded
+
+    try:
+        r = open_embedded(dir)
+    except (OSError, ValueError) as e:
+        print(f"moonkv: {e}", file=sys.stderr)
+        return 2
+    with r:
+        reply, error = eval_script(r, body, [k.encode() for k in keys], [a.encode() for a in argv])
+    print(format_reply(ServerError(error) if error is not None else reply))
+    return 1 if error is not None else 0
 
 
 def cmd_scripts(args: Sequence[str]) -> int:

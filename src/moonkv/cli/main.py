@@ -69,7 +69,9 @@ USAGE = """usage: moonkv <command> [options]
 commands:
   server [FILE] [--directive value ...]   run the server (default 127.0.0.1:6379, data in ./moonkv-data)
   cli [-h HOST] [-p PORT] [command ...]   talk to a server (interactive without a command)
-  run FILE.lua [key ...] [-- arg ...]     run a Lua script on a server
+  run FILE.lua [key ...] [-- arg ...]     run a Lua script on a server (-e SOURCE instead of
+                                          FILE; --dir D or --memory: in process, no server)
+  test [PATH ...]                         run Lua script tests (*_test.lua; docs/scripting.md)
   scripts                                 list the scripts cached on a server
   snapshot --dir D FILE                   write a consistent backup of a data directory
   restore --dir D FILE [--force]          load a backup into a data directory
@@ -84,6 +86,7 @@ _SUBCOMMANDS = {
     "cli": "client",
     "run": "client",
     "scripts": "client",
+    "test": "luatest",
     "snapshot": "datadir",
     "restore": "datadir",
     "check": "datadir",

@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from moonkv.embedded._instance import Instance
+from moonkv.embedded._codec import Converter
+from moonkv.embedded._instance import Instance, Session
+from moonkv.errors import RespError
 
 if TYPE_CHECKING:
     import redis
@@ -27,7 +29,7 @@ CLIENT_OPTIONS = frozenset({
     "username", "password", "socket_timeout", "lib_name", "lib_version",
 })
 
-__all__ = ["CLIENT_OPTIONS", "open", "open_async"]
+__all__ = ["CLIENT_OPTIONS", "Converter", "Instance", "Session", "eval_script", "open", "open_async"]
 
 
 def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -57,3 +59,21 @@ def open_async(path: str | os.PathLike[str] | None = None, **options: Any) -> re
 
     client, directives = _split(options)
     return AsyncEmbeddedRedis(Instance(path, directives), **client)
+
+
+def eval_script(r: Any, body: bytes, keys: list[bytes], args: list[bytes]) -> tuple[Any, str | None]:
+    """EVAL on the instance behind ``r`` (made by :func:`open`), for tools that show errors.
+
+    Returns the reply as redis-py returns it, or None and the error's full text:
+    redis-py drops the ``ERR`` prefix from its exception's text, tools show Redis's.
+    """
+    from redis.exceptions import ResponseError
+
+    session = Session(r.instance)
+    try:
+        reply = session.call([b"EVAL", body, b"%d" % len(keys), *keys, *args])
+    finally:
+        session.close()
+    if isinstance(reply, RespError):
+        return None, str(reply)
+    return Converter(ResponseError, "utf-8", "strict").convert(reply, 2, False), None

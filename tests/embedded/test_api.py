@@ -204,3 +204,17 @@ def test_bad_options() -> None:
         moonkv.open(nope=1)
     with pytest.raises(ValueError):
         moonkv.open(appendfsync="sometimes")
+
+
+def test_reading_with_nothing_delivered_times_out(r: redis.Redis) -> None:
+    """A connection's reads wait for replies delivered outside a command (the pub/sub seam)."""
+    conn = r.connection_pool.make_connection()
+    conn.connect()
+    try:
+        t0 = time.monotonic()
+        assert conn.can_read(timeout=0.1) is False
+        with pytest.raises(redis.TimeoutError):
+            conn.read_response(timeout=0.1)
+        assert time.monotonic() - t0 >= 0.15
+    finally:
+        conn.disconnect()

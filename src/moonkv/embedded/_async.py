@@ -79,14 +79,14 @@ class AsyncEmbeddedConnection(AbstractConnection):  # type: ignore[misc]
     # -- commands ---------------------------------------------------------------------
 
     def pack_command(self, *args: Any) -> list[list[bytes]]:
-        return [pack_args(args, self.encoder.encode)]
+        return [pack_args(args, self.encoder)]
 
     def pack_commands(self, commands: Any) -> list[list[bytes]]:
-        encode = self.encoder.encode
-        return [pack_args(tuple(cmd), encode) for cmd in commands]
+        encoder = self.encoder
+        return [pack_args(tuple(cmd), encoder) for cmd in commands]
 
     async def send_command(self, *args: Any, **kwargs: Any) -> None:
-        await self.send_packed_command([pack_args(args, self.encoder.encode)])
+        await self.send_packed_command([pack_args(args, self.encoder)])
 
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         if not self.is_connected:
@@ -111,7 +111,7 @@ class AsyncEmbeddedConnection(AbstractConnection):  # type: ignore[misc]
         if not self.is_connected:
             await self.connect()
         session = self.session
-        reply = await self._call(session, pack_args(args, self.encoder.encode))
+        reply = await self._call(session, pack_args(args, self.encoder))
         if isinstance(reply, RespError):
             raise self._parse_error(str(reply))
         t = type(reply)

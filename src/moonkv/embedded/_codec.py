@@ -30,7 +30,8 @@ _HEADS: dict[str, list[bytes]] = {}  # command name → its argv head ("CLIENT S
 _MAX_HEADS = 1024
 
 
-def pack_args(args: tuple[Any, ...], encode: Callable[[Any], Any]) -> list[bytes]:
+def pack_args(args: tuple[Any, ...], encoder: Any) -> list[bytes]:
+    """argv for ``args`` as redis-py's packer would send it (``encoder``: the connection's Encoder)."""
     first = args[0]
     head = _HEADS.get(first) if type(first) is str else None
     if head is None:
@@ -39,12 +40,19 @@ def pack_args(args: tuple[Any, ...], encode: Callable[[Any], Any]) -> list[bytes
             if len(_HEADS) < _MAX_HEADS:
                 _HEADS[first] = head
         else:
-            b = _arg(first, encode)
+            b = _arg(first, encoder.encode)
             head = b.split() if b" " in b else [b]
     out = list(head)
+    encoding = encoder.encoding
+    errors = encoder.encoding_errors
     for a in args[1:]:
-        if type(a) is not bytes:
-            a = _arg(a, encode)
+        t = type(a)
+        if t is str:
+            a = a.encode(encoding, errors)
+        elif t is int:
+            a = b"%d" % a  # what redis-py's repr() gives for an int
+        elif t is not bytes:
+            a = _arg(a, encoder.encode)
         out.append(a)
     return out
 

@@ -147,7 +147,7 @@ class Instance:
         self._seq = itertools.count()
         self._stop = threading.Event()
         self._cron_thread = threading.Thread(
-            target=_cron_loop, args=(weakref.ref(self), self._stop, 1.0 / srv.config["hz"]),
+            target=_cron_loop, args=(weakref.ref(self), self._stop, srv.config),
             name="moonkv-embedded-cron", daemon=True,
         )
         self._cron_thread.start()
@@ -347,8 +347,8 @@ class Instance:
             self.scripting.close()
 
 
-def _cron_loop(ref: weakref.ref[Instance], stop: threading.Event, interval: float) -> None:
-    while not stop.wait(interval):
+def _cron_loop(ref: weakref.ref[Instance], stop: threading.Event, config: Config) -> None:
+    while not stop.wait(1.0 / config["hz"]):  # CONFIG SET hz applies from the next round
         inst = ref()
         if inst is None:
             return

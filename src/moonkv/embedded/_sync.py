@@ -75,14 +75,14 @@ class EmbeddedConnection(AbstractConnection):  # type: ignore[misc]
     # -- commands ---------------------------------------------------------------------
 
     def pack_command(self, *args: Any) -> list[list[bytes]]:
-        return [pack_args(args, self.encoder.encode)]
+        return [pack_args(args, self.encoder)]
 
     def pack_commands(self, commands: Any) -> list[list[bytes]]:
-        encode = self.encoder.encode
-        return [pack_args(tuple(cmd), encode) for cmd in commands]
+        encoder = self.encoder
+        return [pack_args(tuple(cmd), encoder) for cmd in commands]
 
     def send_command(self, *args: Any, **kwargs: Any) -> None:
-        self.send_packed_command([pack_args(args, self.encoder.encode)])
+        self.send_packed_command([pack_args(args, self.encoder)])
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         if not self._sock:
@@ -105,7 +105,7 @@ class EmbeddedConnection(AbstractConnection):  # type: ignore[misc]
             self.connect()
             sock = self._sock
         session = sock.session
-        reply = self._call(session, pack_args(args, self.encoder.encode))
+        reply = self._call(session, pack_args(args, self.encoder))
         if isinstance(reply, RespError):
             raise self._parse_error(str(reply))
         t = type(reply)

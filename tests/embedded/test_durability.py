@@ -114,3 +114,14 @@ def test_torn_tail_is_recovered(tmp_path: Path) -> None:
         r.set("b", "2")
     with moonkv.open(tmp_path) as r:
         assert r.mget("a", "b") == [b"1", b"2"]
+
+
+def test_a_collected_client_releases_the_directory(tmp_path: Path) -> None:
+    import gc
+
+    r = moonkv.open(tmp_path)
+    r.set("k", "v")
+    del r
+    gc.collect()
+    with moonkv.open(tmp_path) as r2:  # redis-py's __del__ closed it: flushed and unlocked
+        assert r2.get("k") == b"v"

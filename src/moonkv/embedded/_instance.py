@@ -359,8 +359,7 @@ def _cron_loop(ref: weakref.ref[Instance], stop: threading.Event, config: Config
 
 
 def _directive_text(value: object) -> str:
+    """A keyword's value as the configuration file would spell it (True → yes)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, (list, tuple)):
-        return " ".join(str(v) for v in value)
     return str(value)

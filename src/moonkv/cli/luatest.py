@@ -355,6 +355,14 @@ def discover(paths: Sequence[str]) -> list[str]:
 
 
 def main(command: str, args: Sequence[str]) -> int:
+    try:
+        return _main(args)
+    except BrokenPipeError:  # output piped into head, say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(args: Sequence[str]) -> int:
     if any(a in ("-h", "--help") for a in args):
         print(__doc__)
         return 0

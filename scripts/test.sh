@@ -52,4 +52,4 @@ MOONKV_EXPECT_BUILD=native pytest -q -p no:cacheprovider "$@"
 echo "== pytest (pure Python)"
 MOONKV_PURE_PYTHON=1 MOONKV_EXPECT_BUILD=python pytest -q -p no:cacheprovider "$@"
 echo "== Redis's own test suite (native build)"
-bash scripts/redis-suite.sh
+python3 tests/redis_suite/runner.py

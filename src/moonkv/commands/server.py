@@ -52,7 +52,7 @@ def _section_server(srv: Server) -> list[str]:
         f"process_id:{srv.pid}",
         "process_supervised:no",
         f"run_id:{srv.run_id}",
-        f"tcp_port:{srv.port}",
+        f"tcp_port:{srv.port or srv.config['tls-port']}",
         f"server_time_usec:{time.time_ns() // 1000}",
         f"uptime_in_seconds:{up}",
         f"uptime_in_days:{up // 86400}",

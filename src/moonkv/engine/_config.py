@@ -196,6 +196,27 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("min-replicas-to-write", "int", 0, aliases=("min-slaves-to-write",)),
     Directive("min-replicas-max-lag", "int", 10, aliases=("min-slaves-max-lag",)),
     Directive("cluster-enabled", "bool", False, immutable=True),
+    # TLS (docs/tls.md): moonkv.tls builds the contexts, server/_tls.py listens.
+    Directive("tls-port", "int", 0, minimum=0, maximum=65535),
+    Directive("tls-cert-file", "string", ""),
+    Directive("tls-key-file", "string", ""),
+    Directive("tls-key-file-pass", "string", "", sensitive=True),
+    Directive("tls-client-cert-file", "string", ""),
+    Directive("tls-client-key-file", "string", ""),
+    Directive("tls-client-key-file-pass", "string", "", sensitive=True),
+    Directive("tls-dh-params-file", "string", ""),
+    Directive("tls-ca-cert-file", "string", ""),
+    Directive("tls-ca-cert-dir", "string", ""),
+    Directive("tls-auth-clients", "enum", "yes", choices=("no", "yes", "optional")),
+    Directive("tls-protocols", "string", ""),
+    Directive("tls-ciphers", "string", ""),
+    Directive("tls-ciphersuites", "string", ""),
+    Directive("tls-prefer-server-ciphers", "bool", False),
+    Directive("tls-session-caching", "bool", True),
+    Directive("tls-session-cache-size", "int", 20 * 1024, minimum=0),
+    Directive("tls-session-cache-timeout", "int", 300, minimum=0),
+    Directive("tls-replication", "bool", False),
+    Directive("tls-cluster", "bool", False),
     Directive("io-threads", "int", 1, immutable=True),
     Directive("supervised", "enum", "no", choices=("upstart", "systemd", "auto", "no"), immutable=True),
     Directive("always-show-logo", "bool", False, immutable=True),
@@ -219,6 +240,7 @@ for _d in DIRECTIVES:
         _BY_NAME[_a] = _d
 
 Listener = Callable[[str, Any], None]
+Committer = Callable[[list[str]], None]
 
 
 class Config:
@@ -227,6 +249,7 @@ class Config:
     def __init__(self) -> None:
         self._values: dict[str, Any] = {d.name: d.default for d in DIRECTIVES}
         self._listeners: list[Listener] = []
+        self._committers: list[Committer] = []
 
     def __getitem__(self, name: str) -> Any:
         return self._values[_BY_NAME[name].name]
@@ -237,6 +260,13 @@ class Config:
 
     def on_change(self, fn: Listener) -> None:
         self._listeners.append(fn)
+
+    def on_commit(self, fn: Committer) -> None:
+        """``fn(names)`` runs once per CONFIG SET, after every value is in place, with
+        the names it set, in order: settings that only work together (a certificate and its
+        key) are applied as one, as Redis's apply functions.  A RespError from it
+        undoes the whole CONFIG SET."""
+        self._committers.append(fn)
 
     def load(self, name: str, raw: str) -> None:
         """Set at start-up (file or command line): immutable directives allowed."""
@@ -268,6 +298,10 @@ class Config:
                 self._values[d.name] = v
                 for fn in self._listeners:
                     fn(d.name, v)
+            if self._committers:
+                names = [d.name for d, _ in parsed]
+                for commit in self._committers:
+                    commit(names)
         except RespError:
             for name, v in old.items():
                 self._values[name] = v

@@ -7,7 +7,9 @@ listening socket.  Every complete request gets ``-BUSY``, except SCRIPT KILL,
 FUNCTION KILL and SHUTDOWN NOSAVE, which it serves.  Requests are parsed with
 each connection's own parser, so a request cut in half by the end of the busy
 period is finished by the event loop afterwards; connections accepted during
-the busy period are handed to the event loop when it ends.
+the busy period are handed to the event loop when it ends.  TLS connections
+are left alone (they wait for the script): their bytes can only go through
+the event loop's TLS layer (server/_tls.py).
 
 Short scripts never start this thread; lupa releases the GIL while Lua code
 runs, and the count hook's Python call gives it turns.
@@ -70,6 +72,8 @@ class BusyResponder:
             t = conn.transport
             if c is None or c.id == caller_id or t is None or conn.closed or c.fd < 0:
                 continue
+            if t.get_extra_info("sslcontext") is not None:
+                continue  # TLS: bytes written beside the TLS layer would corrupt the stream
             try:
                 if conn.held is not None or t.get_write_buffer_size() > 0:
                     continue  # replies still queued: answering now could reorder them

@@ -18,6 +18,8 @@ from moonkv.engine import Client, Config, Server
 from moonkv.server._busy import BusyResponder
 from moonkv.server._connection import Connection, Outbox
 from moonkv.server._expire import active_expire_cycle
+from moonkv.server._tls import TlsPort
+from moonkv.tls import TlsConfigError
 
 log = logging.getLogger("moonkv")
 
@@ -45,6 +47,7 @@ class ServerProcess:
         self.listen_socket: socket.socket | None = None
         self._busy: BusyResponder | None = None
         self._loop_thread = 0
+        self.tls = TlsPort(self)
 
     # -- group commit --------------------------------------------------------------
 
@@ -101,17 +104,19 @@ class ServerProcess:
         srv = self.server
         srv.scheduler = _LoopScheduler(loop)
         self._done = loop.create_future()
-        if sock is None:
+        if sock is None and srv.config["port"]:
             sock = bind_socket(srv.config["bind"], srv.config["port"])
-        srv.port = sock.getsockname()[1]
-        self.listen_socket = sock
         eng = srv.scripting
         if eng is not None:
             eng.on_busy = self._busy_start
             eng.on_busy_end = self._busy_end
-        self._aserver = await loop.create_server(
-            lambda: Connection(self), sock=sock, backlog=srv.config["tcp-backlog"]
-        )
+        if sock is not None:  # port 0: no plaintext port
+            srv.port = sock.getsockname()[1]
+            self.listen_socket = sock
+            self._aserver = await loop.create_server(
+                lambda: Connection(self), sock=sock, backlog=srv.config["tcp-backlog"]
+            )
+        await self.tls.start()
         # A plain Python handler (not loop.add_signal_handler): it also runs
         # while a script keeps the loop busy (at the script's next budget
         # check), where it stops the script so the server can shut down.
@@ -125,7 +130,8 @@ class ServerProcess:
         if eng is not None:
             threading.Thread(target=self._watchdog, name="moonkv-watchdog", daemon=True).start()
         log.info("Build: %s", native.state)
-        log.info("Ready to accept connections tcp on %s:%d", srv.config["bind"], srv.port)
+        if sock is not None:
+            log.info("Ready to accept connections tcp on %s:%d", srv.config["bind"], srv.port)
         await self._done
         await self._shutdown()
 
@@ -208,6 +214,7 @@ class ServerProcess:
         srv = self.server
         if self._aserver is not None:
             self._aserver.close()
+        self.tls.close()
         self.outbox.flush()
         for conn in list(self.connections.values()):
             if conn.transport is not None:
@@ -242,8 +249,13 @@ def run_server(config: Config) -> int:
         format="%(process)d:M %(asctime)s %(levelname).1s %(message)s",
         stream=sys.stderr,
     )
+    if not config["port"] and not config["tls-port"]:
+        log.warning("Configured to not listen anywhere, exiting.")
+        return 1
+    sock = None
     try:
-        sock = bind_socket(config["bind"], config["port"])
+        if config["port"]:
+            sock = bind_socket(config["bind"], config["port"])
     except OSError as e:
         print(f"moonkv: cannot listen on {config['bind']}:{config['port']}: {e.strerror}", file=sys.stderr)
         return 1
@@ -255,6 +267,15 @@ def run_server(config: Config) -> int:
         print(f"moonkv: {e}", file=sys.stderr)
         return 1
     proc = ServerProcess(server)
+    try:
+        proc.tls.configure()
+    except TlsConfigError as e:
+        log.warning("%s", e)
+        log.warning("Failed to configure TLS. Check logs for more info.")
+        return 1
+    except OSError as e:
+        print(f"moonkv: cannot listen on {config['bind']}:{config['tls-port']}: {e.strerror}", file=sys.stderr)
+        return 1
     import uvloop
 
     uvloop.run(proc.serve(sock))

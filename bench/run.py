@@ -147,6 +147,10 @@ class Server:
     restarts: int = 0
     version: str = ""
     build: str = ""  # moonkv's INFO moonkv_build: native (mypyc) or python
+    # Where redis-benchmark connects when not the plaintext port (bench/tls.py: the TLS
+    # port), and the options that go with it (--tls and the certificates).
+    bench_port: int = 0
+    bench_options: list[str] = field(default_factory=list)
 
     def start(self) -> None:
         self.port = free_port()
@@ -446,8 +450,9 @@ def run_one(srv: Server, test: Test, pipeline: int, n: int) -> Result:
         except RuntimeError as e:
             res.error = f"server down: {e}"
             return res
-    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(srv.port), "-c", str(CLIENTS),
-           "-n", str(n), "-r", str(test.keyspace), "-P", str(pipeline), "--csv"]
+    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(srv.bench_port or srv.port),
+           "-c", str(CLIENTS), "-n", str(n), "-r", str(test.keyspace), "-P", str(pipeline), "--csv"]
+    cmd += srv.bench_options
     cmd += test.bench
     try:
         cpu0 = cpu_seconds(srv.pid)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from moonkv.engine import Config
 from moonkv.errors import RespError
 from moonkv.server._connection import Connection
-from moonkv.tls import TlsConfigError, reason, server_context, tls_wanted
+from moonkv.tls import TlsConfigError, client_context, reason, server_context, tls_wanted
 
 if TYPE_CHECKING:
     from moonkv.server._listener import ServerProcess
@@ -158,6 +158,11 @@ class TlsPort:
 
 
 def _server_context(cfg: Config) -> ssl.SSLContext:
+    """The TLS port's context.  With TLS on the replication or cluster links the
+    context of those links is built too, so their settings are refused now, as Redis
+    refuses them, rather than when a link opens."""
     ctx = server_context(cfg)
     ctx.sslobject_class = _LoggedHandshake
+    if cfg["tls-replication"] or cfg["tls-cluster"]:
+        client_context(cfg)
     return ctx

@@ -20,7 +20,14 @@ from cryptography.hazmat.primitives import serialization
 
 from moonkv.engine import Config
 from moonkv.tls import client_context as moonkv_client_context
-from tests.helpers import REDIS_SERVER, RawClient, ServerHandle, encode_command, free_port
+from tests.helpers import (
+    REDIS_SERVER,
+    RawClient,
+    ServerHandle,
+    encode_command,
+    free_port,
+    start_moonkv,
+)
 from tests.tls.conftest import (
     Certs,
     client_context,
@@ -260,6 +267,10 @@ def test_config_set_tls_port_moves_the_listener(certs: Certs, tls_moonkv: tuple[
         with pytest.raises(OSError):
             tls_call(new, ctx)
         assert c.call("PING") == PONG
+        # And back on: a TLS port opened at run time.
+        again = free_port()
+        assert c.call("CONFIG", "SET", "tls-port", again) == b"+OK\r\n"
+        assert tls_call(again, ctx) == PONG
     finally:
         c.close()
 
@@ -586,4 +597,51 @@ def test_busy_script_leaves_tls_connections_intact(certs: Certs) -> None:
     finally:
         tls.close()
         runner.close()
+        h.stop()
+
+
+def test_big_values_quit_and_protocol_errors_over_tls(certs: Certs, tls_moonkv: tuple[ServerHandle, int]) -> None:
+    _, port = tls_moonkv
+    ctx = client_context(certs, certs.client)
+    c = TlsRaw(port, ctx)
+    try:
+        big = bytes(range(256)) * 40_000  # 10 MB: many TLS records each way
+        assert c.call("SET", "tls:big", big) == b"+OK\r\n"
+        assert c.call("GET", "tls:big") == b"$%d\r\n%s\r\n" % (len(big), big)
+        # A pipeline of 1000 requests in one write.
+        c.send_raw(b"".join(encode_command(["INCR", "tls:n"]) for _ in range(1000)))
+        assert [c.read_reply() for _ in range(1000)][-1] == b":1000\r\n"
+        assert c.call("QUIT") == b"+OK\r\n"
+        assert c.sock.recv(100) == b""  # closed after the reply
+    finally:
+        c.close()
+    c = TlsRaw(port, ctx)
+    try:
+        c.send_raw(b"*1\r\n$x\r\n")
+        assert c.read_reply() == b"-ERR Protocol error: invalid bulk length\r\n"
+        assert c.sock.recv(100) == b""
+    finally:
+        c.close()
+    assert tls_call(port, ctx) == PONG
+
+
+def test_tls_turned_on_at_run_time(certs: Certs) -> None:
+    h = start_moonkv(["--appendonly", "no", "--save", ""])
+    c = RawClient(h.port)
+    try:
+        port = free_port()
+        # Files are not read while nothing uses TLS, as in Redis.
+        assert c.call("CONFIG", "SET", "tls-cert-file", "/nonexistent.crt") == b"+OK\r\n"
+        assert c.call("CONFIG", "SET", "tls-port", port) == (
+            b"-ERR CONFIG SET failed (possibly related to argument 'tls-port') - "
+            b"Unable to update TLS configuration. Check server logs.\r\n"
+        )
+        assert c.call(
+            "CONFIG", "SET", "tls-port", port, "tls-cert-file", certs.server.cert,
+            "tls-key-file", certs.server.key, "tls-ca-cert-file", certs.ca,
+        ) == b"+OK\r\n"
+        assert tls_call(port, client_context(certs, certs.client)) == PONG
+        assert c.call("PING") == PONG
+    finally:
+        c.close()
         h.stop()

@@ -241,7 +241,7 @@ class Persistence:
         """Called by the listener once it accepts connections: load in slices."""
         self.loop = loop
         srv = self.server
-        if self.lock_fd >= 0:  # the real port is known now (``--port 0`` picks one)
+        if self.lock_fd >= 0:  # the real port is known now (0: no plaintext port, TLS only)
             with contextlib.suppress(OSError):
                 bind = (self.config["bind"].split() or ["127.0.0.1"])[0]
                 os.ftruncate(self.lock_fd, 0)

@@ -462,6 +462,8 @@ def test_config_get_and_set_as_redis(certs: Certs) -> None:
         pytest.param(["--tls-ciphers", "NO-SUCH-CIPHER"], id="bad-ciphers"),
         pytest.param(["--tls-ciphersuites", "NO_SUCH_SUITE"], id="bad-ciphersuites"),
         pytest.param(["--tls-ca-cert-file", "", "--tls-ca-cert-dir", "CADIR"], id="ca-dir"),
+        pytest.param(["--tls-dh-params-file", "DHPARAMS"], id="dh-params"),
+        pytest.param(["--tls-dh-params-file", "/nonexistent/dh.pem"], id="missing-dh-params"),
     ],
 )
 def test_startup_accepts_and_refuses_as_redis(certs: Certs, extra: list[str]) -> None:
@@ -469,10 +471,16 @@ def test_startup_accepts_and_refuses_as_redis(certs: Certs, extra: list[str]) ->
         extra = ["--tls-key-file", certs.other_server.key]
     if "CADIR" in extra:
         cadir = tempfile.mkdtemp(prefix="moonkv-cadir-")
-        subprocess.run(["openssl", "rehash", cadir], check=False, capture_output=True)
         shutil.copy(certs.ca, f"{cadir}/ca.pem")
         subprocess.run(["openssl", "rehash", cadir], check=True, capture_output=True)
         extra = [cadir if a == "CADIR" else a for a in extra]
+    if "DHPARAMS" in extra:
+        dh = f"{tempfile.mkdtemp(prefix='moonkv-dh-')}/dh.pem"
+        subprocess.run(
+            ["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048", "-out", dh],
+            check=True, capture_output=True,
+        )
+        extra = [dh if a == "DHPARAMS" else a for a in extra]
     results = []
     for kind in ("moonkv", "redis"):
         port = free_port()

@@ -10,6 +10,8 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v redis-cli >/dev/null || need_apt+=(redis-tools)
 command -v redis-benchmark >/dev/null || need_apt+=(redis-tools)
 command -v tclsh8.6 >/dev/null || need_apt+=(tcl)
+# tests/tls: openssl rehash (a CA directory) and DH parameters.
+command -v openssl >/dev/null || need_apt+=(openssl)
 command -v dpkg-source >/dev/null || need_apt+=(dpkg-dev)
 # The native build (mypyc) compiles C against Python's headers.
 command -v gcc >/dev/null || need_apt+=(gcc)

@@ -31,6 +31,7 @@ MODULES = (
     "persistence",
     "cluster",
     "acl",
+    "pubsub",
 )
 
 

@@ -10,6 +10,7 @@ from moonkv.engine import Client
 from moonkv.engine._acl import (
     CATEGORIES,
     DENIED_CMD,
+    DENIED_KEY,
     OK,
     AclRuleError,
     Selector,
@@ -70,7 +71,7 @@ def acl_setuser(c: Client, argv: list[bytes]) -> object:
         raise RespError("Usernames can't contain spaces or null characters")
     rules = _merge_selectors(argv[3:])
     try:
-        c.server.acl.setuser(name, rules)
+        c.server.acl.setuser(name, rules, c)
     except AclRuleError as e:
         rule, reason = e.args
         raise RespError(
@@ -225,7 +226,8 @@ def acl_dryrun(c: Client, argv: list[bytes]) -> object:
         return "OK"
     if res == DENIED_CMD:
         return f"This user has no permissions to run the '{spec.name}' command".encode()
-    return f"This user has no permissions to access the '{cmd[idx].decode('utf-8', 'replace')}' key".encode()
+    what = "key" if res == DENIED_KEY else "channel"
+    return f"This user has no permissions to access the '{cmd[idx].decode('utf-8', 'replace')}' {what}".encode()
 
 
 @command("acl|load", 2, _ADMIN, group=_S, since="6.0.0",

@@ -19,6 +19,8 @@ _C: Final = "connection"
 def ping(c: Client, argv: list[bytes]) -> object:
     if len(argv) > 2:
         raise RespError("wrong number of arguments for 'ping' command")
+    if c.subs is not None and c.resp == 2:  # subscribed (RESP2): an array, as a message is
+        return [b"pong", argv[1] if len(argv) == 2 else b""]
     return argv[1] if len(argv) == 2 else "PONG"
 
 
@@ -50,6 +52,7 @@ def reset(c: Client, argv: list[bytes]) -> object:
     c.multi = None
     c.multi_error = False
     srv.unwatch(c)
+    srv.pubsub.drop(c)
     c.select(0)
     c.resp = 2
     c.name = b""

@@ -5,7 +5,7 @@ and a root :class:`Selector` plus optional extra selectors; a command is
 allowed when any selector allows it.  A selector holds the allowed commands as
 a bitmask over command ids (:class:`Acl` numbers every command and subcommand
 of the table), first-arg exceptions (``+select|0``), key patterns with R/W
-permissions and channel patterns (stored; moonkv has no pub/sub yet).
+permissions and channel patterns.
 
 The executor checks permissions only for clients whose ``acl_user`` is set: a
 client's ``acl_user`` is its user when that user is restricted, else None, so
@@ -20,7 +20,7 @@ import hashlib
 import os
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from moonkv.commands._util import glob_match
 from moonkv.commands.table import CommandSpec, all_commands, lookup
@@ -117,7 +117,7 @@ class User:
 
     def update_restricted(self) -> None:
         r = self.root
-        self.restricted = not (r.allcommands and r.allkeys)
+        self.restricted = not (r.allcommands and r.allkeys and r.allchannels)
 
 
 class LogEntry:
@@ -240,11 +240,13 @@ class Acl:
         d = self.default
         return d.nopass and d.enabled
 
-    def setuser(self, name: bytes, rules: Sequence[bytes]) -> None:
-        """Apply rules atomically (raises AclRuleError(rule, reason) and changes nothing)."""
+    def setuser(self, name: bytes, rules: Sequence[bytes], me: Client | None = None) -> None:
+        """Apply rules atomically (raises AclRuleError(rule, reason) and changes nothing).
+
+        ``me``, the client running ACL SETUSER, gets its reply before it is dropped."""
         self._universe()
         old = self.users.get(name)
-        u = old.clone() if old is not None else User(name)
+        u = old.clone() if old is not None else self._new_user(name)
         for rule in rules:
             try:
                 self.apply(u, rule)
@@ -254,9 +256,50 @@ class Acl:
         if old is None:
             self.users[name] = u
         else:
+            # Subscribers whose channels the new rules no longer allow are dropped.
+            self._kill_revoked_subscribers(old, u, me)
             # Keep the object identity: clients hold a reference to their user.
             old.__dict__.update(u.__dict__)
         self.refresh_clients()
+
+    def _new_selector(self) -> Selector:
+        sel = Selector()
+        sel.allchannels = self.server.config["acl-pubsub-default"] == "allchannels"
+        return sel
+
+    def _new_user(self, name: bytes) -> User:
+        u = User(name)
+        u.root = self._new_selector()
+        return u
+
+    def _kill_revoked_subscribers(self, old: User, new: User, me: Client | None) -> None:
+        """Redis 7.0's ACLKillPubsubClientsIfNeeded: unless the new channel rules
+        keep every old one, each subscribed client of the user is checked and
+        closed if one of its subscriptions is no longer allowed."""
+        sels = (new.root, *new.selectors)
+        if any(s.allchannels for s in sels):
+            return
+        upcoming = [ch for s in sels for ch in s.channels]
+        kept = True
+        for s in (old.root, *old.selectors):
+            if s.allchannels or any(ch not in upcoming for ch in s.channels):
+                kept = False
+                break
+        if kept:
+            return
+        for cl in list(self.server.clients.values()):
+            subs = cl.subs
+            if cl.user is not old or subs is None:
+                continue
+            if (
+                any(pat not in upcoming for pat in subs.patterns)
+                or any(not _channel_allowed(upcoming, ch) for ch in subs.channels)
+                or any(not _channel_allowed(upcoming, ch) for ch in subs.shard)
+            ):
+                cl.closing = True
+                if cl is not me:
+                    self.server.remove_client(cl)
+                    cl.close()
 
     def deluser(self, name: bytes, me: Client | None = None) -> bool:
         """Remove a user and disconnect its clients (``me`` gets its reply first)."""
@@ -340,12 +383,12 @@ class Acl:
             u.enabled = False
             u.sanitize = "sanitize-payload"
             u.selectors = []
-            u.root = Selector()
+            u.root = self._new_selector()
             self._set_all(u.root, False)
         elif low == b"clearselectors":
             u.selectors = []
         elif rule[:1] == b"(" and rule[-1:] == b")":
-            sel = Selector()
+            sel = self._new_selector()
             self._set_all(sel, False)
             for op in rule[1:-1].split():
                 self.apply_selector(sel, op)
@@ -493,8 +536,12 @@ class Acl:
         self.log_denied(c, res, idx, spec, argv, "toplevel" if c.multi is None else "multi")
         if res == DENIED_CMD:
             err = NoPermError(f"this user has no permissions to run the '{spec.name}' command")
-        else:
+        elif res == DENIED_KEY:
             err = NoPermError("this user has no permissions to access one of the keys used as arguments")
+        else:
+            err = NoPermError(
+                "this user has no permissions to access one of the channels used as arguments"
+            )
         if spec.name == "exec":  # a refused EXEC aborts the transaction (as Redis's rejectCommand)
             c.multi = None
             c.multi_error = False
@@ -510,7 +557,8 @@ class Acl:
         self.log_denied(c, res, idx, spec, argv, "multi")
         reason = (
             "no permission to execute the command or subcommand" if res == DENIED_CMD
-            else "no permission to touch the specified keys"
+            else "no permission to touch the specified keys" if res == DENIED_KEY
+            else "no permission to access one of the channels used as arguments"
         )
         return NoPermError(
             "ACLs rules changed between the moment the transaction was accumulated and the EXEC "
@@ -528,6 +576,8 @@ class Acl:
         self.log_denied(run_client, res, idx, spec, argv, "lua")
         if res == DENIED_CMD:
             return "ERR The user executing the script can't run this command or subcommand"
+        if res == DENIED_CHANNEL:
+            return "ERR The user executing the script can't publish to the channel mentioned in the command"
         return (
             "ERR The user executing the script can't access at least one of the keys mentioned "
             "in the command arguments"
@@ -578,6 +628,15 @@ class Acl:
                         break
                 else:
                     return DENIED_KEY, pos
+        if not sel.allchannels:
+            how = _CHANNEL_ARGS.get(spec.name)
+            if how is not None:
+                first, only_first, is_pattern = how
+                end = first + 1 if only_first else len(argv)
+                for pos in range(first, end):
+                    ch = argv[pos]
+                    if not (ch in sel.channels if is_pattern else _channel_allowed(sel.channels, ch)):
+                        return DENIED_CHANNEL, pos
         return OK, 0
 
     # -- ACL LOG ------------------------------------------------------------------
@@ -722,6 +781,22 @@ def _lookup_full(name: bytes) -> CommandSpec | None:
     return lookup(name)
 
 
+# The commands that name channels ACL rules apply to: (first argv index,
+# only that one, given as a pattern).  A PSUBSCRIBE pattern must equal an
+# allowed pattern; a channel matches them as globs (Redis 7.0).
+_CHANNEL_ARGS: Final = {
+    "publish": (1, True, False),
+    "spublish": (1, True, False),
+    "subscribe": (1, False, False),
+    "ssubscribe": (1, False, False),
+    "psubscribe": (1, False, True),
+}
+
+
+def _channel_allowed(allowed: Sequence[bytes], channel: bytes) -> bool:
+    return any(glob_match(pat, channel) for pat in allowed)
+
+
 def _key_need(flags: Sequence[str]) -> int:
     need = 0
     for f in flags:
@@ -752,6 +827,8 @@ def _keys_and_flags(spec: CommandSpec, argv: Sequence[bytes]) -> list[tuple[int,
         return [(p, flagged.get(p, default)) for p in positions]
     out = []
     for ks in spec.keys:
+        if "NOT_KEY" in ks.flags:  # a shard channel named for routing, not a key
+            continue
         need = _key_need(ks.flags)
         for p in ks.positions(argv):
             out.append((p, need))

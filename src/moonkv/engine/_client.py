@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from moonkv.keyspace import Database
+from moonkv.pubsub import Subscriptions
 
 if TYPE_CHECKING:
     from moonkv.engine._server import Server
@@ -23,7 +24,9 @@ class Client:
     """A client: a network connection, a script's fake caller, or an embedded user.
 
     The network layer sets ``send`` (deliver a reply later, e.g. when a blocked
-    client is served) and ``close`` (drop the connection).
+    client is served), ``push`` (out-of-band bytes for this client, already
+    encoded for its protocol: pub/sub messages; they go out even under CLIENT
+    REPLY OFF, in order with its replies) and ``close`` (drop the connection).
     """
 
     def __init__(self, server: Server, addr: str = "", laddr: str = "", fd: int = -1) -> None:
@@ -58,7 +61,9 @@ class Client:
         self.no_evict = False
         self.paused_reply: list[object] = []
         self.send: Callable[[object], None] = _discard
+        self.push: Callable[[bytes], None] = _discard_bytes
         self.close: Callable[[], None] = _noop
+        self.subs: Subscriptions | None = None  # while subscribed to something (pub/sub mode)
         self.kill_reason = ""
         self.qbuf = 0
         self.flags = ""
@@ -70,6 +75,9 @@ class Client:
         """One line of CLIENT LIST / CLIENT INFO, in Redis's field order."""
         now = time.time()
         flags = ""
+        subs = self.subs
+        if subs is not None:
+            flags += "P"
         if self.multi is not None:
             flags += "x"
         if self.blocked is not None:
@@ -86,14 +94,19 @@ class Client:
         return (
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.fd} "
             f"name={self.name.decode('utf-8', 'replace')} age={int(now - self.created)} "
-            f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.id} sub=0 psub=0 "
-            f"ssub=0 multi={len(self.multi) if self.multi is not None else -1} qbuf={self.qbuf} "
+            f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.id} "
+            f"sub={len(subs.channels) if subs else 0} psub={len(subs.patterns) if subs else 0} "
+            f"ssub={len(subs.shard) if subs else 0} multi={len(self.multi) if self.multi is not None else -1} qbuf={self.qbuf} "
             f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=2048 "
             f"events=r cmd={cmd} user={user} redir=-1 resp={self.resp}"
         )
 
 
 def _discard(_reply: object) -> None:
+    pass
+
+
+def _discard_bytes(_data: bytes) -> None:
     pass
 
 

@@ -228,6 +228,7 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("oom-score-adj", "enum", "no", choices=("no", "yes", "relative", "absolute")),
     Directive("tracking-table-max-keys", "int", 1000000),
     Directive("acllog-max-len", "int", 128),
+    Directive("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels")),
     Directive("shutdown-timeout", "int", 10, minimum=0),
     Directive("shutdown-on-sigint", "string", "default"),
     Directive("shutdown-on-sigterm", "string", "default"),

@@ -34,6 +34,7 @@ from moonkv.errors import (
     wrong_arity,
 )
 from moonkv.keyspace import Keyspace
+from moonkv.pubsub import Hub
 
 Effect = tuple[int, list[bytes]]
 
@@ -86,6 +87,11 @@ class BlockState:
 _MULTI_PASSTHROUGH: Final = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
 # Commands that run a script: they may write without being flagged write.
 _SCRIPT_RUNNERS: Final = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
+# What a RESP2 client may run while subscribed (Redis's processCommand list).
+_PUBSUB_ALLOWED: Final = frozenset({
+    "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe",
+    "quit", "reset",
+})
 
 
 class Server:
@@ -99,6 +105,7 @@ class Server:
         self.effects: list[Effect] = []
         self._explicit = 0
         self.watched: dict[tuple[int, bytes], set[Client]] = self.ks.watched
+        self.pubsub = Hub(self.ks)
         self.loading = False
         self.write_error: str | None = None  # set by persistence on a failed write/fsync
         self.start_time = time.time()
@@ -147,13 +154,15 @@ class Server:
         self.commands_processed += 1
         spec = TABLE.get(argv[0])
         # Fast path: a known command with the right arity, from a plain client
-        # (authenticated, no ACL restrictions, not in MULTI) on a healthy server.
+        # (authenticated, no ACL restrictions, not in MULTI, not subscribed) on
+        # a healthy server.
         # The conditions are plain()'s, inlined: calling it costs 2.5 % of a GET.
         if (
             spec is not None
             and not spec.subcommands
             and c.multi is None
             and c.acl_user is None
+            and c.subs is None
             and c.authenticated
             and not self.loading
             and self.write_error is None
@@ -178,6 +187,11 @@ class Server:
                 raise NoAuthError("Authentication required.")
             if c.acl_user is not None:
                 self.acl.enforce(c, spec, argv)
+            if c.subs is not None and c.resp == 2 and spec.name not in _PUBSUB_ALLOWED:
+                raise RespError(
+                    f"Can't execute '{spec.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                    "PING / QUIT / RESET are allowed in this context"
+                )
         except RespError as e:
             if spec is not None:
                 spec.rejected_calls += 1
@@ -210,6 +224,7 @@ class Server:
         return (
             c.multi is None
             and c.acl_user is None
+            and c.subs is None
             and c.authenticated
             and not self.loading
             and self.write_error is None
@@ -523,6 +538,8 @@ class Server:
             self.unblock(c)
         if c.watched:
             self.unwatch(c)
+        if c.subs is not None:
+            self.pubsub.drop(c)
         self.clients.pop(c.id, None)
 
     def new_client(self) -> Client:

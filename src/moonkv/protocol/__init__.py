@@ -5,7 +5,7 @@ Imports only :mod:`moonkv.errors`; no sockets, no event loop.
 
 from moonkv.protocol._encoder import bulk, encode, encode_many, format_double
 from moonkv.protocol._parser import RespParser, split_args
-from moonkv.protocol._types import NULL_ARRAY, BigNumber, Double, Push, RawReply, Verbatim
+from moonkv.protocol._types import NULL_ARRAY, BigNumber, Double, Push, RawReply, Replies, Verbatim
 
 __all__ = [
     "NULL_ARRAY",
@@ -13,6 +13,7 @@ __all__ = [
     "Double",
     "Push",
     "RawReply",
+    "Replies",
     "RespParser",
     "Verbatim",
     "bulk",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Final
 
 from moonkv.errors import RespError
-from moonkv.protocol._types import NULL_ARRAY, BigNumber, Double, Push, RawReply, Verbatim
+from moonkv.protocol._types import NULL_ARRAY, BigNumber, Double, Push, RawReply, Replies, Verbatim
 
 _CRLF: Final = b"\r\n"
 # "$<n>\r\n" for the usual bulk lengths: concatenating three strings costs
@@ -117,5 +117,8 @@ def _encode(value: object, proto: int, emit: Callable[[bytes], None]) -> None:
             _encode(item, proto, emit)
     elif t is RawReply:
         emit(value.data)  # type: ignore[attr-defined]
+    elif t is Replies:
+        for item in value.items:  # type: ignore[attr-defined]
+            _encode(item, proto, emit)
     else:
         raise TypeError(f"cannot encode reply of type {t.__name__}")

@@ -59,6 +59,15 @@ class Push:
     items: list[object]
 
 
+@dataclass(frozen=True, slots=True)
+class Replies:
+    """Several replies that one command sends one after the other (SUBSCRIBE
+    confirms each channel).  Pub/Sub confirmations: they are sent even under
+    CLIENT REPLY OFF, as Redis sends pushes."""
+
+    items: list[object]
+
+
 class RawReply:
     """Bytes already encoded for the wire, sent as they are (a script's reply).
 

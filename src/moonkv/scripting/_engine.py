@@ -449,6 +449,9 @@ class ScriptEngine:
                 r = (False, b"not enough memory")
             except LuaError as e:  # an error raised outside the protected call
                 r = (False, str(e).encode())
+        except BaseException:
+            srv.pubsub.discard()
+            raise
         finally:
             ks.undo = None
             ks.frozen_ms = None
@@ -464,6 +467,12 @@ class ScriptEngine:
                 self.on_busy_end(run)
         # See outcome() in prelude.lua for what the Lua side returns.
         t = type(r)
+        hub = srv.pubsub
+        if hub.held:  # what the script published goes out if it commits
+            if t is tuple and r[0] is False:
+                hub.discard()
+            else:
+                hub.release()
         if t is bytes or t is int:  # a string or an integer
             return r
         if r is None:  # nil

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 from moonkv.engine import BLOCKED, NO_REPLY, NOT_DATA, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
 from moonkv.errors import ProtocolError, RespError
-from moonkv.protocol import RawReply, RespParser, bulk, encode, encode_many
+from moonkv.protocol import RawReply, Replies, RespParser, bulk, encode, encode_many
 
 _OK: Final = b"+OK\r\n"
 _OK_STR: Final = "OK"  # handlers return this very object (an interned literal)
@@ -56,7 +56,9 @@ class Outbox:
 
 
 class Connection(asyncio.Protocol):
-    __slots__ = ("proc", "server", "outbox", "transport", "client", "parser", "pending", "held", "closed")
+    __slots__ = (
+        "proc", "server", "outbox", "transport", "client", "parser", "pending", "held", "batch", "closed",
+    )
 
     def __init__(self, proc: ServerProcess, client: Client | None = None) -> None:
         self.proc = proc
@@ -68,6 +70,7 @@ class Connection(asyncio.Protocol):
         self.parser = RespParser(self.server.config["proto-max-bulk-len"])
         self.pending: list[list[bytes]] = []  # commands waiting behind a blocked one
         self.held: list[bytes] | None = None  # replies waiting for the iteration's flush
+        self.batch: list[bytes] | None = None  # the replies run_commands is gathering
         self.closed = False
 
     # -- asyncio callbacks -------------------------------------------------
@@ -88,6 +91,7 @@ class Connection(asyncio.Protocol):
             local = transport.get_extra_info("sockname")
             c = Client(srv, _address(peer), _address(local), sock.fileno() if sock is not None else -1)
         c.send = self.send_async
+        c.push = self.push
         c.close = self.close_client
         self.client = c
         srv.add_client(c)
@@ -157,11 +161,19 @@ class Connection(asyncio.Protocol):
 
     def run_commands(self, cmds: list[list[bytes]]) -> list[bytes]:
         """Execute commands in order; returns encoded replies (stops at a block)."""
+        out: list[bytes] = []
+        self.batch = out  # a push to this client joins its replies in order (see push)
+        try:
+            self._run(cmds, out)
+        finally:
+            self.batch = None
+        return out
+
+    def _run(self, cmds: list[list[bytes]], out: list[bytes]) -> None:
         c = self.client
         assert c is not None
         srv = self.server
         proc = self.proc
-        out: list[bytes] = []
         start = 0
         if len(cmds) > 1 and not srv.paused_until and c.reply_mode == REPLY_ON and srv.plain(c):
             # A pipeline: its leading data commands skip the per-command checks
@@ -179,11 +191,11 @@ class Connection(asyncio.Protocol):
                     out.append(_OK)
                 elif reply is BLOCKED:
                     self.pending.extend(cmds[start:])
-                    return out
+                    return
                 else:
                     self._emit(reply, out)
             else:
-                return out
+                return
         for i, argv in enumerate(cmds[start:] if start else cmds, start):
             if c.closing:
                 break
@@ -202,7 +214,6 @@ class Connection(asyncio.Protocol):
                 break
         if srv.shutdown_requested is not None:
             proc.request_shutdown()
-        return out
 
     def _after(self, reply: object, out: list[bytes]) -> list[bytes]:
         """The general handling of one executed command's reply (see run_commands)."""
@@ -231,9 +242,12 @@ class Connection(asyncio.Protocol):
                     out.append(reply.data)  # type: ignore[attr-defined]
                 else:
                     encode_many([reply], c.resp, out.append)
-        elif mode == REPLY_SKIP and reply is not NO_REPLY:
-            # This reply is the skipped one; CLIENT REPLY SKIP's own (none) does not count.
-            c.reply_mode = REPLY_ON
+        else:
+            if type(reply) is Replies:  # pub/sub confirmations are pushes: never silenced
+                encode_many([reply], c.resp, out.append)
+            if mode == REPLY_SKIP and reply is not NO_REPLY:
+                # This reply is the skipped one; CLIENT REPLY SKIP's own (none) does not count.
+                c.reply_mode = REPLY_ON
 
     # -- output ------------------------------------------------------------
 
@@ -252,6 +266,20 @@ class Connection(asyncio.Protocol):
             if not box.scheduled and box.call_soon is not None:
                 box.scheduled = True
                 box.call_soon(box.flush)
+
+    def push(self, data: bytes) -> None:
+        """Out-of-band bytes for this client (Client.push): a pub/sub message.
+
+        In order with the replies: while this connection runs a pipeline the
+        push joins the replies gathered so far, otherwise it is held like one.
+        """
+        if self.closed:
+            return
+        batch = self.batch
+        if batch is not None:
+            batch.append(data)
+        else:
+            self.send(data)
 
     def take_held(self) -> bytes:
         held = self.held

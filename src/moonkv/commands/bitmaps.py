@@ -14,6 +14,7 @@ from moonkv.commands.strings import get_string, write_string
 from moonkv.commands.table import command, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError, syntax_error
+from moonkv.keyspace.events import GENERIC, STRING
 
 _G: Final = "bitmap"
 _BIT_OFFSET_ERR: Final = "bit offset is not an integer or out of range"
@@ -67,6 +68,7 @@ def setbit(c: Client, argv: list[bytes]) -> object:
         prev = 0
         new = old + bytes(byte - n) + bytes(((on << shift),))
     c.db.set(key, new, keep_ttl=True)
+    c.db.notify(STRING, b"setbit", key)
     return prev
 
 
@@ -202,7 +204,8 @@ def bitop(c: Client, argv: list[bytes]) -> object:
     maxlen = max(len(v) for v in vals)
     dest = argv[2]
     if maxlen == 0:
-        db.delete(dest)
+        if db.delete(dest):
+            db.notify(GENERIC, b"del", dest)
         return 0
     ints = [int.from_bytes(v, "big") << (8 * (maxlen - len(v))) for v in vals]
     if op == b"not":
@@ -219,6 +222,7 @@ def bitop(c: Client, argv: list[bytes]) -> object:
             for x in ints[1:]:
                 r ^= x
     db.set(dest, r.to_bytes(maxlen, "big"))
+    db.notify(STRING, b"set", dest)
     return maxlen
 
 
@@ -350,6 +354,7 @@ def _bitfield(c: Client, argv: list[bytes], readonly_cmd: bool) -> object:
             changes += 1
     if changes or grown:
         c.db.set(key, bytes(ba), keep_ttl=True)
+        c.db.notify(STRING, b"setbit", key)
     return out
 
 

@@ -24,6 +24,7 @@ from moonkv.keyspace.codec import (
     load_payload,
     verify_payload,
 )
+from moonkv.keyspace.events import GENERIC
 
 _G: Final = "generic"
 _SAME_OBJECT: Final = "source and destination objects are the same"
@@ -55,10 +56,12 @@ def _db_index(c: Client, raw: bytes) -> Database:
 # -- existence and deletion ---------------------------------------------------------
 
 def _del(c: Client, argv: list[bytes]) -> object:
-    delete = c.db.delete
+    db = c.db
+    delete = db.delete
     n = 0
     for k in argv[1:]:
         if delete(k):
+            db.notify(GENERIC, b"del", k)
             n += 1
     return n
 
@@ -124,6 +127,8 @@ def _rename(c: Client, argv: list[bytes], nx: bool) -> object:
     if expire is not None:
         db.set_expire(dst, expire)
     db.delete(src)
+    db.notify(GENERIC, b"rename_from", src)
+    db.notify(GENERIC, b"rename_to", dst)
     return 1 if nx else "OK"
 
 
@@ -157,6 +162,8 @@ def move(c: Client, argv: list[bytes]) -> object:
     if expire is not None:
         dst.set_expire(key, expire)
     src.delete(key)
+    src.notify(GENERIC, b"move_from", key)
+    dst.notify(GENERIC, b"move_to", key)
     return 1
 
 
@@ -192,6 +199,7 @@ def copy(c: Client, argv: list[bytes]) -> object:
     dst.set(newkey, copy_value(v))
     if expire is not None:
         dst.set_expire(newkey, expire)
+    dst.notify(GENERIC, b"copy_to", newkey)
     return 1
 
 
@@ -358,9 +366,11 @@ def _expire(c: Client, argv: list[bytes], unit_ms: int, relative: bool, name: st
     srv = c.server
     if when <= now:
         db.delete(key)
+        db.notify(GENERIC, b"del", key)
         srv.emit(db.id, [b"DEL", key])
         return 1
     db.set_expire(key, when)
+    db.notify(GENERIC, b"expire", key)
     srv.emit(db.id, [b"PEXPIREAT", key, b"%d" % when])
     return 1
 
@@ -432,7 +442,10 @@ def persist(c: Client, argv: list[bytes]) -> object:
     db = c.db
     if db.get(argv[1]) is None:
         return 0
-    return 1 if db.persist(argv[1]) else 0
+    if not db.persist(argv[1]):
+        return 0
+    db.notify(GENERIC, b"persist", argv[1])
+    return 1
 
 
 # -- OBJECT -----------------------------------------------------------------------------------
@@ -598,6 +611,7 @@ def restore(c: Client, argv: list[bytes]) -> object:
         ttl += db.ks.now_ms()
     if ttl and ttl <= db.ks.now_ms():
         if deleted:
+            db.notify(GENERIC, b"del", key)
             srv.emit(db.id, [b"DEL", key])
         return "OK"
     db.set(key, value)
@@ -608,4 +622,5 @@ def restore(c: Client, argv: list[bytes]) -> object:
             eff[2] = b"%d" % ttl
             eff.append(b"ABSTTL")
             srv.emit(db.id, eff)
+    db.notify(GENERIC, b"restore", key)
     return "OK"

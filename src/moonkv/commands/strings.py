@@ -24,6 +24,7 @@ from moonkv.errors import (
     syntax_error,
     wrong_arity,
 )
+from moonkv.keyspace.events import GENERIC, STRING
 
 _G: Final = "string"
 _MAX_BULK_ERR: Final = "string exceeds maximum allowed size (proto-max-bulk-len)"
@@ -128,8 +129,10 @@ def _set_generic(c: Client, key: bytes, value: bytes, flags: int, expire_ms: int
     if (flags & _NX and old is not None) or (flags & _XX and old is None):
         return old if flags & _GET else None
     db.set(key, value, keep_ttl=bool(flags & _KEEPTTL))
+    db.notify(STRING, b"set", key)
     if expire_ms is not None:
         srv = c.server
+        db.notify(GENERIC, b"expire", key)
         if expire_ms <= db.ks.now_ms() and not c.in_script:
             # Already in the past: the key is gone at once (propagated as DEL).
             db.delete(key)
@@ -145,7 +148,10 @@ def _set_generic(c: Client, key: bytes, value: bytes, flags: int, expire_ms: int
          complexity="O(1)")
 def set_(c: Client, argv: list[bytes]) -> object:
     if len(argv) == 3:
-        c.db.set(argv[1], argv[2])
+        db = c.db
+        db.set(argv[1], argv[2])
+        if db.ks.events:
+            db.notify(STRING, b"set", argv[1])
         return "OK"
     flags, raw = _parse_ext(argv, True)
     ms = _expire_ms(c, raw, flags, "set") if raw is not None else None
@@ -159,6 +165,7 @@ def setnx(c: Client, argv: list[bytes]) -> object:
     if db.get(argv[1]) is not None:
         return 0
     db.set(argv[1], argv[2])
+    db.notify(STRING, b"set", argv[1])
     return 1
 
 
@@ -184,6 +191,7 @@ def psetex(c: Client, argv: list[bytes]) -> object:
 def getset(c: Client, argv: list[bytes]) -> object:
     old = get_string(c, argv[1])
     c.db.set(argv[1], argv[2])
+    c.db.notify(STRING, b"set", argv[1])
     c.server.emit(c.db.id, [b"SET", argv[1], argv[2]])
     return old
 
@@ -194,6 +202,7 @@ def getdel(c: Client, argv: list[bytes]) -> object:
     v = get_string(c, argv[1])
     if v is not None:
         c.db.delete(argv[1])
+        c.db.notify(GENERIC, b"del", argv[1])
         c.server.emit(c.db.id, [b"DEL", argv[1]])
     return v
 
@@ -212,12 +221,15 @@ def getex(c: Client, argv: list[bytes]) -> object:
     if ms is not None:
         if flags & (_EXAT | _PXAT) and ms <= db.ks.now_ms():
             db.delete(key)
+            db.notify(GENERIC, b"del", key)
             srv.emit(db.id, [b"DEL", key])
         else:
             db.set_expire(key, ms)
+            db.notify(GENERIC, b"expire", key)
             srv.emit(db.id, [b"PEXPIREAT", key, b"%d" % ms])
     elif flags & _PERSIST:
         if db.persist(key):
+            db.notify(GENERIC, b"persist", key)
             srv.emit(db.id, [b"PERSIST", key])
     return v
 
@@ -242,7 +254,13 @@ def mset(c: Client, argv: list[bytes]) -> object:
     n = len(argv)
     if not n & 1:
         raise wrong_arity("mset")
-    s = c.db.set
+    db = c.db
+    s = db.set
+    if db.ks.events:
+        for i in range(1, n, 2):
+            s(argv[i], argv[i + 1])
+            db.notify(STRING, b"set", argv[i])
+        return "OK"
     for i in range(1, n, 2):
         s(argv[i], argv[i + 1])
     return "OK"
@@ -261,6 +279,7 @@ def msetnx(c: Client, argv: list[bytes]) -> object:
             return 0
     for i in range(1, n, 2):
         db.set(argv[i], argv[i + 1])
+        db.notify(STRING, b"set", argv[i])
     return 1
 
 
@@ -275,6 +294,7 @@ def append(c: Client, argv: list[bytes]) -> object:
         check_string_length(c, len(old), len(tail))
         new = old + tail
     c.db.set(key, new, keep_ttl=True)
+    c.db.notify(STRING, b"append", key)
     return len(new)
 
 
@@ -302,6 +322,7 @@ def _incr(c: Client, key: bytes, incr: int) -> object:
     if new > I64_MAX or new < I64_MIN:
         raise RespError(OVERFLOW)
     db.set(key, b"%d" % new, keep_ttl=True)
+    db.notify(STRING, b"incrby", key)
     return new
 
 
@@ -469,6 +490,7 @@ def incrbyfloat(c: Client, argv: list[bytes]) -> object:
     new = format_long_double(total)
     db = c.db
     db.set(key, new, keep_ttl=True)
+    db.notify(STRING, b"incrbyfloat", key)
     c.server.emit(db.id, [b"SET", key, new, b"KEEPTTL"])
     return new
 
@@ -532,6 +554,7 @@ def setrange(c: Client, argv: list[bytes]) -> object:
         else:
             new = old[:offset] + value + old[offset + len(value):]
     c.db.set(key, new, keep_ttl=True)
+    c.db.notify(STRING, b"setrange", key)
     return len(new)
 
 

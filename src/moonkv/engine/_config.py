@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from moonkv.errors import RespError
+from moonkv.keyspace.events import classes_string, parse_classes
 
 _UNITS: Final = {
     "": 1,
@@ -40,7 +41,7 @@ def parse_memory(text: str) -> int:
 @dataclass
 class Directive:
     name: str
-    kind: str  # int | memory | bool | enum | string | save | flags
+    kind: str  # int | memory | bool | enum | string | save | flags | events
     default: Any
     choices: tuple[str, ...] = ()
     minimum: int | None = None
@@ -75,6 +76,8 @@ class Directive:
             if v not in self.choices:
                 raise ValueError("argument(s) must be one of the following: " + ", ".join(self.choices))
             return v
+        if k == "events":
+            return parse_classes(raw)
         if k == "save":
             parts = raw.split()
             if len(parts) % 2:
@@ -93,6 +96,8 @@ class Directive:
             return "yes" if value else "no"
         if k == "save":
             return " ".join(f"{s} {c}" for s, c in value)
+        if k == "events":
+            return classes_string(value)
         return str(value)
 
 
@@ -186,7 +191,7 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("latency-monitor-threshold", "int", 0, minimum=0),
     Directive("latency-tracking", "bool", True),
     Directive("latency-tracking-info-percentiles", "string", "50 99 99.9"),
-    Directive("notify-keyspace-events", "string", ""),
+    Directive("notify-keyspace-events", "events", 0),
     Directive("enable-debug-command", "enum", "local", choices=("no", "yes", "local"), aliases=()),
     Directive("enable-protected-configs", "enum", "no", choices=("no", "yes", "local"), immutable=True),
     Directive("enable-module-command", "enum", "no", choices=("no", "yes", "local"), immutable=True),

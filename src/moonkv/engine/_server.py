@@ -33,7 +33,7 @@ from moonkv.errors import (
     RespError,
     wrong_arity,
 )
-from moonkv.keyspace import Keyspace
+from moonkv.keyspace import Keyspace, events
 from moonkv.pubsub import Hub
 
 Effect = tuple[int, list[bytes]]
@@ -106,6 +106,8 @@ class Server:
         self._explicit = 0
         self.watched: dict[tuple[int, bytes], set[Client]] = self.ks.watched
         self.pubsub = Hub(self.ks)
+        self.ks.notifier = self.pubsub.notify
+        self.ks.events = events.active(self.config["notify-keyspace-events"])
         self.loading = False
         self.write_error: str | None = None  # set by persistence on a failed write/fsync
         self.start_time = time.time()
@@ -143,7 +145,9 @@ class Server:
     # -- configuration ---------------------------------------------------
 
     def _config_changed(self, name: str, value: Any) -> None:
-        if name == "requirepass":
+        if name == "notify-keyspace-events":
+            self.ks.events = events.active(value)
+        elif name == "requirepass":
             # The default user's password; existing connections stay authenticated, as in Redis.
             self.acl.set_default_password(value)
 

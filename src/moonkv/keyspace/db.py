@@ -8,8 +8,10 @@ from typing import Any
 
 from moonkv.clock import Clock
 from moonkv.errors import WrongTypeError
+from moonkv.keyspace.events import EXPIRED, KEY_MISS, NEW
 
 UndoFn = Callable[[], None]
+Notifier = Callable[[bytes, bytes, int], None]  # (event, key, db id)
 
 
 def type_name(value: object) -> bytes:
@@ -33,6 +35,9 @@ class Keyspace:
       TTL passed; they are facts, committed even if the unit's own effects are
       not (a failed script drops only those it caused, see ``expire_now``).
     * ``ready`` collects keys that a blocked client may now be served from.
+    * ``events`` holds the enabled keyspace notification classes (0 while
+      none is published, see :mod:`moonkv.keyspace.events`); ``notifier``
+      publishes an enabled event.
     """
 
     def __init__(self, ndbs: int = 16, clock: Clock | None = None) -> None:
@@ -52,6 +57,8 @@ class Keyspace:
         self.expired_keys = 0
         self.expired_stale_perc = 0.0
         self.active_expire_enabled = True
+        self.events = 0
+        self.notifier: Notifier = _no_notifier
 
     def now_ms(self) -> int:
         f = self.frozen_ms
@@ -89,7 +96,10 @@ class Database:
         """Like :meth:`get`, and counts keyspace hits and misses."""
         v = self.get(key)
         if v is None:
-            self.ks.misses += 1
+            ks = self.ks
+            ks.misses += 1
+            if ks.events & KEY_MISS:
+                ks.notifier(b"keymiss", key, self.id)
         else:
             self.ks.hits += 1
         return v
@@ -139,6 +149,11 @@ class Database:
         """Store ``value`` at ``key`` (replacing any value; TTL cleared unless kept)."""
         data = self.data
         ks = self.ks
+        if ks.events:
+            if key in self.expires:
+                self.get(key)  # a stale key expires first ("expired", then "new"), as in Redis
+            if ks.events & NEW and key not in data:
+                ks.notifier(b"new", key, self.id)
         if ks.undo is not None:
             ks.undo.append(_restore(self, key, data.get(key), self.expires.get(key)))
         data[key] = value
@@ -194,6 +209,12 @@ class Database:
         if ks.watched:
             ks.touched.append((self.id, key))
 
+    def notify(self, cls: int, event: bytes, key: bytes) -> None:
+        """Announce a keyspace event of class ``cls`` (see :mod:`moonkv.keyspace.events`)."""
+        ks = self.ks
+        if ks.events & cls:
+            ks.notifier(event, key, self.id)
+
     def undo(self, fn: UndoFn) -> None:
         """Record how to reverse an in-place change (only while a script runs)."""
         u = self.ks.undo
@@ -232,6 +253,8 @@ class Database:
         ks.expired_effects.append((self.id, [b"DEL", key]))
         if ks.watched:
             ks.touched.append((self.id, key))
+        if ks.events & EXPIRED:
+            ks.notifier(b"expired", key, self.id)
 
     def flush(self) -> int:
         """Remove every key; returns how many there were."""
@@ -251,6 +274,10 @@ class Database:
         if ks.blocking_keys:
             ks.ready.extend(k for k in ks.blocking_keys if k[0] == self.id)
         return n
+
+
+def _no_notifier(event: bytes, key: bytes, dbid: int) -> None:
+    pass
 
 
 def _restore(db: Database, key: bytes, value: Any, expire: int | None) -> UndoFn:

@@ -7,6 +7,7 @@ from typing import Final, Protocol
 
 from moonkv.commands._util import glob_match
 from moonkv.keyspace import Keyspace
+from moonkv.keyspace.events import KEYEVENT, KEYSPACE
 from moonkv.protocol import bulk
 
 _MESSAGE: Final = bulk(b"message")
@@ -142,6 +143,15 @@ class Hub:
             self.held.append((channel, message, shard))
             return self.receivers(channel, shard)
         return self.deliver(channel, message, shard)
+
+    def notify(self, event: bytes, key: bytes, dbid: int) -> None:
+        """Publish a keyspace event (the keyspace's notifier): the key's channel
+        first, then the event's, as Redis's notifyKeyspaceEvent."""
+        flags = self.ks.events
+        if flags & KEYSPACE:
+            self.publish(b"__keyspace@%d__:%s" % (dbid, key), event)
+        if flags & KEYEVENT:
+            self.publish(b"__keyevent@%d__:%s" % (dbid, event), key)
 
     def receivers(self, channel: bytes, shard: bool = False) -> int:
         if shard:

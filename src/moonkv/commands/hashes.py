@@ -13,6 +13,7 @@ from moonkv.commands._util import glob_match, parse_int
 from moonkv.commands.table import command, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError, syntax_error
+from moonkv.keyspace.events import GENERIC, HASH
 from moonkv.keyspace.types import _limits
 from moonkv.keyspace.types.hash import Hash
 
@@ -324,13 +325,16 @@ def _hset_pairs(c: Client, key: bytes, argv: list[bytes], start: int) -> int:
 @command("hset", -4, "write denyoom fast", keys=keys(1, flags="RW UPDATE"), group=_G, since="2.0.0",
          summary="Creates or modifies the value of a field in a hash.")
 def hset(c: Client, argv: list[bytes]) -> object:
-    return _hset_pairs(c, argv[1], argv, 2)
+    added = _hset_pairs(c, argv[1], argv, 2)
+    c.db.notify(HASH, b"hset", argv[1])
+    return added
 
 
 @command("hmset", -4, "write denyoom fast", keys=keys(1, flags="RW UPDATE"), group=_G, since="2.0.0",
          summary="Sets the values of multiple fields.")
 def hmset(c: Client, argv: list[bytes]) -> object:
     _hset_pairs(c, argv[1], argv, 2)
+    c.db.notify(HASH, b"hset", argv[1])
     return "OK"
 
 
@@ -345,6 +349,7 @@ def hsetnx(c: Client, argv: list[bytes]) -> object:
         if argv[2] in h:
             return 0
     _hset_pairs(c, argv[1], argv, 2)
+    db.notify(HASH, b"hset", argv[1])
     return 1
 
 
@@ -391,7 +396,10 @@ def hdel(c: Client, argv: list[bytes]) -> object:
         else:
             _undo_small(db, h, items)
         db.touch(key)
-        db.remove_if_empty(key, h)
+        db.notify(HASH, b"hdel", key)
+        if not h:
+            db.remove_if_empty(key, h)
+            db.notify(GENERIC, b"del", key)
     return len(olds)
 
 
@@ -459,6 +467,7 @@ def hincrby(c: Client, argv: list[bytes]) -> object:
     if v < -(2**63) or v > LONG_MAX:
         raise RespError("increment or decrement would overflow")
     _hset_pairs(c, key, [b"", b"", f, b"%d" % v], 2)
+    db.notify(HASH, b"hincrby", key)
     return v
 
 
@@ -487,6 +496,7 @@ def hincrbyfloat(c: Client, argv: list[bytes]) -> object:
     v = incr_long_double(cur, incr)
     out = format_long_double(v)
     _hset_pairs(c, key, [b"", b"", f, out], 2)
+    db.notify(HASH, b"hincrbyfloat", key)
     c.server.emit(db.id, [b"HSET", key, f, out])
     return out
 

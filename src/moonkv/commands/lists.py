@@ -8,6 +8,7 @@ from moonkv.commands._util import parse_int, parse_mpop_count, parse_timeout
 from moonkv.commands.table import KeySpec, command, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError, syntax_error, wrong_arity
+from moonkv.keyspace.events import GENERIC, LIST
 from moonkv.keyspace.types.list import List
 from moonkv.protocol import NULL_ARRAY
 
@@ -65,6 +66,7 @@ def push(c: Client, key: bytes, values: list[bytes], where: int, lst: List | Non
             if db.ks.undo is not None:
                 db.undo(lambda: _drop(lst, n, RIGHT))
         db.touch(key)
+    db.notify(LIST, b"lpush" if where == LEFT else b"rpush", key)
     db.signal_ready(key)
     return lst
 
@@ -89,7 +91,10 @@ def pop_n(c: Client, key: bytes, lst: List, n: int, where: int) -> list[bytes]:
         else:
             db.undo(lambda: lst.extend(reversed(out)))
     db.touch(key)
-    db.remove_if_empty(key, lst)
+    db.notify(LIST, b"lpop" if where == LEFT else b"rpop", key)
+    if not lst:
+        db.remove_if_empty(key, lst)
+        db.notify(GENERIC, b"del", key)
     return out
 
 
@@ -167,8 +172,10 @@ def lpop(c: Client, argv: list[bytes]) -> object:
         if db.ks.undo is not None:
             db.undo(lambda: lst.appendleft(v))
         db.touch(key)
+        db.notify(LIST, b"lpop", key)
         if not lst:
             db.remove_if_empty(key, lst)
+            db.notify(GENERIC, b"del", key)
         return v
     return _pop_cmd(c, argv, LEFT)
 
@@ -312,6 +319,7 @@ def lset(c: Client, argv: list[bytes]) -> object:
 
         db.undo(undo)
     db.touch(key)
+    db.notify(LIST, b"lset", key)
     return "OK"
 
 
@@ -346,6 +354,7 @@ def linsert(c: Client, argv: list[bytes]) -> object:
 
         db.undo(undo)
     db.touch(key)
+    db.notify(LIST, b"linsert", key)
     return len(lst)
 
 
@@ -394,7 +403,10 @@ def lrem(c: Client, argv: list[bytes]) -> object:
 
         db.undo(undo)
     db.touch(key)
-    db.remove_if_empty(key, lst)
+    db.notify(LIST, b"lrem", key)
+    if not lst:
+        db.remove_if_empty(key, lst)
+        db.notify(GENERIC, b"del", key)
     return len(removed_idx)
 
 
@@ -424,6 +436,7 @@ def ltrim(c: Client, argv: list[bytes]) -> object:
         ltrim_l = start
         rtrim = n - end - 1
     if ltrim_l == 0 and rtrim == 0:
+        db.notify(LIST, b"ltrim", key)
         return "OK"
     head = [lst.popleft() for _ in range(min(ltrim_l, len(lst)))]
     tail = [lst.pop() for _ in range(min(rtrim, len(lst)))]
@@ -435,7 +448,10 @@ def ltrim(c: Client, argv: list[bytes]) -> object:
 
         db.undo(undo)
     db.touch(key)
-    db.remove_if_empty(key, lst)
+    db.notify(LIST, b"ltrim", key)
+    if not lst:
+        db.remove_if_empty(key, lst)
+        db.notify(GENERIC, b"del", key)
     return "OK"
 
 
@@ -456,12 +472,17 @@ def _move(c: Client, src: bytes, dst: bytes, wfrom: int, wto: int) -> bytes | No
         else:
             db.undo(lambda: s.append(v))
     db.touch(src)
+    pop_event = b"lpop" if wfrom == LEFT else b"rpop"
     if s is d:
         # Rotation: the list is never empty in between.
         push(c, dst, [v], wto, d)
+        db.notify(LIST, pop_event, src)
         return v
     db.remove_if_empty(src, s)
-    push(c, dst, [v], wto, d)
+    push(c, dst, [v], wto, d)  # Redis's order: the push's events, then the pop's
+    db.notify(LIST, pop_event, src)
+    if not s:
+        db.notify(GENERIC, b"del", src)
     return v
 
 

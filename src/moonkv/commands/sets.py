@@ -11,6 +11,7 @@ from moonkv.commands.hashes import LONG_MAX, parse_cursor, parse_range_long, sca
 from moonkv.commands.table import command, keynum, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError, syntax_error
+from moonkv.keyspace.events import GENERIC, SET
 from moonkv.keyspace.types import _limits
 from moonkv.keyspace.types.set import Set, is_int_member
 
@@ -49,13 +50,16 @@ def _undo_add(s: Set, added: list[bytes], was_big: bool) -> Callable[[], None]:
     return undo
 
 
-def _remove_members(c: Client, key: bytes, s: Set, removed: list[bytes]) -> None:
+def _remove_members(c: Client, key: bytes, s: Set, removed: list[bytes], event: bytes) -> None:
     """Bookkeeping after ``removed`` left ``s`` (already applied)."""
     db = c.db
     if db.ks.undo is not None:
         db.undo(lambda: s.update(removed))
     db.touch(key)
-    db.remove_if_empty(key, s)
+    db.notify(SET, event, key)
+    if not s:
+        db.remove_if_empty(key, s)
+        db.notify(GENERIC, b"del", key)
 
 
 @command("sadd", -3, "write denyoom fast", keys=keys(1, flags="RW INSERT"), group=_G,
@@ -67,6 +71,7 @@ def sadd(c: Client, argv: list[bytes]) -> object:
     if s is None:
         s = new_set(c, argv[2:])
         db.set(key, s)
+        db.notify(SET, b"sadd", key)
         return len(s)
     if type(s) is not Set:
         raise WrongTypeError()
@@ -87,6 +92,7 @@ def sadd(c: Client, argv: list[bytes]) -> object:
     if db.ks.undo is not None:
         db.undo(_undo_add(s, added, was_big))
     db.touch(key)
+    db.notify(SET, b"sadd", key)
     return len(added)
 
 
@@ -100,7 +106,7 @@ def srem(c: Client, argv: list[bytes]) -> object:
     if not removed:
         return 0
     s.difference_update(removed)
-    _remove_members(c, argv[1], s, removed)
+    _remove_members(c, argv[1], s, removed, b"srem")
     return len(removed)
 
 
@@ -170,7 +176,7 @@ def spop(c: Client, argv: list[bytes]) -> object:
         if count >= len(s):
             picked = members_reply(s)
             s.clear()
-            _remove_members(c, key, s, picked)
+            _remove_members(c, key, s, picked, b"spop")
             c.server.emit(c.db.id, [b"DEL", key])
             return _as_set(c, picked)
         if len(s) >= _BIG:
@@ -178,7 +184,7 @@ def spop(c: Client, argv: list[bytes]) -> object:
         else:
             picked = random.sample(list(s), count)
         s.difference_update(picked)
-        _remove_members(c, key, s, picked)
+        _remove_members(c, key, s, picked, b"spop")
         _emit_srem(c, key, picked)
         return _as_set(c, picked)
     s = _get_w(c, key)
@@ -189,7 +195,7 @@ def spop(c: Client, argv: list[bytes]) -> object:
     else:
         m = random.choice(list(s))
         s.discard(m)
-    _remove_members(c, key, s, [m])
+    _remove_members(c, key, s, [m], b"spop")
     _emit_srem(c, key, [m])
     return m
 
@@ -252,10 +258,11 @@ def smove(c: Client, argv: list[bytes]) -> object:
     if m not in s:
         return 0
     s.discard(m)
-    _remove_members(c, src, s, [m])
+    _remove_members(c, src, s, [m], b"srem")
     if d is None:
         d = new_set(c, [m])
         db.set(dst, d)
+        db.notify(SET, b"sadd", dst)
     else:
         if m not in d:
             d.add(m)
@@ -265,6 +272,7 @@ def smove(c: Client, argv: list[bytes]) -> object:
             if db.ks.undo is not None:
                 db.undo(_undo_add(d, [m], was_big))
             db.touch(dst)
+            db.notify(SET, b"sadd", dst)
     return 1
 
 
@@ -285,13 +293,14 @@ def _inter(c: Client, names: list[bytes]) -> list[bytes] | None:
     return [m for m in base if all(m in o for o in rest)]
 
 
-def _store(c: Client, dst: bytes, members: list[bytes]) -> int:
+def _store(c: Client, dst: bytes, members: list[bytes], event: bytes) -> int:
     db = c.db
     if not members:
         if db.delete(dst):
-            pass
+            db.notify(GENERIC, b"del", dst)
         return 0
     db.set(dst, new_set(c, members))
+    db.notify(SET, event, dst)
     return len(members)
 
 
@@ -342,7 +351,7 @@ def sintercard(c: Client, argv: list[bytes]) -> object:
          group=_G, summary="Stores the intersect of multiple sets in a key.", complexity="O(N*M)")
 def sinterstore(c: Client, argv: list[bytes]) -> object:
     r = _inter(c, argv[2:])
-    return _store(c, argv[1], r or [])
+    return _store(c, argv[1], r or [], b"sinterstore")
 
 
 def _union(c: Client, names: list[bytes]) -> list[bytes]:
@@ -380,7 +389,7 @@ def sunion(c: Client, argv: list[bytes]) -> object:
 @command("sunionstore", -3, "write denyoom", keys=keys(1, flags="OW UPDATE") + keys(2, -1, flags="RO ACCESS"),
          group=_G, summary="Stores the union of multiple sets in a key.", complexity="O(N)")
 def sunionstore(c: Client, argv: list[bytes]) -> object:
-    return _store(c, argv[1], _union(c, argv[2:]))
+    return _store(c, argv[1], _union(c, argv[2:]), b"sunionstore")
 
 
 @command("sdiff", -2, "readonly", keys=keys(1, -1, flags="RO ACCESS"), group=_G,
@@ -393,7 +402,7 @@ def sdiff(c: Client, argv: list[bytes]) -> object:
 @command("sdiffstore", -3, "write denyoom", keys=keys(1, flags="OW UPDATE") + keys(2, -1, flags="RO ACCESS"),
          group=_G, summary="Stores the difference of multiple sets in a key.", complexity="O(N)")
 def sdiffstore(c: Client, argv: list[bytes]) -> object:
-    return _store(c, argv[1], _diff(c, argv[2:]))
+    return _store(c, argv[1], _diff(c, argv[2:]), b"sdiffstore")
 
 
 @command("sscan", -3, "readonly", keys=keys(1, flags="RO ACCESS"), group=_G, since="2.8.0",

@@ -20,6 +20,7 @@ from moonkv.commands.table import KeySpec, command, keys, lookup
 from moonkv.engine import Client
 from moonkv.errors import RespError, not_float, syntax_error
 from moonkv.keyspace import geohash as gh
+from moonkv.keyspace.events import GENERIC, ZSET
 from moonkv.keyspace.types import _limits
 from moonkv.keyspace.types.zset import ZSet
 from moonkv.protocol import NULL_ARRAY, RawReply
@@ -489,7 +490,8 @@ def _georadius(c: Client, argv: list[bytes], src: int, flags: int) -> object:
 
     if z is None:
         if storekey is not None:
-            db.delete(storekey)
+            if db.delete(storekey):
+                db.notify(GENERIC, b"del", storekey)
             return 0
         return []
 
@@ -527,8 +529,9 @@ def _georadius(c: Client, argv: list[bytes], src: int, flags: int) -> object:
         pairs = [(p[2], p[0] / conv if storedist else p[1]) for p in found[:returned]]
         _limits.bind(c.server.config)
         db.set(storekey, ZSet.from_pairs(pairs))
-    else:
-        db.delete(storekey)
+        db.notify(ZSET, b"geosearchstore" if search else b"georadiusstore", storekey)
+    elif db.delete(storekey):
+        db.notify(GENERIC, b"del", storekey)
     return returned
 
 

@@ -10,6 +10,7 @@ from moonkv.commands._util import parse_int
 from moonkv.commands.table import command, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError, syntax_error
+from moonkv.keyspace.events import GENERIC, LIST
 from moonkv.keyspace.types.hash import Hash
 from moonkv.keyspace.types.list import List
 from moonkv.keyspace.types.set import Set
@@ -163,8 +164,9 @@ def _sort(c: Client, argv: list[bytes], readonly: bool) -> object:
     if store is not None:
         if out:
             db.set(store, List(b"" if x is None else x for x in out))
-        else:
-            db.delete(store)
+            db.notify(LIST, b"sortstore", store)
+        elif db.delete(store):
+            db.notify(GENERIC, b"del", store)
         return len(out)
     return out
 

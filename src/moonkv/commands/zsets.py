@@ -11,6 +11,7 @@ from moonkv.commands.hashes import LONG_MAX, parse_cursor, parse_range_long, sca
 from moonkv.commands.table import KeySpec, command, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError, syntax_error
+from moonkv.keyspace.events import GENERIC, ZSET
 from moonkv.keyspace.types import _limits
 from moonkv.keyspace.types.set import Set
 from moonkv.keyspace.types.zset import ZSet
@@ -77,11 +78,14 @@ def _record(c: Client, z: ZSet, changes: list[tuple[bytes, float | None]], was_b
     db.undo(undo)
 
 
-def _removed(c: Client, key: bytes, z: ZSet, changes: list[tuple[bytes, float | None]]) -> None:
+def _removed(c: Client, key: bytes, z: ZSet, changes: list[tuple[bytes, float | None]], event: bytes) -> None:
     db = c.db
     _record(c, z, changes, z.big)  # removals never change the encoding
     db.touch(key, len(changes))
-    db.remove_if_empty(key, z)
+    db.notify(ZSET, event, key)
+    if not z:
+        db.remove_if_empty(key, z)
+        db.notify(GENERIC, b"del", key)
 
 
 def pairs_reply(c: Client, items: list[tuple[float, bytes]], withscores: bool, nested: bool | None = None) -> list[object]:
@@ -344,6 +348,7 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> object:
         _record(c, z, changes, was_big)
         if not created:
             db.touch(key, added + updated)
+        db.notify(ZSET, b"zincr" if incr else b"zadd", key)
     elif created:
         db.remove_if_empty(key, z)
     if incr:
@@ -383,6 +388,7 @@ def zadd(c: Client, argv: list[bytes]) -> object:
             if db.ks.undo is not None:
                 _record(c, z, [(m, old)], was_big)
             db.touch(key)
+            db.notify(ZSET, b"zadd", key)
             return 1 if old is None else 0
     return _zadd(c, argv, False)
 
@@ -484,7 +490,7 @@ def zrem(c: Client, argv: list[bytes]) -> object:
         if old is not None:
             changes.append((m, old))
     if changes:
-        _removed(c, key, z, changes)
+        _removed(c, key, z, changes, b"zrem")
     return len(changes)
 
 
@@ -562,17 +568,19 @@ def _zrange_generic(
         lo, hi = lex_slice(z, *lrng, rev=rev)
         items = _take(z, lo, hi, rev, offset, limit)
     if store is not None:
-        return _store(c, store, [(m, s) for s, m in items])
+        return _store(c, store, [(m, s) for s, m in items], b"zrangestore")
     return pairs_reply(c, items, withscores)
 
 
-def _store(c: Client, dst: bytes, pairs: list[tuple[bytes, float]]) -> int:
+def _store(c: Client, dst: bytes, pairs: list[tuple[bytes, float]], event: bytes) -> int:
     db = c.db
     if not pairs:
-        db.delete(dst)
+        if db.delete(dst):
+            db.notify(GENERIC, b"del", dst)
         return 0
     _limits.bind(c.server.config)
     db.set(dst, ZSet.from_pairs(pairs))
+    db.notify(ZSET, event, dst)
     return len(pairs)
 
 
@@ -633,6 +641,9 @@ def zrevrangebylex(c: Client, argv: list[bytes]) -> object:
     return _zrange_generic(c, argv, 1, None, _LEX, True)
 
 
+_REMRANGE_EVENTS: Final = (b"zremrangebyrank", b"zremrangebyscore", b"zremrangebylex")
+
+
 def _remrange(c: Client, argv: list[bytes], kind: int) -> object:
     key = argv[1]
     if kind == _RANK:
@@ -658,7 +669,7 @@ def _remrange(c: Client, argv: list[bytes], kind: int) -> object:
     d = z.dict
     for _s, m in items:
         del d[m]
-    _removed(c, key, z, [(m, s) for s, m in items])
+    _removed(c, key, z, [(m, s) for s, m in items], _REMRANGE_EVENTS[kind])
     return len(items)
 
 
@@ -695,7 +706,7 @@ def _pop_items(c: Client, key: bytes, z: ZSet, count: int, maxside: bool) -> lis
     d = z.dict
     for _s, m in items:
         del d[m]
-    _removed(c, key, z, [(m, s) for s, m in items])
+    _removed(c, key, z, [(m, s) for s, m in items], b"zpopmax" if maxside else b"zpopmin")
     return items
 
 
@@ -1023,7 +1034,7 @@ def _setop(c: Client, argv: list[bytes], numkeys_idx: int, op: int, store: bytes
                 if not any(score_in(o, m) is not None for o in others):
                     result[m] = s
     if store is not None:
-        return _store(c, store, list(result.items()))
+        return _store(c, store, list(result.items()), argv[0].lower())
     items = sorted((s, m) for m, s in result.items())
     return pairs_reply(c, items, withscores)
 

@@ -14,6 +14,7 @@ from moonkv.commands._util import parse_int
 from moonkv.commands.table import KeySpec, command, container
 from moonkv.engine import Client
 from moonkv.errors import RespError, UnblockedError, WrongTypeError, syntax_error
+from moonkv.keyspace.events import STREAM
 from moonkv.keyspace.types.stream import (
     INVALID_READ,
     M64,
@@ -329,9 +330,11 @@ def xadd(c: Client, argv: list[bytes]) -> object:
     else:
         s.append(sid, fv, u, _node_max_entries(c), _node_max_bytes(c))
         db.touch(key)
+    db.notify(STREAM, b"xadd", key)
     db.signal_ready(key)
     if a.strategy:
-        s.trim(a.maxlen, a.minid, a.approx, a.limit, None if created else u)
+        if s.trim(a.maxlen, a.minid, a.approx, a.limit, None if created else u):
+            db.notify(STREAM, b"xtrim", key)
     if not (a.id_given and a.seq_given) or a.approx:
         eff: list[bytes] = [b"XADD", key]
         if a.nomkstream:
@@ -409,6 +412,7 @@ def xdel(c: Client, argv: list[bytes]) -> object:
             deleted += 1
     if deleted:
         c.db.touch(key, deleted)
+        c.db.notify(STREAM, b"xdel", key)
     return deleted
 
 
@@ -424,6 +428,7 @@ def xtrim(c: Client, argv: list[bytes]) -> object:
     deleted = s.trim(a.maxlen, a.minid, a.approx, a.limit, _undo(c))
     if deleted:
         c.db.touch(key, deleted)
+        c.db.notify(STREAM, b"xtrim", key)
         if a.approx:
             c.server.emit(c.db.id, [b"XTRIM", key, *_trim_effect_args(s, a)])
     return deleted
@@ -464,6 +469,7 @@ def xsetid(c: Client, argv: list[bytes]) -> object:
     s.set_meta(sid, s.entries_added if entries_added == -1 else entries_added,
                max_xdel if max_xdel else s.max_deleted, _undo(c))
     c.db.touch(key)
+    c.db.notify(STREAM, b"xsetid", key)
     return "OK"
 
 
@@ -543,6 +549,7 @@ def _get_consumer(c: Client, g: Group, name: bytes, effects: list[list[bytes]], 
     cons = g.consumers.get(name)
     if cons is None:
         cons = g.add_consumer(name, now, u)
+        c.db.notify(STREAM, b"xgroup-createconsumer", key)
         effects.append([b"XGROUP", b"CREATECONSUMER", key, g.name, name])
     else:
         if u is not None:
@@ -961,6 +968,7 @@ def xclaim(c: Client, argv: list[bytes]) -> object:
             cons = g.consumers.get(cname)
             if cons is None:
                 cons = g.add_consumer(cname, now, u)
+                c.db.notify(STREAM, b"xgroup-createconsumer", argv[1])
             else:
                 _touch_seen(cons, now, u)
         if created:
@@ -1050,6 +1058,7 @@ def xautoclaim(c: Client, argv: list[bytes]) -> object:
             cons = g.consumers.get(cname)
             if cons is None:
                 cons = g.add_consumer(cname, now, u)
+                c.db.notify(STREAM, b"xgroup-createconsumer", argv[1])
             else:
                 _touch_seen(cons, now, u)
         _claim_one(c, g, sid, nack, cons, now, None if justid else nack.count + 1)
@@ -1125,6 +1134,7 @@ def xgroup_create(c: Client, argv: list[bytes]) -> object:
         raise RespError(full="BUSYGROUP Consumer Group name already exists")
     s.add_group(argv[3], sid, entries_read, u)
     _dirty(c)
+    c.db.notify(STREAM, b"xgroup-create", key)
     return "OK"
 
 
@@ -1147,6 +1157,7 @@ def xgroup_setid(c: Client, argv: list[bytes]) -> object:
             raise RespError("value for ENTRIESREAD must be positive or -1")
     g.set_last(sid, entries_read, _undo(c))
     _dirty(c)
+    c.db.notify(STREAM, b"xgroup-setid", argv[2])
     return "OK"
 
 
@@ -1159,6 +1170,7 @@ def xgroup_destroy(c: Client, argv: list[bytes]) -> object:
         return 0
     s.del_group(argv[3], _undo(c))
     _dirty(c)
+    c.db.notify(STREAM, b"xgroup-destroy", argv[2])
     c.db.signal_ready(argv[2])
     return 1
 
@@ -1172,6 +1184,7 @@ def xgroup_createconsumer(c: Client, argv: list[bytes]) -> object:
         return 0
     g.add_consumer(argv[4], c.db.ks.now_ms(), _undo(c))
     _dirty(c)
+    c.db.notify(STREAM, b"xgroup-createconsumer", argv[2])
     return 1
 
 
@@ -1184,6 +1197,7 @@ def xgroup_delconsumer(c: Client, argv: list[bytes]) -> object:
         return 0
     pending = g.del_consumer(argv[4], _undo(c))
     _dirty(c)
+    c.db.notify(STREAM, b"xgroup-delconsumer", argv[2])
     return pending
 
 

@@ -258,6 +258,8 @@ def _spec_for(cmd: list[bytes]) -> CommandSpec:
 
 def _getkeys(cmd: list[bytes]) -> list[int]:
     spec = _spec_for(cmd)
+    if spec.keys and all("NOT_KEY" in k.flags for k in spec.keys):
+        raise RespError("The command has no key arguments")  # shard channels are not keys
     positions = spec.key_positions(cmd)
     if not positions:
         if not spec.keys and spec.get_keys is None:

@@ -299,6 +299,7 @@ class Connection(asyncio.Protocol):
         if c is not None and c.closing:
             self.closed = True
             t.close()
+            self.server.remove_client(c)  # gone now: no longer subscribed or counted
 
     def send_async(self, reply: object) -> None:
         """Deliver a reply produced outside this connection's request (blocked client served)."""

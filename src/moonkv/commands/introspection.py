@@ -75,6 +75,8 @@ def _acl_categories(spec: CommandSpec) -> list[str]:
         cats.append("@slow")
     if "blocking" in f:
         cats.append("@blocking")
+    if "pubsub" in f:  # the flag, not the group: PUBSUB HELP is @slow only
+        cats.append("@pubsub")
     group_cat = {
         "string": "@string",
         "bitmap": "@bitmap",
@@ -86,7 +88,6 @@ def _acl_categories(spec: CommandSpec) -> list[str]:
         "connection": "@connection",
         "transactions": "@transaction",
         "scripting": "@scripting",
-        "pubsub": "@pubsub",
     }.get(spec.group)
     if spec.handler is None:  # a container: its subcommands carry the data categories
         return ["@admin", "@slow", "@dangerous"] if "admin" in spec.flags else ["@slow"]

@@ -53,6 +53,7 @@ def reset(c: Client, argv: list[bytes]) -> object:
     c.multi_error = False
     srv.unwatch(c)
     srv.pubsub.drop(c)
+    srv.monitors.pop(c, None)
     c.select(0)
     c.resp = 2
     c.name = b""

@@ -26,6 +26,8 @@ def _registry(c: Client):  # type: ignore[no-untyped-def]
 
 
 def _fcall(c: Client, argv: list[bytes], read_only: bool) -> object:
+    if c.server.monitors:  # shown before the commands it runs, as Redis does
+        c.server.feed_monitors(c, argv)
     reg = _registry(c)
     eng = reg.engine
     fn = reg.functions.get(argv[1].lower())

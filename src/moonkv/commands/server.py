@@ -11,9 +11,9 @@ from typing import Final
 from moonkv import REDIS_VERSION, __version__, native
 from moonkv.commands._util import glob_match, parse_int
 from moonkv.commands.table import all_commands, command, container, keys
-from moonkv.engine import Client, Server
+from moonkv.engine import NO_REPLY, Client, Server
 from moonkv.errors import RespError, syntax_error
-from moonkv.protocol import Verbatim
+from moonkv.protocol import RawReply, Verbatim
 
 _S: Final = "server"
 
@@ -483,12 +483,30 @@ def shutdown(c: Client, argv: list[bytes]) -> object:
         else:
             raise syntax_error()
     c.server.shutdown_requested = mode
-    from moonkv.engine import NO_REPLY
-
     return NO_REPLY
 
 
+@command("monitor", 1, "admin noscript loading stale", group=_S,
+         summary="Listens for all requests received by the server in real-time.")
+def monitor(c: Client, argv: list[bytes]) -> object:
+    if c.in_exec:  # Redis's CLIENT_DENY_BLOCKING: a reply per command is expected
+        raise RespError("MONITOR isn't allowed for DENY BLOCKING client")
+    monitors = c.server.monitors
+    if c in monitors:
+        return NO_REPLY  # already monitoring: ignored, as Redis does
+    monitors[c] = None
+    return "OK"
+
+
 container("debug", summary="A container for debugging commands.", flags="admin noscript loading stale")
+
+
+@command("debug|error", 3, "admin noscript loading stale", group=_S,
+         summary="Replies with the given error (client test suites use it).")
+def debug_error(c: Client, argv: list[bytes]) -> object:
+    # The text as it is (its own prefix included), newlines blanked; as Redis, it is
+    # sent as raw protocol and not counted as an error reply.
+    return RawReply(b"-" + argv[2].replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n")
 
 
 @command("debug|sleep", 3, "admin noscript loading stale", group=_S, summary="Blocks the server for a time.")

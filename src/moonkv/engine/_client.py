@@ -74,7 +74,7 @@ class Client:
     def info_line(self) -> str:
         """One line of CLIENT LIST / CLIENT INFO, in Redis's field order."""
         now = time.time()
-        flags = ""
+        flags = "O" if self in self.server.monitors else ""
         subs = self.subs
         if subs is not None:
             flags += "P"

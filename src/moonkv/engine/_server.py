@@ -25,6 +25,7 @@ from moonkv.commands.table import TABLE, CommandSpec, lookup, resolve_subcommand
 from moonkv.engine._acl import Acl
 from moonkv.engine._client import REPLY_ON, Client
 from moonkv.engine._config import Config
+from moonkv.engine._monitor import line as monitor_line
 from moonkv.errors import (
     ExecAbortError,
     LoadingError,
@@ -106,6 +107,7 @@ class Server:
         self._explicit = 0
         self.watched: dict[tuple[int, bytes], set[Client]] = self.ks.watched
         self.pubsub = Hub(self.ks)
+        self.monitors: dict[Client, None] = {}  # MONITOR clients, in the order they came
         self.ks.notifier = self.pubsub.notify
         self.ks.events = events.active(self.config["notify-keyspace-events"])
         self.loading = False
@@ -316,11 +318,21 @@ class Server:
             state.spec = spec
             state.argv = argv
         spec.nsec += _perf_ns() - t0
+        if self.monitors and not ("admin" in spec.flags or "skip_monitor" in spec.flags):
+            self.feed_monitors(c, argv)
         # Effects are recorded only while a sink (the durable log) takes them,
         # as Redis propagates only with an AOF or replicas.
         if ks.dirty != dirty and spec.is_write and self.sinks and self._explicit == explicit:
             self.effects.append((c.db.id, argv))
         return reply
+
+    def feed_monitors(self, c: Client, argv: list[bytes]) -> None:
+        """Show a command to the MONITOR clients (after it ran; scripts before they run)."""
+        if self.loading:
+            return
+        data = monitor_line(c.db.id, "lua" if c.in_script else c.addr, argv)
+        for m in self.monitors:
+            m.push(data)
 
     def emit(self, db: int, argv: list[bytes]) -> None:
         """Record an explicit effect (instead of the command's own argv)."""
@@ -544,6 +556,7 @@ class Server:
             self.unwatch(c)
         if c.subs is not None:
             self.pubsub.drop(c)
+        self.monitors.pop(c, None)
         self.clients.pop(c.id, None)
 
     def new_client(self) -> Client:

@@ -321,6 +321,8 @@ class ScriptEngine:
     # -- EVAL / EVALSHA ---------------------------------------------------------
 
     def eval(self, c: Client, argv: list[bytes], *, by_sha: bool, read_only: bool) -> object:
+        if self.server.monitors:  # shown before the commands it runs, as Redis does
+            self.server.feed_monitors(c, argv)
         k = argv[2]
         nkeys = k[0] - 48 if len(k) == 1 else -1  # the usual single-digit key count
         if not 0 <= nkeys <= len(argv) - 3:

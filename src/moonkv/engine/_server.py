@@ -88,6 +88,9 @@ class BlockState:
 _MULTI_PASSTHROUGH: Final = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
 # Commands that run a script: they may write without being flagged write.
 _SCRIPT_RUNNERS: Final = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
+# Neither write nor readonly, but data commands all the same (see execute_data): they
+# change nothing plain() looks at.
+_PUBLISHERS: Final = frozenset({"publish", "spublish"})
 # What a RESP2 client may run while subscribed (Redis's processCommand list).
 _PUBSUB_ALLOWED: Final = frozenset({
     "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe",
@@ -239,8 +242,9 @@ class Server:
     def execute_data(self, c: Client, argv: list[bytes]) -> object:
         """Run one data command of a pipeline from a :meth:`plain` client; NOT_DATA otherwise.
 
-        Data commands (flagged write or readonly, or running a script; without
-        subcommands) cannot change the client state ``plain()`` checks (MULTI,
+        Data commands (flagged write or readonly, running a script, or
+        publishing; without subcommands) cannot change the client state
+        ``plain()`` checks (MULTI,
         AUTH, HELLO, CLIENT and RESET are neither, nor may scripts call them),
         so the connection checks ``plain()``
         once per pipeline and sends each command here: execute()'s fast path
@@ -268,7 +272,7 @@ class Server:
         (commands register themselves at import, before any request)."""
         self._data = {
             name: s for name, s in TABLE.items()
-            if (s.is_write or s.is_readonly or s.name in _SCRIPT_RUNNERS)
+            if (s.is_write or s.is_readonly or s.name in _SCRIPT_RUNNERS or s.name in _PUBLISHERS)
             and not s.subcommands and s.handler is not None
         }
         return self._data

@@ -5,7 +5,8 @@ Each scenario is a script of steps run on both servers with raw clients:
 reads one more message (a push), ``("send", i, *argv)`` sends without reading,
 ``("hello", i, ver)`` switches protocol (its reply, which names the client id,
 is not compared).
-The transcripts must be identical.
+The transcripts must be identical. (Replies listing several channels are avoided: Redis
+lists them in its hash tables' order, seeded at random.)
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ SCENARIOS: dict[str, list[Step]] = {
         (0, "SSUBSCRIBE", "s1", "s2"), ("read", 0),
         (1, "SPUBLISH", "s1", "m"), ("read", 0),
         (1, "PUBLISH", "s1", "not-shard"),
-        (1, "PUBSUB", "SHARDCHANNELS"), (1, "PUBSUB", "SHARDNUMSUB", "s1", "s9"),
+        (1, "PUBSUB", "SHARDCHANNELS", "*1"), (1, "PUBSUB", "SHARDNUMSUB", "s1", "s9"),
         (0, "SUNSUBSCRIBE", "s1"), (0, "SUNSUBSCRIBE"), (0, "SUNSUBSCRIBE"),
         (0, "PSUBSCRIBE", "p?"), (1, "PUBLISH", "p1", "pm"), ("read", 0),
         (0, "PUNSUBSCRIBE", "p?", "q"), ("read", 0),

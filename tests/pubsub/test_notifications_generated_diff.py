@@ -11,6 +11,7 @@ Left out: SPOP and XADD ``*`` (random or clock-made results), RESTORE
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -76,3 +77,38 @@ def test_notifications_match_redis(sides: tuple[Side, Side], name: str, data: st
         argv[argv.index(b"*")] = b"60-0"
     got, want = (_run(s, argv) for s in sides)
     assert got == want, f"{argv!r}: moonkv {got!r} != redis {want!r}"
+
+
+MIX: list[list[bytes]] = [
+    [b"SET", b"s1", b"v"], [b"GET", b"absent"], [b"LPUSH", b"l1", b"a"], [b"SADD", b"st1", b"a"],
+    [b"HSET", b"h1", b"f", b"v"], [b"ZADD", b"z1", b"1", b"a"], [b"XADD", b"x1", b"1-0", b"f", b"v"],
+    [b"PEXPIRE", b"s1", b"1"], [b"DEL", b"h1"], [b"RENAME", b"l1", b"l2"],
+]
+
+
+@pytest.mark.parametrize("classes", ["", "g", "$", "l", "s", "h", "z", "x", "e", "t", "m", "d", "n", "A",
+                                     "Agn", "gx$", "lshz"])
+@pytest.mark.parametrize("kinds", ["K", "E", "KE"])
+def test_each_class_alone_matches_redis(sides: tuple[Side, Side], classes: str, kinds: str) -> None:
+    """Only the enabled classes are published, on the enabled channels; CONFIG GET shows
+    Redis's canonical string."""
+    out = []
+    for side in sides:
+        side.cmd.call("FLUSHALL")
+        side.notifications()
+        got = [side.cmd.call("CONFIG", "SET", "notify-keyspace-events", classes + kinds),
+               side.cmd.call("CONFIG", "GET", "notify-keyspace-events")]
+        for argv in MIX:
+            side.cmd.call(*argv)
+        time.sleep(0.01)
+        side.cmd.call("GET", "s1")  # expired (lazily or actively: "expired" once), then a miss
+        got.extend(side.notifications())
+        side.cmd.call("CONFIG", "SET", "notify-keyspace-events", "KEAnm")
+        out.append(got)
+    assert out[0] == out[1]
+
+
+def test_bad_class_is_refused_as_redis(sides: tuple[Side, Side]) -> None:
+    got, want = (s.cmd.call("CONFIG", "SET", "notify-keyspace-events", "KEq") for s in sides)
+    assert got == want
+    assert got.startswith(b"-ERR CONFIG SET failed")

@@ -170,9 +170,13 @@ class Hub:
         if clients:
             body = (_SMESSAGE if shard else _MESSAGE) + bulk(channel) + bulk(message)
             m2 = b"*3\r\n" + body
-            m3 = b">3\r\n" + body
+            m3 = b""
             for cl in clients:
-                cl.push(m3 if cl.resp == 3 else m2)
+                if cl.resp == 2:
+                    cl.push(m2)
+                else:
+                    m3 = m3 or b">3\r\n" + body
+                    cl.push(m3)
             n = len(clients)
         if shard or not self.patterns:
             return n

@@ -189,6 +189,8 @@ class Connection(asyncio.Protocol):
                     out.append(bulk(reply))  # type: ignore[arg-type]
                 elif reply is _OK_STR:
                     out.append(_OK)
+                elif t is int:  # PUBLISH, INCR, counts
+                    out.append(b":%d\r\n" % reply)  # type: ignore[str-format]
                 elif reply is BLOCKED:
                     self.pending.extend(cmds[start:])
                     return
@@ -278,8 +280,18 @@ class Connection(asyncio.Protocol):
         batch = self.batch
         if batch is not None:
             batch.append(data)
+            return
+        # send(), inlined: one call less per delivered message.
+        held = self.held
+        if held is not None:
+            held.append(data)
         else:
-            self.send(data)
+            self.held = [data]
+            box = self.outbox
+            box.conns.append(self)
+            if not box.scheduled and box.call_soon is not None:
+                box.scheduled = True
+                box.call_soon(box.flush)
 
     def take_held(self) -> bytes:
         held = self.held

@@ -221,3 +221,32 @@ def test_revoked_channels_drop_subscribers_as_redis(moonkv_server: ServerHandle,
     got = _revoke(moonkv_server.port)
     assert got == _revoke(redis_server.port)
     assert got.count(b"closed") == 3
+
+
+def _types(port: int) -> list[bytes]:
+    a, b, m = RawClient(port), RawClient(port), RawClient(port)
+    try:
+        a.call("CLIENT", "SETNAME", "sub")
+        a.call("SUBSCRIBE", "t")
+        m.call("CLIENT", "SETNAME", "mon")
+        m.call("MONITOR")
+        names = []
+        for t in ("pubsub", "normal", "replica", "master"):
+            listing = b.call("CLIENT", "LIST", "TYPE", t)
+            mine = [n for n in re.findall(rb"name=(\S*)", listing) if n in (b"sub", b"mon")]
+            names.append(b" ".join(sorted(mine)))
+        ids = dict(re.findall(rb"id=(\d+) .*? name=(\S*)", b.call("CLIENT", "LIST")))
+        by_name = {n: i for i, n in ids.items()}
+        names.append(b.call("CLIENT", "KILL", "ID", by_name[b"mon"], "TYPE", "pubsub"))
+        names.append(b.call("CLIENT", "KILL", "ID", by_name[b"sub"], "TYPE", "pubsub"))
+        names.append(b.call("PUBSUB", "NUMSUB", "t"))
+        return names
+    finally:
+        for c in (a, b, m):
+            c.close()
+
+
+def test_client_types_match_redis(moonkv_server: ServerHandle, redis_server: ServerHandle) -> None:
+    got = _types(moonkv_server.port)
+    assert got == _types(redis_server.port)
+    assert got[0] == b"sub"

@@ -175,8 +175,7 @@ def client_list(c: Client, argv: list[bytes]) -> object:
             t = argv[i + 1].lower()
             if t not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 raise RespError(f"Unknown client type '{argv[i + 1].decode('utf-8', 'replace')}'")
-            if t != b"normal":
-                clients = []
+            clients = [cl for cl in clients if _client_type(cl) == t]
             i += 2
         elif opt == b"id" and i + 1 < len(argv):
             ids = set()
@@ -238,13 +237,18 @@ def client_kill(c: Client, argv: list[bytes]) -> object:
             continue
         if b"laddr" in filt and cl.laddr.encode() != filt[b"laddr"]:
             continue
-        if b"type" in filt and filt[b"type"].lower() != b"normal":
+        if b"type" in filt and _client_type(cl) != filt[b"type"].lower():
             continue
         if b"user" in filt and (cl.user.name if cl.user is not None else b"default") != filt[b"user"]:
             continue
         _kill(c, cl)
         killed += 1
     return killed
+
+
+def _client_type(cl: Client) -> bytes:
+    """Redis's client type (no replicas here; a MONITOR client counts as normal)."""
+    return b"pubsub" if cl.subs is not None else b"normal"
 
 
 def _kill(me: Client, target: Client) -> None:

@@ -96,10 +96,9 @@ class Database:
         """Like :meth:`get`, and counts keyspace hits and misses."""
         v = self.get(key)
         if v is None:
-            ks = self.ks
-            ks.misses += 1
-            if ks.events & KEY_MISS:
-                ks.notifier(b"keymiss", key, self.id)
+            self.ks.misses += 1
+            if self.ks.events:
+                self.notify(KEY_MISS, b"keymiss", key)
         else:
             self.ks.hits += 1
         return v

@@ -22,6 +22,7 @@ from moonkv.embedded._codec import Converter, pack_args
 from moonkv.embedded._instance import Closed, Instance, LogWriteFailed, Session
 from moonkv.engine import BLOCKED
 from moonkv.errors import RespError
+from moonkv.protocol import Replies
 
 _NEVER_DECODE = "NEVER_DECODE"
 _EMPTY_RESPONSE = "EMPTY_RESPONSE"
@@ -93,7 +94,11 @@ class AsyncEmbeddedConnection(AbstractConnection):  # type: ignore[misc]
             await self.connect()
         session = self.session
         for argv in command:
-            self._replies.append((await self._call(session, argv), session.client.resp))
+            reply = await self._call(session, argv)
+            if type(reply) is Replies:  # SUBSCRIBE and friends: one reply per channel
+                self._replies.extend((r, session.client.resp) for r in reply.items)
+            else:
+                self._replies.append((reply, session.client.resp))
 
     async def _call(self, session: Session, argv: list[bytes]) -> object:
         inst = self.instance

@@ -35,6 +35,7 @@ from moonkv.commands.table import lookup
 from moonkv.engine import BLOCKED, NO_REPLY, Client, Config, Server
 from moonkv.errors import BusyError, RespError, wrong_arity
 from moonkv.persistence._load import CorruptDirectory
+from moonkv.protocol import RawReply
 from moonkv.server import active_expire_cycle, assemble
 
 _BUSY_EVAL: Final = "Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
@@ -71,13 +72,15 @@ class Session:
         self.instance = instance
         c = Client(instance.server, "embedded", "embedded")
         c.send = self._deliver
+        c.push = self._push
         c.close = self._kill
         self.client = c
         self.registered = False  # added to the server's clients by its first command, under the lock
         self.cond = threading.Condition(instance.lock)
         self.waiting = False  # blocked in a command: the next delivery is its reply
         self.answer: list[object] = []
-        # Replies delivered outside a command (pushes): the seam for pub/sub.
+        # Replies delivered outside a command: pub/sub messages and MONITOR lines
+        # (Client.push, already encoded: RawReply), a served blocked command's reply.
         self.pushed: list[object] = []
 
     def _deliver(self, reply: object) -> None:  # called with the instance lock held
@@ -85,6 +88,10 @@ class Session:
             self.answer.append(reply)
         else:
             self.pushed.append(reply)
+        self.cond.notify()
+
+    def _push(self, data: bytes) -> None:  # called with the instance lock held
+        self.pushed.append(RawReply(data))
         self.cond.notify()
 
     def _kill(self) -> None:  # CLIENT KILL: the connection is dropped

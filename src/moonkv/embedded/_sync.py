@@ -27,6 +27,7 @@ from redis.exceptions import ResponseError, TimeoutError
 from moonkv.embedded._codec import Converter, pack_args
 from moonkv.embedded._instance import Closed, Instance, LogWriteFailed, Session
 from moonkv.errors import RespError
+from moonkv.protocol import Replies
 
 _NEVER_DECODE = "NEVER_DECODE"
 _EMPTY_RESPONSE = "EMPTY_RESPONSE"
@@ -89,7 +90,11 @@ class EmbeddedConnection(AbstractConnection):  # type: ignore[misc]
             self.connect()
         session = self._sock.session
         for argv in command:
-            self._replies.append((self._call(session, argv), session.client.resp))
+            reply = self._call(session, argv)
+            if type(reply) is Replies:  # SUBSCRIBE and friends: one reply per channel
+                self._replies.extend((r, session.client.resp) for r in reply.items)
+            else:
+                self._replies.append((reply, session.client.resp))
 
     def _call(self, session: Session, argv: list[bytes]) -> object:
         try:

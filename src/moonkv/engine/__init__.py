@@ -7,6 +7,7 @@ layer (:mod:`moonkv.server`) drives it, and so does the in-process API.
 
 from moonkv.engine._client import REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
 from moonkv.engine._config import DIRECTIVES, Config, Directive, parse_memory
+from moonkv.engine._protect import DENIED, enabled_for, is_local_peer, refuses_peer
 from moonkv.engine._server import (
     BLOCKED,
     NO_REPLY,
@@ -20,6 +21,7 @@ from moonkv.engine._server import (
 
 __all__ = [
     "BLOCKED",
+    "DENIED",
     "NO_REPLY",
     "NOT_DATA",
     "DIRECTIVES",
@@ -34,5 +36,8 @@ __all__ = [
     "EffectsSink",
     "Scheduler",
     "Server",
+    "enabled_for",
+    "is_local_peer",
     "parse_memory",
+    "refuses_peer",
 ]

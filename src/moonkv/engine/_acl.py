@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -60,6 +61,8 @@ ERR_HASH = (
 ERR_CHILD = "Allowing first-arg of a subcommand is not supported"
 
 _HEX = frozenset(b"0123456789abcdef")
+
+log = logging.getLogger("moonkv")
 
 
 class AclRuleError(Exception):
@@ -143,6 +146,8 @@ class Acl:
         self._cats: dict[str, int] = {}
         self._top = 0  # mask of top-level commands
         self._known = -1
+        self._auth_failures = 0  # not yet in the server log
+        self._auth_logged_at = -2.0
         default = User(b"default")
         self.default = default
         self.users[b"default"] = default
@@ -293,7 +298,21 @@ class Acl:
             c.authenticated = True
         else:
             self.add_log(c, DENIED_AUTH, "toplevel" if c.multi is None else "multi", name)
+            self._log_auth_failure(c, name)
         return ok
+
+    def _log_auth_failure(self, c: Client, name: bytes) -> None:
+        """One server log line per second at most (a password guesser must not flood the log)."""
+        self._auth_failures += 1
+        now = time.monotonic()
+        if now < self._auth_logged_at + 1.0:
+            return
+        user = name.decode("utf-8", "backslashreplace")
+        more = self._auth_failures - 1
+        also = f" ({more} more failures since the previous line)" if more else ""
+        log.warning("AUTH failed for user '%s' from %s%s", user, c.addr or "an internal client", also)
+        self._auth_logged_at = now
+        self._auth_failures = 0
 
     # -- rules ------------------------------------------------------------------
 
@@ -585,6 +604,9 @@ class Acl:
     def add_log(self, c: Client, reason: int, context: str, obj: bytes) -> None:
         rname = {DENIED_CMD: "command", DENIED_KEY: "key", DENIED_CHANNEL: "channel",
                  DENIED_AUTH: "auth"}[reason]
+        stats = self.server.stats
+        stat = "acl_access_denied_" + ("cmd" if reason == DENIED_CMD else rname)
+        stats[stat] += 1
         username = obj if reason == DENIED_AUTH else c.user.name
         if reason == DENIED_AUTH:
             obj = c.last_cmd.lower() if c.last_cmd != b"NULL" else b"auth"

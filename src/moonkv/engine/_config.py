@@ -48,6 +48,8 @@ class Directive:
     immutable: bool = False
     aliases: tuple[str, ...] = ()
     sensitive: bool = False
+    # PROTECTED_CONFIG: CONFIG SET only where enable-protected-configs allows it.
+    protected: bool = False
 
     def parse(self, raw: str) -> Any:
         k = self.kind
@@ -101,7 +103,7 @@ _I64: Final = 2**63 - 1
 DIRECTIVES: Final[list[Directive]] = [
     Directive("bind", "string", "127.0.0.1", immutable=True),
     Directive("port", "int", 6379, minimum=0, maximum=65535, immutable=True),
-    Directive("dir", "string", "./moonkv-data", immutable=True),
+    Directive("dir", "string", "./moonkv-data", immutable=True, protected=True),
     Directive("unixsocket", "string", "", immutable=True),
     Directive("databases", "int", 16, minimum=1, maximum=1 << 20, immutable=True),
     Directive("daemonize", "bool", False, immutable=True),
@@ -152,7 +154,7 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("aof-load-truncated", "bool", True),
     Directive("aof-timestamp-enabled", "bool", False),
     Directive("save", "save", [(3600, 1), (300, 100), (60, 10000)]),
-    Directive("dbfilename", "string", "dump.rdb"),
+    Directive("dbfilename", "string", "dump.rdb", protected=True),
     Directive("rdbcompression", "bool", True),
     Directive("rdbchecksum", "bool", True),
     Directive("stop-writes-on-bgsave-error", "bool", True),
@@ -187,7 +189,7 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("latency-tracking", "bool", True),
     Directive("latency-tracking-info-percentiles", "string", "50 99 99.9"),
     Directive("notify-keyspace-events", "string", ""),
-    Directive("enable-debug-command", "enum", "local", choices=("no", "yes", "local"), aliases=()),
+    Directive("enable-debug-command", "enum", "no", choices=("no", "yes", "local"), immutable=True),
     Directive("enable-protected-configs", "enum", "no", choices=("no", "yes", "local"), immutable=True),
     Directive("enable-module-command", "enum", "no", choices=("no", "yes", "local"), immutable=True),
     Directive("replica-read-only", "bool", True, aliases=("slave-read-only",)),
@@ -275,8 +277,12 @@ class Config:
             raise ValueError(f"Bad directive or wrong number of arguments: '{name}'")
         self._values[d.name] = d.parse(raw)
 
-    def set_many(self, pairs: list[tuple[str, str]]) -> None:
-        """CONFIG SET: all or nothing, with Redis's error texts."""
+    def set_many(self, pairs: list[tuple[str, str]], allow_protected: bool = False) -> None:
+        """CONFIG SET: all or nothing, with Redis's error texts.
+
+        ``allow_protected``: enable-protected-configs allows this client to set
+        the protected directives.
+        """
         parsed: list[tuple[Directive, Any]] = []
         seen: set[str] = set()
         for name, raw in pairs:
@@ -286,6 +292,8 @@ class Config:
             if d.name in seen:
                 raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")
             seen.add(d.name)
+            if d.protected and not allow_protected:
+                raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - can't set protected config")
             if d.immutable:
                 raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")
             try:

@@ -25,6 +25,7 @@ from moonkv.commands.table import TABLE, CommandSpec, lookup, resolve_subcommand
 from moonkv.engine._acl import Acl
 from moonkv.engine._client import REPLY_ON, Client
 from moonkv.engine._config import Config
+from moonkv.engine._protect import DEBUG_REFUSED, enabled_for
 from moonkv.errors import (
     ExecAbortError,
     LoadingError,
@@ -127,6 +128,10 @@ class Server:
             "dump_payload_sanitizations": 0,
             "total_reads_processed": 0,
             "total_writes_processed": 0,
+            "acl_access_denied_auth": 0,
+            "acl_access_denied_cmd": 0,
+            "acl_access_denied_key": 0,
+            "acl_access_denied_channel": 0,
         }
         self.errorstats: dict[str, int] = {}
         self.lastsave = int(time.time())
@@ -170,6 +175,8 @@ class Server:
         try:
             if spec is None:
                 raise self.unknown_command(argv)
+            if spec.protected and len(argv) > 1 and not enabled_for(self.config["enable-debug-command"], c):
+                raise RespError(DEBUG_REFUSED)  # before the subcommand, arity and auth, as Redis
             if spec.subcommands and (len(argv) >= 2 or spec.handler is None):
                 spec = resolve_subcommand(spec, argv)
             if not spec.arity_ok(len(argv)):

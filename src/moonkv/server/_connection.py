@@ -12,10 +12,23 @@ reply no longer interleave with the reads still to do.
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from moonkv.engine import BLOCKED, NO_REPLY, NOT_DATA, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
+from moonkv.engine import (
+    BLOCKED,
+    DENIED,
+    NO_REPLY,
+    NOT_DATA,
+    REPLY_OFF,
+    REPLY_ON,
+    REPLY_SKIP,
+    Client,
+    is_local_peer,
+    refuses_peer,
+)
 from moonkv.errors import ProtocolError, RespError
 from moonkv.protocol import RawReply, RespParser, bulk, encode, encode_many
 
@@ -56,7 +69,10 @@ class Outbox:
 
 
 class Connection(asyncio.Protocol):
-    __slots__ = ("proc", "server", "outbox", "transport", "client", "parser", "pending", "held", "closed")
+    __slots__ = (
+        "proc", "server", "outbox", "transport", "client", "parser", "pending", "held", "closed",
+        "reads", "idle_reads", "idle_since",
+    )
 
     def __init__(self, proc: ServerProcess, client: Client | None = None) -> None:
         self.proc = proc
@@ -69,6 +85,9 @@ class Connection(asyncio.Protocol):
         self.pending: list[list[bytes]] = []  # commands waiting behind a blocked one
         self.held: list[bytes] | None = None  # replies waiting for the iteration's flush
         self.closed = False
+        self.reads = 0  # counted for the idle timeout (server/_idle.py)
+        self.idle_reads = 0
+        self.idle_since = time.monotonic()
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -76,23 +95,37 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         srv = self.server
         if len(srv.clients) >= srv.config["maxclients"]:
-            transport.write(b"-ERR max number of clients reached\r\n")  # type: ignore[attr-defined]
-            transport.close()
-            srv.stats["rejected_connections"] += 1
-            self.closed = True
+            self._refuse(b"-ERR max number of clients reached\r\n")
             return
         c = self.client
         if c is None:
             peer = transport.get_extra_info("peername")
+            local = is_local_peer(peer)
+            if refuses_peer(srv, local):  # protected mode, decided once per connection
+                self._refuse(DENIED)
+                return
             sock = transport.get_extra_info("socket")
-            local = transport.get_extra_info("sockname")
-            c = Client(srv, _address(peer), _address(local), sock.fileno() if sock is not None else -1)
+            if sock is not None:
+                keepalive(sock, srv.config["tcp-keepalive"])
+            c = Client(
+                srv, _address(peer), _address(transport.get_extra_info("sockname")),
+                sock.fileno() if sock is not None else -1, local,
+            )
         c.send = self.send_async
         c.close = self.close_client
         self.client = c
         srv.add_client(c)
         self.proc.connections[c.id] = self
         self.parser.auth_required = not c.authenticated
+
+    def _refuse(self, reply: bytes) -> None:
+        """Answer a connection that is not accepted, and close it (counted as Redis counts it)."""
+        t = self.transport
+        assert t is not None
+        t.write(reply)
+        t.close()
+        self.server.stats["rejected_connections"] += 1
+        self.closed = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -107,6 +140,7 @@ class Connection(asyncio.Protocol):
             return  # closing: nothing after QUIT or a protocol error is served
         srv = self.server
         srv.net_input_bytes += len(data)
+        self.reads += 1
         parser = self.parser
         cmds = parser.parse_whole(data)
         if cmds is None:
@@ -313,6 +347,21 @@ class Connection(asyncio.Protocol):
         if c is not None:
             c.closing = True
         self.write(out)  # the connection closes once this is written
+
+
+def keepalive(sock: Any, interval: int) -> None:
+    """tcp-keepalive: SO_KEEPALIVE with Redis's timings (idle ``interval`` s, probes every
+    interval/3 s, 3 probes); 0 leaves the socket as it is."""
+    if interval <= 0:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):  # Linux; other systems keep their defaults
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, interval)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(interval // 3, 1))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+    except OSError:
+        pass  # a socket that is already gone: the connection ends anyway
 
 
 def _address(name: object) -> str:

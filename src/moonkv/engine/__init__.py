@@ -5,6 +5,7 @@ handler modules, which import the engine).  No sockets here: the network
 layer (:mod:`moonkv.server`) drives it, and so does the in-process API.
 """
 
+from moonkv.engine._aclfile import load_at_start as load_acl_at_start
 from moonkv.engine._client import REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
 from moonkv.engine._config import DIRECTIVES, Config, Directive, parse_memory
 from moonkv.engine._protect import DENIED, enabled_for, is_local_peer, refuses_peer
@@ -38,6 +39,7 @@ __all__ = [
     "Server",
     "enabled_for",
     "is_local_peer",
+    "load_acl_at_start",
     "parse_memory",
     "refuses_peer",
 ]

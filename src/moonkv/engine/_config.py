@@ -230,6 +230,8 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("oom-score-adj", "enum", "no", choices=("no", "yes", "relative", "absolute")),
     Directive("tracking-table-max-keys", "int", 1000000),
     Directive("acllog-max-len", "int", 128),
+    Directive("aclfile", "string", "", immutable=True),
+    Directive("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels")),
     Directive("shutdown-timeout", "int", 10, minimum=0),
     Directive("shutdown-on-sigint", "string", "default"),
     Directive("shutdown-on-sigterm", "string", "default"),
@@ -252,6 +254,8 @@ class Config:
         self._values: dict[str, Any] = {d.name: d.default for d in DIRECTIVES}
         self._listeners: list[Listener] = []
         self._committers: list[Committer] = []
+        # ``user`` directives (name, rules...), applied at start (engine/_aclfile.py).
+        self.users: list[list[bytes]] = []
 
     def __getitem__(self, name: str) -> Any:
         return self._values[_BY_NAME[name].name]

@@ -264,14 +264,23 @@ class Server:
         return eng is None or eng.may_write(spec, argv)
 
     def unknown_command(self, argv: list[bytes]) -> RespError:
-        # surrogateescape: the reply echoes the client's raw bytes, as Redis does.
+        # surrogateescape: the reply echoes the client's raw bytes, as Redis does, and
+        # only their first 128 bytes (the reply must not grow with the request).
+        args = b""
+        for a in argv[1:]:
+            if len(args) >= 128:
+                break
+            args += b"'" + a[: 128 - len(args)] + b"' "
         name = argv[0][:128].decode("utf-8", "surrogateescape")
-        args = " ".join(f"'{a[:128].decode('utf-8', 'surrogateescape')}'" for a in argv[1:])
         return RespError(
-            f"unknown command '{name}', with args beginning with: {args}{' ' if args else ''}"
+            f"unknown command '{name}', with args beginning with: {args.decode('utf-8', 'surrogateescape')}"
         )
 
     def error_reply(self, e: RespError) -> RespError:
+        # The error becomes a reply: its traceback would keep the frames that raised it, and
+        # through them the request's arguments, alive until a full GC (reply -> traceback ->
+        # frame -> caller's frame -> reply is a cycle).
+        e.__traceback__ = None
         if getattr(e, "no_stats", False):
             return e  # already counted where it arose (an error inside a script)
         self.stats["total_error_replies"] += 1

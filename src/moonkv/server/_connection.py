@@ -138,10 +138,20 @@ class Connection(asyncio.Protocol):
         c = self.client
         if self.closed or c is None or c.closing:
             return  # closing: nothing after QUIT or a protocol error is served
-        srv = self.server
-        srv.net_input_bytes += len(data)
+        self.server.net_input_bytes += len(data)
         self.reads += 1
+        self._received(c, data)
+
+    def _received(self, c: Client, data: bytes) -> None:
+        srv = self.server
         parser = self.parser
+        if self.pending or c.blocked is not None:
+            # Waiting (blocked, paused): the bytes stay unparsed, as in Redis's query
+            # buffer, so client-query-buffer-limit bounds them; resume() parses them.
+            parser.feed(data)
+            if parser.buffered > 1048576 and parser.buffered > srv.config["client-query-buffer-limit"]:
+                self.close_client()
+            return
         cmds = parser.parse_whole(data)
         if cmds is None:
             parser.feed(data)
@@ -152,8 +162,6 @@ class Connection(asyncio.Protocol):
             cmds = parser.parse()
         if (
             len(cmds) == 1
-            and not self.pending
-            and c.blocked is None
             and c.reply_mode == REPLY_ON
             and not srv.paused_until
             and parser.error is None
@@ -177,9 +185,6 @@ class Connection(asyncio.Protocol):
             if out:
                 self.write(out)
             return
-        if self.pending or c.blocked is not None:
-            self.pending.extend(cmds)
-            cmds = []
         out = self.run_commands(cmds)
         # AUTH/HELLO AUTH lift Redis's limits for unauthenticated clients.
         parser.auth_required = not c.authenticated
@@ -316,7 +321,7 @@ class Connection(asyncio.Protocol):
             encode_many([reply], c.resp, out.append)
             self.write(out)
         # Resume the commands that were pipelined behind the blocking one.
-        if self.pending and c.blocked is None:
+        if (self.pending or self.parser.buffered) and c.blocked is None:
             asyncio.get_event_loop().call_soon(self.resume)
 
     def resume(self) -> None:
@@ -327,8 +332,18 @@ class Connection(asyncio.Protocol):
         out = self.run_commands(cmds)
         if out:
             self.write(out)
-        if self.parser.error is not None and not self.pending:
-            self._protocol_error(self.parser.error, [])
+        parser = self.parser
+        if parser.error is not None and not self.pending:
+            self._protocol_error(parser.error, [])
+            return
+        # Then the bytes that arrived while waiting, a slice at a time (as reads would
+        # bring them): what follows a command that waits again stays unparsed.
+        if parser.buffered and not self.pending and parser.error is None:
+            rest = parser.take_buffer()
+            for i in range(0, len(rest), 65536):
+                if self.closed or c.closing:
+                    break
+                self._received(c, rest[i : i + 65536])
 
     def close_client(self) -> None:
         c = self.client

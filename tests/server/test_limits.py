@@ -90,6 +90,19 @@ def test_idle_clients_are_closed_but_not_blocked_or_active_ones() -> None:
             idle.close()
 
 
+def test_a_slow_upload_is_not_idle() -> None:
+    with both(["--timeout", "1"]) as (m, real):
+        for h in (m, real):
+            c = socket.create_connection(("127.0.0.1", h.port), timeout=5)
+            c.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4000\r\n")
+            for _ in range(10):  # 4 s of trickling, 1 KB every 0.4 s
+                time.sleep(0.4)
+                c.sendall(b"x" * 400)
+            c.sendall(b"\r\n")
+            assert c.recv(100) == b"+OK\r\n"
+            c.close()
+
+
 def test_timeout_set_at_run_time() -> None:
     with both() as (m, real):
         for h in (m, real):

@@ -71,7 +71,7 @@ class Outbox:
 class Connection(asyncio.Protocol):
     __slots__ = (
         "proc", "server", "outbox", "transport", "client", "parser", "pending", "held", "closed",
-        "reads", "idle_reads", "idle_since",
+        "idle_cmd", "idle_buffered", "idle_since",
     )
 
     def __init__(self, proc: ServerProcess, client: Client | None = None) -> None:
@@ -85,8 +85,9 @@ class Connection(asyncio.Protocol):
         self.pending: list[list[bytes]] = []  # commands waiting behind a blocked one
         self.held: list[bytes] | None = None  # replies waiting for the iteration's flush
         self.closed = False
-        self.reads = 0  # counted for the idle timeout (server/_idle.py)
-        self.idle_reads = 0
+        # What the idle timeout last saw (server/_idle.py).
+        self.idle_cmd = b""
+        self.idle_buffered = 0
         self.idle_since = time.monotonic()
 
     # -- asyncio callbacks -------------------------------------------------
@@ -138,12 +139,8 @@ class Connection(asyncio.Protocol):
         c = self.client
         if self.closed or c is None or c.closing:
             return  # closing: nothing after QUIT or a protocol error is served
-        self.server.net_input_bytes += len(data)
-        self.reads += 1
-        self._received(c, data)
-
-    def _received(self, c: Client, data: bytes) -> None:
         srv = self.server
+        srv.net_input_bytes += len(data)
         parser = self.parser
         if self.pending or c.blocked is not None:
             # Waiting (blocked, paused): the bytes stay unparsed, as in Redis's query
@@ -340,10 +337,9 @@ class Connection(asyncio.Protocol):
         # bring them): what follows a command that waits again stays unparsed.
         if parser.buffered and not self.pending and parser.error is None:
             rest = parser.take_buffer()
+            self.server.net_input_bytes -= len(rest)  # counted when they arrived
             for i in range(0, len(rest), 65536):
-                if self.closed or c.closing:
-                    break
-                self._received(c, rest[i : i + 65536])
+                self.data_received(rest[i : i + 65536])
 
     def close_client(self) -> None:
         c = self.client

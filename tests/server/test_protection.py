@@ -190,3 +190,19 @@ def test_enable_options_are_reported_as_redis_does(value: str) -> None:
     with both(["--enable-debug-command", value, "--enable-protected-configs", value]) as (m, real):
         same(m, real, "127.0.0.1", ("CONFIG", "GET", "enable-debug-command"),
              ("CONFIG", "GET", "enable-protected-configs"))
+
+
+def test_in_process_clients_count_as_local() -> None:
+    import redis
+
+    import moonkv
+
+    local = moonkv.open(enable_debug_command="local")
+    off = moonkv.open()
+    try:
+        assert local.execute_command("DEBUG", "SLEEP", "0") == b"OK"
+        with pytest.raises(redis.ResponseError, match="DEBUG command not allowed"):
+            off.execute_command("DEBUG", "SLEEP", "0")
+    finally:
+        local.close()
+        off.close()

@@ -32,9 +32,8 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
                 s.sendall(b"PING\r\n")
                 data = s.recv(64)
-                if data.startswith((b"+PONG", b"-LOADING")):
-                    if data.startswith(b"+PONG"):
-                        return
+                if data.startswith((b"+PONG", b"-NOAUTH")):  # up (NOAUTH: a password is set)
+                    return
         except OSError:
             pass
         time.sleep(0.05)
@@ -119,8 +118,11 @@ def encode_command(args: Sequence[bytes | str | int]) -> bytes:
 class RawClient:
     """A minimal RESP client that returns each reply's exact bytes."""
 
-    def __init__(self, port: int, timeout: float = 10.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port: int, timeout: float = 10.0, source: str | None = None) -> None:
+        # ``source``: connect from another loopback address (127.0.0.2 is not local to Redis).
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout, source_address=(source, 0) if source else None
+        )
         self.buf = b""
 
     def close(self) -> None:

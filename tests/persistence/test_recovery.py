@@ -294,7 +294,7 @@ def test_appendonly_no_is_cache_only_with_snapshots(datadir: str) -> None:
 
 
 def test_disk_errors_refuse_writes_keep_reads_and_recover(datadir: str) -> None:
-    h = start_moonkv(["--save", ""], dir=datadir)
+    h = start_moonkv(["--save", "", "--enable-debug-command", "yes"], dir=datadir)
     try:
         r = redis.Redis(port=h.port)
         r.set("before", 1)
@@ -476,7 +476,7 @@ def test_scripts_and_types_survive_restarts(datadir: str) -> None:
         redis.Redis(port=h.port).save()
     finally:
         _kill(h)
-    h = start_moonkv(["--save", ""], dir=datadir)  # from the snapshot
+    h = start_moonkv(["--save", "", "--enable-debug-command", "yes"], dir=datadir)  # from the snapshot
     try:
         check(h.port)
         c = redis.Redis(port=h.port)

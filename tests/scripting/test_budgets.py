@@ -165,7 +165,7 @@ def test_replies_held_when_a_script_turns_busy_are_sent_durably() -> None:
     # hold back the replies of the other clients served before it: they go
     # out when it turns busy, once their writes are on disk.
     h = start_moonkv(["--appendonly", "yes", "--appendfsync", "always", "--save", "",
-                      "--lua-time-limit", "100"])
+                      "--lua-time-limit", "100", "--enable-debug-command", "yes"])
     socks: list[socket.socket] = []
     try:
         for _ in range(3):

@@ -79,7 +79,7 @@ def _server() -> Iterator[tuple[Server, Any, bytes]]:
     load()
     d = tempfile.mkdtemp(prefix="moonkv-rollback-")
     cfg = Config()
-    for name, value in (("dir", d), ("appendfsync", "no"), ("save", "")):
+    for name, value in (("dir", d), ("appendfsync", "no"), ("save", ""), ("enable-debug-command", "yes")):
         cfg.load(name, value)
     srv = Server(cfg, clock=ManualClock(START_MS - 10_000))
     attach_scripting(srv)

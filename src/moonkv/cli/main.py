@@ -24,6 +24,11 @@ def parse_server_args(args: list[str]) -> Config:
         while i < len(args) and not args[i].startswith("--"):
             values.append(args[i])
             i += 1
+        if name.lower() == "user":  # may be given many times (engine/_aclfile.py)
+            if not values:
+                raise ValueError("option --user needs a user name and rules")
+            config.users.append([v.encode("utf-8", "surrogateescape") for v in values])
+            continue
         if config.directive(name) is None:
             raise ValueError(f"unknown option --{name}")
         if not values:
@@ -57,6 +62,9 @@ def load_config_file(config: Config, path: str) -> None:
         value = " ".join(p.decode() for p in parts[1:])
         if name.lower() == "include":
             load_config_file(config, value)
+            continue
+        if name.lower() == "user" and len(parts) >= 2:
+            config.users.append(parts[1:])
             continue
         try:
             config.load(name, value)

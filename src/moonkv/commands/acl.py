@@ -16,6 +16,14 @@ from moonkv.engine._acl import (
     Selector,
     genpass,
 )
+from moonkv.engine._aclfile import (
+    SAVE_FAILED,
+    AclFileError,
+    UnmatchedSelector,
+    load_file,
+    merge_selectors,
+    save_file,
+)
 from moonkv.errors import RespError, wrong_arity
 from moonkv.protocol import RawReply, bulk
 
@@ -36,32 +44,6 @@ def _bad_args(sub: str) -> RespError:
     )
 
 
-def _merge_selectors(rules: list[bytes]) -> list[bytes]:
-    """Join arguments of a ``(...)`` selector spread over several arguments."""
-    out: list[bytes] = []
-    i = 0
-    while i < len(rules):
-        r = rules[i]
-        if r[:1] == b"(" and r[-1:] != b")":
-            parts = [r]
-            j = i + 1
-            while j < len(rules) and rules[j][-1:] != b")":
-                parts.append(rules[j])
-                j += 1
-            if j >= len(rules):
-                raise RespError(
-                    "Unmatched parenthesis in acl selector starting at "
-                    f"'{r.decode('utf-8', 'replace')}'."
-                )
-            parts.append(rules[j])
-            out.append(b" ".join(parts))
-            i = j + 1
-        else:
-            out.append(r)
-            i += 1
-    return out
-
-
 @command("acl|setuser", -3, _ADMIN, group=_S, since="6.0.0",
          summary="Creates and modifies an ACL user and its rules.",
          complexity="O(N). Where N is the number of rules provided.")
@@ -69,14 +51,20 @@ def acl_setuser(c: Client, argv: list[bytes]) -> object:
     name = argv[2]
     if b" " in name or b"\0" in name:
         raise RespError("Usernames can't contain spaces or null characters")
-    rules = _merge_selectors(argv[3:])
     try:
-        c.server.acl.setuser(name, rules, c)
+        rules = merge_selectors(argv[3:])
+    except UnmatchedSelector as e:
+        raise RespError(e.text()) from None
+    acl = c.server.acl
+    try:
+        acl.setuser(name, rules, c)
     except AclRuleError as e:
         rule, reason = e.args
         raise RespError(
             f"Error in ACL SETUSER modifier '{rule.decode('utf-8', 'replace')}': {reason}"
         ) from None
+    if acl.durable:  # the whole user, with hashed passwords only (docs/durability.md)
+        c.server.emit(0, [b"ACL", b"SETUSER", name, *acl.rules(acl.users[name])])
     return "OK"
 
 
@@ -119,7 +107,10 @@ def acl_deluser(c: Client, argv: list[bytes]) -> object:
     if b"default" in names:
         raise RespError("The 'default' user cannot be removed")
     acl = c.server.acl
-    return sum(1 for n in names if acl.deluser(n, c))
+    gone = [n for n in names if acl.deluser(n, c)]
+    if gone and acl.durable:
+        c.server.emit(0, [b"ACL", b"DELUSER", *gone])
+    return len(gone)
 
 
 @command("acl|users", 2, _ADMIN, group=_S, since="6.0.0",
@@ -234,14 +225,28 @@ def acl_dryrun(c: Client, argv: list[bytes]) -> object:
          summary="Reloads the rules from the configured ACL file.",
          complexity="O(N). Where N is the number of configured users.")
 def acl_load(c: Client, argv: list[bytes]) -> object:
-    raise RespError(_ACL_FILE)
+    acl = c.server.acl
+    if not acl.file:
+        raise RespError(_ACL_FILE)
+    try:
+        load_file(acl, acl.file, c)
+    except AclFileError as e:
+        raise RespError(str(e)) from None
+    return "OK"
 
 
 @command("acl|save", 2, _ADMIN, group=_S, since="6.0.0",
          summary="Saves the effective ACL rules in the configured ACL file.",
          complexity="O(N). Where N is the number of configured users.")
 def acl_save(c: Client, argv: list[bytes]) -> object:
-    raise RespError(_ACL_FILE)
+    acl = c.server.acl
+    if not acl.file:
+        raise RespError(_ACL_FILE)
+    try:
+        save_file(acl, acl.file)
+    except OSError:
+        raise RespError(SAVE_FAILED) from None
+    return "OK"
 
 
 @command("acl|help", 2, "loading stale", group=_S, since="6.0.0",

@@ -11,7 +11,7 @@ from typing import Final
 from moonkv import REDIS_VERSION, __version__, native
 from moonkv.commands._util import glob_match, parse_int
 from moonkv.commands.table import all_commands, command, container, keys
-from moonkv.engine import NO_REPLY, Client, Server
+from moonkv.engine import NO_REPLY, Client, Server, enabled_for
 from moonkv.errors import RespError, syntax_error
 from moonkv.protocol import RawReply, Verbatim
 
@@ -207,6 +207,11 @@ def _section_stats(srv: Server) -> list[str]:
         f"total_writes_processed:{st['total_writes_processed']}",
         "io_threaded_reads_processed:0",
         "io_threaded_writes_processed:0",
+        # Redis 7.2's counters of ACL refusals (7.0 has none): see docs/security.md.
+        f"acl_access_denied_auth:{st['acl_access_denied_auth']}",
+        f"acl_access_denied_cmd:{st['acl_access_denied_cmd']}",
+        f"acl_access_denied_key:{st['acl_access_denied_key']}",
+        f"acl_access_denied_channel:{st['acl_access_denied_channel']}",
     ]
 
 
@@ -419,7 +424,8 @@ def config_set(c: Client, argv: list[bytes]) -> object:
         (argv[i].decode("utf-8", "replace"), argv[i + 1].decode("utf-8", "surrogateescape"))
         for i in range(2, len(argv), 2)
     ]
-    c.server.config.set_many(pairs)
+    srv = c.server
+    srv.config.set_many(pairs, enabled_for(srv.config["enable-protected-configs"], c))
     return "OK"
 
 
@@ -498,7 +504,7 @@ def monitor(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-container("debug", summary="A container for debugging commands.", flags="admin noscript loading stale")
+container("debug", summary="A container for debugging commands.", flags="admin noscript loading stale protected")
 
 
 @command("debug|error", 3, "admin noscript loading stale", group=_S,

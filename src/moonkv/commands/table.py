@@ -135,6 +135,8 @@ class CommandSpec:
     allow_busy: bool = False
     no_multi: bool = False
     movablekeys: bool = False
+    # Redis's internal CMD_PROTECTED (DEBUG): refused unless enable-debug-command allows it.
+    protected: bool = False
     # Statistics (INFO commandstats).
     calls: int = 0
     nsec: int = 0  # summed in ns (one division per INFO, not per call)
@@ -152,6 +154,7 @@ class CommandSpec:
         self.stale_ok = "stale" in f
         self.allow_busy = "allow_busy" in f
         self.no_multi = "no_multi" in f
+        self.protected = "protected" in f
         self.movablekeys = self.get_keys is not None or any(
             k.keynum is not None or k.keyword is not None for k in self.keys
         )

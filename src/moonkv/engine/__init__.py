@@ -5,8 +5,10 @@ handler modules, which import the engine).  No sockets here: the network
 layer (:mod:`moonkv.server`) drives it, and so does the in-process API.
 """
 
+from moonkv.engine._aclfile import load_at_start as load_acl_at_start
 from moonkv.engine._client import REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
 from moonkv.engine._config import DIRECTIVES, Config, Directive, parse_memory
+from moonkv.engine._protect import DENIED, enabled_for, is_local_peer, refuses_peer
 from moonkv.engine._server import (
     BLOCKED,
     NO_REPLY,
@@ -20,6 +22,7 @@ from moonkv.engine._server import (
 
 __all__ = [
     "BLOCKED",
+    "DENIED",
     "NO_REPLY",
     "NOT_DATA",
     "DIRECTIVES",
@@ -34,5 +37,9 @@ __all__ = [
     "EffectsSink",
     "Scheduler",
     "Server",
+    "enabled_for",
+    "is_local_peer",
+    "load_acl_at_start",
     "parse_memory",
+    "refuses_peer",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -60,6 +61,8 @@ ERR_HASH = (
 ERR_CHILD = "Allowing first-arg of a subcommand is not supported"
 
 _HEX = frozenset(b"0123456789abcdef")
+
+log = logging.getLogger("moonkv")
 
 
 class AclRuleError(Exception):
@@ -137,12 +140,17 @@ class Acl:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.users: dict[bytes, User] = {}
+        # Users live in the data directory unless an ACL file or config users define them.
+        self.durable = True
+        self.file = ""  # aclfile: ACL LOAD / ACL SAVE
         self.log: list[LogEntry] = []
         self._ids: dict[str, int] = {}
         self._specs: list[CommandSpec] = []
         self._cats: dict[str, int] = {}
         self._top = 0  # mask of top-level commands
         self._known = -1
+        self._auth_failures = 0  # not yet in the server log
+        self._auth_logged_at = -2.0
         default = User(b"default")
         self.default = default
         self.users[b"default"] = default
@@ -240,19 +248,35 @@ class Acl:
         d = self.default
         return d.nopass and d.enabled
 
-    def setuser(self, name: bytes, rules: Sequence[bytes], me: Client | None = None) -> None:
-        """Apply rules atomically (raises AclRuleError(rule, reason) and changes nothing).
+    def new_user(self, name: bytes) -> User:
+        """A user as ACL SETUSER creates it: off, no password, no permissions."""
+        u = User(name)
+        u.root = self.new_selector()
+        return u
 
-        ``me``, the client running ACL SETUSER, gets its reply before it is dropped."""
+    def new_selector(self) -> Selector:
+        """An empty selector; its channels follow ``acl-pubsub-default``, as in Redis 7.0."""
+        sel = Selector()
+        sel.allchannels = self.server.config["acl-pubsub-default"] == "allchannels"
+        return sel
+
+    def build(self, u: User, rules: Sequence[bytes]) -> User:
+        """Apply rules to ``u`` (raises AclRuleError(rule, reason) at the first bad one)."""
         self._universe()
-        old = self.users.get(name)
-        u = old.clone() if old is not None else self._new_user(name)
         for rule in rules:
             try:
                 self.apply(u, rule)
             except AclRuleError as e:
                 raise AclRuleError(rule, str(e)) from None
         u.update_restricted()
+        return u
+
+    def setuser(self, name: bytes, rules: Sequence[bytes], me: Client | None = None) -> None:
+        """Apply rules atomically (raises AclRuleError(rule, reason) and changes nothing).
+
+        ``me``, the client running ACL SETUSER, gets its reply before it is dropped."""
+        old = self.users.get(name)
+        u = self.build(old.clone() if old is not None else self.new_user(name), rules)
         if old is None:
             self.users[name] = u
         else:
@@ -261,16 +285,6 @@ class Acl:
             # Keep the object identity: clients hold a reference to their user.
             old.__dict__.update(u.__dict__)
         self.refresh_clients()
-
-    def _new_selector(self) -> Selector:
-        sel = Selector()
-        sel.allchannels = self.server.config["acl-pubsub-default"] == "allchannels"
-        return sel
-
-    def _new_user(self, name: bytes) -> User:
-        u = User(name)
-        u.root = self._new_selector()
-        return u
 
     def _kill_revoked_subscribers(self, old: User, new: User, me: Client | None) -> None:
         """Redis 7.0's ACLKillPubsubClientsIfNeeded: unless the new channel rules
@@ -300,6 +314,62 @@ class Acl:
                 if cl is not me:
                     self.server.remove_client(cl)
                     cl.close()
+
+    def replace_user(self, name: bytes, rules: Sequence[bytes]) -> None:
+        """Make ``name`` exactly the user its ACL LIST rules describe (replayed ACL effects,
+        snapshots): built from nothing, so no earlier state or default leaks in."""
+        u = self.build(User(name), rules)
+        old = self.users.get(name)
+        if old is None:
+            self.users[name] = u
+        else:
+            old.__dict__.update(u.__dict__)
+        self.refresh_clients()
+
+    def install(self, users: dict[bytes, User], me: Client | None = None) -> None:
+        """Replace every user (ACL LOAD): the default user keeps its identity and takes the new
+        rules; clients authenticated as any other user are disconnected, as Redis frees those
+        users (``me`` gets its reply first)."""
+        new_default = users.get(b"default")
+        for name in [n for n in self.users if n != b"default"]:
+            self.deluser(name, me)
+        if new_default is None:
+            new_default = self.new_user(b"default")
+            self.build(new_default, [b"on", b"nopass", b"~*", b"&*", b"+@all"])
+        self._kill_revoked_subscribers(self.default, new_default, me)
+        self.default.__dict__.update(new_default.__dict__)
+        self.users = {**users, b"default": self.default}
+        self.refresh_clients()
+
+    def rules(self, u: User) -> list[bytes]:
+        """ACL LIST's rules for ``u`` as separate arguments (a selector stays one argument)."""
+        out = [*(f.encode() for f in self.flags(u)), *(b"#" + h.encode() for h in u.passwords)]
+        out += self.describe_selector(u.root).encode("utf-8", "surrogateescape").split(b" ")
+        out += [f"({self.describe_selector(s)})".encode("utf-8", "surrogateescape") for s in u.selectors]
+        return out
+
+    # -- durable state (moonkv's data directory, when no ACL file or config users) --------
+
+    def snapshot_state(self) -> list[list[Any]]:
+        return [[name, self.rules(u)] for name, u in sorted(self.users.items())]
+
+    def restore_state(self, state: list[list[Any]]) -> None:
+        names = set()
+        for name, rules in state:
+            self.replace_user(name, rules)
+            names.add(name)
+        for name in [n for n in self.users if n not in names]:
+            self.deluser(name)
+
+    def replay(self, argv: Sequence[bytes]) -> None:
+        """Apply one logged ACL effect: ``ACL SETUSER name rules...`` (the whole user, as
+        :meth:`rules` gives it) or ``ACL DELUSER name...``."""
+        sub = argv[1].lower()
+        if sub == b"setuser":
+            self.replace_user(argv[2], argv[3:])
+        elif sub == b"deluser":
+            for name in argv[2:]:
+                self.deluser(name)
 
     def deluser(self, name: bytes, me: Client | None = None) -> bool:
         """Remove a user and disconnect its clients (``me`` gets its reply first)."""
@@ -336,7 +406,21 @@ class Acl:
             c.authenticated = True
         else:
             self.add_log(c, DENIED_AUTH, "toplevel" if c.multi is None else "multi", name)
+            self._log_auth_failure(c, name)
         return ok
+
+    def _log_auth_failure(self, c: Client, name: bytes) -> None:
+        """One server log line per second at most (a password guesser must not flood the log)."""
+        self._auth_failures += 1
+        now = time.monotonic()
+        if now < self._auth_logged_at + 1.0:
+            return
+        user = name.decode("utf-8", "backslashreplace")
+        more = self._auth_failures - 1
+        also = f" ({more} more failures since the previous line)" if more else ""
+        log.warning("AUTH failed for user '%s' from %s%s", user, c.addr or "an internal client", also)
+        self._auth_logged_at = now
+        self._auth_failures = 0
 
     # -- rules ------------------------------------------------------------------
 
@@ -383,12 +467,12 @@ class Acl:
             u.enabled = False
             u.sanitize = "sanitize-payload"
             u.selectors = []
-            u.root = self._new_selector()
+            u.root = self.new_selector()
             self._set_all(u.root, False)
         elif low == b"clearselectors":
             u.selectors = []
         elif rule[:1] == b"(" and rule[-1:] == b")":
-            sel = self._new_selector()
+            sel = self.new_selector()
             self._set_all(sel, False)
             for op in rule[1:-1].split():
                 self.apply_selector(sel, op)
@@ -644,6 +728,9 @@ class Acl:
     def add_log(self, c: Client, reason: int, context: str, obj: bytes) -> None:
         rname = {DENIED_CMD: "command", DENIED_KEY: "key", DENIED_CHANNEL: "channel",
                  DENIED_AUTH: "auth"}[reason]
+        stats = self.server.stats
+        stat = "acl_access_denied_" + ("cmd" if reason == DENIED_CMD else rname)
+        stats[stat] += 1
         username = obj if reason == DENIED_AUTH else c.user.name
         if reason == DENIED_AUTH:
             obj = c.last_cmd.lower() if c.last_cmd != b"NULL" else b"auth"

@@ -29,7 +29,9 @@ class Client:
     REPLY OFF, in order with its replies) and ``close`` (drop the connection).
     """
 
-    def __init__(self, server: Server, addr: str = "", laddr: str = "", fd: int = -1) -> None:
+    def __init__(
+        self, server: Server, addr: str = "", laddr: str = "", fd: int = -1, local: bool = True
+    ) -> None:
         self.id = next(_ids)
         self.server = server
         self.db: Database = server.ks.dbs[0]
@@ -40,6 +42,8 @@ class Client:
         self.addr = addr
         self.laddr = laddr
         self.fd = fd
+        # From 127.0.0.1/::1 (or in-process): see engine/_protect.py.
+        self.local = local
         self.created = time.time()
         self.last_interaction = self.created
         acl = getattr(server, "acl", None)

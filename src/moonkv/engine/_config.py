@@ -49,6 +49,8 @@ class Directive:
     immutable: bool = False
     aliases: tuple[str, ...] = ()
     sensitive: bool = False
+    # PROTECTED_CONFIG: CONFIG SET only where enable-protected-configs allows it.
+    protected: bool = False
 
     def parse(self, raw: str) -> Any:
         k = self.kind
@@ -106,7 +108,7 @@ _I64: Final = 2**63 - 1
 DIRECTIVES: Final[list[Directive]] = [
     Directive("bind", "string", "127.0.0.1", immutable=True),
     Directive("port", "int", 6379, minimum=0, maximum=65535, immutable=True),
-    Directive("dir", "string", "./moonkv-data", immutable=True),
+    Directive("dir", "string", "./moonkv-data", immutable=True, protected=True),
     Directive("unixsocket", "string", "", immutable=True),
     Directive("databases", "int", 16, minimum=1, maximum=1 << 20, immutable=True),
     Directive("daemonize", "bool", False, immutable=True),
@@ -157,7 +159,7 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("aof-load-truncated", "bool", True),
     Directive("aof-timestamp-enabled", "bool", False),
     Directive("save", "save", [(3600, 1), (300, 100), (60, 10000)]),
-    Directive("dbfilename", "string", "dump.rdb"),
+    Directive("dbfilename", "string", "dump.rdb", protected=True),
     Directive("rdbcompression", "bool", True),
     Directive("rdbchecksum", "bool", True),
     Directive("stop-writes-on-bgsave-error", "bool", True),
@@ -192,7 +194,7 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("latency-tracking", "bool", True),
     Directive("latency-tracking-info-percentiles", "string", "50 99 99.9"),
     Directive("notify-keyspace-events", "events", 0),
-    Directive("enable-debug-command", "enum", "local", choices=("no", "yes", "local"), aliases=()),
+    Directive("enable-debug-command", "enum", "no", choices=("no", "yes", "local"), immutable=True),
     Directive("enable-protected-configs", "enum", "no", choices=("no", "yes", "local"), immutable=True),
     Directive("enable-module-command", "enum", "no", choices=("no", "yes", "local"), immutable=True),
     Directive("replica-read-only", "bool", True, aliases=("slave-read-only",)),
@@ -233,6 +235,7 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("oom-score-adj", "enum", "no", choices=("no", "yes", "relative", "absolute")),
     Directive("tracking-table-max-keys", "int", 1000000),
     Directive("acllog-max-len", "int", 128),
+    Directive("aclfile", "string", "", immutable=True),
     Directive("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels")),
     Directive("shutdown-timeout", "int", 10, minimum=0),
     Directive("shutdown-on-sigint", "string", "default"),
@@ -256,6 +259,8 @@ class Config:
         self._values: dict[str, Any] = {d.name: d.default for d in DIRECTIVES}
         self._listeners: list[Listener] = []
         self._committers: list[Committer] = []
+        # ``user`` directives (name, rules...), applied at start (engine/_aclfile.py).
+        self.users: list[list[bytes]] = []
 
     def __getitem__(self, name: str) -> Any:
         return self._values[_BY_NAME[name].name]
@@ -281,8 +286,12 @@ class Config:
             raise ValueError(f"Bad directive or wrong number of arguments: '{name}'")
         self._values[d.name] = d.parse(raw)
 
-    def set_many(self, pairs: list[tuple[str, str]]) -> None:
-        """CONFIG SET: all or nothing, with Redis's error texts."""
+    def set_many(self, pairs: list[tuple[str, str]], allow_protected: bool = False) -> None:
+        """CONFIG SET: all or nothing, with Redis's error texts.
+
+        ``allow_protected``: enable-protected-configs allows this client to set
+        the protected directives.
+        """
         parsed: list[tuple[Directive, Any]] = []
         seen: set[str] = set()
         for name, raw in pairs:
@@ -292,6 +301,8 @@ class Config:
             if d.name in seen:
                 raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")
             seen.add(d.name)
+            if d.protected and not allow_protected:
+                raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - can't set protected config")
             if d.immutable:
                 raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")
             try:

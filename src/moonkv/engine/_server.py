@@ -26,6 +26,7 @@ from moonkv.engine._acl import Acl
 from moonkv.engine._client import REPLY_ON, Client
 from moonkv.engine._config import Config
 from moonkv.engine._monitor import line as monitor_line
+from moonkv.engine._protect import DEBUG_REFUSED, enabled_for
 from moonkv.errors import (
     ExecAbortError,
     LoadingError,
@@ -141,6 +142,10 @@ class Server:
             "dump_payload_sanitizations": 0,
             "total_reads_processed": 0,
             "total_writes_processed": 0,
+            "acl_access_denied_auth": 0,
+            "acl_access_denied_cmd": 0,
+            "acl_access_denied_key": 0,
+            "acl_access_denied_channel": 0,
         }
         self.errorstats: dict[str, int] = {}
         self.lastsave = int(time.time())
@@ -188,6 +193,8 @@ class Server:
         try:
             if spec is None:
                 raise self.unknown_command(argv)
+            if spec.protected and len(argv) > 1 and not enabled_for(self.config["enable-debug-command"], c):
+                raise RespError(DEBUG_REFUSED)  # before the subcommand, arity and auth, as Redis
             if spec.subcommands and (len(argv) >= 2 or spec.handler is None):
                 spec = resolve_subcommand(spec, argv)
             if not spec.arity_ok(len(argv)):
@@ -282,14 +289,23 @@ class Server:
         return eng is None or eng.may_write(spec, argv)
 
     def unknown_command(self, argv: list[bytes]) -> RespError:
-        # surrogateescape: the reply echoes the client's raw bytes, as Redis does.
+        # surrogateescape: the reply echoes the client's raw bytes, as Redis does, and
+        # only their first 128 bytes (the reply must not grow with the request).
+        args = b""
+        for a in argv[1:]:
+            if len(args) >= 128:
+                break
+            args += b"'" + a[: 128 - len(args)] + b"' "
         name = argv[0][:128].decode("utf-8", "surrogateescape")
-        args = " ".join(f"'{a[:128].decode('utf-8', 'surrogateescape')}'" for a in argv[1:])
         return RespError(
-            f"unknown command '{name}', with args beginning with: {args}{' ' if args else ''}"
+            f"unknown command '{name}', with args beginning with: {args.decode('utf-8', 'surrogateescape')}"
         )
 
     def error_reply(self, e: RespError) -> RespError:
+        # The error becomes a reply: its traceback would keep the frames that raised it, and
+        # through them the request's arguments, alive until a full GC (reply -> traceback ->
+        # frame -> caller's frame -> reply is a cycle).
+        e.__traceback__ = None
         if getattr(e, "no_stats", False):
             return e  # already counted where it arose (an error inside a script)
         self.stats["total_error_replies"] += 1

@@ -108,6 +108,8 @@ def write_snapshot(server: Any, path: str, *, progress: Any = None) -> int:
         eng = server.scripting
         if eng is not None and hasattr(eng, "snapshot_state"):
             w.add([fmt.SCRIPTS, eng.snapshot_state()])
+        if server.acl.durable:  # users defined by an ACL file or the configuration are theirs
+            w.add([fmt.ACL, server.acl.snapshot_state()])
         return w.commit()
     except BaseException:
         w.abort()

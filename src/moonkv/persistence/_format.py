@@ -12,7 +12,7 @@ effects and the time the unit ran, so replay sees the clock the unit saw).
 
 A snapshot file is ``SNAP_MAGIC`` followed by records ``[tag, ...]``:
 ``[META, {...}]`` first, then ``[KEYS, db, keys, strings, expires, others]``
-chunks, optionally ``[SCRIPTS, state]``, and ``[END, nkeys]`` last.  A snapshot
+chunks, optionally ``[SCRIPTS, state]`` and ``[ACL, users]``, and ``[END, nkeys]`` last.  A snapshot
 without its END record is incomplete and never loaded.
 
 The manifest (``MANIFEST``) names the live files: one snapshot (or none) and
@@ -41,7 +41,7 @@ LOCKFILE = "LOCK"
 HEADER = struct.Struct("<II")
 MAX_RECORD = 1 << 31
 
-META, KEYS, SCRIPTS, END = 0, 1, 2, 9
+META, KEYS, SCRIPTS, ACL, END = 0, 1, 2, 3, 9
 
 _LOG_RE = re.compile(r"^log-(\d{6,})\.mkl$")
 _SNAP_RE = re.compile(r"^snap-(\d{6,})\.mkv$")

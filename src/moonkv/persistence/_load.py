@@ -126,6 +126,9 @@ def _load_snapshot(
                 eng = server.scripting
                 if eng is not None and rec[1] is not None:
                     eng.restore_state(rec[1])
+            elif tag == fmt.ACL:
+                if server.acl.durable:
+                    server.acl.restore_state(rec[1])
     except fmt.FormatError as e:
         raise CorruptDirectory(e, 0) from None
     except (ValueError, TypeError, KeyError) as e:
@@ -144,6 +147,7 @@ def _replay_log(
 ) -> Iterator[None]:
     from moonkv.commands.table import lookup, resolve_subcommand
     from moonkv.engine import Client
+    from moonkv.engine._acl import AclRuleError
     from moonkv.errors import RespError
 
     try:
@@ -164,6 +168,7 @@ def _replay_log(
     unpack = fmt.unpack
     res = fmt.ScanResult()
     n = 0
+    acl = server.acl
     for off, payload in fmt.iter_records(data, len(fmt.LOG_MAGIC), res):
         try:
             ts, effects = unpack(payload)
@@ -177,6 +182,17 @@ def _replay_log(
                 if db.expires:
                     db.expires.pop(argv[1], None)
                 ks.dirty += 1
+                continue
+            if argv[0] == b"ACL":
+                # An ACL user as a whole (commands/acl.py); ignored once an ACL file or
+                # config users define the users.
+                if acl.durable:
+                    try:
+                        acl.replay(argv)
+                    except AclRuleError as e:
+                        report.failed += 1
+                        if not report.first_failure:
+                            report.first_failure = f"{argv[:3]!r}: {e.args[-1]}"
                 continue
             if c.db.id != dbid:
                 c.select(dbid)

@@ -29,6 +29,7 @@ progress).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from moonkv.errors import ProtocolError
@@ -368,6 +369,7 @@ _ESCAPES: Final = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"
 _SPACE: Final = frozenset(b" \n\r\t\f\v")  # isspace(): skipped between arguments
 _SEP: Final = frozenset(b" \n\r\t")  # what ends an unquoted argument (not \f or \v)
 _HEX: Final = frozenset(b"0123456789abcdefABCDEF")
+_QUOTING_OR_VF: Final = re.compile(b"[\"'\x0b\x0c]")
 
 
 def split_args(line: bytes) -> list[bytes] | None:
@@ -379,6 +381,10 @@ def split_args(line: bytes) -> list[bytes] | None:
     z = line.find(b"\0")
     if z >= 0:
         line = line[:z]
+    if not _QUOTING_OR_VF.search(line):
+        # No quotes, and no \v or \f (which bytes.split() would also split on):
+        # sdssplitargs splits on runs of space, tab, CR and LF, as bytes.split() does.
+        return line.split()
     args: list[bytes] = []
     i = 0
     n = len(line)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from moonkv.commands import load as load_commands
-from moonkv.engine import Config, Server
+from moonkv.engine import Config, Server, load_acl_at_start
 from moonkv.persistence import attach as attach_persistence
 from moonkv.scripting import attach as attach_scripting
 
@@ -17,6 +17,7 @@ def assemble(config: Config, *, with_persistence: bool = True, lock_note: str | 
     """
     load_commands()
     server = Server(config)
+    load_acl_at_start(server.acl, config["aclfile"], config.users)  # ValueError: do not start
     data_dir = config["dir"]
     if with_persistence:
         try:

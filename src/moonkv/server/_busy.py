@@ -26,10 +26,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from moonkv.commands.table import lookup
-from moonkv.engine import Client
+from moonkv.engine import DENIED, Client, is_local_peer, refuses_peer
 from moonkv.errors import RespError, wrong_arity
 from moonkv.protocol import RespParser, encode
-from moonkv.server._connection import _address
+from moonkv.server._connection import _address, keepalive
 
 if TYPE_CHECKING:
     from moonkv.server._connection import Connection
@@ -124,9 +124,19 @@ class BusyResponder:
             sock, _ = self._listen.accept()
         except OSError:
             return
-        sock.setblocking(False)
+        srv = self.proc.server
         try:
-            client = Client(self.proc.server, _address(sock.getpeername()), _address(sock.getsockname()), sock.fileno())
+            peer_name = sock.getpeername()
+            local = is_local_peer(peer_name)
+            if refuses_peer(srv, local):  # protected mode, as at a normal accept
+                sock.settimeout(1.0)
+                sock.sendall(DENIED)
+                sock.close()
+                srv.stats["rejected_connections"] += 1
+                return
+            sock.setblocking(False)
+            keepalive(sock, srv.config["tcp-keepalive"])
+            client = Client(srv, _address(peer_name), _address(sock.getsockname()), sock.fileno(), local)
         except OSError:
             sock.close()
             return

@@ -12,10 +12,23 @@ reply no longer interleave with the reads still to do.
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from moonkv.engine import BLOCKED, NO_REPLY, NOT_DATA, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
+from moonkv.engine import (
+    BLOCKED,
+    DENIED,
+    NO_REPLY,
+    NOT_DATA,
+    REPLY_OFF,
+    REPLY_ON,
+    REPLY_SKIP,
+    Client,
+    is_local_peer,
+    refuses_peer,
+)
 from moonkv.errors import ProtocolError, RespError
 from moonkv.protocol import RawReply, Replies, RespParser, bulk, encode, encode_many
 
@@ -58,6 +71,7 @@ class Outbox:
 class Connection(asyncio.Protocol):
     __slots__ = (
         "proc", "server", "outbox", "transport", "client", "parser", "pending", "held", "batch", "closed",
+        "idle_cmd", "idle_buffered", "idle_since",
     )
 
     def __init__(self, proc: ServerProcess, client: Client | None = None) -> None:
@@ -72,6 +86,10 @@ class Connection(asyncio.Protocol):
         self.held: list[bytes] | None = None  # replies waiting for the iteration's flush
         self.batch: list[bytes] | None = None  # the replies run_commands is gathering
         self.closed = False
+        # What the idle timeout last saw (server/_idle.py).
+        self.idle_cmd = b""
+        self.idle_buffered = 0
+        self.idle_since = time.monotonic()
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -79,17 +97,22 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         srv = self.server
         if len(srv.clients) >= srv.config["maxclients"]:
-            transport.write(b"-ERR max number of clients reached\r\n")  # type: ignore[attr-defined]
-            transport.close()
-            srv.stats["rejected_connections"] += 1
-            self.closed = True
+            self._refuse(b"-ERR max number of clients reached\r\n")
             return
         c = self.client
         if c is None:
             peer = transport.get_extra_info("peername")
+            local = is_local_peer(peer)
+            if refuses_peer(srv, local):  # protected mode, decided once per connection
+                self._refuse(DENIED)
+                return
             sock = transport.get_extra_info("socket")
-            local = transport.get_extra_info("sockname")
-            c = Client(srv, _address(peer), _address(local), sock.fileno() if sock is not None else -1)
+            if sock is not None:
+                keepalive(sock, srv.config["tcp-keepalive"])
+            c = Client(
+                srv, _address(peer), _address(transport.get_extra_info("sockname")),
+                sock.fileno() if sock is not None else -1, local,
+            )
         c.send = self.send_async
         c.push = self.push
         c.close = self.close_client
@@ -97,6 +120,15 @@ class Connection(asyncio.Protocol):
         srv.add_client(c)
         self.proc.connections[c.id] = self
         self.parser.auth_required = not c.authenticated
+
+    def _refuse(self, reply: bytes) -> None:
+        """Answer a connection that is not accepted, and close it (counted as Redis counts it)."""
+        t = self.transport
+        assert t is not None
+        t.write(reply)
+        t.close()
+        self.server.stats["rejected_connections"] += 1
+        self.closed = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -112,6 +144,13 @@ class Connection(asyncio.Protocol):
         srv = self.server
         srv.net_input_bytes += len(data)
         parser = self.parser
+        if self.pending or c.blocked is not None:
+            # Waiting (blocked, paused): the bytes stay unparsed, as in Redis's query
+            # buffer, so client-query-buffer-limit bounds them; resume() parses them.
+            parser.feed(data)
+            if parser.buffered > 1048576 and parser.buffered > srv.config["client-query-buffer-limit"]:
+                self.close_client()
+            return
         cmds = parser.parse_whole(data)
         if cmds is None:
             parser.feed(data)
@@ -122,8 +161,6 @@ class Connection(asyncio.Protocol):
             cmds = parser.parse()
         if (
             len(cmds) == 1
-            and not self.pending
-            and c.blocked is None
             and c.reply_mode == REPLY_ON
             and not srv.paused_until
             and parser.error is None
@@ -147,9 +184,6 @@ class Connection(asyncio.Protocol):
             if out:
                 self.write(out)
             return
-        if self.pending or c.blocked is not None:
-            self.pending.extend(cmds)
-            cmds = []
         out = self.run_commands(cmds)
         # AUTH/HELLO AUTH lift Redis's limits for unauthenticated clients.
         parser.auth_required = not c.authenticated
@@ -323,7 +357,7 @@ class Connection(asyncio.Protocol):
             encode_many([reply], c.resp, out.append)
             self.write(out)
         # Resume the commands that were pipelined behind the blocking one.
-        if self.pending and c.blocked is None:
+        if (self.pending or self.parser.buffered) and c.blocked is None:
             asyncio.get_event_loop().call_soon(self.resume)
 
     def resume(self) -> None:
@@ -334,8 +368,17 @@ class Connection(asyncio.Protocol):
         out = self.run_commands(cmds)
         if out:
             self.write(out)
-        if self.parser.error is not None and not self.pending:
-            self._protocol_error(self.parser.error, [])
+        parser = self.parser
+        if parser.error is not None and not self.pending:
+            self._protocol_error(parser.error, [])
+            return
+        # Then the bytes that arrived while waiting, a slice at a time (as reads would
+        # bring them): what follows a command that waits again stays unparsed.
+        if parser.buffered and not self.pending and parser.error is None:
+            rest = parser.take_buffer()
+            self.server.net_input_bytes -= len(rest)  # counted when they arrived
+            for i in range(0, len(rest), 65536):
+                self.data_received(rest[i : i + 65536])
 
     def close_client(self) -> None:
         c = self.client
@@ -354,6 +397,21 @@ class Connection(asyncio.Protocol):
         if c is not None:
             c.closing = True
         self.write(out)  # the connection closes once this is written
+
+
+def keepalive(sock: Any, interval: int) -> None:
+    """tcp-keepalive: SO_KEEPALIVE with Redis's timings (idle ``interval`` s, probes every
+    interval/3 s, 3 probes); 0 leaves the socket as it is."""
+    if interval <= 0:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):  # Linux; other systems keep their defaults
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, interval)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(interval // 3, 1))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+    except OSError:
+        pass  # a socket that is already gone: the connection ends anyway
 
 
 def _address(name: object) -> str:

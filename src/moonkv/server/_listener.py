@@ -18,6 +18,7 @@ from moonkv.engine import Client, Config, Server
 from moonkv.server._busy import BusyResponder
 from moonkv.server._connection import Connection, Outbox
 from moonkv.server._expire import active_expire_cycle
+from moonkv.server._idle import close_idle
 from moonkv.server._tls import TlsPort
 from moonkv.tls import TlsConfigError
 
@@ -48,6 +49,7 @@ class ServerProcess:
         self._busy: BusyResponder | None = None
         self._loop_thread = 0
         self.tls = TlsPort(self)
+        self._idle_check = 0.0  # when the cron next looks for idle clients
 
     # -- group commit --------------------------------------------------------------
 
@@ -148,6 +150,11 @@ class ServerProcess:
             if p is not None:
                 p.cron()
             self._check_unpause()
+            timeout = srv.config["timeout"]
+            now = time.monotonic()
+            if timeout and now >= self._idle_check:
+                self._idle_check = now + 1.0
+                close_idle(list(self.connections.values()), timeout, now)
             if srv.ks.expired_effects:
                 srv.end_unit()
         except Exception:  # noqa: BLE001 - the cron must never stop

@@ -115,6 +115,11 @@ class Server:
         self.ks.events = events.active(self.config["notify-keyspace-events"])
         self.loading = False
         self.write_error: str | None = None  # set by persistence on a failed write/fsync
+        # Why writes are refused now (the full error line), None when they are not:
+        # a read-only replica (READONLY) or too few good replicas (NOREPLICAS).
+        self.write_refusal: str | None = None
+        self.read_only_replica = False  # set by replication
+        self.good_replicas = 0  # replicas that ACKed within min-replicas-max-lag (replication)
         self.start_time = time.time()
         self.pid = os.getpid()
         self.run_id = os.urandom(20).hex()
@@ -125,6 +130,7 @@ class Server:
         self.pause_writes_only = False
         self.scripting: Any = None  # moonkv.scripting engine, attached by the assembler
         self.persistence: Any = None  # moonkv.persistence engine, attached by the assembler
+        self.replication: Any = None  # moonkv.replication node, attached by the assembler
         # The three counters bumped on every request are attributes (cheaper
         # than dict items); INFO shows them with the others in ``stats``.
         self.commands_processed = 0
@@ -146,6 +152,7 @@ class Server:
         self.lastsave = int(time.time())
         self.acl = Acl(self)
         self.config.on_change(self._config_changed)
+        self.refresh_write_refusal()
 
     # -- configuration ---------------------------------------------------
 
@@ -155,6 +162,20 @@ class Server:
         elif name == "requirepass":
             # The default user's password; existing connections stay authenticated, as in Redis.
             self.acl.set_default_password(value)
+        elif name in ("min-replicas-to-write", "replica-read-only"):
+            self.refresh_write_refusal()
+
+    def refresh_write_refusal(self) -> None:
+        """Recompute :attr:`write_refusal` (replication reports role and good replicas)."""
+        cfg = self.config
+        if self.read_only_replica:
+            self.write_refusal = (
+                "READONLY You can't write against a read only replica." if cfg["replica-read-only"] else None
+            )
+        elif cfg["min-replicas-to-write"] > self.good_replicas:
+            self.write_refusal = "NOREPLICAS Not enough good replicas to write."
+        else:
+            self.write_refusal = None
 
     # -- the client path -------------------------------------------------
 
@@ -175,6 +196,7 @@ class Server:
             and c.authenticated
             and not self.loading
             and self.write_error is None
+            and self.write_refusal is None
         ):
             a = spec.arity
             n = len(argv)
@@ -196,6 +218,8 @@ class Server:
                 raise NoAuthError("Authentication required.")
             if c.acl_user is not None:
                 self.acl.enforce(c, spec, argv)
+            if self.write_refusal is not None and spec.is_write:
+                raise RespError(full=self.write_refusal)
             if c.subs is not None and c.resp == 2 and spec.name not in _PUBSUB_ALLOWED:
                 raise RespError(
                     f"Can't execute '{spec.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
@@ -237,6 +261,7 @@ class Server:
             and c.authenticated
             and not self.loading
             and self.write_error is None
+            and self.write_refusal is None
         )
 
     def execute_data(self, c: Client, argv: list[bytes]) -> object:
@@ -252,7 +277,7 @@ class Server:
         inside a command (a flush forced by FLUSHALL's snapshot, say), so that
         one is checked every time.
         """
-        if self.write_error is not None:
+        if self.write_error is not None or self.write_refusal is not None:
             return NOT_DATA
         spec = (self._data or self._data_commands()).get(argv[0])
         if spec is None:
@@ -561,6 +586,8 @@ class Server:
         if c.subs is not None:
             self.pubsub.drop(c)
         self.monitors.pop(c, None)
+        if self.replication is not None:
+            self.replication.client_gone(c)
         self.clients.pop(c.id, None)
 
     def new_client(self) -> Client:
@@ -589,6 +616,9 @@ class Server:
             for spec, argv in queued:
                 if self.write_error is not None and spec.is_write:
                     replies.append(self.error_reply(MisconfError(self.write_error)))
+                    continue
+                if self.write_refusal is not None and spec.is_write:
+                    replies.append(self.error_reply(RespError(full=self.write_refusal)))
                     continue
                 if c.acl_user is not None:  # ACL rules may have changed since queueing
                     denied = self.acl.exec_error(c, spec, argv)

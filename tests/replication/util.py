@@ -16,7 +16,10 @@ DBS = (0, 1, 3)
 
 def info(r: redis.Redis, section: str = "replication") -> dict[str, str]:
     """One INFO section, every value as text (redis-py parses the numbers)."""
-    return {k: str(v) for k, v in r.info(section).items()}
+    return {
+        k: ",".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else str(v)
+        for k, v in r.info(section).items()
+    }
 
 
 def client(h: ServerHandle) -> redis.Redis:
@@ -33,6 +36,10 @@ def wait_until(pred: object, timeout: float = 20.0, what: str = "condition") -> 
             pass
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def link_up(replica: redis.Redis) -> None:
+    wait_until(lambda: info(replica)["master_link_status"] == "up", what="the link to the primary")
 
 
 def caught_up(primary: redis.Redis, replica: redis.Redis, timeout: float = 20.0) -> None:

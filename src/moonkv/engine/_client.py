@@ -86,6 +86,8 @@ class Client:
             flags += "d"
         if self.closing:
             flags += "c"
+        if "S" in self.flags:  # a replica's connection (replication marks it)
+            flags += "S"
         if self.no_evict:
             flags += "e"
         flags = flags or "N"

@@ -54,6 +54,8 @@ def both(pairs: object, which: int, *cmd: str | int) -> tuple[bytes, bytes]:
     ("PSYNC", "abc", "def"),
     ("SYNC", "x"),
     ("INCR", "n"),
+    ("FAILOVER",),
+    ("PSYNC", "abc", 1, "FAILOVER"),
 ], ids=lambda c: " ".join(str(a) for a in c)[:40])
 def test_replica_replies_as_redis(pairs: object, cmd: tuple[str | int, ...]) -> None:
     mine, theirs = both(pairs, 1, *cmd)
@@ -70,6 +72,14 @@ def test_replica_replies_as_redis(pairs: object, cmd: tuple[str | int, ...]) -> 
     ("REPLCONF",),
     ("PSYNC", "abc", "def"),
     ("PSYNC", "a", "b", "c"),
+    ("FAILOVER", "ABORT"),
+    ("FAILOVER", "ABORT", "FORCE"),
+    ("FAILOVER", "TO", "127.0.0.1"),
+    ("FAILOVER", "TIMEOUT", 0),
+    ("FAILOVER", "TIMEOUT", "x"),
+    ("FAILOVER", "bla"),
+    ("FAILOVER", "FORCE"),
+    ("FAILOVER", "TO", "127.0.0.1", 1),
 ], ids=lambda c: " ".join(str(a) for a in c)[:40])
 def test_primary_replies_as_redis(pairs: object, cmd: tuple[str | int, ...]) -> None:
     mine, theirs = both(pairs, 0, *cmd)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
 
+import pytest
 import redis
 
 from tests.helpers import start_moonkv
@@ -151,3 +153,47 @@ def test_promotion_keeps_the_other_replicas_partial() -> None:
                 pass
             assert info(r1, "stats")["sync_full"] == "1"
             assert dataset(primary) == dataset(r1) == dataset(r2)
+
+
+def test_failover_hands_over_to_a_replica() -> None:
+    with nodes([]) as (ph,):
+        primary = client(ph)
+        with nodes(replica_args(ph), replica_args(ph)) as (r1h, r2h):
+            r1, r2 = client(r1h), client(r2h)
+            for i in range(200):
+                primary.set(f"k{i}", i)
+            caught_up(primary, r1)
+            caught_up(primary, r2)
+            assert primary.execute_command("FAILOVER", "TO", "127.0.0.1", r1h.port, "TIMEOUT", 5000) == b"OK"
+            wait_until(lambda: info(r1)["role"] == "master" and info(primary)["role"] == "slave", what="the handover")
+            link_up(primary)
+            assert info(primary)["master_port"] == str(r1h.port)
+            assert info(primary)["master_failover_state"] == "no-failover"
+            with pytest.raises(redis.ReadOnlyError):
+                primary.set("x", "1")
+            r1.set("on-new-primary", "1")
+            caught_up(r1, primary)
+            caught_up(primary, r2)  # the other replica follows through the old primary
+            assert r2.get("on-new-primary") == b"1"
+            assert info(r1, "stats")["sync_full"] == "0"  # the old primary continued partially
+            assert dataset(primary) == dataset(r1) == dataset(r2)
+
+
+def test_failover_times_out_and_resumes_writes() -> None:
+    with nodes([]) as (ph,):
+        primary = client(ph)
+        with nodes(replica_args(ph)) as (rh,):
+            caught_up(primary, client(rh))
+            os.kill(rh.proc.pid, signal.SIGSTOP)  # a replica that cannot catch up
+            try:
+                assert primary.execute_command("FAILOVER", "TIMEOUT", 300) == b"OK"
+                assert info(primary)["master_failover_state"] == "waiting-for-sync"
+                with pytest.raises(redis.ResponseError, match="FAILOVER already in progress."):
+                    primary.execute_command("FAILOVER")
+                t = time.monotonic()
+                assert primary.set("during", "1") is True  # held until the failover gave up
+                assert time.monotonic() - t >= 0.1
+                assert info(primary)["role"] == "master"
+                assert info(primary)["master_failover_state"] == "no-failover"
+            finally:
+                os.kill(rh.proc.pid, signal.SIGCONT)

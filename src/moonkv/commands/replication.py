@@ -1,4 +1,4 @@
-"""Replication commands: REPLICAOF/SLAVEOF, ROLE, PSYNC/SYNC, REPLCONF, WAIT.
+"""Replication commands: REPLICAOF/SLAVEOF, ROLE, PSYNC/SYNC, REPLCONF, WAIT, FAILOVER.
 
 Front-ends of :mod:`moonkv.replication` (``server.replication``); a server built
 without a data directory has no replication and answers as a lone primary.
@@ -62,7 +62,8 @@ def role(c: Client, argv: list[bytes]) -> object:
          summary="Internal command used for replication")
 def psync(c: Client, argv: list[bytes]) -> object:
     offset = parse_int(argv[2])
-    return _node(c).psync(c, argv[1], offset)
+    failover = len(argv) > 3 and argv[3].lower() == b"failover"
+    return _node(c).psync(c, argv[1], offset, failover=failover)
 
 
 @command("sync", 1, "admin noscript no_async_loading no_multi", group=_S, since="1.0.0",
@@ -111,3 +112,39 @@ def wait(c: Client, argv: list[bytes]) -> object:
     if node is None:
         return 0
     return node.wait(c, needed, timeout)
+
+
+@command("failover", -1, "admin noscript stale", group=_S, since="6.2.0",
+         summary="Start a coordinated failover between this server and one of its replicas.")
+def failover(c: Client, argv: list[bytes]) -> object:
+    target: tuple[str, int] | None = None
+    timeout = 0
+    force = abort = False
+    i = 1
+    while i < len(argv):
+        opt = argv[i].lower()
+        if opt == b"to" and i + 2 < len(argv) and target is None:
+            target = (argv[i + 1].decode("utf-8", "replace"), parse_int(argv[i + 2]))
+            i += 3
+        elif opt == b"timeout" and i + 1 < len(argv) and not timeout:
+            timeout = parse_int(argv[i + 1])
+            if timeout <= 0:
+                raise RespError("FAILOVER timeout must be greater than 0")
+            i += 2
+        elif opt == b"force" and not force:
+            force = True
+            i += 1
+        elif opt == b"abort" and not abort:
+            abort = True
+            i += 1
+        else:
+            raise RespError("syntax error")
+    node = _node(c)
+    if abort:
+        if force or timeout or target is not None:
+            raise RespError("syntax error")
+        if node.failover_state == "no-failover":
+            raise RespError("No failover in progress.")
+        node.abort_failover("Failover manually aborted")
+        return "OK"
+    return node.failover(target, force, timeout)

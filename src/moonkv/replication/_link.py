@@ -36,7 +36,7 @@ class LinkError(Exception):
 
 
 class ReplicaLink:
-    def __init__(self, node: Replication, host: str, port: int) -> None:
+    def __init__(self, node: Replication, host: str, port: int, *, failover: bool = False) -> None:
         self.node = node
         self.server = node.server
         self.host = host
@@ -59,6 +59,7 @@ class ReplicaLink:
         self.sync_read = 0
         self.ack_wanted = False
         self.first_failure = ""
+        self.failover = failover  # PSYNC ... FAILOVER: the target takes over as primary
         self.task = asyncio.ensure_future(self._run())
 
     # -- introspection -------------------------------------------------------------
@@ -157,9 +158,16 @@ class ReplicaLink:
         node = self.node
         pos = node.position()  # after loading: a restarted replica resumes from its log
         if pos is None:
-            reply = await ask(b"PSYNC", b"?", b"-1")
+            psync = [b"PSYNC", b"?", b"-1"]
         else:
-            reply = await ask(b"PSYNC", pos[0].encode(), b"%d" % (pos[1] + 1))
+            psync = [b"PSYNC", pos[0].encode(), b"%d" % (pos[1] + 1)]
+        if self.failover:
+            psync.append(b"FAILOVER")
+        reply = await ask(*psync)
+        if self.failover and not reply.startswith((b"+FULLRESYNC", b"+CONTINUE")):
+            self.failover = False
+            node.abort_failover(f"the target refused: {reply.decode('utf-8', 'replace')}")
+            return
         if reply.startswith(b"+FULLRESYNC"):
             parts = reply.split()
             if len(parts) != 3:
@@ -178,6 +186,8 @@ class ReplicaLink:
         self.state = "connected"
         self.synced = True
         self.down_since = None
+        self.failover = False
+        node.failover_done()
         acker = asyncio.ensure_future(self._ack_every_second())
         try:
             while True:

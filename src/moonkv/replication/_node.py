@@ -93,6 +93,11 @@ class Replication:
         self.sync_partial_ok = 0
         self.sync_partial_err = 0
         self._ports: dict[int, int] = {}  # client id -> REPLCONF listening-port before PSYNC
+        # FAILOVER: no-failover | waiting-for-sync | failover-in-progress
+        self.failover_state = "no-failover"
+        self.failover_target: tuple[str, int] | None = None
+        self.failover_deadline = 0.0
+        self.failover_force = False
         self.config.on_change(self._config_changed)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -163,8 +168,15 @@ class Replication:
 
     # -- PSYNC / SYNC (a replica attaching to this node) --------------------------------
 
-    def psync(self, c: Client, replid: bytes, offset: int, *, legacy: bool = False) -> object:
+    def psync(self, c: Client, replid: bytes, offset: int, *, legacy: bool = False,
+              failover: bool = False) -> object:
         srv = self.server
+        if failover:
+            # Our primary hands over (FAILOVER): it follows us once we are the primary.
+            if replid.decode("utf-8", "replace") != self.replid:
+                raise RespError("PSYNC FAILOVER replid must match my replid.")
+            self.promote()
+            log.info("MASTER MODE enabled (failover request from %s)", c.addr)
         if self.is_replica and (self.link is None or self.link.state != "connected"):
             raise RespError(full="NOMASTERLINK Can't SYNC while not connected with my master")
         if srv.persistence is None:
@@ -301,6 +313,8 @@ class Replication:
             return
         self._check_waiters()
         self._refresh_good()
+        if self.failover_state == "waiting-for-sync":
+            self._failover_step()
 
     def client_gone(self, c: Client) -> None:
         self._ports.pop(c.id, None)
@@ -377,9 +391,77 @@ class Replication:
         if w.client.blocked is w.state:
             self.server.unblock_with(w.client, self.acked(w.offset))
 
+    # -- FAILOVER ----------------------------------------------------------------------
+
+    def failover(self, target: tuple[str, int] | None, force: bool, timeout_ms: int) -> str:
+        """FAILOVER: pause writes, wait for a replica to have everything, hand over to it."""
+        if self.is_replica:
+            raise RespError("FAILOVER is not valid when server is a replica.")
+        if not self.peers:
+            raise RespError("FAILOVER requires connected replicas.")
+        if self.failover_state != "no-failover":
+            raise RespError("FAILOVER already in progress.")
+        if force and (not timeout_ms or target is None):
+            raise RespError("FAILOVER with force option requires both a timeout and target HOST and IP.")
+        if target is not None:
+            peer = next((p for p in self.peers if (p.ip, p.port) == target), None)
+            if peer is None:
+                raise RespError("FAILOVER target HOST and PORT is not a replica.")
+            if peer.state != "online":
+                raise RespError("FAILOVER target replica is not online.")
+        srv = self.server
+        self.failover_state = "waiting-for-sync"
+        self.failover_target = target
+        self.failover_force = force
+        self.failover_deadline = time.monotonic() + timeout_ms / 1000.0 if timeout_ms else 0.0
+        # Writes wait (CLIENT PAUSE WRITE) until the failover ends either way.
+        srv.paused_until = float("inf")
+        srv.pause_writes_only = True
+        log.info("FAILOVER requested to %s", f"{target[0]}:{target[1]}" if target else "any replica")
+        self.feed(_stream.GETACK)
+        return "OK"
+
+    def _failover_step(self) -> None:
+        """While waiting for sync: hand over once a (the) replica has ACKed our whole stream."""
+        now = time.monotonic()
+        target = self.failover_target
+        ready = [p for p in self.peers if p.state == "online" and p.ack_offset >= self.offset
+                 and (target is None or (p.ip, p.port) == target)]
+        if ready:
+            chosen: tuple[str, int] = (ready[0].ip, ready[0].port)
+        elif self.failover_deadline and now >= self.failover_deadline:
+            if not (self.failover_force and target is not None):
+                self.abort_failover("Replica never caught up before timeout")
+                return
+            chosen = target
+        else:
+            return
+        self.failover_state = "failover-in-progress"
+        log.info("Failover target %s:%d is synced, failing over", *chosen)
+        self.follow(chosen[0], chosen[1], failover=True)
+
+    def abort_failover(self, why: str) -> None:
+        if self.failover_state == "failover-in-progress":
+            self.promote()  # the target refused: take the primary role back
+        self._end_failover()
+        log.warning("FAILOVER aborted: %s", why)
+
+    def failover_done(self) -> None:
+        """The link to the new primary is up: the handover succeeded."""
+        if self.failover_state == "failover-in-progress":
+            self._end_failover()
+            log.info("Failover to the new primary succeeded")
+
+    def _end_failover(self) -> None:
+        self.failover_state = "no-failover"
+        self.failover_target = None
+        srv = self.server
+        srv.paused_until = 0.0  # paused writers resume at the listener's next tick
+        srv.pause_writes_only = False
+
     # -- roles -----------------------------------------------------------------------
 
-    def follow(self, host: str, port: int) -> str:
+    def follow(self, host: str, port: int, *, failover: bool = False) -> str:
         """REPLICAOF host port: become (or stay) a replica of that primary."""
         from moonkv.replication._link import ReplicaLink
 
@@ -403,12 +485,14 @@ class Replication:
             # A primary turned replica offers its own history: a partial resync if the new
             # primary's history contains it, a full one (dropping a divergent tail) if not.
             p.repl_pos = [self.replid, self.offset, 0]
-        self.link = ReplicaLink(self, host, port)
+        self.link = ReplicaLink(self, host, port, failover=failover)
         log.info("Connecting to MASTER %s:%d", host, port)
         return "OK"
 
     def promote(self) -> str:
         """REPLICAOF NO ONE: become a primary, keeping the old history as replid2."""
+        if self.failover_state != "no-failover" and self.master is not None:
+            self._end_failover()
         if self.master is None:
             return "OK"
         srv = self.server
@@ -506,6 +590,9 @@ class Replication:
                     log.warning("Disconnecting timedout replica %s", p.client.addr)
                     p.client.close()
             self._refresh_good()
+            if self.failover_state == "waiting-for-sync":
+                self.feed(_stream.GETACK)
+                self._failover_step()
         except Exception:  # noqa: BLE001 - the cron must never stop
             log.exception("replication cron failed")
         loop.call_later(1.0, self._cron)
@@ -565,7 +652,7 @@ class Replication:
             )
         b = self.backlog
         out += [
-            "master_failover_state:no-failover",
+            f"master_failover_state:{self.failover_state}",
             f"master_replid:{self.replid}",
             f"master_replid2:{self.replid2}",
             f"master_repl_offset:{self.offset}",

@@ -749,6 +749,12 @@ class Persistence:
         replica syncs again), after it from the new ones.
         """
         srv = self.server
+        try:
+            fmt.verify_snapshot(src, fmt.read_file(src))  # before anything is replaced
+        except fmt.FormatError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(src)
+            raise ValueError(f"the snapshot received is not valid: {e}") from None
         if self.child_pid:
             self._kill_child()
         self.flush()

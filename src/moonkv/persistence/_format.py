@@ -419,6 +419,25 @@ def snapshot_records(path: str, data: bytes) -> Iterator[tuple[int, Any]]:
         raise FormatError(path, res.good_end, "incomplete snapshot (no end record)")
 
 
+def verify_snapshot(path: str, data: bytes) -> None:
+    """Check a snapshot's framing, checksums and end record without decoding its keys."""
+    check_magic(path, data, SNAP_MAGIC)
+    res = ScanResult()
+    last: memoryview | None = None
+    for _off, payload in iter_records(data, len(SNAP_MAGIC), res):
+        last = payload
+    if res.corrupt_at is not None:
+        raise FormatError(path, res.corrupt_at, res.reason)
+    if res.torn:
+        raise FormatError(path, res.good_end, f"{res.reason} ({res.torn} bytes)")
+    try:
+        end = last is not None and unpack(last)[0] == END
+    except Exception:  # noqa: BLE001 - any decoding failure is corruption
+        end = False
+    if not end:
+        raise FormatError(path, res.good_end, "incomplete snapshot (no end record)")
+
+
 def decode_value(tname: bytes, state: Any) -> Any:
     from moonkv.keyspace.types import REGISTRY
 

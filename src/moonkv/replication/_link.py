@@ -49,9 +49,6 @@ class ReplicaLink:
         self.client = Client(self.server)
         self.client.authenticated = True
         self.client.in_exec = True  # never blocks
-        pos = self.server.persistence.repl_pos if self.server.persistence is not None else None
-        if pos is not None and len(pos) > 2:
-            self.client.select(int(pos[2]))
         self.writer: asyncio.StreamWriter | None = None
         self.last_io = time.monotonic()
         self.down_since: float | None = None
@@ -106,7 +103,8 @@ class ReplicaLink:
                 await self._session()
             except asyncio.CancelledError:
                 raise
-            except (TimeoutError, OSError, EOFError, LinkError, asyncio.IncompleteReadError, _stream.StreamError) as e:
+            except (TimeoutError, OSError, EOFError, ValueError, LinkError, asyncio.IncompleteReadError,
+                    _stream.StreamError) as e:
                 log.warning("MASTER <-> REPLICA link with %s:%d: %s", self.host, self.port,
                             e or type(e).__name__)
             except Exception:  # noqa: BLE001 - the link retries whatever happened
@@ -157,6 +155,9 @@ class ReplicaLink:
         reply = await ask(b"REPLCONF", b"capa", b"eof", b"capa", b"psync2")
         node = self.node
         pos = node.position()  # after loading: a restarted replica resumes from its log
+        p = srv.persistence
+        if p is not None and p.repl_pos is not None:
+            self.client.select(int(p.repl_pos[2]))  # the stream's database at that offset
         if pos is None:
             psync = [b"PSYNC", b"?", b"-1"]
         else:

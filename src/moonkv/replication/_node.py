@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from moonkv.engine import BLOCKED, NO_REPLY, Client, Server
+from moonkv.engine._config import parse_memory
 from moonkv.errors import RespError
 from moonkv.protocol import RawReply
 from moonkv.replication import _stream
@@ -49,6 +50,8 @@ class Peer:
     ack_offset: int = 0
     ack_time: float = field(default_factory=time.monotonic)
     pending: list[bytes] | None = None  # the stream since its snapshot's instant
+    pending_bytes: int = 0
+    soft_since: float = 0.0  # when its output first passed the soft limit (0: below it)
     legacy: bool = False  # SYNC (redis-cli --replica): the snapshot without +FULLRESYNC
 
 
@@ -98,6 +101,7 @@ class Replication:
         self.failover_target: tuple[str, int] | None = None
         self.failover_deadline = 0.0
         self.failover_force = False
+        self.limits = _output_limits(self.config["client-output-buffer-limit"])
         self.config.on_change(self._config_changed)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -113,6 +117,8 @@ class Replication:
     def _config_changed(self, name: str, value: Any) -> None:
         if name == "repl-backlog-size" and self.backlog is not None:
             self.backlog.resize(value)
+        elif name == "client-output-buffer-limit":
+            self.limits = _output_limits(value)
 
     @property
     def is_replica(self) -> bool:
@@ -150,11 +156,41 @@ class Replication:
         self.offset = backlog.offset
         if self.peers:
             reply = RawReply(data)
+            hard, soft, _secs = self.limits
+            over: list[Peer] = []
             for p in self.peers:
                 if p.state == "online":
                     p.client.send(reply)
+                    size = p.client.out_pending()
                 elif p.pending is not None:
                     p.pending.append(data)
+                    p.pending_bytes += len(data)
+                    size = p.pending_bytes
+                else:
+                    continue
+                if (hard and size > hard) or (soft and size > soft) or p.soft_since:
+                    over.append(p)
+            if over:
+                self._check_limits(over)
+
+    def _check_limits(self, peers: list[Peer]) -> None:
+        """client-output-buffer-limit's replica class: a replica that does not read is dropped."""
+        hard, soft, secs = self.limits
+        now = time.monotonic()
+        for p in peers:
+            size = p.client.out_pending() if p.state == "online" else p.pending_bytes
+            if soft and size > soft:
+                if not p.soft_since:
+                    p.soft_since = now
+            else:
+                p.soft_since = 0.0
+            if (hard and size > hard) or (p.soft_since and now - p.soft_since > secs):
+                log.warning("Client %s (a replica) scheduled to be closed ASAP for overcoming of "
+                            "output buffer limits.", p.client.addr)
+                p.client.close()
+                if p in self.peers:
+                    self.peers.remove(p)
+                self._refresh_good()
 
     def _register_sink(self) -> None:
         sinks = self.server.sinks
@@ -670,3 +706,16 @@ class Replication:
             f"sync_partial_ok:{self.sync_partial_ok}",
             f"sync_partial_err:{self.sync_partial_err}",
         ]
+
+
+def _output_limits(text: str) -> tuple[int, int, int]:
+    """The replica class of client-output-buffer-limit: (hard, soft, soft seconds)."""
+    words = text.split()
+    for i in range(0, len(words) - 3, 4):
+        if words[i].lower() in ("slave", "replica"):
+            try:
+                return parse_memory(words[i + 1]), parse_memory(words[i + 2]), int(words[i + 3])
+            except ValueError:
+                break
+    return 256 << 20, 64 << 20, 60
+

@@ -8,7 +8,10 @@ Every record, in logs and in snapshots, is framed the same way::
 
 A log file is ``LOG_MAGIC`` followed by one record per committed unit; the
 payload is ``[time_ms, [[db, [arg, ...]], ...]]`` (the unit's deterministic
-effects and the time the unit ran, so replay sees the clock the unit saw).
+effects and the time the unit ran, so replay sees the clock the unit saw).  A
+replica's records have a third item, ``[replid, offset, db]``: the position in
+its primary's stream reached with that unit (the snapshot's META has it as
+``repl``), so a restarted replica resumes from there.
 
 A snapshot file is ``SNAP_MAGIC`` followed by records ``[tag, ...]``:
 ``[META, {...}]`` first, then ``[KEYS, db, keys, strings, expires, others]``

@@ -243,7 +243,9 @@ class ReplicaLink:
 
     def _send_ack(self) -> None:
         w = self.writer
-        if w is not None:
+        # After a failed log write the applied offset is not durable: no ACK until the
+        # persistence's recovery checkpoint has written memory afresh.
+        if w is not None and self.server.write_error is None:
             w.write(_stream.command([b"REPLCONF", b"ACK", b"%d" % self.node.offset]))
 
     # -- applying the stream ----------------------------------------------------------

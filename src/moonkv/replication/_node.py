@@ -84,6 +84,8 @@ class Replication:
         self.backlog: Backlog | None = None
         self.peers: list[Peer] = []
         self.seldb = -1  # the database the stream last selected (-1: send SELECT next)
+        self.outgoing: list[bytes] = []  # stream bytes of this iteration, not yet sent
+        self.send_scheduled = False
         self.link: Any = None  # a ReplicaLink while this node is a replica
         self.master: tuple[str, int] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -148,12 +150,30 @@ class Replication:
         self.feed(b"".join(out))
 
     def feed(self, data: bytes) -> None:
-        """Append stream bytes: to the backlog, to online replicas, to those syncing."""
+        """Append stream bytes to the backlog; replicas get this iteration's bytes at its end."""
         backlog = self.backlog
         if backlog is None:
             return
         backlog.append(data)
         self.offset = backlog.offset
+        if self.peers:
+            self.outgoing.append(data)
+            if not self.send_scheduled:
+                if self.loop is None:
+                    self._send_outgoing()
+                else:
+                    self.send_scheduled = True
+                    self.loop.call_soon(self._send_outgoing)
+
+    def _send_outgoing(self) -> None:
+        """One write per replica per loop iteration (through its held replies: the group
+        commit releases them after the iteration's log records are durable)."""
+        self.send_scheduled = False
+        out = self.outgoing
+        if not out:
+            return
+        self.outgoing = []
+        data = out[0] if len(out) == 1 else b"".join(out)
         if self.peers:
             reply = RawReply(data)
             hard, soft, _secs = self.limits
@@ -219,6 +239,7 @@ class Replication:
             raise RespError("replication needs a data directory")
         if any(p.client is c for p in self.peers):
             return NO_REPLY  # already a replica: Redis ignores a second SYNC
+        self._send_outgoing()  # the others' share first: the newcomer starts after it
         peer = Peer(c, c.addr.rsplit(":", 1)[0], self._ports.pop(c.id, 0), legacy=legacy)
         c.flags = "S"
         rid = replid.decode("utf-8", "replace")
@@ -269,6 +290,7 @@ class Replication:
             peer.client.send(RawReply(b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), offset)))
 
     def _fork(self, peers: list[Peer]) -> None:
+        self._send_outgoing()  # the snapshot holds those bytes: they are not the peers' to get
         p = self.server.persistence
         tmpdir = tempfile.mkdtemp(prefix="moonkv-sync-")
         path = os.path.join(tmpdir, "sync.mkv")
@@ -354,6 +376,12 @@ class Replication:
 
     def client_gone(self, c: Client) -> None:
         self._ports.pop(c.id, None)
+        for w in self.waiters:
+            if w.client is c:  # a client that left while in WAIT
+                self.waiters.remove(w)
+                if w.timer is not None:
+                    w.timer.cancel()
+                break
         for p in self.peers:
             if p.client is c:
                 self.peers.remove(p)
@@ -375,6 +403,7 @@ class Replication:
             p.client.close()
         self.peers = []
         self.waiting_sync = []
+        self.outgoing = []
         self._refresh_good()
 
     # -- WAIT -------------------------------------------------------------------------

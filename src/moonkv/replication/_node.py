@@ -134,6 +134,11 @@ class Replication:
     # -- the stream a primary serves (the EffectsSink) ----------------------------
 
     def commit(self, effects: list[tuple[int, list[bytes]]]) -> None:
+        if len(effects) == 1:  # the usual unit: one command, most often in the same db
+            db, argv = effects[0]
+            if db == self.seldb:
+                self.feed(_stream.command(argv))
+                return
         out: list[bytes] = []
         first = True
         for db, argv in effects:
@@ -155,7 +160,7 @@ class Replication:
         if backlog is None:
             return
         backlog.append(data)
-        self.offset = backlog.offset
+        self.offset += len(data)
         if self.peers:
             self.outgoing.append(data)
             if not self.send_scheduled:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Final
 
-from moonkv.protocol import bulk
-
 MULTI: Final = b"*1\r\n$5\r\nMULTI\r\n"
 EXEC: Final = b"*1\r\n$4\r\nEXEC\r\n"
 PING: Final = b"*1\r\n$4\r\nPING\r\n"
@@ -22,7 +20,10 @@ _MAX_BULK: Final = 1 << 32
 
 
 def command(argv: list[bytes]) -> bytes:
-    return b"*%d\r\n" % len(argv) + b"".join([bulk(a) for a in argv])
+    out = [b"*%d\r\n" % len(argv)]
+    for a in argv:
+        out += (b"$%d\r\n" % len(a), a, b"\r\n")
+    return b"".join(out)
 
 
 def select(db: int) -> bytes:

@@ -196,7 +196,7 @@ class Server:
             and c.authenticated
             and not self.loading
             and self.write_error is None
-            and self.write_refusal is None
+            and (self.write_refusal is None or not spec.is_write)  # a replica's reads stay fast
         ):
             a = spec.arity
             n = len(argv)
@@ -261,7 +261,6 @@ class Server:
             and c.authenticated
             and not self.loading
             and self.write_error is None
-            and self.write_refusal is None
         )
 
     def execute_data(self, c: Client, argv: list[bytes]) -> object:
@@ -275,12 +274,13 @@ class Server:
         once per pipeline and sends each command here: execute()'s fast path
         without repeating the client checks.  A failed log write can happen
         inside a command (a flush forced by FLUSHALL's snapshot, say), so that
-        one is checked every time.
+        one is checked every time, and so is a refusal of writes (a read-only
+        replica's reads keep this path).
         """
-        if self.write_error is not None or self.write_refusal is not None:
+        if self.write_error is not None:
             return NOT_DATA
         spec = (self._data or self._data_commands()).get(argv[0])
-        if spec is None:
+        if spec is None or (self.write_refusal is not None and spec.is_write):
             return NOT_DATA
         a = spec.arity
         n = len(argv)

@@ -426,8 +426,8 @@ class Replication:
             )
         target = self.offset
         count = self.acked(target)
-        if count >= needed or not srv.can_block(c):
-            return count
+        if count >= needed or not srv.can_block(c) or self.loop is None:
+            return count  # (an embedded instance has no replicas to wait for)
         srv.block(c, [], 0, timeout_reply=count)
         w = _Waiter(c, c.blocked, target, needed)
         if timeout_ms > 0 and self.loop is not None:
@@ -535,6 +535,8 @@ class Replication:
         """REPLICAOF host port: become (or stay) a replica of that primary."""
         from moonkv.replication._link import ReplicaLink
 
+        if self.loop is None:
+            raise RespError("REPLICAOF needs a network server (this instance is embedded)")
         if self.master == (host, port) and self.link is not None:
             return "OK Already connected to specified master"
         srv = self.server

@@ -90,10 +90,12 @@ def test_a_dropped_link_continues_from_the_backlog() -> None:
             replica = client(rh)
             caught_up(primary, replica)
             with Writer(ph.port) as w:
-                for _ in range(3):
+                for k in range(1, 4):
                     wait_until(lambda: "state=online" in info(primary).get("slave0", ""), what="the link")
                     time.sleep(0.3)
                     assert primary.execute_command("CLIENT", "KILL", "TYPE", "replica") == 1
+                    wait_until(lambda k=k: info(primary, "stats")["sync_partial_ok"] == str(k),
+                               what="the partial resync")
             caught_up(primary, replica)
             check_counters(replica, w.units)
             st = info(primary, "stats")

@@ -97,6 +97,7 @@ class Replication:
         self.sync_full = 0
         self.sync_partial_ok = 0
         self.sync_partial_err = 0
+        self.good_replicas = 0  # online replicas that ACKed within min-replicas-max-lag
         self._ports: dict[int, int] = {}  # client id -> REPLCONF listening-port before PSYNC
         # FAILOVER: no-failover | waiting-for-sync | failover-in-progress
         self.failover_state = "no-failover"
@@ -399,8 +400,8 @@ class Replication:
         lag = self.config["min-replicas-max-lag"]
         now = time.monotonic()
         good = sum(1 for p in self.peers if p.state == "online" and now - p.ack_time <= lag)
-        if good != srv.good_replicas:
-            srv.good_replicas = good
+        if good != self.good_replicas:
+            self.good_replicas = good
             srv.refresh_write_refusal()
 
     def disconnect_peers(self) -> None:
@@ -548,7 +549,6 @@ class Replication:
         self._unregister_sink()
         self._ensure_backlog()
         self.master = (host, port)
-        srv.read_only_replica = True
         srv.refresh_write_refusal()
         srv.ks.active_expire_enabled = False  # expiries come from the primary's DELs
         self._fail_waiters()
@@ -579,7 +579,6 @@ class Replication:
         self.disconnect_peers()  # they reconnect and continue under the new id
         self._ensure_backlog()
         self._register_sink()
-        srv.read_only_replica = False
         srv.refresh_write_refusal()
         srv.ks.active_expire_enabled = True
         p = srv.persistence

@@ -30,6 +30,7 @@ MODULES = (
     "functions",
     "persistence",
     "cluster",
+    "replication",
     "acl",
     "pubsub",
 )

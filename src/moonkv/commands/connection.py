@@ -175,7 +175,7 @@ def client_list(c: Client, argv: list[bytes]) -> object:
             t = argv[i + 1].lower()
             if t not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 raise RespError(f"Unknown client type '{argv[i + 1].decode('utf-8', 'replace')}'")
-            clients = [cl for cl in clients if _client_type(cl) == t]
+            clients = [cl for cl in clients if _client_type(cl) == _TYPE_ALIASES.get(t, t)]
             i += 2
         elif opt == b"id" and i + 1 < len(argv):
             ids = set()
@@ -237,7 +237,7 @@ def client_kill(c: Client, argv: list[bytes]) -> object:
             continue
         if b"laddr" in filt and cl.laddr.encode() != filt[b"laddr"]:
             continue
-        if b"type" in filt and _client_type(cl) != filt[b"type"].lower():
+        if b"type" in filt and _client_type(cl) != _TYPE_ALIASES.get(filt[b"type"].lower(), filt[b"type"].lower()):
             continue
         if b"user" in filt and (cl.user.name if cl.user is not None else b"default") != filt[b"user"]:
             continue
@@ -246,8 +246,13 @@ def client_kill(c: Client, argv: list[bytes]) -> object:
     return killed
 
 
+_TYPE_ALIASES: Final = {b"replica": b"slave"}
+
+
 def _client_type(cl: Client) -> bytes:
-    """Redis's client type (no replicas here; a MONITOR client counts as normal)."""
+    """Redis's client type (a MONITOR client counts as normal; replication marks replicas "S")."""
+    if "S" in cl.flags:
+        return b"slave"
     return b"pubsub" if cl.subs is not None else b"normal"
 
 

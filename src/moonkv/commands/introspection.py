@@ -55,6 +55,7 @@ _EXTRA_CATEGORIES: dict[str, tuple[str, ...]] = {
     "randomkey": ("@keyspace",),
     "sort_ro": ("@set", "@sortedset", "@list", "@dangerous"),
     "asking": ("@connection",),
+    "wait": ("@connection",),
     "readonly": ("@connection",),
     "readwrite": ("@connection",),
 }
@@ -91,7 +92,7 @@ def _acl_categories(spec: CommandSpec) -> list[str]:
     }.get(spec.group)
     if spec.handler is None:  # a container: its subcommands carry the data categories
         return ["@admin", "@slow", "@dangerous"] if "admin" in spec.flags else ["@slow"]
-    if group_cat and group_cat not in cats and spec.name not in ("sort", "sort_ro"):
+    if group_cat and group_cat not in cats and spec.name not in ("sort", "sort_ro", "wait"):
         cats.append(group_cat)
     cats.extend(_EXTRA_CATEGORIES.get(spec.name, ()))
     if spec.parent is not None:

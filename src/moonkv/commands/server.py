@@ -171,9 +171,8 @@ def _section_stats(srv: Server) -> list[str]:
         "instantaneous_input_kbps:0.00",
         "instantaneous_output_kbps:0.00",
         f"rejected_connections:{st['rejected_connections']}",
-        "sync_full:0",
-        "sync_partial_ok:0",
-        "sync_partial_err:0",
+        *(srv.replication.stats_lines() if srv.replication is not None
+          else ["sync_full:0", "sync_partial_ok:0", "sync_partial_err:0"]),
         f"expired_keys:{ks.expired_keys}",
         f"expired_stale_perc:{ks.expired_stale_perc:.2f}",
         "expired_time_cap_reached_count:0",
@@ -216,6 +215,8 @@ def _section_stats(srv: Server) -> list[str]:
 
 
 def _section_replication(srv: Server) -> list[str]:
+    if srv.replication is not None:
+        return srv.replication.info_lines()  # type: ignore[no-any-return]
     return [
         "role:master",
         "connected_slaves:0",
@@ -545,7 +546,11 @@ def debug_stringmatch(c: Client, argv: list[bytes]) -> object:
 
 @command("debug|change-repl-id", 2, "admin noscript loading stale", group=_S, summary="Changes the replication id.")
 def debug_change_repl_id(c: Client, argv: list[bytes]) -> object:
-    c.server.run_id = os.urandom(20).hex()
+    repl = c.server.replication
+    if repl is not None:
+        repl.change_replid()
+    else:
+        c.server.run_id = os.urandom(20).hex()
     return "OK"
 
 

@@ -68,6 +68,8 @@ class Client:
         self.push: Callable[[bytes], None] = _discard_bytes
         self.close: Callable[[], None] = _noop
         self.subs: Subscriptions | None = None  # while subscribed to something (pub/sub mode)
+        # Bytes written but not yet taken by the socket (the network layer sets it).
+        self.out_pending: Callable[[], int] = _zero
         self.kill_reason = ""
         self.qbuf = 0
         self.flags = ""
@@ -90,6 +92,8 @@ class Client:
             flags += "d"
         if self.closing:
             flags += "c"
+        if "S" in self.flags:  # a replica's connection (replication marks it)
+            flags += "S"
         if self.no_evict:
             flags += "e"
         flags = flags or "N"
@@ -116,3 +120,7 @@ def _discard_bytes(_data: bytes) -> None:
 
 def _noop() -> None:
     pass
+
+
+def _zero() -> int:
+    return 0

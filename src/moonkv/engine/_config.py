@@ -51,6 +51,7 @@ class Directive:
     sensitive: bool = False
     # PROTECTED_CONFIG: CONFIG SET only where enable-protected-configs allows it.
     protected: bool = False
+    hidden: bool = False  # a start-up directive CONFIG GET does not show (as Redis's replicaof)
 
     def parse(self, raw: str) -> Any:
         k = self.kind
@@ -202,6 +203,13 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("repl-diskless-sync", "bool", True),
     Directive("min-replicas-to-write", "int", 0, aliases=("min-slaves-to-write",)),
     Directive("min-replicas-max-lag", "int", 10, aliases=("min-slaves-max-lag",)),
+    Directive("replicaof", "string", "", aliases=("slaveof",), immutable=True, hidden=True),
+    Directive("masteruser", "string", ""),
+    Directive("repl-backlog-size", "memory", 1048576, minimum=1),
+    Directive("repl-ping-replica-period", "int", 10, minimum=1, aliases=("repl-ping-slave-period",)),
+    Directive("repl-timeout", "int", 60, minimum=1),
+    Directive("replica-priority", "int", 100, minimum=0, aliases=("slave-priority",)),
+    Directive("replica-announced", "bool", True),
     Directive("cluster-enabled", "bool", False, immutable=True),
     # TLS (docs/tls.md): moonkv.tls builds the contexts, server/_tls.py listens.
     Directive("tls-port", "int", 0, minimum=0, maximum=65535),
@@ -296,7 +304,7 @@ class Config:
         seen: set[str] = set()
         for name, raw in pairs:
             d = _BY_NAME.get(name.lower())
-            if d is None:
+            if d is None or d.hidden:
                 raise RespError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
             if d.name in seen:
                 raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")
@@ -329,13 +337,15 @@ class Config:
         for pat in patterns:
             p = pat.lower()
             direct = _BY_NAME.get(p)
+            if direct is not None and direct.hidden:
+                continue
             if direct is not None and not any(c in p for c in "*?["):
                 out[p.encode()] = direct.render(self._values[direct.name]).encode()
                 continue
             for name, d in _BY_NAME.items():
-                if fnmatch.fnmatchcase(name, p):
+                if not d.hidden and fnmatch.fnmatchcase(name, p):
                     out[name.encode()] = d.render(self._values[d.name]).encode()
         return out
 
     def items(self) -> list[tuple[str, str]]:
-        return [(d.name, d.render(self._values[d.name])) for d in DIRECTIVES]
+        return [(d.name, d.render(self._values[d.name])) for d in DIRECTIVES if not d.hidden]

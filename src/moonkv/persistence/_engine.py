@@ -99,7 +99,10 @@ def _set_pdeathsig() -> None:
 def write_snapshot(server: Any, path: str, *, progress: Any = None) -> int:
     """Write the server's state to ``path`` (temporary file, fsync, rename). Returns bytes."""
     ks = server.ks
-    meta = {"version": 1, "time_ms": ks.now_ms(), "databases": len(ks.dbs)}
+    meta: dict[str, Any] = {"version": 1, "time_ms": ks.now_ms(), "databases": len(ks.dbs)}
+    p = server.persistence
+    if p is not None and p.repl_pos is not None:
+        meta["repl"] = p.repl_pos  # a replica's stream position, as its log records carry it
     w = fmt.SnapshotWriter(path, meta)
     try:
         for db in ks.dbs:
@@ -183,6 +186,9 @@ class Persistence:
         self.worker_result: tuple[int, OSError | None] = (0, None)
         self.units = 0  # records committed (group commit: units / flushes per write+fsync)
         self.flushes = 0
+        # On a replica: [replid, offset, db] of the primary's stream applied so far, written
+        # into every record (and snapshot) so a restart resumes from there (docs/replication.md).
+        self.repl_pos: list[Any] | None = None
 
     # -- opening ---------------------------------------------------------------------
 
@@ -316,6 +322,7 @@ class Persistence:
         self.snap_size = self._size(self.manifest.snapshot)
         self.logs_size = sum(self._size(n) for n in self.manifest.logs)
         self.dirty_at_save = self.ks.dirty
+        self.repl_pos = r.repl_pos
         self.loaded = True
         if self.config["appendonly"]:
             self._start_logging()
@@ -419,7 +426,8 @@ class Persistence:
     def commit(self, effects: list[tuple[int, list[bytes]]]) -> None:
         if self.broken:
             return
-        payload = _pack((self.ks.now_ms(), effects))
+        pos = self.repl_pos
+        payload = _pack((self.ks.now_ms(), effects) if pos is None else (self.ks.now_ms(), effects, pos))
         self.units += 1
         self.buf.append(_HEADER_PACK(len(payload), _crc32(payload)) + payload)
 
@@ -698,12 +706,24 @@ class Persistence:
                 return f"{e.strerror or e}"
             self._checkpoint_done(True)
             return None
+        self.child_pid = self.fork_snapshot(path)
+        log.info("Background %s started by pid %d", "saving" if kind == "save" else "log rewrite", self.child_pid)
+        return None
+
+    def fork_snapshot(self, path: str) -> int:
+        """Fork a child that writes the state of this instant to ``path``; returns its pid.
+
+        The caller reaps it (``os.waitpid``): exit code 0 means the file is complete.
+        Checkpoints and replication's full syncs use it.
+        """
         lock_fd = self.lock_fd
+        srv = self.server
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
             code = 1
             try:
-                os.close(lock_fd)
+                if lock_fd >= 0:
+                    os.close(lock_fd)
                 _set_pdeathsig()
                 gc.disable()
                 with contextlib.suppress(ValueError, OSError):
@@ -717,9 +737,70 @@ class Persistence:
                     sys.stderr.write(f"moonkv: snapshot child failed: {e}\n")
             finally:
                 os._exit(code)
-        self.child_pid = pid
-        log.info("Background %s started by pid %d", "saving" if kind == "save" else "log rewrite", pid)
-        return None
+        return pid
+
+    def adopt_snapshot(self, src: str, replid: str, offset: int) -> int:
+        """A replica's full sync: make the snapshot file ``src`` (fsynced, in this directory)
+        the whole dataset, at offset ``offset`` of stream ``replid``.  Returns the database
+        the stream continues in (a replica's snapshot records it; a primary's stream
+        selects one first).
+
+        Memory is replaced by the snapshot's content; on disk the snapshot becomes the
+        manifest's snapshot with a fresh log whose first record carries ``pos``, switched
+        in atomically: a crash before the switch restarts from the old files (and the
+        replica syncs again), after it from the new ones.
+        """
+        srv = self.server
+        try:
+            fmt.verify_snapshot(src, fmt.read_file(src))  # before anything is replaced
+        except fmt.FormatError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(src)
+            raise ValueError(f"the snapshot received is not valid: {e}") from None
+        if self.child_pid:
+            self._kill_child()
+        self.flush()
+        gen = self._new_gen()
+        snap = fmt.snap_name(gen)
+        os.replace(src, os.path.join(self.dir, snap))
+        fmt.fsync_dir(self.dir)
+        for db in self.ks.dbs:
+            db.data = {}
+            db.expires = {}
+        eng = srv.scripting
+        if eng is not None:
+            eng.flush()
+            if eng.functions is not None:
+                eng.functions.flush()
+        saved_sinks, srv.sinks = srv.sinks, []
+        try:
+            report = _load.load_all(srv, self.dir, fmt.Manifest(snap, []), repair_tail=False)
+        finally:
+            srv.sinks = saved_sinks
+        db = int(report.repl_pos[2]) if report.repl_pos else 0
+        self.repl_pos = [replid, offset, db]
+        logs: list[str] = []
+        if self.logging:
+            fd, name = self._create_log(gen)
+            if self.fd >= 0:
+                os.close(self.fd)
+            self.fd, self.log_name, self.log_size = fd, name, len(fmt.LOG_MAGIC)
+            self.broken = False
+            self.commit([])  # the position, durable before the manifest names this log
+            self.flush()
+            if self.fsync_policy != "always":
+                fmt.fsync(self.fd)
+            logs.append(name)
+        m = fmt.Manifest(snap, logs)
+        fmt.write_manifest(self.dir, m)
+        self.manifest = m
+        self.chain_ok = self.logging
+        self.snap_size = self._size(snap)
+        self.logs_size = 0
+        self.base_size = self.snap_size + self.log_size
+        self.dirty_at_save = self.ks.dirty
+        self._remove_unreferenced()
+        return db
 
     def _checkpoint_done(self, ok: bool, why: str = "") -> None:
         srv = self.server

@@ -8,7 +8,10 @@ Every record, in logs and in snapshots, is framed the same way::
 
 A log file is ``LOG_MAGIC`` followed by one record per committed unit; the
 payload is ``[time_ms, [[db, [arg, ...]], ...]]`` (the unit's deterministic
-effects and the time the unit ran, so replay sees the clock the unit saw).
+effects and the time the unit ran, so replay sees the clock the unit saw).  A
+replica's records have a third item, ``[replid, offset, db]``: the position in
+its primary's stream reached with that unit (the snapshot's META has it as
+``repl``), so a restarted replica resumes from there.
 
 A snapshot file is ``SNAP_MAGIC`` followed by records ``[tag, ...]``:
 ``[META, {...}]`` first, then ``[KEYS, db, keys, strings, expires, others]``
@@ -416,6 +419,25 @@ def snapshot_records(path: str, data: bytes) -> Iterator[tuple[int, Any]]:
     if res.torn:
         raise FormatError(path, res.good_end, f"{res.reason} ({res.torn} bytes)")
     if not seen_end:
+        raise FormatError(path, res.good_end, "incomplete snapshot (no end record)")
+
+
+def verify_snapshot(path: str, data: bytes) -> None:
+    """Check a snapshot's framing, checksums and end record without decoding its keys."""
+    check_magic(path, data, SNAP_MAGIC)
+    res = ScanResult()
+    last: memoryview | None = None
+    for _off, payload in iter_records(data, len(SNAP_MAGIC), res):
+        last = payload
+    if res.corrupt_at is not None:
+        raise FormatError(path, res.corrupt_at, res.reason)
+    if res.torn:
+        raise FormatError(path, res.good_end, f"{res.reason} ({res.torn} bytes)")
+    try:
+        end = last is not None and unpack(last)[0] == END
+    except Exception:  # noqa: BLE001 - any decoding failure is corruption
+        end = False
+    if not end:
         raise FormatError(path, res.good_end, "incomplete snapshot (no end record)")
 
 

@@ -28,6 +28,8 @@ class LoadReport:
     expired: int = 0
     total_bytes: int = 0
     loaded_bytes: int = 0
+    # A replica's stream position ([replid, offset, db]) as of the last record loaded.
+    repl_pos: list[Any] | None = None
 
 
 class CorruptDirectory(Exception):
@@ -122,6 +124,7 @@ def _load_snapshot(
                 t = meta.get("time_ms")
                 if isinstance(t, int):
                     ks.frozen_ms = t
+                report.repl_pos = meta.get("repl")
             elif tag == fmt.SCRIPTS:
                 eng = server.scripting
                 if eng is not None and rec[1] is not None:
@@ -171,9 +174,12 @@ def _replay_log(
     acl = server.acl
     for off, payload in fmt.iter_records(data, len(fmt.LOG_MAGIC), res):
         try:
-            ts, effects = unpack(payload)
+            rec = unpack(payload)
+            ts, effects = rec[0], rec[1]
         except Exception as e:  # noqa: BLE001
             raise CorruptDirectory(fmt.FormatError(path, off, f"undecodable record ({e})"), 0) from None
+        # A third item: a replica's stream position (absent on a primary's records).
+        report.repl_pos = rec[2] if len(rec) > 2 else None
         ks.frozen_ms = ts
         for dbid, argv in effects:
             if len(argv) == 3 and argv[0] in _SET:

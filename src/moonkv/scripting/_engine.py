@@ -165,7 +165,6 @@ class ScriptEngine:
         self.load_deadline: float | None = None  # a library's load code must finish by then
         self.evictions = 0
         # Directives redis.call consults on every write, kept as attributes.
-        self._min_replicas = self.config["min-replicas-to-write"]
         self._maxmemory = self.config["maxmemory"]
         # Command names as scripts spell them -> specs that need no
         # subcommand resolution and may run from scripts, filled as scripts
@@ -200,9 +199,7 @@ class ScriptEngine:
         )
 
     def _config_changed(self, name: str, value: Any) -> None:
-        if name == "min-replicas-to-write":
-            self._min_replicas = value
-        elif name == "maxmemory":
+        if name == "maxmemory":
             self._maxmemory = value
         if name == "lua-memory-limit":
             self.rt.set_memory_cap(value)
@@ -373,8 +370,9 @@ class ScriptEngine:
         if not read_only:
             if "allow-oom" not in flags and self.over_maxmemory():
                 raise RespError(full="OOM command not allowed when used memory > 'maxmemory'.")
-            if self._min_replicas > 0:
-                raise RespError(full="NOREPLICAS Not enough good replicas to write.")
+            refusal = self.server.write_refusal  # a read-only replica, too few good replicas
+            if refusal is not None:
+                raise RespError(full=refusal)
 
     def over_maxmemory(self) -> bool:
         limit = self._maxmemory
@@ -424,7 +422,7 @@ class ScriptEngine:
         # Which commands redis.call may run without the general checks.
         if c.acl_user is not None:
             self._fast = _NO_FAST
-        elif read_only or (legacy and (self._min_replicas > 0 or self._maxmemory)):
+        elif read_only or (legacy and (srv.write_refusal is not None or self._maxmemory)):
             self._fast = self._plain_ro  # writes need _write_check's per-command checks
         else:
             self._fast = self._plain
@@ -697,9 +695,9 @@ class ScriptEngine:
             if srv.write_error is not None:
                 spec.rejected_calls += 1
                 return self._refuse("MISCONF " + srv.write_error)
-            if run.legacy and self._min_replicas > 0:
+            if run.legacy and srv.write_refusal is not None:
                 spec.rejected_calls += 1
-                return self._refuse("NOREPLICAS Not enough good replicas to write.")
+                return self._refuse(srv.write_refusal)
         if spec.denyoom and not run.allow_oom and run.legacy and self._maxmemory and self.over_maxmemory():
             spec.rejected_calls += 1
             return self._refuse("OOM command not allowed when used memory > 'maxmemory'.")

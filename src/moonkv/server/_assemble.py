@@ -7,6 +7,7 @@ import os
 from moonkv.commands import load as load_commands
 from moonkv.engine import Config, Server, load_acl_at_start
 from moonkv.persistence import attach as attach_persistence
+from moonkv.replication import attach as attach_replication
 from moonkv.scripting import attach as attach_scripting
 
 
@@ -29,4 +30,5 @@ def assemble(config: Config, *, with_persistence: bool = True, lock_note: str | 
     attach_scripting(server)
     if with_persistence:
         attach_persistence(server, note=lock_note)
+        attach_replication(server)
     return server

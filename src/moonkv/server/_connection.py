@@ -116,6 +116,7 @@ class Connection(asyncio.Protocol):
         c.send = self.send_async
         c.push = self.push
         c.close = self.close_client
+        c.out_pending = transport.get_write_buffer_size  # type: ignore[attr-defined]
         self.client = c
         srv.add_client(c)
         self.proc.connections[c.id] = self

@@ -128,6 +128,8 @@ class ServerProcess:
         p = srv.persistence
         if p is not None and hasattr(p, "start"):
             p.start(loop)  # loads the data directory in slices; clients get -LOADING meanwhile
+        if srv.replication is not None:
+            srv.replication.start(loop)  # follows ``replicaof`` once the data is loaded
         loop.call_later(0.1, self._cron)
         if eng is not None:
             threading.Thread(target=self._watchdog, name="moonkv-watchdog", daemon=True).start()

@@ -1,0 +1,110 @@
+"""The replication stream's bytes: encoding committed units, parsing them back.
+
+The stream is what a Redis replica receives: RESP multibulk commands.  A unit
+with more than one effect is framed ``MULTI`` ... ``EXEC``; ``SELECT`` comes
+whenever the database changes.  Offsets count bytes, so the parser reports how
+far each command reaches.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MULTI: Final = b"*1\r\n$5\r\nMULTI\r\n"
+EXEC: Final = b"*1\r\n$4\r\nEXEC\r\n"
+PING: Final = b"*1\r\n$4\r\nPING\r\n"
+GETACK: Final = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"
+
+_MAX_ARGS: Final = 1 << 20
+_MAX_BULK: Final = 1 << 32
+
+
+def command(argv: list[bytes]) -> bytes:
+    out = [b"*%d\r\n" % len(argv)]
+    for a in argv:
+        out += (b"$%d\r\n" % len(a), a, b"\r\n")
+    return b"".join(out)
+
+
+def select(db: int) -> bytes:
+    return command([b"SELECT", b"%d" % db])
+
+
+class StreamError(Exception):
+    """The stream is not well-formed RESP: the link is dropped and resumes from the last unit."""
+
+
+class StreamParser:
+    """Multibulk commands out of a byte stream, with the offset each one ends at.
+
+    ``pos`` is where the next command starts in ``buf``; ``start`` is the start of the
+    unit being received (bytes before it are applied and dropped by :meth:`compact`).
+    """
+
+    __slots__ = ("buf", "pos", "start")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.pos = 0
+        self.start = 0
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+
+    def pending(self) -> int:
+        """Bytes received but not part of an applied unit."""
+        return len(self.buf) - self.start
+
+    def compact(self) -> None:
+        if self.start:
+            del self.buf[: self.start]
+            self.pos -= self.start
+            self.start = 0
+
+    def reset(self) -> None:
+        self.buf = bytearray()
+        self.pos = self.start = 0
+
+    def next(self) -> list[bytes] | None:
+        """The next whole command (advancing ``pos``), None if it has not all arrived."""
+        buf = self.buf
+        pos = self.pos
+        if pos >= len(buf):
+            return None
+        if buf[pos] != 0x2A:  # '*'
+            raise StreamError(f"expected '*', got {bytes(buf[pos:pos + 1])!r}")
+        eol = buf.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        n = _number(buf, pos + 1, eol)
+        if not 0 < n <= _MAX_ARGS:
+            raise StreamError(f"bad multibulk length {n}")
+        pos = eol + 2
+        argv: list[bytes] = []
+        for _ in range(n):
+            if pos >= len(buf):
+                return None
+            if buf[pos] != 0x24:  # '$'
+                raise StreamError(f"expected '$', got {bytes(buf[pos:pos + 1])!r}")
+            eol = buf.find(b"\r\n", pos)
+            if eol < 0:
+                return None
+            size = _number(buf, pos + 1, eol)
+            if not 0 <= size < _MAX_BULK:
+                raise StreamError(f"bad bulk length {size}")
+            end = eol + 2 + size
+            if end + 2 > len(buf):
+                return None
+            if buf[end : end + 2] != b"\r\n":
+                raise StreamError("bulk not terminated by CRLF")
+            argv.append(bytes(buf[eol + 2 : end]))
+            pos = end + 2
+        self.pos = pos
+        return argv
+
+
+def _number(buf: bytearray, start: int, end: int) -> int:
+    try:
+        return int(buf[start:end])
+    except ValueError:
+        raise StreamError(f"bad number {bytes(buf[start:end])!r}") from None

@@ -132,10 +132,11 @@ def info_reply(spec: CommandSpec) -> list[object]:
     ]
 
 
+# Redis 7.0 does not list may_replicate in COMMAND INFO (PUBLISH, PFCOUNT carry it).
 _FLAG_ORDER = (
     "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
     "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
-    "may_replicate", "no_mandatory_keys", "no_async_loading", "no_multi", "allow_busy",
+    "no_mandatory_keys", "no_async_loading", "no_multi", "allow_busy",
 )
 
 

@@ -53,17 +53,18 @@ def test_sparse_limit(diff: Differ, max_bytes: str) -> None:
         diff("CONFIG", "SET", "hll-sparse-max-bytes", "3000")
 
 
-def test_long_run_of_zeroes_promotes(diff: Differ) -> None:
-    # An element whose hash has more than 32 trailing zeroes after the index bits
-    # cannot be a sparse VAL: found by search over a counter, kept stable by the seed.
-    from moonkv.keyspace.hyperloglog import position
-
-    ele = next(b"z%d" % i for i in range(10**7) if position(b"z%d" % i)[1] > 12)
-    diff("PFADD", "h", "a", "b")
-    diff("PFADD", "h", ele)
-    diff("PFDEBUG", "ENCODING", "h")
-    diff("GET", "h")
-    diff("PFCOUNT", "h")
+def test_dense_registers_above_sparse_values(diff: Differ) -> None:
+    # Registers above 32 (runs no sparse VAL holds) written into a dense value by SETRANGE.
+    diff("PFADD", "dense", "a")
+    diff("PFDEBUG", "TODENSE", "dense")
+    for offset in (16, 100, 12303):
+        diff("SETRANGE", "dense", str(offset), "\xff")
+    diff("PFCOUNT", "dense")
+    diff("PFADD", "sparse", "b", "c")
+    diff("PFMERGE", "sparse", "dense")
+    diff("GET", "sparse")
+    diff("PFCOUNT", "sparse", "dense")
+    diff("PFDEBUG", "GETREG", "sparse")
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -31,8 +31,11 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import struct
+from bisect import bisect_right
 from collections.abc import Callable
+from itertools import accumulate
 from typing import Final
 
 from moonkv.errors import RespError
@@ -236,10 +239,6 @@ def _val(value: int, n: int) -> int:
     return 0x80 | ((value - 1) << 2) | (n - 1)
 
 
-def _zero_run(n: int) -> bytes:
-    return _xzero(n) if n > SPARSE_ZERO_MAX_LEN else bytes((n - 1,))
-
-
 def _sparse_registers(value: bytes | bytearray) -> bytes:
     """One byte per register of a sparse value (hllSparseToDense's walk); corrupt: raise."""
     regs = bytearray(REGISTERS)
@@ -303,124 +302,163 @@ def to_dense(value: bytes | bytearray) -> bytes:
     return bytes(value[:4]) + bytes((DENSE,)) + bytes(value[5:HEADER]) + _pack(regs)
 
 
-class SparseWriter:
-    """hllSparseSet on a mutable value, promoting it to dense in place when needed.
+# Registers each single-byte opcode covers (ZERO, VAL); an XZERO's bytes are set apart.
+_SPAN: Final = bytes((b + 1) if b < 0x40 else ((b & 3) + 1) if b >= 0x80 else 0 for b in range(256))
+# XZERO opcodes, found left to right as the opcodes are read (the last one may be cut short).
+_XZERO_RE: Final = re.compile(rb"[\x40-\x7f](?:[\x00-\xff]|\Z)")
 
-    With ``ordered=True`` (PFMERGE sets registers in increasing order) a scan
-    starts where the previous one may have changed things, not at the first
-    opcode: ``trail`` keeps the (position, first register) of the opcodes
-    the earlier scans passed that no change can reach, as a change rewrites
-    only its own opcode and merges from the opcode before it onwards.
+
+def _is_val(op: int) -> bool:
+    return op >= 0x80
+
+
+def _is_xzero(op: int) -> bool:
+    return 0x40 <= op < 0x80
+
+
+class SparseWriter:
+    """hllSparseSet over one value, for any number of registers, then :meth:`value`.
+
+    ``ops`` holds the bytes of the sparse opcodes and ``firsts`` the first
+    register each byte's opcode covers (an XZERO's second byte gets the
+    next opcode's, so bisection always lands on an opcode's first byte);
+    the opcode holding a register is found by bisection and a split or a
+    merge is a list slice.  The bytes, and the promotion to dense past
+    ``max_bytes``, are exactly those of Redis's in-place edits.  Once
+    dense, sets go to the dense registers.
     """
 
-    __slots__ = ("buf", "max_bytes", "trail")
+    __slots__ = ("header", "ops", "firsts", "max_bytes", "dense")
 
-    def __init__(self, buf: bytearray, max_bytes: int) -> None:
-        self.buf = buf
+    def __init__(self, value: bytes, max_bytes: int) -> None:
+        self.header = bytearray(value[:HEADER])
         self.max_bytes = max_bytes
-        self.trail: list[tuple[int, int]] = []
+        self.dense: bytearray | None = bytearray(value) if value[4] == DENSE else None
+        body = value[HEADER:] if self.dense is None else b""
+        spans = list(body.translate(_SPAN))
+        for m in _XZERO_RE.finditer(body):
+            p = m.start()
+            low = body[p + 1] if p + 1 < len(body) else 0  # cut short: C reads the terminator
+            spans[p] = ((body[p] & 0x3F) << 8 | low) + 1
+            if p + 1 < len(body):
+                spans[p + 1] = 0
+        self.ops = list(body)
+        self.firsts = list(accumulate(spans, initial=0))  # one more: the end of the last opcode
 
-    def set(self, index: int, count: int, ordered: bool = False) -> bool:
+    @property
+    def is_dense(self) -> bool:
+        return self.dense is not None
+
+    def value(self) -> bytes:
+        if self.dense is not None:
+            return bytes(self.dense)
+        return bytes(self.header) + bytes(self.ops)
+
+    def set(self, index: int, count: int) -> bool:
         """Raise register ``index`` to ``count``; whether it changed. Corrupt: raise."""
-        s = self.buf
-        if s[4] == DENSE:
-            if dense_get(s, index) >= count:
+        dense = self.dense
+        if dense is not None:
+            if dense_get(dense, index) >= count:
                 return False
-            _dense_set(s, index, count)
+            _dense_set(dense, index, count)
             return True
         if count > SPARSE_VAL_MAX_VALUE:
             return self._promote_set(index, count)
-        end = len(s)
-        trail = self.trail
-        if ordered and trail:
-            p, first = trail.pop()
-        else:
-            p, first = HEADER, 0
-            trail.clear()
-        span = 0
+        ops = self.ops
+        firsts = self.firsts
+        i = bisect_right(firsts, index) - 1
+        if i >= len(ops):
+            raise CorruptedHll()  # the opcodes end before the register
+        op = ops[i]
+        first = firsts[i]
         oplen = 1
-        op = 0
-        while p < end:
-            op = s[p]
-            if op < 0x40:
-                span = op + 1
-                oplen = 1
-            elif op >= 0x80:
-                span = (op & 3) + 1
-                oplen = 1
-            else:
-                span = ((op & 0x3F) << 8 | (s[p + 1] if p + 1 < end else 0)) + 1
-                oplen = 2
-            if index <= first + span - 1:
-                break
-            trail.append((p, first))
-            p += oplen
-            first += span
-        if span == 0 or p >= end:
-            raise CorruptedHll()
-        # The opcode before this one may change (merges start there): drop it from the trail.
-        prev = trail.pop()[0] if trail else -1
-        if op >= 0x80:
+        if _is_xzero(op):
+            if i + 1 == len(ops):
+                raise CorruptedHll()  # cut short: Redis would write past the string's end
+            oplen = 2
+        span = firsts[i + oplen] - first
+        if _is_val(op):
             if ((op >> 2) & 31) + 1 >= count:
                 return False
             if span == 1:
-                s[p] = _val(count, 1)
-                self._updated(prev, end)
+                ops[i] = _val(count, 1)
+                self._updated(i)
                 return True
         elif op < 0x40 and span == 1:
-            s[p] = _val(count, 1)
-            self._updated(prev, end)
+            ops[i] = _val(count, 1)
+            self._updated(i)
             return True
         last = first + span - 1
-        seq = bytearray()
-        if op < 0x80:
+        seq: list[int] = []
+        starts: list[int] = []
+        if not _is_val(op):
             if index != first:
-                seq += _zero_run(index - first)
+                _zero_op(seq, starts, first, index - first)
             seq.append(_val(count, 1))
+            starts.append(index)
             if index != last:
-                seq += _zero_run(last - index)
+                _zero_op(seq, starts, index + 1, last - index)
         else:
             cur = ((op >> 2) & 31) + 1
             if index != first:
                 seq.append(_val(cur, index - first))
+                starts.append(first)
             seq.append(_val(count, 1))
+            starts.append(index)
             if index != last:
                 seq.append(_val(cur, last - index))
+                starts.append(index + 1)
         delta = len(seq) - oplen
-        if delta > 0 and end + delta > self.max_bytes:
+        if delta > 0 and HEADER + len(ops) + delta > self.max_bytes:
             return self._promote_set(index, count)
-        s[p:p + oplen] = seq
-        self._updated(prev, end + delta)
+        ops[i:i + oplen] = seq
+        firsts[i:i + oplen] = starts
+        self._updated(i)
         return True
 
     def _promote_set(self, index: int, count: int) -> bool:
-        self.buf[:] = to_dense(self.buf)
-        self.trail.clear()
-        _dense_set(self.buf, index, count)  # the register was below count, at most 32
+        dense = bytearray(to_dense(self.value()))
+        self.dense = dense
+        _dense_set(dense, index, count)  # the register was below count, at most 32
         return True
 
-    def _updated(self, prev: int, end: int) -> None:
-        """Join adjacent VAL opcodes of equal value over 5 opcodes from ``prev``; mark stale."""
-        s = self.buf
-        q = prev if prev >= 0 else HEADER
+    def _updated(self, i: int) -> None:
+        """Join adjacent VAL opcodes of equal value over 5 opcodes from the one before
+        opcode ``i`` (hllSparseSet's step 4); mark the cached count stale."""
+        ops = self.ops
+        firsts = self.firsts
+        # The previous opcode: the one holding the register before opcode i's first.
+        q = bisect_right(firsts, firsts[i] - 1) - 1 if i > 0 else 0
         scan = 5
+        end = len(ops)
         while q < end and scan:
             scan -= 1
-            op = s[q]
-            if op < 0x80:
-                q += 2 if op >= 0x40 else 1
+            op = ops[q]
+            if not _is_val(op):
+                q += 2 if _is_xzero(op) else 1
                 continue
             if q + 1 < end:
-                nxt = s[q + 1]
-                if nxt >= 0x80 and (op >> 2) & 31 == (nxt >> 2) & 31:
+                nxt = ops[q + 1]
+                if _is_val(nxt) and (op >> 2) & 31 == (nxt >> 2) & 31:
                     n = (op & 3) + (nxt & 3) + 2
                     if n <= SPARSE_VAL_MAX_LEN:
-                        s[q + 1] = (nxt & 0xFC) | (n - 1)
-                        del s[q]
+                        ops[q + 1] = (nxt & 0xFC) | (n - 1)
+                        del ops[q]
+                        del firsts[q + 1]
                         end -= 1
                         continue
             q += 1
-        s[15] |= STALE_BIT
+        self.header[15] |= STALE_BIT
+
+
+def _zero_op(seq: list[int], starts: list[int], first: int, n: int) -> None:
+    """Append a ZERO opcode, or an XZERO past ZERO's 64 registers, covering ``n`` registers."""
+    if n > SPARSE_ZERO_MAX_LEN:
+        seq += (0x40 | ((n - 1) >> 8), (n - 1) & 0xFF)
+        starts += (first, first + n)
+    else:
+        seq.append(n - 1)
+        starts.append(first)
 
 
 # -- the commands' operations ----------------------------------------------------------
@@ -440,7 +478,7 @@ def add(value: bytes, elements: list[bytes], max_bytes: int) -> bytes | None:
             return None
         buf[15] |= STALE_BIT
         return bytes(buf)
-    w = SparseWriter(bytearray(value), max_bytes)
+    w = SparseWriter(value, max_bytes)
     changed = False
     for e in elements:
         index, count = position(e)
@@ -448,8 +486,7 @@ def add(value: bytes, elements: list[bytes], max_bytes: int) -> bytes | None:
             changed = True
     if not changed:
         return None
-    w.buf[15] |= STALE_BIT
-    return bytes(w.buf)
+    return stale(w.value())
 
 
 def registers(value: bytes) -> bytes:
@@ -475,22 +512,17 @@ def merge_into(dest: bytes, regs: bytes, use_dense: bool, max_bytes: int) -> byt
     """PFMERGE's write: raise ``dest``'s registers to ``regs``; the cached count goes stale."""
     if use_dense or dest[4] == DENSE:
         dense = to_dense(dest)
-        out = bytearray(dense[:HEADER])
-        out += _pack(max_registers(_unpack(dense), regs))
-        out[15] |= STALE_BIT
-        return bytes(out)
-    w = SparseWriter(bytearray(dest), max_bytes)
-    for index in range(REGISTERS):
-        v = regs[index]
-        if v:
-            w.set(index, v, ordered=True)
-            if w.buf[4] == DENSE:
-                out = w.buf
-                merged = _pack(max_registers(_unpack(bytes(out)), regs))
-                out[HEADER:] = merged
-                break
-    w.buf[15] |= STALE_BIT
-    return bytes(w.buf)
+        return stale(dense[:HEADER] + _pack(max_registers(_unpack(dense), regs)))
+    w = SparseWriter(dest, max_bytes)
+    for m in _NONZERO_RE.finditer(regs):  # in register order, as Redis sets them
+        w.set(m.start(), regs[m.start()])
+        if w.is_dense:
+            merged = w.value()
+            return stale(merged[:HEADER] + _pack(max_registers(_unpack(merged), regs)))
+    return stale(w.value())
+
+
+_NONZERO_RE: Final = re.compile(rb"[^\x00]")
 
 
 # Histogram of one byte per register: 8 register values at a time are mapped to
@@ -621,8 +653,8 @@ def selftest(sparse_max_bytes: int) -> str | None:
             val = dense_get(buf, i)
             if val != want[i] or got[i] != want[i]:
                 return f"TESTFAILED Register error, counter {i} should be {want[i]} but is {val}"
-    dense = SparseWriter(bytearray(to_dense(new())), DENSE_SIZE)
-    sparse = SparseWriter(bytearray(new()), sparse_max_bytes)
+    dense = SparseWriter(to_dense(new()), DENSE_SIZE)
+    sparse = SparseWriter(new(), sparse_max_bytes)
     relerr = 1.04 / math.sqrt(REGISTERS)
     seed = rnd.getrandbits(64)
     checkpoint = 1
@@ -632,10 +664,10 @@ def selftest(sparse_max_bytes: int) -> str | None:
         sparse.set(index, run)
         if j != checkpoint:
             continue
-        if j < sparse_max_bytes // 2 and sparse.buf[4] != SPARSE:
+        if j < sparse_max_bytes // 2 and sparse.is_dense:
             return "TESTFAILED sparse encoding not used"
-        card = count(bytes(dense.buf))
-        if card != count(bytes(sparse.buf)):
+        card = count(dense.value())
+        if card != count(sparse.value()):
             return "TESTFAILED dense/sparse disagree"
         maxerr = 1 if j == 10 else math.ceil(relerr * 6 * checkpoint)
         if abs(checkpoint - card) > maxerr:

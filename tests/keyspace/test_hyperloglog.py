@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from moonkv.errors import CorruptedHllError
 from moonkv.keyspace import hyperloglog as hll
 from tests.inprocess import InProcessServer
 
@@ -109,18 +110,18 @@ def test_max_registers() -> None:
 def test_corrupted_sparse_values_raise(body: bytes) -> None:
     v = b"HYLL\x01" + bytes(10) + b"\x80" + body
     assert hll.is_hll(v)
-    with pytest.raises(hll.CorruptedHll):
+    with pytest.raises(CorruptedHllError):
         hll.registers(v)
-    with pytest.raises(hll.CorruptedHll):
+    with pytest.raises(CorruptedHllError):
         hll.to_dense(v)
-    with pytest.raises(hll.CorruptedHll):
+    with pytest.raises(CorruptedHllError):
         hll.count(v)
 
 
 def test_add_to_a_register_past_a_short_sparse_raises() -> None:
     v = b"HYLL\x01" + bytes(10) + b"\x80" + b"\x00"  # covers register 0 only
     index, run = next(hll.position(b"%d" % i) for i in range(1000) if hll.position(b"%d" % i)[0] > 0)
-    with pytest.raises(hll.CorruptedHll):
+    with pytest.raises(CorruptedHllError):
         hll.SparseWriter(v, 3000).set(index, min(run, 32))
 
 

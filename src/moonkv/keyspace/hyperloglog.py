@@ -38,7 +38,7 @@ from collections.abc import Callable
 from itertools import accumulate
 from typing import Final
 
-from moonkv.errors import RespError
+from moonkv.errors import CorruptedHllError
 
 P: Final = 14  # register index bits
 Q: Final = 64 - P  # bits left for the run of zeroes
@@ -63,15 +63,6 @@ _R: Final = 47
 _SEED: Final = 0xADC83B19
 _U64: Final = (1 << 64) - 1
 _BLOCKS: Final = [struct.Struct(f"<{n}Q") for n in range(65)]  # elements up to 519 bytes
-
-
-class CorruptedHll(RespError):
-    """``-INVALIDOBJ Corrupted HLL object detected``."""
-
-    prefix = "INVALIDOBJ"
-
-    def __init__(self) -> None:
-        super().__init__("Corrupted HLL object detected")
 
 
 # -- hashing -----------------------------------------------------------------------
@@ -257,13 +248,13 @@ def _sparse_registers(value: bytes | bytearray) -> bytes:
         else:
             run = (op & 3) + 1
             if idx + run > REGISTERS:
-                raise CorruptedHll()
+                raise CorruptedHllError()
             v = ((op >> 2) & 31) + 1
             regs[idx:idx + run] = bytes((v,)) * run
             idx += run
             p += 1
     if idx != REGISTERS:
-        raise CorruptedHll()
+        raise CorruptedHllError()
     return bytes(regs)
 
 
@@ -290,7 +281,7 @@ def _sparse_histogram(value: bytes) -> list[int]:
             p += 1
         idx += run
     if idx != REGISTERS:
-        raise CorruptedHll()
+        raise CorruptedHllError()
     return histo
 
 
@@ -368,13 +359,13 @@ class SparseWriter:
         firsts = self.firsts
         i = bisect_right(firsts, index) - 1
         if i >= len(ops):
-            raise CorruptedHll()  # the opcodes end before the register
+            raise CorruptedHllError()  # the opcodes end before the register
         op = ops[i]
         first = firsts[i]
         oplen = 1
         if _is_xzero(op):
             if i + 1 == len(ops):
-                raise CorruptedHll()  # cut short: Redis would write past the string's end
+                raise CorruptedHllError()  # cut short: Redis would write past the string's end
             oplen = 2
         span = firsts[i + oplen] - first
         if _is_val(op):

@@ -4,11 +4,13 @@ commands' effects and rollback (Redis byte-compatibility is in tests/compat)."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
 from moonkv.errors import CorruptedHllError
 from moonkv.keyspace import hyperloglog as hll
+from tests.helpers import RawClient, start_moonkv
 from tests.inprocess import InProcessServer
 
 
@@ -185,3 +187,25 @@ def test_rollback_restores_every_byte(cmd: tuple[str, ...]) -> None:
     s("PFADD", "d", *[f"e{i}" for i in range(3000)])
     s("EXPIRE", "h", "1000")
     s.undone(*cmd)
+
+
+def test_values_and_cached_counts_survive_a_restart(tmp_path: Path) -> None:
+    # The durable log replays PFADD, PFMERGE and PFCOUNT's cache write-back to the same bytes.
+    h = start_moonkv(dir=str(tmp_path))
+    try:
+        c = RawClient(h.port)
+        c.call("PFADD", "a", *[f"e{i}" for i in range(3000)])
+        c.call("PFADD", "b", "x", "y")
+        c.call("PFMERGE", "m", "a", "b")
+        c.call("PFCOUNT", "a")
+        c.call("PFCOUNT", "m")
+        before = [c.call("GET", k) for k in ("a", "b", "m")]
+        c.close()
+        h.proc.kill()  # no shutdown snapshot: recovery reads the log
+        h.proc.wait()
+        h = start_moonkv(dir=str(tmp_path))
+        c = RawClient(h.port)
+        assert [c.call("GET", k) for k in ("a", "b", "m")] == before
+        c.close()
+    finally:
+        h.stop()

@@ -310,31 +310,34 @@ def _is_xzero(op: int) -> bool:
 class SparseWriter:
     """hllSparseSet over one value, for any number of registers, then :meth:`value`.
 
-    ``ops`` holds the bytes of the sparse opcodes and ``firsts`` the first
-    register each byte's opcode covers (an XZERO's second byte gets the
-    next opcode's, so bisection always lands on an opcode's first byte);
-    the opcode holding a register is found by bisection and a split or a
-    merge is a list slice.  The bytes, and the promotion to dense past
-    ``max_bytes``, are exactly those of Redis's in-place edits.  Once
-    dense, sets go to the dense registers.
+    ``ops`` holds the bytes of the sparse opcodes as a list, so a split or a
+    merge is a list slice.  The opcode holding a register is found by
+    scanning from the start, as Redis does; a writer made for many registers
+    (``indexed``) also keeps ``firsts``, the first register each byte's
+    opcode covers (an XZERO's second byte gets the next opcode's, so
+    bisection lands on an opcode's first byte), and bisects instead.  The
+    bytes, and the promotion to dense past ``max_bytes``, are exactly those
+    of Redis's in-place edits.  Once dense, sets go to the dense registers.
     """
 
     __slots__ = ("header", "ops", "firsts", "max_bytes", "dense")
 
-    def __init__(self, value: bytes, max_bytes: int) -> None:
-        self.header = bytearray(value[:HEADER])
+    def __init__(self, value: bytes, max_bytes: int, indexed: bool = False) -> None:
+        self.header = value[:HEADER]
         self.max_bytes = max_bytes
         self.dense: bytearray | None = bytearray(value) if value[4] == DENSE else None
         body = value[HEADER:] if self.dense is None else b""
-        spans = list(body.translate(_SPAN))
-        for m in _XZERO_RE.finditer(body):
-            p = m.start()
-            low = body[p + 1] if p + 1 < len(body) else 0  # cut short: C reads the terminator
-            spans[p] = ((body[p] & 0x3F) << 8 | low) + 1
-            if p + 1 < len(body):
-                spans[p + 1] = 0
         self.ops = list(body)
-        self.firsts = list(accumulate(spans, initial=0))  # one more: the end of the last opcode
+        self.firsts: list[int] | None = None
+        if indexed:
+            spans = list(body.translate(_SPAN))
+            for m in _XZERO_RE.finditer(body):
+                p = m.start()
+                low = body[p + 1] if p + 1 < len(body) else 0  # cut short: C reads the terminator
+                spans[p] = ((body[p] & 0x3F) << 8 | low) + 1
+                if p + 1 < len(body):
+                    spans[p + 1] = 0
+            self.firsts = list(accumulate(spans, initial=0))  # one more: the end of the last opcode
 
     @property
     def is_dense(self) -> bool:
@@ -343,7 +346,42 @@ class SparseWriter:
     def value(self) -> bytes:
         if self.dense is not None:
             return bytes(self.dense)
-        return bytes(self.header) + bytes(self.ops)
+        return self.header + bytes(self.ops)
+
+    def _find(self, index: int) -> tuple[int, int, int, int]:
+        """(position, first register, registers covered) of the opcode holding ``index``,
+        and the position of the opcode before it (-1: none)."""
+        ops = self.ops
+        n = len(ops)
+        firsts = self.firsts
+        if firsts is not None:
+            i = bisect_right(firsts, index) - 1
+            if i >= n:
+                raise CorruptedHllError()  # the opcodes end before the register
+            first = firsts[i]
+            step = 2 if _is_xzero(ops[i]) and i + 1 < n else 1
+            prev = bisect_right(firsts, first - 1) - 1 if i > 0 else -1
+            return i, first, firsts[i + step] - first, prev
+        p = 0
+        first = 0
+        prev = -1
+        while p < n:
+            op = ops[p]
+            if op < 0x40:
+                span = op + 1
+                step = 1
+            elif op >= 0x80:
+                span = (op & 3) + 1
+                step = 1
+            else:
+                span = ((op & 0x3F) << 8 | (ops[p + 1] if p + 1 < n else 0)) + 1
+                step = 2
+            if index < first + span:
+                return p, first, span, prev
+            prev = p
+            p += step
+            first += span
+        raise CorruptedHllError()  # the opcodes end before the register
 
     def set(self, index: int, count: int) -> bool:
         """Raise register ``index`` to ``count``; whether it changed. Corrupt: raise."""
@@ -356,29 +394,24 @@ class SparseWriter:
         if count > SPARSE_VAL_MAX_VALUE:
             return self._promote_set(index, count)
         ops = self.ops
-        firsts = self.firsts
-        i = bisect_right(firsts, index) - 1
-        if i >= len(ops):
-            raise CorruptedHllError()  # the opcodes end before the register
+        i, first, span, prev = self._find(index)
         op = ops[i]
-        first = firsts[i]
-        oplen = 1
-        if _is_xzero(op):
-            if i + 1 == len(ops):
-                raise CorruptedHllError()  # cut short: Redis would write past the string's end
-            oplen = 2
-        span = firsts[i + oplen] - first
         if _is_val(op):
             if ((op >> 2) & 31) + 1 >= count:
                 return False
             if span == 1:
                 ops[i] = _val(count, 1)
-                self._updated(i)
+                self._updated(prev)
                 return True
         elif op < 0x40 and span == 1:
             ops[i] = _val(count, 1)
-            self._updated(i)
+            self._updated(prev)
             return True
+        oplen = 1
+        if _is_xzero(op):
+            if i + 1 == len(ops):
+                raise CorruptedHllError()  # cut short: Redis would write past the string's end
+            oplen = 2
         last = first + span - 1
         seq: list[int] = []
         starts: list[int] = []
@@ -403,8 +436,9 @@ class SparseWriter:
         if delta > 0 and HEADER + len(ops) + delta > self.max_bytes:
             return self._promote_set(index, count)
         ops[i:i + oplen] = seq
-        firsts[i:i + oplen] = starts
-        self._updated(i)
+        if self.firsts is not None:
+            self.firsts[i:i + oplen] = starts
+        self._updated(prev)
         return True
 
     def _promote_set(self, index: int, count: int) -> bool:
@@ -413,13 +447,12 @@ class SparseWriter:
         _dense_set(dense, index, count)  # the register was below count, at most 32
         return True
 
-    def _updated(self, i: int) -> None:
-        """Join adjacent VAL opcodes of equal value over 5 opcodes from the one before
-        opcode ``i`` (hllSparseSet's step 4); mark the cached count stale."""
+    def _updated(self, prev: int) -> None:
+        """Join adjacent VAL opcodes of equal value over 5 opcodes from ``prev`` (the one
+        before the changed opcode: hllSparseSet's step 4); mark the cached count stale."""
         ops = self.ops
         firsts = self.firsts
-        # The previous opcode: the one holding the register before opcode i's first.
-        q = bisect_right(firsts, firsts[i] - 1) - 1 if i > 0 else 0
+        q = prev if prev >= 0 else 0
         scan = 5
         end = len(ops)
         while q < end and scan:
@@ -435,11 +468,12 @@ class SparseWriter:
                     if n <= SPARSE_VAL_MAX_LEN:
                         ops[q + 1] = (nxt & 0xFC) | (n - 1)
                         del ops[q]
-                        del firsts[q + 1]
+                        if firsts is not None:
+                            del firsts[q + 1]
                         end -= 1
                         continue
             q += 1
-        self.header[15] |= STALE_BIT
+        self.header = stale(self.header)
 
 
 def _zero_op(seq: list[int], starts: list[int], first: int, n: int) -> None:
@@ -469,7 +503,7 @@ def add(value: bytes, elements: list[bytes], max_bytes: int) -> bytes | None:
             return None
         buf[15] |= STALE_BIT
         return bytes(buf)
-    w = SparseWriter(value, max_bytes)
+    w = SparseWriter(value, max_bytes, indexed=len(elements) > _SCAN_MAX)
     changed = False
     for e in elements:
         index, count = position(e)
@@ -478,6 +512,9 @@ def add(value: bytes, elements: list[bytes], max_bytes: int) -> bytes | None:
     if not changed:
         return None
     return stale(w.value())
+
+
+_SCAN_MAX: Final = 8  # a PFADD of more elements bisects (SparseWriter ``indexed``)
 
 
 def registers(value: bytes) -> bytes:
@@ -504,7 +541,7 @@ def merge_into(dest: bytes, regs: bytes, use_dense: bool, max_bytes: int) -> byt
     if use_dense or dest[4] == DENSE:
         dense = to_dense(dest)
         return stale(dense[:HEADER] + _pack(max_registers(_unpack(dense), regs)))
-    w = SparseWriter(dest, max_bytes)
+    w = SparseWriter(dest, max_bytes, indexed=True)
     for m in _NONZERO_RE.finditer(regs):  # in register order, as Redis sets them
         w.set(m.start(), regs[m.start()])
         if w.is_dense:
@@ -645,7 +682,7 @@ def selftest(sparse_max_bytes: int) -> str | None:
             if val != want[i] or got[i] != want[i]:
                 return f"TESTFAILED Register error, counter {i} should be {want[i]} but is {val}"
     dense = SparseWriter(to_dense(new()), DENSE_SIZE)
-    sparse = SparseWriter(new(), sparse_max_bytes)
+    sparse = SparseWriter(new(), sparse_max_bytes, indexed=True)
     relerr = 1.04 / math.sqrt(REGISTERS)
     seed = rnd.getrandbits(64)
     checkpoint = 1

@@ -92,6 +92,8 @@ def test_merges(diff: Differ, seed: int) -> None:
 
 
 def test_values_copied_between_servers(diff: Differ) -> None:
+    # GET/SET carries the bytes; DUMP/RESTORE payloads are each server's own format
+    # (docs/compatibility.md), so RESTORE carries values between two moonkvs only.
     rnd = random.Random(7)
     for n in (3, 900, 8000):
         for src, dst in ((diff.real, diff.m), (diff.m, diff.real)):
@@ -101,13 +103,9 @@ def test_values_copied_between_servers(diff: Differ) -> None:
                 src.call("PFADD", key, *els[i:i + 200])
             raw = src.call("GET", key)
             value = raw[raw.index(b"\r\n") + 2:-2]
-            dst.call("SET", key, value)
+            assert dst.call("SET", key, value) == b"+OK\r\n"
             diff("PFCOUNT", key)
             diff("GET", key)
-            dump = src.call("DUMP", key)
-            payload = dump[dump.index(b"\r\n") + 2:-2]
-            dst.call("RESTORE", "r" + key, "0", payload, "REPLACE")
-            diff("PFCOUNT", "r" + key, key)
             diff("PFADD", key, "x", "y")
             diff("GET", key)
 

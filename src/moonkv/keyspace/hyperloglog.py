@@ -34,6 +34,7 @@ import random
 import re
 import struct
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable
 from itertools import accumulate
 from typing import Final
@@ -553,24 +554,25 @@ def merge_into(dest: bytes, regs: bytes, use_dense: bool, max_bytes: int) -> byt
 _NONZERO_RE: Final = re.compile(rb"[^\x00]")
 
 
-# Histogram of one byte per register: 8 register values at a time are mapped to
-# one bit each (value 8g+j -> bit j), then counted per bit over the whole string.
-_GROUPS: Final = [bytes((1 << (b - 8 * g)) if 8 * g <= b < 8 * g + 8 else 0 for b in range(256)) for g in range(8)]
-_LANES: Final = [int.from_bytes(bytes((1 << j,)) * REGISTERS, "little") for j in range(8)]
+# Histogram of one byte per register: the values a sample says are most common are
+# deleted from the string one at a time (``bytes.translate``, in C), each count being the
+# length it lost, until what is left is short enough to count element by element.
+_DELETE: Final = [bytes((v,)) for v in range(256)]
+_SAMPLE_STEP: Final = 61
+_COUNT_DIRECTLY: Final = 512
 
 
 def _histogram(regs: bytes) -> list[int]:
     histo = [0] * 64
-    left = len(regs)
-    g = 0
-    while left and g < 8:
-        x = int.from_bytes(regs.translate(_GROUPS[g]), "little")
-        if x:
-            for j in range(8):
-                n = (x & _LANES[j]).bit_count()
-                histo[8 * g + j] = n
-                left -= n
-        g += 1
+    rest = regs
+    for v, _ in Counter(regs[::_SAMPLE_STEP]).most_common():
+        if len(rest) < _COUNT_DIRECTLY:
+            break
+        shorter = rest.translate(None, _DELETE[v])
+        histo[v] = len(rest) - len(shorter)
+        rest = shorter
+    for v, n in Counter(rest).items():
+        histo[v] += n
     return histo
 
 

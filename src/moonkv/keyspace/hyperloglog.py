@@ -300,14 +300,6 @@ _SPAN: Final = bytes((b + 1) if b < 0x40 else ((b & 3) + 1) if b >= 0x80 else 0 
 _XZERO_RE: Final = re.compile(rb"[\x40-\x7f](?:[\x00-\xff]|\Z)")
 
 
-def _is_val(op: int) -> bool:
-    return op >= 0x80
-
-
-def _is_xzero(op: int) -> bool:
-    return 0x40 <= op < 0x80
-
-
 class SparseWriter:
     """hllSparseSet over one value, for any number of registers, then :meth:`value`.
 
@@ -360,7 +352,7 @@ class SparseWriter:
             if i >= n:
                 raise CorruptedHllError()  # the opcodes end before the register
             first = firsts[i]
-            step = 2 if _is_xzero(ops[i]) and i + 1 < n else 1
+            step = 2 if 0x40 <= ops[i] < 0x80 and i + 1 < n else 1
             prev = bisect_right(firsts, first - 1) - 1 if i > 0 else -1
             return i, first, firsts[i + step] - first, prev
         p = 0
@@ -397,7 +389,7 @@ class SparseWriter:
         ops = self.ops
         i, first, span, prev = self._find(index)
         op = ops[i]
-        if _is_val(op):
+        if op >= 0x80:
             if ((op >> 2) & 31) + 1 >= count:
                 return False
             if span == 1:
@@ -409,14 +401,14 @@ class SparseWriter:
             self._updated(prev)
             return True
         oplen = 1
-        if _is_xzero(op):
+        if 0x40 <= op < 0x80:
             if i + 1 == len(ops):
                 raise CorruptedHllError()  # cut short: Redis would write past the string's end
             oplen = 2
         last = first + span - 1
         seq: list[int] = []
         starts: list[int] = []
-        if not _is_val(op):
+        if op < 0x80:
             if index != first:
                 _zero_op(seq, starts, first, index - first)
             seq.append(_val(count, 1))
@@ -459,12 +451,12 @@ class SparseWriter:
         while q < end and scan:
             scan -= 1
             op = ops[q]
-            if not _is_val(op):
-                q += 2 if _is_xzero(op) else 1
+            if op < 0x80:
+                q += 2 if op >= 0x40 else 1
                 continue
             if q + 1 < end:
                 nxt = ops[q + 1]
-                if _is_val(nxt) and (op >> 2) & 31 == (nxt >> 2) & 31:
+                if nxt >= 0x80 and (op >> 2) & 31 == (nxt >> 2) & 31:
                     n = (op & 3) + (nxt & 3) + 2
                     if n <= SPARSE_VAL_MAX_LEN:
                         ops[q + 1] = (nxt & 0xFC) | (n - 1)

@@ -18,6 +18,7 @@ from moonkv.commands.table import command, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError
 from moonkv.keyspace import hyperloglog as hll
+from moonkv.keyspace.events import STRING
 
 _G: Final = "hyperloglog"
 _NOT_HLL: Final = "Key is not a valid HyperLogLog string value."
@@ -52,11 +53,13 @@ def pfadd(c: Client, argv: list[bytes]) -> object:
         value = hll.new()
         new = hll.add(value, argv[2:], _max_bytes(c))
         db.set(key, new if new is not None else hll.stale(value))  # creating it is a change too
+        db.notify(STRING, b"pfadd", key)
         return 1
     new = hll.add(_check(old), argv[2:], _max_bytes(c))
     if new is None:
         return 0
     db.set(key, new, keep_ttl=True)
+    db.notify(STRING, b"pfadd", key)
     return 1
 
 
@@ -107,6 +110,7 @@ def pfmerge(c: Client, argv: list[bytes]) -> object:
         db.set(argv[1], hll.merge_into(hll.new(), regs, use_dense, _max_bytes(c)))
     else:
         db.set(argv[1], hll.merge_into(dest, regs, use_dense, _max_bytes(c)), keep_ttl=True)
+    db.notify(STRING, b"pfadd", argv[1])  # as Redis: a merge is a mass add
     return "OK"
 
 

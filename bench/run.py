@@ -582,23 +582,7 @@ def main(argv: list[str] | None = None) -> int:
           f"servers on CPU {sorted(PIN.server) if PIN.server else 'any'} | "
           f"load average {load_before[0]:.1f}", flush=True)
     try:
-        for test in tests:
-            setup_err = {s.name: prepare(s, test) for s in servers}
-            for pl in pipelines:
-                n = test.n * (PIPE_SCALE if pl > 1 else 1)
-                for rnd in range(args.rounds):
-                    for s in servers:
-                        if setup_err[s.name]:
-                            r = Result(test.name, test.group, pl, s.name, n, error=setup_err[s.name])
-                        else:
-                            r = run_one(s, test, pl, n)
-                        r.round = rnd
-                        results.append(r)
-                        status = r.error or (
-                            f"{r.rps:>9.0f} req/s  cpu {r.cpu_us_per_op:6.2f} us/op"
-                        )
-                        print(f"  [{test.group}] {test.name:<24} P{pl:<2} {s.name:<6} {status}",
-                              flush=True)
+        run_tests(servers, tests, pipelines, args.rounds, results)
     finally:
         for s in servers:
             s.stop()
@@ -641,6 +625,28 @@ def main(argv: list[str] | None = None) -> int:
           f"({os.cpu_count()} CPUs): other work on the machine inflates CPU per request")
     print(f"results: {os.path.relpath(path)}")
     return 0
+
+
+def run_tests(servers: list[Server], tests: list[Test], pipelines: list[int], rounds: int,
+              results: list[Result]) -> None:
+    """Every test at every pipeline depth, ``rounds`` times, the servers taking turns."""
+    for test in tests:
+        setup_err = {s.name: prepare(s, test) for s in servers}
+        for pl in pipelines:
+            n = test.n * (PIPE_SCALE if pl > 1 else 1)
+            for rnd in range(rounds):
+                for s in servers:
+                    if setup_err[s.name]:
+                        r = Result(test.name, test.group, pl, s.name, n, error=setup_err[s.name])
+                    else:
+                        r = run_one(s, test, pl, n)
+                    r.round = rnd
+                    results.append(r)
+                    status = r.error or (
+                        f"{r.rps:>9.0f} req/s  cpu {r.cpu_us_per_op:6.2f} us/op"
+                    )
+                    print(f"  [{test.group}] {test.name:<24} P{pl:<2} {s.name:<6} {status}",
+                          flush=True)
 
 
 def rounds_of(results: list[Result]) -> dict[tuple[str, int, str], list[Result]]:

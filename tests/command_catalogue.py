@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from moonkv.commands import load
 from moonkv.commands.table import TABLE
 
-KEYS = [b"s", b"n", b"f", b"h", b"l", b"st", b"z", b"x", b"geo", b"bits", b"gone", b"new", b"new2"]
+KEYS = [b"s", b"n", b"f", b"h", b"l", b"st", b"z", b"x", b"geo", b"bits", b"hll", b"big", b"gone", b"new", b"new2"]
 MEMBERS = [b"a", b"b", b"c", b"d", b"long" * 20]  # 80 bytes: past the listpack limits
 START_MS = 1_700_000_000_000
 
@@ -26,7 +26,7 @@ Draw = Callable[[st.SearchStrategy[Any]], Any]
 # Keys by the type they hold at the start ("new" and "new2" do not exist).
 OF_TYPE = {
     "str": [b"s", b"n", b"f", b"bits"], "hash": [b"h"], "list": [b"l"], "set": [b"st"],
-    "zset": [b"z", b"geo"], "stream": [b"x"], "any": KEYS,
+    "zset": [b"z", b"geo"], "stream": [b"x"], "hll": [b"hll", b"big"], "any": KEYS,
 }
 
 
@@ -228,6 +228,11 @@ CATALOGUE: dict[str, Callable[[Draw], list[bytes]]] = {
     "xgroup|delconsumer": lambda d: [b"XGROUP", b"DELCONSUMER", _key(d, "stream"), _group(d), _consumer(d)],
     "xgroup|destroy": lambda d: [b"XGROUP", b"DESTROY", _key(d, "stream"), _group(d)],
     "xgroup|setid": lambda d: [b"XGROUP", b"SETID", _key(d, "stream"), _group(d), _sid(d)],
+    # HyperLogLogs ("hll" sparse, "big" dense); PFCOUNT is read-only but writes its cache
+    "pfadd": lambda d: [b"PFADD", _key(d, "hll"), _m(d), _m(d)],
+    "pfmerge": lambda d: [b"PFMERGE", _key(d, "hll"), *_keys(d, "hll", 0, 2)],
+    "pfcount": lambda d: [b"PFCOUNT", *_keys(d, "hll", 1, 2)],
+    "pfdebug": lambda d: [b"PFDEBUG", d(st.sampled_from([b"TODENSE", b"ENCODING", b"DECODE"])), _key(d, "hll")],
     # not a write, but it moves the script's later writes to another database
     "select": lambda d: [b"SELECT", d(st.sampled_from([b"0", b"1"]))],
 }
@@ -308,6 +313,9 @@ INITIAL: list[list[bytes]] = [
     [b"EXPIRE", b"z", b"2000"],
     [b"GEOADD", b"geo", b"13.361389", b"38.115556", b"a", b"15.087269", b"37.502669", b"b"],
     [b"SETBIT", b"bits", b"7", b"1"],
+    [b"PFADD", b"hll", b"a", b"b", b"c"],
+    [b"PFADD", b"big", *(b"%d" % i for i in range(40))],
+    [b"PFDEBUG", b"TODENSE", b"big"],
     *([b"XADD", b"x", b"%d-0" % i, b"f", b"%d" % i] for i in range(1, 6)),
     [b"XGROUP", b"CREATE", b"x", b"g", b"0"],
     [b"XGROUP", b"CREATE", b"x", b"g2", b"$"],

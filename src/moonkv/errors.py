@@ -19,7 +19,8 @@ handlers, types and scripting raise and never format wire bytes.
      ├── OomError             OOM ...
      ├── UnblockedError       UNBLOCKED ...
      ├── BusyKeyError         BUSYKEY ...
-     └── NoProtoError         NOPROTO ...
+     ├── NoProtoError         NOPROTO ...
+     └── CorruptedHllError    INVALIDOBJ Corrupted HLL object detected
     ProtocolError             malformed request: reply then close the connection
 """
 
@@ -113,6 +114,13 @@ class BusyKeyError(RespError):
 
 class NoProtoError(RespError):
     prefix = "NOPROTO"
+
+
+class CorruptedHllError(RespError):
+    prefix = "INVALIDOBJ"
+
+    def __init__(self) -> None:
+        super().__init__("Corrupted HLL object detected")
 
 
 class ProtocolError(Exception):

@@ -56,6 +56,7 @@ MODULES = (
     "moonkv.engine._server",
     "moonkv.keyspace.codec",
     "moonkv.keyspace.db",
+    "moonkv.keyspace.hyperloglog",
     "moonkv.keyspace.types.hash",
     "moonkv.keyspace.types.list",
     "moonkv.protocol._encoder",

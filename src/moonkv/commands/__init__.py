@@ -19,6 +19,7 @@ MODULES = (
     "keys",
     "strings",
     "bitmaps",
+    "hyperloglog",
     "hashes",
     "lists",
     "sets",

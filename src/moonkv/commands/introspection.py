@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from moonkv.commands._util import glob_match
 from moonkv.commands.table import CommandSpec, KeySpec, all_commands, command, lookup
 from moonkv.engine import Client
 from moonkv.errors import RespError, syntax_error
+from moonkv.protocol import RawReply
 
 _S = "server"
 
@@ -133,10 +136,11 @@ def info_reply(spec: CommandSpec) -> list[object]:
     ]
 
 
+# Redis 7.0 does not list may_replicate in COMMAND INFO (PUBLISH, PFCOUNT carry it).
 _FLAG_ORDER = (
     "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
     "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
-    "may_replicate", "no_mandatory_keys", "no_async_loading", "no_multi", "allow_busy",
+    "no_mandatory_keys", "no_async_loading", "no_multi", "allow_busy",
 )
 
 
@@ -226,23 +230,81 @@ def command_list(c: Client, argv: list[bytes]) -> object:
          summary="Extracts the key names from an arbitrary command.",
          complexity="O(N) where N is the number of arguments to the command")
 def command_getkeys(c: Client, argv: list[bytes]) -> object:
-    return [argv[2 + i] for i in _getkeys(argv[2:])]
+    return [argv[2 + pos] for pos, _ in _keys_and_flags(argv[2:])]
 
 
 @command("command|getkeysandflags", -4, "loading stale", group=_S, since="7.0.0",
-         summary="Extracts the key names and access flags for an arbitrary command.")
+         summary="Extracts the key names and access flags for an arbitrary command.",
+         complexity="O(N) where N is the number of arguments to the command")
 def command_getkeysandflags(c: Client, argv: list[bytes]) -> object:
-    cmd = argv[2:]
-    spec = _spec_for(cmd)
     out: list[object] = []
-    for ks in spec.keys or ():
-        for pos in ks.positions(cmd):
-            out.append([cmd[pos], {f if f in _RW_FLAGS else f.lower() for f in ks.flags}])
-    if not spec.keys and spec.get_keys is not None:
-        out = [[cmd[p], {"RW"}] for p in spec.get_keys(cmd)]
-    if not out:
-        raise RespError("The command has no key arguments")
+    for pos, flags in _keys_and_flags(argv[2:]):
+        names = [f if f in _RW_FLAGS else f.lower() for f in sorted(flags, key=_KEY_FLAG_ORDER.index)]
+        reply: object = names
+        if c.resp == 3:  # a RESP3 set, in Redis's order
+            reply = RawReply(b"~%d\r\n" % len(names) + b"".join(b"+%s\r\n" % f.encode() for f in names))
+        out.append([argv[2 + pos], reply])
     return out
+
+
+# Key flags in the order Redis 7.0 lists them (addReplyFlagsForKeyArgs).
+_KEY_FLAG_ORDER = ("RO", "RW", "OW", "RM", "ACCESS", "UPDATE", "INSERT", "DELETE", "NOT_KEY",
+                   "INCOMPLETE", "VARIABLE_FLAGS")
+_RW_ACCESS_UPDATE = ("RW", "ACCESS", "UPDATE")
+
+
+def _set_key_flags(cmd: list[bytes]) -> tuple[str, ...]:
+    """setGetKeys: SET with GET reads the old value."""
+    return _RW_ACCESS_UPDATE if any(a.lower() == b"get" for a in cmd[3:]) else ("OW", "UPDATE")
+
+
+def _bitfield_key_flags(cmd: list[bytes]) -> tuple[str, ...]:
+    """bitfieldGetKeys: read-only when every operation is a GET (or OVERFLOW)."""
+    i = 2
+    n = len(cmd)
+    while i < n:
+        arg = cmd[i].lower()
+        left = n - i - 1
+        if arg == b"get" and left >= 2:
+            i += 3
+        elif arg == b"overflow" and left >= 1:
+            i += 2
+        else:
+            return _RW_ACCESS_UPDATE
+    return ("RO", "ACCESS")
+
+
+def _setbit_key_flags(cmd: list[bytes]) -> tuple[str, ...]:
+    return _RW_ACCESS_UPDATE  # what Redis 7.0.15 answers for its VARIABLE_FLAGS spec
+
+
+# Commands whose key spec says VARIABLE_FLAGS: Redis asks the command for the flags.
+_VARIABLE_FLAGS: dict[str, Callable[[list[bytes]], tuple[str, ...]]] = {
+    "set": _set_key_flags,
+    "bitfield": _bitfield_key_flags,
+    "setbit": _setbit_key_flags,
+}
+
+
+def _invalid(ks: KeySpec, cmd: list[bytes]) -> bool:
+    """A key spec Redis's getKeysUsingKeySpecs rejects (then the command has no keys):
+    a start past the arguments, a bad or zero key count, keys past the end."""
+    if ks.keyword is not None:
+        return False  # keyword not found: the spec is skipped
+    n = len(cmd)
+    if ks.begin >= n:
+        return True
+    if ks.keynum is None:
+        return False
+    idx = ks.begin + ks.keynum
+    if idx >= n:
+        return True
+    try:
+        num = int(cmd[idx])
+    except ValueError:
+        return True
+    first = ks.begin + ks.firstkey
+    return num <= 0 or first + (num - 1) * ks.step >= n
 
 
 def _spec_for(cmd: list[bytes]) -> CommandSpec:
@@ -253,23 +315,35 @@ def _spec_for(cmd: list[bytes]) -> CommandSpec:
         sub = spec.subcommands.get(cmd[1].lower())
         if sub is not None:
             spec = sub
+    if spec.get_keys is None and all("NOT_KEY" in k.flags for k in spec.keys):
+        raise RespError("The command has no key arguments")  # none, or shard channels only
     if not spec.arity_ok(len(cmd)):
         raise RespError("Invalid number of arguments specified for command")
     return spec
 
 
-def _getkeys(cmd: list[bytes]) -> list[int]:
+def _keys_and_flags(cmd: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
+    """Key positions in ``cmd`` with their flags (getKeysFromCommandWithSpecs).
+
+    The key specs answer, unless one has variable flags (the command decides) or the
+    command finds its keys itself (SORT's STORE: the stored key is written over).
+    """
     spec = _spec_for(cmd)
-    if spec.keys and all("NOT_KEY" in k.flags for k in spec.keys):
-        raise RespError("The command has no key arguments")  # shard channels are not keys
-    positions = spec.key_positions(cmd)
-    if not positions:
-        if not spec.keys and spec.get_keys is None:
-            raise RespError("The command has no key arguments")
-        if spec.movablekeys:
-            raise RespError("Invalid arguments specified for command")
-        raise RespError("The command has no key arguments")
-    return positions
+    variable = _VARIABLE_FLAGS.get(spec.name)
+    out: list[tuple[int, tuple[str, ...]]] = []
+    if variable is not None:
+        out = [(pos, variable(cmd)) for pos in spec.key_positions(cmd)]
+    elif spec.get_keys is not None:
+        out = [(pos, spec.keys[0].flags if i == 0 else ("OW", "UPDATE"))
+               for i, pos in enumerate(spec.get_keys(cmd))]
+    elif not any(_invalid(ks, cmd) for ks in spec.keys):
+        for ks in spec.keys:
+            out += [(pos, ks.flags) for pos in ks.positions(cmd)]
+    if not out:
+        if "no_mandatory_keys" in spec.flags:
+            return []
+        raise RespError("Invalid arguments specified for command")
+    return out
 
 
 @command("command|help", 2, "loading stale", group=_S, since="5.0.0", summary="Returns helpful text about the different subcommands.")

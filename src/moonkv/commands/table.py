@@ -127,6 +127,7 @@ class CommandSpec:
     # Hot-path booleans derived from flags (checked on every call).
     is_write: bool = False
     is_readonly: bool = False
+    may_replicate: bool = False  # read-only scripts refuse it like a write
     noscript: bool = False
     denyoom: bool = False
     loading_ok: bool = False
@@ -147,6 +148,7 @@ class CommandSpec:
         f = self.flags
         self.is_write = "write" in f
         self.is_readonly = "readonly" in f
+        self.may_replicate = "may_replicate" in f
         self.noscript = "noscript" in f
         self.denyoom = "denyoom" in f
         self.loading_ok = "loading" in f

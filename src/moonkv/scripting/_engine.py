@@ -668,7 +668,7 @@ class ScriptEngine:
         elif not spec.subcommands and not spec.noscript and type(args[0]) is bytes:
             # The next call by this name takes the fast path.
             self._plain[args[0]] = spec
-            if not spec.is_write and not spec.denyoom:
+            if not spec.is_write and not spec.denyoom and not spec.may_replicate:
                 self._plain_ro[args[0]] = spec
         if not spec.arity_ok(len(argv)):
             return self._refuse("ERR Wrong number of args calling Redis command from script")
@@ -688,6 +688,9 @@ class ScriptEngine:
     def _write_check(self, run: RunState, spec: CommandSpec) -> RespError | None:
         """Why a write (or denyoom) command may not run in this script now, if it may not."""
         srv = self.server
+        if spec.may_replicate and run.read_only:  # PFCOUNT may write its cache (Redis's scriptVerifyWriteCommandAllow)
+            spec.rejected_calls += 1
+            return self._refuse("ERR Write commands are not allowed from read-only scripts.")
         if spec.is_write:
             if run.read_only:
                 spec.rejected_calls += 1

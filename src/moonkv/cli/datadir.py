@@ -405,7 +405,12 @@ def _check(dir: str, repair: bool) -> int:
         res = fmt.ScanResult()
         bar = Progress(f"checking {name}", len(data))
         n = 0
-        for off, _payload in fmt.iter_records(data, len(fmt.LOG_MAGIC), res):
+        for off, payload in fmt.iter_records(data, len(fmt.LOG_MAGIC), res):
+            try:
+                fmt.decode_unit(path, off, payload)
+            except fmt.FormatError as e:  # intact bytes that are no unit: corrupt from here
+                res.corrupt_at, res.reason = off, e.reason
+                break
             n += 1
             if n & 4095 == 0:
                 bar.update(off)

@@ -186,10 +186,21 @@ def read_manifest(dir: str) -> Manifest | None:
         raise FormatError(path, None, "bad checksum line") from None
     if zlib.crc32(body) != want:
         raise FormatError(path, None, "checksum mismatch")
-    d = json.loads(body)
+    try:
+        d = json.loads(body)
+    except ValueError:
+        raise FormatError(path, None, "not a moonkv manifest") from None
+    if type(d) is not dict:
+        raise FormatError(path, None, "not a moonkv manifest")
     if d.get("format") != "moonkv-1":
         raise FormatError(path, None, f"unknown format {d.get('format')!r}")
-    return Manifest(d.get("snapshot"), list(d.get("logs") or []))
+    snapshot, logs = d.get("snapshot"), d.get("logs") or []
+    # Only names of our own files in this directory (never a path elsewhere).
+    if not (snapshot is None or (type(snapshot) is str and _SNAP_RE.fullmatch(snapshot))) or not (
+        type(logs) is list and all(type(n) is str and _LOG_RE.fullmatch(n) for n in logs)
+    ):
+        raise FormatError(path, None, "bad file names")
+    return Manifest(snapshot, logs)
 
 
 def write_manifest(dir: str, m: Manifest) -> None:
@@ -267,6 +278,51 @@ def iter_records(
         pos = end
     result.records = n
     result.good_end = pos
+
+
+def decode_unit(
+    path: str, off: int, payload: bytes | memoryview
+) -> tuple[int, list[list[Any]], list[Any] | None]:
+    """A log record's ``(time_ms, [[db, argv], ...], repl)``; FormatError unless it is one.
+
+    ``repl`` is a replica's ``[replid, offset, db]``, None on a primary's records.
+
+    The checksum only says the bytes are the ones written: a record that
+    decodes to anything else (a damaged writer, a hand-edited file) is refused
+    rather than replayed as garbage.
+    """
+    try:
+        obj = unpack(payload)
+    except Exception as e:  # noqa: BLE001 - any decoding failure is corruption
+        raise FormatError(path, off, f"undecodable record ({e})") from None
+    if type(obj) is list and 2 <= len(obj) <= 3:
+        ts, effects = obj[0], obj[1]
+        pos = obj[2] if len(obj) == 3 else None
+        if type(ts) is int and type(effects) is list and (
+            pos is None
+            or (
+                type(pos) is list
+                and len(pos) == 3
+                and type(pos[0]) in (str, bytes)
+                and type(pos[1]) is int
+                and type(pos[2]) is int
+            )
+        ):
+            for eff in effects:
+                if type(eff) is not list or len(eff) != 2:
+                    break
+                db, argv = eff
+                if type(db) is not int or db < 0 or type(argv) is not list or not argv:
+                    break
+                for a in argv:
+                    if type(a) is not bytes:
+                        break
+                else:
+                    continue
+                break
+            else:
+                return ts, effects, pos
+    raise FormatError(path, off, "malformed record (not a unit of effects)")
 
 
 def _all_zero(view: memoryview) -> bool:
@@ -411,7 +467,11 @@ def snapshot_records(path: str, data: bytes) -> Iterator[tuple[int, Any]]:
             rec = unpack(payload)
         except Exception as e:  # noqa: BLE001 - any decoding failure is corruption
             raise FormatError(path, off, f"undecodable record ({e})") from None
+        if type(rec) is not list or not rec:
+            raise FormatError(path, off, "malformed record")
         if rec[0] == END:
+            if len(rec) != 2 or type(rec[1]) is not int:
+                raise FormatError(path, off, "malformed end record")
             seen_end = True
         yield off + 8 + len(payload), rec
     if res.corrupt_at is not None:

@@ -97,6 +97,10 @@ def _reset_unit(server: Any) -> None:
     ks.expired_effects = []
 
 
+def _all_bytes(items: list[Any]) -> bool:
+    return all(type(x) is bytes for x in items)
+
+
 def _load_snapshot(
     server: Any, path: str, data: bytes, report: LoadReport, base: int
 ) -> Iterator[None]:
@@ -107,8 +111,16 @@ def _load_snapshot(
             tag = rec[0]
             if tag == fmt.KEYS:
                 _, dbid, keys, strings, exps, others = rec
-                if dbid >= len(dbs):
+                if type(dbid) is not int or not 0 <= dbid < len(dbs):
                     raise fmt.FormatError(path, None, f"database {dbid} out of range (databases {len(dbs)})")
+                if not (
+                    _all_bytes(keys)
+                    and _all_bytes(strings)
+                    and _all_bytes(exps[::2])
+                    and all(type(t) is int for t in exps[1::2])
+                    and all(type(o[0]) is bytes for o in others)
+                ):
+                    raise fmt.FormatError(path, None, "malformed keys record")
                 db = dbs[dbid]
                 db.data.update(zip(keys, strings, strict=True))
                 for k, tname, state in others:
@@ -134,7 +146,7 @@ def _load_snapshot(
                     server.acl.restore_state(rec[1])
     except fmt.FormatError as e:
         raise CorruptDirectory(e, 0) from None
-    except (ValueError, TypeError, KeyError) as e:
+    except Exception as e:  # noqa: BLE001 - records that decode to the wrong shapes are corruption
         raise CorruptDirectory(fmt.FormatError(path, None, f"undecodable snapshot data ({e})"), 0) from None
 
 
@@ -168,20 +180,21 @@ def _replay_log(
     c = Client(server)
     c.in_exec = True
     call = server.call
-    unpack = fmt.unpack
+    decode = fmt.decode_unit
     res = fmt.ScanResult()
     n = 0
     acl = server.acl
     for off, payload in fmt.iter_records(data, len(fmt.LOG_MAGIC), res):
         try:
-            rec = unpack(payload)
-            ts, effects = rec[0], rec[1]
-        except Exception as e:  # noqa: BLE001
-            raise CorruptDirectory(fmt.FormatError(path, off, f"undecodable record ({e})"), 0) from None
-        # A third item: a replica's stream position (absent on a primary's records).
-        report.repl_pos = rec[2] if len(rec) > 2 else None
+            ts, effects, report.repl_pos = decode(path, off, payload)
+        except fmt.FormatError as e:
+            raise CorruptDirectory(e, 0) from None
+        # (report.repl_pos: a replica's stream position; None on a primary's records.)
         ks.frozen_ms = ts
         for dbid, argv in effects:
+            if dbid >= len(dbs):
+                err = fmt.FormatError(path, off, f"database {dbid} out of range (databases {len(dbs)})")
+                raise CorruptDirectory(err, 0)
             if len(argv) == 3 and argv[0] in _SET:
                 db = dbs[dbid]
                 db.data[argv[1]] = argv[2]
@@ -203,9 +216,10 @@ def _replay_log(
             if c.db.id != dbid:
                 c.select(dbid)
             spec = lookup(argv[0])
+            if spec is None:  # as Redis refuses an AOF naming an unknown command
+                name = argv[0].decode("utf-8", "replace")
+                raise CorruptDirectory(fmt.FormatError(path, off, f"unknown command '{name}'"), 0)
             try:
-                if spec is None:
-                    raise RespError(f"unknown command '{argv[0].decode('utf-8', 'replace')}'")
                 if spec.subcommands and len(argv) >= 2:
                     spec = resolve_subcommand(spec, argv)
                 reply = call(c, spec, argv)

@@ -243,12 +243,12 @@ def test_sigterm_ends_a_busy_script_and_the_server() -> None:
 
 
 def test_shutdown_nosave_ends_a_script_stuck_in_c() -> None:
-    # One long C call (a pathological pattern just under the guard) cannot be
+    # One long C call (a quadratic pattern the guard allows) cannot be
     # interrupted; the server still answers -BUSY and SHUTDOWN NOSAVE exits.
     h = start_moonkv(["--appendonly", "no", "--save", "", "--lua-time-limit", "100"])
     try:
         r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
-        _run_in_thread(h.port, "EVAL", "local s = string.rep('a', 200000); return s:find('a*a*b')", 0)
+        _run_in_thread(h.port, "EVAL", "local s = string.rep('a', 200000); return s:find('a*b')", 0)
         _wait_busy(r)
         answer = "no reply"
         try:

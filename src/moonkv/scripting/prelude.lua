@@ -296,8 +296,73 @@ end
 -- Refuse the combinations that explode (several wildcard repetitions such as
 -- ".-.-.-b" over a long subject: cost grows as length^(repetitions+1));
 -- everything Redis scripts normally do stays allowed.
+-- Runs of one single-character class repeated with quantifiers ("a?a?a?",
+-- "a*a*a*b", "%s*%s*"): a run of r items over n characters can backtrack
+-- through C(n + r, r) splits (2^r if every quantifier is "?"), even on short
+-- subjects.  The lengths of a pattern's runs of 2 or more (negative: "?" only)
+-- are cached by pattern; most patterns have none.
+local run_cache, run_cache_size = {}, 0
+local function quantified_runs(p)
+  local runs = run_cache[p]
+  if runs then return runs end
+  runs = {}
+  local i, len, prev, run, optional = 1, #p, nil, 0, true
+  while i <= len do
+    local c, item = string.sub(p, i, i), nil
+    if c == "%" then
+      local k = string.sub(p, i + 1, i + 1)
+      if k == "b" then i = i + 4
+      elseif k == "f" then i = i + 2
+      else item = string.sub(p, i, i + 1); i = i + 2 end
+    elseif c == "[" then
+      local j = i + 1
+      if string.sub(p, j, j) == "^" then j = j + 1 end
+      if string.sub(p, j, j) == "]" then j = j + 1 end
+      while j <= len and string.sub(p, j, j) ~= "]" do
+        if string.sub(p, j, j) == "%" then j = j + 1 end
+        j = j + 1
+      end
+      item = string.sub(p, i, j); i = j + 1
+    elseif c == "(" or c == ")" then
+      i = i + 1  -- captures consume nothing: "(a*)(a*)" is still one run
+    else
+      item = c; i = i + 1
+    end
+    if item then
+      local q = string.sub(p, i, i)
+      if q == "*" or q == "+" or q == "-" or q == "?" then
+        i = i + 1
+        if item == prev then
+          run, optional = run + 1, optional and q == "?"
+        else
+          if run >= 2 then runs[#runs + 1] = optional and -run or run end
+          prev, run, optional = item, 1, q == "?"
+        end
+      else
+        if run >= 2 then runs[#runs + 1] = optional and -run or run end
+        prev, run = nil, 0
+      end
+    end
+  end
+  if run >= 2 then runs[#runs + 1] = optional and -run or run end
+  if run_cache_size >= 1000 then run_cache, run_cache_size = {}, 0 end
+  run_cache[p], run_cache_size = runs, run_cache_size + 1
+  return runs
+end
+
 local function pattern_cost_ok(s, p)
-  if type(s) ~= "string" or type(p) ~= "string" or #s < 256 then return true end
+  if type(s) ~= "string" or type(p) ~= "string" then return true end
+  local runs = quantified_runs(p)
+  if runs[1] then
+    local n, cost = #s, #s + 1
+    for _, r in ipairs(runs) do
+      local splits = 1
+      for j = 1, math.abs(r) do splits = splits * (n + j) / j end
+      cost = cost * (r < 0 and math.min(splits, 2 ^ -r) or splits)
+    end
+    if cost > 1e9 then return false end
+  end
+  if #s < 256 then return true end
   local reps = 0
   for _ in string.gmatch(string.gsub(p, "%%.", ""), "%.[%*%-%+]") do reps = reps + 1 end
   if reps < 2 then return true end

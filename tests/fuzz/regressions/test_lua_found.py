@@ -1,0 +1,57 @@
+"""Scripts the Lua fuzzer found: each hung the server inside one C call
+(a pattern match the budget hook cannot interrupt) before the fix."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fuzz.lua_worker import evaluate, make_server
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
+    yield make_server(str(tmp_path_factory.mktemp("lua") / "data"))
+
+
+@pytest.mark.parametrize("script", [
+    # Found by seed fcf9ea030b93, case 13: 2^40 ways to skip the optional a's.
+    "local v1 = string.rep('a', 40):match(string.rep('a?', 40) .. string.rep('a', 40)) return nil",
+    "return string.find(string.rep('a', 10000), string.rep('a*', 50) .. 'b')",
+    "return string.gsub(string.rep('a', 3000), '(a*)(a*)(a*)b', '')",
+    "return string.match(string.rep(' ', 2000), '[%s]+[%s]+[%s]+x')",
+])
+def test_pattern_bombs_are_refused_at_once(engine: tuple[Any, Any], script: str) -> None:
+    t = time.monotonic()
+    got = evaluate(*engine, script)
+    assert got.startswith(b"-ERR user_script:1: pattern too complex for string."), got
+    assert time.monotonic() - t < 1
+
+
+@pytest.mark.parametrize("script,want", [
+    ("return {string.match('  hi there  ', '^%s*(.-)%s*$')}", b"*1\r\n$8\r\nhi there\r\n"),
+    ("return string.gsub('aaa', 'a?a?', 'x')", b"$3\r\nxxx\r\n"),
+    ("return string.find(string.rep('a', 1000), 'a?a?a?b')", b"$-1\r\n"),
+    ("return {string.match('k=v', '(%w+)=(%w*)')}", b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n"),
+    ("return string.find('x]]y', '[]]+')", b":2\r\n"),
+    ("return string.find('f(a(b))', '%b()')", b":2\r\n"),
+])
+def test_ordinary_patterns_still_work(engine: tuple[Any, Any], script: str, want: bytes) -> None:
+    assert evaluate(*engine, script) == want
+
+
+def test_script_worker_reports_the_case(tmp_path: Path) -> None:
+    """The worker names the seed and case of a failure (how a CI failure is reproduced)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    env = dict(os.environ, PYTHONPATH=str(root), MOONKV_FUZZ_SEED="fcf9ea030b93", MOONKV_FUZZ_CASE="13")
+    r = subprocess.run([sys.executable, "-m", "tests.fuzz.lua_worker", str(tmp_path)],
+                       capture_output=True, text=True, timeout=120, env=env, cwd=root)
+    assert r.returncode == 0 and "case 13" in r.stdout and "done 1" in r.stdout, r.stdout + r.stderr

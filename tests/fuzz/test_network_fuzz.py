@@ -132,7 +132,7 @@ def protocol_error(reps: list[bytes]) -> bytes | None:
 
 def test_network_streams(servers: tuple[ServerHandle, ServerHandle]) -> None:
     m, r = servers
-    run = Run("network")
+    run = Run("network", share=0.5)
     stats = {"streams": 0, "replies": 0, "protocol errors": 0}
     for rng in run.cases(min_cases=2):
         try:

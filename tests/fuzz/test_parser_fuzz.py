@@ -86,7 +86,7 @@ def test_parser_split_invariance() -> None:
 
 
 def test_parser_memory_is_linear() -> None:
-    run_ = Run("parser-memory")
+    run_ = Run("parser-memory", share=0.5)
     worst = [0.0, b""]
 
     def check(rng: random.Random) -> None:

@@ -737,11 +737,22 @@ class ScriptEngine:
         """A handler's reply, other than a string, integer or status, as what
         redis.call returns to Lua (see the callers built by _caller)."""
         rt = self._current_rt()
-        if isinstance(reply, RespError):
-            return rt.table_from(
-                {b"err": str(reply).encode("utf-8", "surrogateescape"), b"ignore_stats": True}
-            )
-        return self._to_lua_value(reply, rt, self.client.resp)
+        # Out of memory inside lupa's table_from would longjmp over the Python
+        # frames of this call to the script's protected call, leaving the GIL
+        # taken for good (the process hangs): build with the cap lifted; the
+        # script's next allocation meets the cap again, in Lua.
+        cap = rt.max_memory
+        if cap:
+            rt.lua.set_max_memory(0)
+        try:
+            if isinstance(reply, RespError):
+                return rt.table_from(
+                    {b"err": str(reply).encode("utf-8", "surrogateescape"), b"ignore_stats": True}
+                )
+            return self._to_lua_value(reply, rt, self.client.resp)
+        finally:
+            if cap:
+                rt.lua.set_max_memory(cap)
 
     def _to_lua_value(self, v: object, rt: LuaRuntime, resp: int) -> Any:
         t = type(v)

@@ -55,3 +55,31 @@ def test_script_worker_reports_the_case(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "tests.fuzz.lua_worker", str(tmp_path)],
                        capture_output=True, text=True, timeout=120, env=env, cwd=root)
     assert r.returncode == 0 and "case 13" in r.stdout and "done 1" in r.stdout, r.stdout + r.stderr
+
+
+HANG_AT_THE_CAP = """
+import sys, tempfile
+from tests.fuzz.lua_worker import evaluate, make_server
+for _ in range(8):
+    srv, c = make_server(tempfile.mkdtemp())
+    evaluate(srv, c, "return collectgarbage('stop')")
+    print(evaluate(srv, c, sys.argv[1]).decode().strip(), flush=True)
+"""
+
+
+def test_a_table_reply_at_the_memory_cap_fails_the_script() -> None:
+    # Found by seed 27a8a3c592c4, case 4484 of lua-server (after a script had stopped
+    # the collector): redis.pcall's error table, built at the memory cap, made lupa
+    # longjmp over Python frames; the GIL stayed taken and the server hung, one run
+    # in three. In a child process, so a hang fails the test instead of stopping it.
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    script = "pcall(function() for i = 1, 1e6 do local v1 = redis.pcall(cjson, {1,2,3}) end end) return 1"
+    r = subprocess.run([sys.executable, "-c", HANG_AT_THE_CAP, script], capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, PYTHONPATH=str(root)), cwd=root)
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0 and len(lines) == 8, r.stdout + r.stderr
+    assert all(line.startswith("-ERR Script exceeded the memory limit") for line in lines), lines

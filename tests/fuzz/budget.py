@@ -27,8 +27,14 @@ def seconds() -> float:
     return float(os.environ.get("MOONKV_FUZZ_SECONDS") or DEFAULT_SECONDS)
 
 
+_RUN_SEED: Final = os.environ.get("MOONKV_FUZZ_SEED") or f"{random.SystemRandom().getrandbits(48):012x}"
+RESULTS: list[str] = []
+"""One line per target run in this process (printed at the end of the pytest run)."""
+
+
 def seed() -> str:
-    return os.environ.get("MOONKV_FUZZ_SEED") or f"{random.SystemRandom().getrandbits(48):012x}"
+    """The seed of this run: one for every target, so one line reproduces a CI run."""
+    return _RUN_SEED
 
 
 class FuzzFailure(AssertionError):
@@ -66,6 +72,7 @@ class Run:
             i += 1
             self.done = i
         print(f"fuzz {self.target}: {self.done} cases")
+        RESULTS.append(f"{self.target}: {self.done} cases")
 
     def reproduce(self) -> str:
         return (

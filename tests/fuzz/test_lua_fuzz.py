@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.fuzz import lua_programs
-from tests.fuzz.budget import Run, seconds
+from tests.fuzz import budget, lua_programs
+from tests.fuzz.budget import Run, seconds, seed
 from tests.fuzz.lua_worker import BATCH, SETTINGS, files
 from tests.helpers import RawClient, start_moonkv
 
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_lua_sandbox_in_process(tmp_path: Path) -> None:
     """Many scripts through the real engine, in a child process (a hang or crash is seen)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MOONKV_FUZZ_SEED=seed())
     cmd = [sys.executable, "-m", "tests.fuzz.lua_worker", str(tmp_path)]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds() + 60, env=env, cwd=ROOT)
@@ -33,7 +33,8 @@ def test_lua_sandbox_in_process(tmp_path: Path) -> None:
         lines = out.splitlines()
         raise AssertionError(f"the Lua fuzzer hung: {lines[:1]} ... last {lines[-1:]}") from None
     out = r.stdout + r.stderr
-    print(out.splitlines()[0] if out else "")
+    done = [line for line in r.stdout.splitlines() if line.startswith("done ")]
+    budget.RESULTS.extend(f"lua: {d[5:]} cases" for d in done)
     assert r.returncode == 0 and "\ndone " in r.stdout, out[-6000:]
 
 

@@ -67,7 +67,7 @@ def _argc(header: bytes) -> int:
     """The argument count of a multibulk header line ("*3"); -1 unless 1..64."""
     if len(header) == 2:
         c = header[1] - 48  # "*1".."*9" without hashing the line
-        return c if 1 <= c <= 9 else -1
+        return c if 1 <= c <= 9 and header[0] == 42 else -1  # (not "~1", an inline command)
     return _ARGC.get(header, -1)
 
 

@@ -32,10 +32,17 @@ def test_lua_sandbox_in_process(tmp_path: Path) -> None:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         lines = out.splitlines()
         raise AssertionError(f"the Lua fuzzer hung: {lines[:1]} ... last {lines[-1:]}") from None
-    out = r.stdout + r.stderr
-    done = [line for line in r.stdout.splitlines() if line.startswith("done ")]
+    lines = r.stdout.splitlines()
+    done = [line for line in lines if line.startswith("done ")]
     budget.RESULTS.extend(f"lua: {d[5:]} cases" for d in done)
-    assert r.returncode == 0 and "\ndone " in r.stdout, out[-6000:]
+    if r.returncode != 0 or not done:
+        cases = [line for line in lines if line.startswith("case ")]
+        tail = "\n".join(line for line in lines[-40:] if not line.startswith("case "))
+        raise AssertionError(
+            f"the Lua fuzzer exited with {r.returncode} at {cases[-1:]} (seed {seed()}; the cases "
+            f"before it ran in the same engine, so replay with MOONKV_FUZZ_SEED and the same or a "
+            f"longer MOONKV_FUZZ_SECONDS)\n{tail}\n{r.stderr[-3000:]}"
+        )
 
 
 def test_lua_sandbox_on_a_server(tmp_path: Path) -> None:

@@ -137,9 +137,16 @@ end
 -- less than building them through lupa: a status comes as (text, 1), an array
 -- of strings and integers as (nil, 2), its items then from pyitems() (a call
 -- without arguments is lupa's cheapest).
+-- Not from inside a coroutine: lupa then re-enters the interpreter on the main
+-- thread's state while that thread is suspended in resume, and the fuzzer
+-- (docs/fuzzing.md) found that this corrupts the Lua heap (a later script
+-- crashed the process). Redis allows it; moonkv refuses it with an error the
+-- script can catch (docs/compatibility.md).
+local IN_COROUTINE = "redis.call and redis.pcall cannot be used inside a coroutine"
 local PACK_ABOVE = 7000
 local function caller(py, py_packed)
   return function(...)
+    if coroutine_running() then error(IN_COROUTINE, 2) end
     local r, status
     if select("#", ...) > PACK_ABOVE then
       r, status = py_packed({...}, select("#", ...))

@@ -84,3 +84,47 @@ def test_a_table_reply_at_the_memory_cap_fails_the_script() -> None:
     assert r.returncode == 0 and len(lines) == 8, r.stdout + r.stderr
     # The memory cap, or on a loaded machine the 300 ms kill limit first: no hang either way.
     assert all(line.startswith("-ERR Script exceeded the") for line in lines), lines
+
+
+@pytest.mark.parametrize("script", [
+    "return coroutine.wrap(function() return redis.call('set', 'k', 'v') end)()",
+    "local co = coroutine.create(function() return redis.pcall('get', 'k') end) "
+    "local ok, err = coroutine.resume(co) error(err)",
+])
+def test_redis_call_inside_a_coroutine_is_refused(engine: tuple[Any, Any], script: str) -> None:
+    # Found by seed d1b96c44b565 (cases 378..403): redis.call inside a coroutine made
+    # lupa re-enter the main Lua state while it was suspended in resume; a later
+    # script then crashed the process in lua_rawseti. Refused, and nothing written.
+    got = evaluate(*engine, script)
+    assert b"redis.call and redis.pcall cannot be used inside a coroutine" in got, got
+    assert evaluate(*engine, "return redis.call('exists', 'k')") == b":0\r\n"
+
+
+CRASH_SEQUENCE = [  # seed d1b96c44b565, cases 378, 390, 391 and 403, in one engine
+    "pcall(function() local v1 = coroutine.wrap(function() return redis.call('set', 'k', string) end)() x = ARGV do return (newproxy(true) .. (string + struct.unpack(2^53, 'x'))) end end) return _G",
+    "local v1 = redis.setresp((function(...) if (function() local t = {} for i = 1, 1e6 do t[i] = {i} end return #t end)() then local v2 = string.dump(function() return 2^31 end) getmetatable('').__index = struct[2^31] local v3 = string[coroutine] else local _ = {2^53, struct, k = _G} end if cmsgpack then pcall(function()  end) local v4 = {KEYS, false, k = os} math.random = {cmsgpack, KEYS, k = cjson} else local v5 = (function(...)  end)(...) end end)(os)) pcall(function() for i = 1, 1e6 do local v6 = ARGV[1] for i = 1, 1e9 do pcall(function()  end) local v7 = rawequal('', 0) local v8 = (1/0 ~= table) end end end) redis.call = string",
+    "if (ARGV ^ _G) then local _ = select(2, pcall(function() return '\\27Lua' end)) for i = 1, 1e3 do  end pcall(function()  end) else local v1 = struct.unpack(2^31-1, 0) ARGV = (nil .. ...) end return (function(...) for i = 1, 1e9 do  end local v2 = KEYS[1] end)((function(...)  end)(1))",
+    "local v1 = {redis.call('eval', 'return 1', 0), 2^53, k = getmetatable('')}",
+]
+
+RUN_SEQUENCE = """
+import json, sys, tempfile
+from tests.fuzz.lua_worker import evaluate, make_server
+srv, c = make_server(tempfile.mkdtemp())
+for script in json.loads(sys.argv[1]):
+    print(evaluate(srv, c, script)[:60], flush=True)
+"""
+
+
+def test_the_coroutine_crash_sequence_runs_to_its_end() -> None:
+    """Before the fix this sequence ended in a segfault (exit 139) at its last script."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    r = subprocess.run([sys.executable, "-c", RUN_SEQUENCE, json.dumps(CRASH_SEQUENCE)],
+                       capture_output=True, text=True, timeout=120, env=env, cwd=root)
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 4, r.stdout + r.stderr

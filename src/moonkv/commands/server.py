@@ -1,4 +1,4 @@
-"""Server commands: INFO DBSIZE FLUSHDB FLUSHALL SWAPDB CONFIG TIME LASTSAVE SHUTDOWN DEBUG MEMORY."""
+"""Server commands: INFO DBSIZE FLUSHDB FLUSHALL SWAPDB CONFIG TIME LASTSAVE SHUTDOWN DEBUG."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from moonkv.commands.table import all_commands, command, container, keys
 from moonkv.engine import NO_REPLY, Client, Server, enabled_for
 from moonkv.errors import RespError, syntax_error
 from moonkv.protocol import RawReply, Verbatim
+from moonkv.monitoring import percentile_usec
 
 _S: Final = "server"
 
@@ -259,6 +260,20 @@ def _section_commandstats(srv: Server) -> list[str]:
     return out
 
 
+def _section_latencystats(srv: Server) -> list[str]:
+    pcts: list[float] = srv.config["latency-tracking-info-percentiles"]
+    out = []
+    for spec in all_commands():
+        for s in [spec, *spec.subcommands.values()]:
+            if s.latency:
+                values = percentile_usec(s.latency, pcts)
+                out.append(
+                    f"latency_percentiles_usec_{s.name}:"
+                    + ",".join(f"p{p:g}={v:.3f}" for p, v in zip(pcts, values, strict=True))
+                )
+    return out
+
+
 def _section_errorstats(srv: Server) -> list[str]:
     return [f"errorstat_{k}:count={v}" for k, v in sorted(srv.errorstats.items())]
 
@@ -289,6 +304,7 @@ SECTIONS: Final = {
     "cpu": _section_cpu,
     "modules": _section_modules,
     "commandstats": _section_commandstats,
+    "latencystats": _section_latencystats,
     "errorstats": _section_errorstats,
     "cluster": _section_cluster,
     "keyspace": _section_keyspace,
@@ -442,6 +458,9 @@ def config_resetstat(c: Client, argv: list[bytes]) -> object:
     for spec in all_commands():
         for s in [spec, *spec.subcommands.values()]:
             s.calls = s.nsec = s.rejected_calls = s.failed_calls = 0
+            s.latency.clear()
+    if srv.scripting is not None:
+        srv.scripting.stats.reset()
     return "OK"
 
 
@@ -579,22 +598,3 @@ def debug_help(c: Client, argv: list[bytes]) -> object:
         "SLEEP <seconds>", "SET-ACTIVE-EXPIRE <0|1>", "RELOAD", "LOADAOF", "CHANGE-REPL-ID",
         "STRINGMATCH-LEN <pattern>", "HELP",
     ]
-
-
-container("memory", summary="A container for memory diagnostics commands.", since="4.0.0")
-
-
-@command("memory|usage", -3, "readonly", keys=keys(2, flags="RO"), group=_S, since="4.0.0",
-         summary="Estimates the memory usage of a key.")
-def memory_usage(c: Client, argv: list[bytes]) -> object:
-    v = c.db.get(argv[2])
-    if v is None:
-        return None
-    from moonkv.commands._util import value_size
-
-    return value_size(v)
-
-
-@command("memory|doctor", 2, "", group=_S, since="4.0.0", summary="Outputs a memory problems report.")
-def memory_doctor(c: Client, argv: list[bytes]) -> object:
-    return Verbatim(b"Hi Sam, I can't find any memory issue in your instance.")

@@ -38,6 +38,16 @@ from moonkv.protocol import NULL_ARRAY, BigNumber, RawReply, Verbatim
 from moonkv.scripting._runtime import LuaRuntime
 from moonkv.scripting._shebang import parse_shebang
 from moonkv.scripting._source import protect_tail_returns
+from moonkv.scripting._stats import (
+    ERROR_REPLY,
+    FAILED,
+    KILLED,
+    MEMORY_BUDGET,
+    OK,
+    TIME_BUDGET,
+    StatsTable,
+    error_line,
+)
 
 log: Final = logging.getLogger("moonkv.scripting")
 
@@ -45,6 +55,7 @@ KILLED_MSG: Final = "Script killed by user with SCRIPT KILL..."
 FN_KILLED_MSG: Final = "Script killed by user with FUNCTION KILL..."
 
 
+_STOPS: Final = {KILLED: b"killed", TIME_BUDGET: b"time-budget", MEMORY_BUDGET: b"memory-budget"}
 _monotonic: Final = time.monotonic  # a static in the native build (no attribute lookup)
 _E17: Final = 10**17
 # An array reply of at most this many strings and integers travels to Lua
@@ -164,6 +175,11 @@ class ScriptEngine:
         self.functions: Any = None  # FunctionRegistry, attached by moonkv.scripting
         self.load_deadline: float | None = None  # a library's load code must finish by then
         self.evictions = 0
+        self.stats = StatsTable()  # per-script statistics (SCRIPT STATS)
+        # The last run, and the last run that failed with what it said: the
+        # slow log's note on EVAL/FCALL entries (slowlog_note).
+        self.last_run: RunState | None = None
+        self.last_failure: tuple[RunState | None, int, bytes] = (None, OK, b"")
         # Directives redis.call consults on every write, kept as attributes.
         self._maxmemory = self.config["maxmemory"]
         # Command names as scripts spell them -> specs that need no
@@ -432,6 +448,7 @@ class ScriptEngine:
         mark_flushed = len(ks.flushed)
         mark_ready = len(ks.ready)
         mark_expired = len(ks.expired_effects)
+        dirty = ks.dirty
         ks.undo = undo
         ks.frozen_ms = ks.clock.now_ms()
         try:
@@ -465,8 +482,13 @@ class ScriptEngine:
                     pass
             if run.busy and self.on_busy_end is not None:
                 self.on_busy_end(run)
+        self.last_run = run
+        stats = self.stats.get(name, is_eval)
+        ns = int((_monotonic() - run.start) * 1e9)
         # See outcome() in prelude.lua for what the Lua side returns.
         t = type(r)
+        if t is not tuple or r[0] is True or r[0] == 4:
+            stats.add(OK, ns, ks.dirty - dirty, False)
         hub = srv.pubsub
         if hub.held:  # what the script published goes out if it commits
             if t is tuple and r[0] is False:
@@ -492,10 +514,21 @@ class ScriptEngine:
         if status == b"reply":
             # The script completed and returned an error reply: its writes stand
             # (raised like every error reply; nothing above rolls back).
+            stats.add(ERROR_REPLY, ns, ks.dirty - dirty, False)
+            stats.failed(r[1], error_line(r[1]))
             err = RespError(full=r[1].decode("utf-8", "surrogateescape"))
             err.no_stats = bool(r[2])  # type: ignore[attr-defined]
             raise err
         # Failure: put the keyspace back exactly as it was.
+        if r[1] == b"not enough memory":
+            outcome = MEMORY_BUDGET
+        elif run.kill_message is None:
+            outcome = FAILED
+        elif run.kill_message in (KILLED_MSG, FN_KILLED_MSG):
+            outcome = KILLED
+        else:
+            outcome = TIME_BUDGET
+        stats.add(outcome, ns, 0, bool(undo))
         for fn_undo in reversed(undo):
             fn_undo()
         del srv.effects[mark_effects:]
@@ -506,17 +539,38 @@ class ScriptEngine:
         if r[1] == b"not enough memory":
             rt.recover_memory()
             limit = self.config["lua-memory-limit"]
-            raise RespError(
+            msg = (
                 f"Script exceeded the memory limit of {limit} bytes (lua-memory-limit); "
                 "its writes were rolled back"
             )
+            stats.failed(b"ERR " + msg.encode(), None)
+            self.last_failure = (run, outcome, b"")
+            raise RespError(msg)
         try:
             text, nostats = rt.fail(r[1], name)
         except LuaError as e:  # e.g. an error object whose __tostring fails
             text, nostats = b"ERR " + str(e).encode(), False
+        line = error_line(text)
+        stats.failed(text, line)
+        self.last_failure = (run, outcome, b"" if line is None else b"%d" % line)
         err = RespError(full=text.decode("utf-8", "surrogateescape"))
         err.no_stats = bool(nostats)  # type: ignore[attr-defined]
         raise err
+
+    def slowlog_note(self) -> bytes | None:
+        """The slow log's 7th element for the EVAL/FCALL that just ran:
+        ``script=<sha>`` or ``function=<name>``, and for a run that a kill or a
+        budget stopped, how and at which line (docs/operations.md)."""
+        run = self.last_run
+        if run is None:
+            return None
+        note = (b"script=" if run.is_eval else b"function=") + run.name
+        failed, outcome, line = self.last_failure
+        if failed is run and outcome in _STOPS:
+            note += b" stopped=" + _STOPS[outcome]
+            if line:
+                note += b" line=" + line
+        return note
 
     # -- budget hook ---------------------------------------------------------------
 

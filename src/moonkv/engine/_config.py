@@ -203,6 +203,8 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("slowlog-max-len", "int", 128, minimum=0),
     Directive("latency-monitor-threshold", "int", 0, minimum=0),
     Directive("latency-tracking", "bool", True),
+    # moonkv: the Prometheus endpoint's port on the bind address (0: off).
+    Directive("metrics-port", "int", 0, minimum=0, maximum=65535, immutable=True),
     Directive("latency-tracking-info-percentiles", "percentiles", [50.0, 99.0, 99.9]),
     Directive("notify-keyspace-events", "events", 0),
     Directive("enable-debug-command", "enum", "no", choices=("no", "yes", "local"), immutable=True),

@@ -418,6 +418,11 @@ class Server:
         for m in self.monitors:
             m.push(data)
 
+    def latency_sample(self, event: str, ns: int) -> None:
+        """Record ``event`` in the latency monitor if it took the threshold or more."""
+        if ns >= self.latency_ns:
+            self.latency.add(event, ns // 1_000_000)
+
     def _slow(self, c: Client, spec: CommandSpec, argv: list[bytes], ns: int) -> None:
         """A command took at least one of the slow-log / latency-monitor thresholds."""
         if ns >= self.latency_ns:

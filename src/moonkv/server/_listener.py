@@ -155,7 +155,9 @@ class ServerProcess:
         try:
             if srv.ks.active_expire_enabled and not srv.loading:
                 # Budget: 25% of one cron period, as Redis's slow cycle.
+                t0 = time.perf_counter_ns()
                 active_expire_cycle(srv, budget_s=0.25 / hz)
+                srv.latency_sample("expire-cycle", time.perf_counter_ns() - t0)
             p = srv.persistence
             if p is not None:
                 p.cron()

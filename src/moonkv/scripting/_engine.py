@@ -176,10 +176,11 @@ class ScriptEngine:
         self.load_deadline: float | None = None  # a library's load code must finish by then
         self.evictions = 0
         self.stats = StatsTable()  # per-script statistics (SCRIPT STATS)
-        # The last run, and the last run that failed with what it said: the
-        # slow log's note on EVAL/FCALL entries (slowlog_note).
-        self.last_run: RunState | None = None
-        self.last_failure: tuple[RunState | None, int, bytes] = (None, OK, b"")
+        # The last run (its name, whether EVAL) and the last one that a kill or
+        # a budget stopped, with its line: the slow log's note on EVAL/FCALL
+        # entries (slowlog_note).  Not the RunState: its undo log would stay alive.
+        self.last_run: tuple[bytes, bool] | None = None
+        self.last_failure: tuple[tuple[bytes, bool] | None, int, bytes] = (None, OK, b"")
         # Directives redis.call consults on every write, kept as attributes.
         self._maxmemory = self.config["maxmemory"]
         # Command names as scripts spell them -> specs that need no
@@ -482,7 +483,7 @@ class ScriptEngine:
                     pass
             if run.busy and self.on_busy_end is not None:
                 self.on_busy_end(run)
-        self.last_run = run
+        last = self.last_run = (name, is_eval)
         stats = self.stats.get(name, is_eval)
         ns = int((_monotonic() - run.start) * 1e9)
         # See outcome() in prelude.lua for what the Lua side returns.
@@ -544,7 +545,7 @@ class ScriptEngine:
                 "its writes were rolled back"
             )
             stats.failed(b"ERR " + msg.encode(), None)
-            self.last_failure = (run, outcome, b"")
+            self.last_failure = (last, outcome, b"")
             raise RespError(msg)
         try:
             text, nostats = rt.fail(r[1], name)
@@ -552,7 +553,7 @@ class ScriptEngine:
             text, nostats = b"ERR " + str(e).encode(), False
         line = error_line(text)
         stats.failed(text, line)
-        self.last_failure = (run, outcome, b"" if line is None else b"%d" % line)
+        self.last_failure = (last, outcome, b"" if line is None else b"%d" % line)
         err = RespError(full=text.decode("utf-8", "surrogateescape"))
         err.no_stats = bool(nostats)  # type: ignore[attr-defined]
         raise err
@@ -561,12 +562,13 @@ class ScriptEngine:
         """The slow log's 7th element for the EVAL/FCALL that just ran:
         ``script=<sha>`` or ``function=<name>``, and for a run that a kill or a
         budget stopped, how and at which line (docs/operations.md)."""
-        run = self.last_run
-        if run is None:
+        last = self.last_run
+        if last is None:
             return None
-        note = (b"script=" if run.is_eval else b"function=") + run.name
+        name, is_eval = last
+        note = (b"script=" if is_eval else b"function=") + name
         failed, outcome, line = self.last_failure
-        if failed is run and outcome in _STOPS:
+        if failed is last and outcome in _STOPS:
             note += b" stopped=" + _STOPS[outcome]
             if line:
                 note += b" line=" + line

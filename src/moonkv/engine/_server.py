@@ -36,8 +36,8 @@ from moonkv.errors import (
     wrong_arity,
 )
 from moonkv.keyspace import Keyspace, events
+from moonkv.monitoring import REDACT, LatencyMonitor, SlowLog, record
 from moonkv.pubsub import Hub
-from moonkv.monitoring import LatencyMonitor, SlowLog, record
 
 Effect = tuple[int, list[bytes]]
 
@@ -429,8 +429,6 @@ class Server:
             self.latency.add("fast-command" if "fast" in spec.flags else "command", ns // 1_000_000)
         if ns < self.slowlog_ns or "skip_slowlog" in spec.flags:
             return
-        from moonkv.monitoring._slowlog import REDACT
-
         redact = REDACT.get(spec.name)
         if redact is not None:
             argv = redact(argv)

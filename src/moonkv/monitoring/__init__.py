@@ -10,9 +10,10 @@ the commands that show the figures) can use it.
 
 from moonkv.monitoring._histogram import cumulative_usec, percentile_usec, record
 from moonkv.monitoring._latency import LatencyMonitor
-from moonkv.monitoring._slowlog import SlowLog, SlowLogEntry
+from moonkv.monitoring._slowlog import REDACT, SlowLog, SlowLogEntry
 
 __all__ = [
+    "REDACT",
     "LatencyMonitor",
     "SlowLog",
     "SlowLogEntry",

@@ -90,7 +90,7 @@ class LatencyMonitor:
         labels = [_age(now - t) for t, _ in s.samples]
         width = max(len(x) for x in labels)
         lines = ["".join(c[r] for c in cols) for r in range(rows)]
-        lines.append("")
+        lines.append(" " * len(cols))
         lines += ["".join(x.ljust(width)[i] for x in labels) for i in range(width)]
         return head + "\n".join(lines) + "\n"
 

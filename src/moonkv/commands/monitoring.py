@@ -112,7 +112,7 @@ def latency_doctor(c: Client, argv: list[bytes]) -> object:
 
 def _cdf(spec: CommandSpec) -> dict[bytes, object]:
     h = spec.latency
-    return {b"calls": sum(h.values()), b"histogram_usec": cumulative_usec(h)}
+    return {b"calls": sum(h), b"histogram_usec": cumulative_usec(h)}
 
 
 @command("latency|histogram", -2, _LATENCY, group=_S, since="7.0.0",

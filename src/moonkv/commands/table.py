@@ -144,7 +144,7 @@ class CommandSpec:
     rejected_calls: int = 0
     failed_calls: int = 0
     # Latency histogram (INFO latencystats, LATENCY HISTOGRAM): moonkv.monitoring.record.
-    latency: dict[int, int] = field(default_factory=dict)
+    latency: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         f = self.flags

@@ -34,6 +34,7 @@ from moonkv.commands._util import parse_int
 from moonkv.commands.table import CommandSpec, lookup
 from moonkv.engine import Client, Server
 from moonkv.errors import NoScriptError, RespError
+from moonkv.monitoring import record
 from moonkv.protocol import NULL_ARRAY, BigNumber, RawReply, Verbatim
 from moonkv.scripting._runtime import LuaRuntime
 from moonkv.scripting._shebang import parse_shebang
@@ -43,10 +44,9 @@ from moonkv.scripting._stats import (
     FAILED,
     KILLED,
     MEMORY_BUDGET,
-    OK,
     TIME_BUDGET,
+    ScriptStats,
     StatsTable,
-    error_line,
 )
 
 log: Final = logging.getLogger("moonkv.scripting")
@@ -55,7 +55,6 @@ KILLED_MSG: Final = "Script killed by user with SCRIPT KILL..."
 FN_KILLED_MSG: Final = "Script killed by user with FUNCTION KILL..."
 
 
-_STOPS: Final = {KILLED: b"killed", TIME_BUDGET: b"time-budget", MEMORY_BUDGET: b"memory-budget"}
 _monotonic: Final = time.monotonic  # a static in the native build (no attribute lookup)
 _E17: Final = 10**17
 # An array reply of at most this many strings and integers travels to Lua
@@ -176,11 +175,9 @@ class ScriptEngine:
         self.load_deadline: float | None = None  # a library's load code must finish by then
         self.evictions = 0
         self.stats = StatsTable()  # per-script statistics (SCRIPT STATS)
-        # The last run (its name, whether EVAL) and the last one that a kill or
-        # a budget stopped, with its line: the slow log's note on EVAL/FCALL
+        # The statistics of the last run: the slow log's note on EVAL/FCALL
         # entries (slowlog_note).  Not the RunState: its undo log would stay alive.
-        self.last_run: tuple[bytes, bool] | None = None
-        self.last_failure: tuple[tuple[bytes, bool] | None, int, bytes] = (None, OK, b"")
+        self.last_stats: ScriptStats | None = None
         # Directives redis.call consults on every write, kept as attributes.
         self._maxmemory = self.config["maxmemory"]
         # Command names as scripts spell them -> specs that need no
@@ -483,13 +480,20 @@ class ScriptEngine:
                     pass
             if run.busy and self.on_busy_end is not None:
                 self.on_busy_end(run)
-        last = self.last_run = (name, is_eval)
-        stats = self.stats.get(name, is_eval)
+        # Per-script statistics: on success three additions and a histogram bucket.
         ns = int((_monotonic() - run.start) * 1e9)
+        table = self.stats.scripts if is_eval else self.stats.functions
+        stats = table.get(name)
+        if stats is None:
+            stats = self.stats.new(name, is_eval)
+        self.last_stats = stats
+        stats.calls += 1
+        stats.total_ns += ns
+        record(stats.latency, ns)
         # See outcome() in prelude.lua for what the Lua side returns.
         t = type(r)
         if t is not tuple or r[0] is True or r[0] == 4:
-            stats.add(OK, ns, ks.dirty - dirty, False)
+            stats.keys_written += ks.dirty - dirty
         hub = srv.pubsub
         if hub.held:  # what the script published goes out if it commits
             if t is tuple and r[0] is False:
@@ -515,8 +519,8 @@ class ScriptEngine:
         if status == b"reply":
             # The script completed and returned an error reply: its writes stand
             # (raised like every error reply; nothing above rolls back).
-            stats.add(ERROR_REPLY, ns, ks.dirty - dirty, False)
-            stats.failed(r[1], error_line(r[1]))
+            stats.keys_written += ks.dirty - dirty
+            stats.failed(ERROR_REPLY, r[1], False)
             err = RespError(full=r[1].decode("utf-8", "surrogateescape"))
             err.no_stats = bool(r[2])  # type: ignore[attr-defined]
             raise err
@@ -529,7 +533,7 @@ class ScriptEngine:
             outcome = KILLED
         else:
             outcome = TIME_BUDGET
-        stats.add(outcome, ns, 0, bool(undo))
+        rolled_back = bool(undo)
         for fn_undo in reversed(undo):
             fn_undo()
         del srv.effects[mark_effects:]
@@ -544,16 +548,13 @@ class ScriptEngine:
                 f"Script exceeded the memory limit of {limit} bytes (lua-memory-limit); "
                 "its writes were rolled back"
             )
-            stats.failed(b"ERR " + msg.encode(), None)
-            self.last_failure = (last, outcome, b"")
+            stats.failed(outcome, b"ERR " + msg.encode(), rolled_back)
             raise RespError(msg)
         try:
             text, nostats = rt.fail(r[1], name)
         except LuaError as e:  # e.g. an error object whose __tostring fails
             text, nostats = b"ERR " + str(e).encode(), False
-        line = error_line(text)
-        stats.failed(text, line)
-        self.last_failure = (last, outcome, b"" if line is None else b"%d" % line)
+        stats.failed(outcome, text, rolled_back)
         err = RespError(full=text.decode("utf-8", "surrogateescape"))
         err.no_stats = bool(nostats)  # type: ignore[attr-defined]
         raise err
@@ -562,17 +563,8 @@ class ScriptEngine:
         """The slow log's 7th element for the EVAL/FCALL that just ran:
         ``script=<sha>`` or ``function=<name>``, and for a run that a kill or a
         budget stopped, how and at which line (docs/operations.md)."""
-        last = self.last_run
-        if last is None:
-            return None
-        name, is_eval = last
-        note = (b"script=" if is_eval else b"function=") + name
-        failed, outcome, line = self.last_failure
-        if failed is last and outcome in _STOPS:
-            note += b" stopped=" + _STOPS[outcome]
-            if line:
-                note += b" line=" + line
-        return note
+        st = self.last_stats
+        return None if st is None else st.note()
 
     # -- budget hook ---------------------------------------------------------------
 

@@ -1,11 +1,11 @@
-"""Per-script statistics: SCRIPT STATS, FUNCTION STATS's ``scripts`` extension
-and the metrics endpoint.
+"""Per-script statistics: SCRIPT STATS, FUNCTION CALLSTATS, the slow log's
+note on EVAL/FCALL entries and the metrics endpoint.
 
 One :class:`ScriptStats` per cached script (by sha) and per function (by
-name), updated once at the end of each run by :meth:`ScriptEngine.run`:
-a dict lookup, a few integer additions and one histogram bucket.  Failure
-details (the error text, the line) are worked out only when a run fails.
-CONFIG RESETSTAT clears them.
+name).  :meth:`ScriptEngine.run` updates it once per run, inline: on success
+three additions and one histogram bucket (successes are ``calls - errors``);
+a failure also calls :meth:`ScriptStats.failed`, which classifies it and
+keeps the error text and its line.  CONFIG RESETSTAT clears them.
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from moonkv.monitoring import percentile_usec, record
+from moonkv.monitoring import percentile_usec
 
-# Outcomes of a run, as ScriptEngine.run classifies them.
-OK: Final = 0
+# How a failed run ended, as ScriptEngine.run classifies it.
 ERROR_REPLY: Final = 1  # the script returned an error reply: its writes stand
 FAILED: Final = 2  # a Lua or redis.call error: rolled back
 KILLED: Final = 3  # SCRIPT KILL / FUNCTION KILL: rolled back
 TIME_BUDGET: Final = 4  # lua-kill-time-limit: rolled back
 MEMORY_BUDGET: Final = 5  # lua-memory-limit: rolled back
 
-_LINE: Final = re.compile(rb"(?:@user_script|@user_function|user_script|user_function):(\d+)")
+_STOPS: Final = {KILLED: b"killed", TIME_BUDGET: b"time-budget", MEMORY_BUDGET: b"memory-budget"}
+_LINE: Final = re.compile(rb"@?user_(?:script|function):(\d+)")
 
 
 def error_line(text: bytes) -> int | None:
@@ -34,53 +34,61 @@ def error_line(text: bytes) -> int | None:
 
 class ScriptStats:
     __slots__ = (
-        "calls", "successes", "errors", "rollbacks", "kills", "time_stops", "memory_stops",
-        "total_ns", "latency", "keys_written", "last_error", "last_error_line",
+        "name", "is_eval", "calls", "errors", "rollbacks", "kills", "time_stops", "memory_stops",
+        "total_ns", "latency", "keys_written", "last_error", "last_error_line", "stopped_at",
+        "stop_note",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, name: bytes, is_eval: bool) -> None:
+        self.name = name
+        self.is_eval = is_eval
         self.calls = 0
-        self.successes = 0
         self.errors = 0
         self.rollbacks = 0
         self.kills = 0
         self.time_stops = 0
         self.memory_stops = 0
         self.total_ns = 0
-        self.latency: dict[int, int] = {}
+        self.latency: list[int] = []  # moonkv.monitoring histogram of run times
         self.keys_written = 0
         self.last_error = b""
         self.last_error_line = -1
+        self.stopped_at = -1  # the run (by calls) a kill or budget stopped last
+        self.stop_note = b""
 
-    def add(self, outcome: int, ns: int, written: int, rolled_back: bool) -> None:
-        self.calls += 1
-        self.total_ns += ns
-        record(self.latency, ns)
-        if outcome == OK:
-            self.successes += 1
-        else:
-            self.errors += 1
-            if outcome == KILLED:
-                self.kills += 1
-            elif outcome == TIME_BUDGET:
-                self.time_stops += 1
-            elif outcome == MEMORY_BUDGET:
-                self.memory_stops += 1
+    def failed(self, outcome: int, text: bytes, rolled_back: bool) -> None:
+        """The run just counted failed (``text``: the error the caller gets)."""
+        self.errors += 1
         if rolled_back:
             self.rollbacks += 1
-        else:
-            self.keys_written += written
-
-    def failed(self, text: bytes, line: int | None) -> None:
+        if outcome == KILLED:
+            self.kills += 1
+        elif outcome == TIME_BUDGET:
+            self.time_stops += 1
+        elif outcome == MEMORY_BUDGET:
+            self.memory_stops += 1
+        line = error_line(text)
         self.last_error = text[:256]
         self.last_error_line = -1 if line is None else line
+        if outcome in _STOPS:
+            self.stopped_at = self.calls
+            self.stop_note = b" stopped=" + _STOPS[outcome]
+            if line is not None:
+                self.stop_note += b" line=%d" % line
+
+    def note(self) -> bytes:
+        """The slow log's 7th element for the run just counted."""
+        note = (b"script=" if self.is_eval else b"function=") + self.name
+        if self.stopped_at == self.calls:
+            note += self.stop_note
+        return note
 
     def fields(self) -> dict[bytes, object]:
-        """The reply map (the same names in SCRIPT STATS, FUNCTION STATS and metrics)."""
+        """The reply map (the same names in SCRIPT STATS, FUNCTION CALLSTATS and metrics)."""
         p50, p99 = percentile_usec(self.latency, [50.0, 99.0]) if self.calls else (0.0, 0.0)
         return {
             b"calls": self.calls,
-            b"successes": self.successes,
+            b"successes": self.calls - self.errors,
             b"errors": self.errors,
             b"rollbacks": self.rollbacks,
             b"kills": self.kills,
@@ -102,11 +110,9 @@ class StatsTable:
         self.scripts: dict[bytes, ScriptStats] = {}
         self.functions: dict[bytes, ScriptStats] = {}
 
-    def get(self, name: bytes, is_eval: bool) -> ScriptStats:
-        table = self.scripts if is_eval else self.functions
-        s = table.get(name)
-        if s is None:
-            s = table[name] = ScriptStats()
+    def new(self, name: bytes, is_eval: bool) -> ScriptStats:
+        s = ScriptStats(name, is_eval)
+        (self.scripts if is_eval else self.functions)[name] = s
         return s
 
     def reset(self) -> None:
@@ -124,6 +130,6 @@ class StatsTable:
             if st is None:
                 if name not in known:
                     continue
-                st = ScriptStats()
+                st = ScriptStats(name, is_eval)
             out[name] = st.fields()
         return out

@@ -10,11 +10,11 @@ from typing import Final
 
 from moonkv import REDIS_VERSION, __version__, native
 from moonkv.commands._util import glob_match, parse_int
-from moonkv.commands.table import all_commands, command, container, keys
+from moonkv.commands.table import all_commands, command, container
 from moonkv.engine import NO_REPLY, Client, Server, enabled_for
 from moonkv.errors import RespError, syntax_error
-from moonkv.protocol import RawReply, Verbatim
 from moonkv.monitoring import percentile_usec
+from moonkv.protocol import RawReply, Verbatim
 
 _S: Final = "server"
 

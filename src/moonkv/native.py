@@ -59,6 +59,7 @@ MODULES = (
     "moonkv.keyspace.hyperloglog",
     "moonkv.keyspace.types.hash",
     "moonkv.keyspace.types.list",
+    "moonkv.monitoring._histogram",
     "moonkv.protocol._encoder",
     "moonkv.protocol._parser",
     "moonkv.protocol._types",

@@ -14,6 +14,8 @@ import importlib
 MODULES = (
     "connection",
     "server",
+    "monitoring",
+    "memory",
     "introspection",
     "transactions",
     "keys",

@@ -165,18 +165,6 @@ def _glob_run(tokens: list[object], s: bytes) -> bool:
     return ti == nt
 
 
-def value_size(v: object) -> int:
-    """An estimate of the bytes a value occupies (MEMORY USAGE)."""
-    import sys
-
-    if type(v) is bytes:
-        return sys.getsizeof(v) + 40
-    size = getattr(v, "memory_usage", None)
-    if size is not None:
-        return int(size())
-    return sys.getsizeof(v)
-
-
 def parse_mpop_count(argv: list[bytes], j: int) -> int:
     """LMPOP/ZMPOP's optional ``COUNT n`` after the direction (default 1)."""
     count = -1

@@ -218,10 +218,18 @@ def function_stats(c: Client, argv: list[bytes]) -> object:
     }
 
 
+@command("function|callstats", -2, "noscript", group=_G, since="7.0.0",
+         summary="Per-function statistics (moonkv extension): calls, outcomes, run times, keys written.",
+         complexity="O(N) with N being the number of functions reported")
+def function_callstats(c: Client, argv: list[bytes]) -> object:
+    reg = _registry(c)
+    return reg.engine.stats.report(list(argv[2:]), list(reg.functions), False)
+
+
 @command("function|help", 2, "loading stale", group=_G, since="7.0.0", summary="Returns helpful text about the different subcommands.")
 def function_help(c: Client, argv: list[bytes]) -> object:
     return [
         "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "LOAD [REPLACE] <FUNCTION CODE>", "DELETE <LIBRARY NAME>", "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
-        "FLUSH [ASYNC|SYNC]", "KILL", "STATS", "DUMP", "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]", "HELP",
+        "FLUSH [ASYNC|SYNC]", "KILL", "STATS", "CALLSTATS [<FUNCTION NAME> ...]", "DUMP", "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]", "HELP",
     ]

@@ -114,6 +114,14 @@ def script_list(c: Client, argv: list[bytes]) -> object:
     return out
 
 
+@command("script|stats", -2, "noscript", group=_G, since="7.0.0",
+         summary="Per-script statistics (moonkv extension): calls, outcomes, run times, keys written.",
+         complexity="O(N) with N being the number of scripts reported")
+def script_stats(c: Client, argv: list[bytes]) -> object:
+    eng = _engine(c)
+    return eng.stats.report([a.lower() for a in argv[2:]], list(eng.scripts), True)
+
+
 @command("script|help", 2, "loading stale", group=_G, since="5.0.0",
          summary="Returns helpful text about the different subcommands.")
 def script_help(c: Client, argv: list[bytes]) -> object:
@@ -126,6 +134,7 @@ def script_help(c: Client, argv: list[bytes]) -> object:
         "KILL", "    Kill the currently executing Lua script.",
         "LOAD <script>", "    Load a script into the scripts cache without executing it.",
         "LIST", "    (moonkv) List cached scripts: sha1, origin (load|eval), size, first line.",
+        "STATS [<sha1> ...]", "    (moonkv) Per-script statistics of the cached scripts (docs/scripting.md).",
         "HELP", "    Print this help.",
     ]
 

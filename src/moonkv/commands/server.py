@@ -1,4 +1,4 @@
-"""Server commands: INFO DBSIZE FLUSHDB FLUSHALL SWAPDB CONFIG TIME LASTSAVE SHUTDOWN DEBUG MEMORY."""
+"""Server commands: INFO DBSIZE FLUSHDB FLUSHALL SWAPDB CONFIG TIME LASTSAVE SHUTDOWN DEBUG."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Final
 
 from moonkv import REDIS_VERSION, __version__, native
 from moonkv.commands._util import glob_match, parse_int
-from moonkv.commands.table import all_commands, command, container, keys
+from moonkv.commands.table import all_commands, command, container
 from moonkv.engine import NO_REPLY, Client, Server, enabled_for
 from moonkv.errors import RespError, syntax_error
+from moonkv.monitoring import percentile_usec
 from moonkv.protocol import RawReply, Verbatim
 
 _S: Final = "server"
@@ -96,7 +97,10 @@ def _section_memory(srv: Server) -> list[str]:
         "used_memory_overhead:0",
         "used_memory_startup:0",
         f"used_memory_dataset:{rss}",
-        "allocator_allocated:0",
+        # pymalloc has no jemalloc figures: the allocator's view is the process's.
+        f"allocator_allocated:{rss}",
+        f"allocator_active:{rss}",
+        f"allocator_resident:{rss}",
         f"used_memory_lua:{lua}",
         f"used_memory_vm_eval:{lua}",
         f"used_memory_lua_human:{_human(lua)}",
@@ -112,6 +116,9 @@ def _section_memory(srv: Server) -> list[str]:
         f"maxmemory_human:{_human(maxmem)}",
         f"maxmemory_policy:{srv.config['maxmemory-policy']}",
         "allocator_frag_ratio:1.00",
+        "allocator_frag_bytes:0",
+        "allocator_rss_ratio:1.00",
+        "allocator_rss_bytes:0",
         "mem_fragmentation_ratio:1.00",
         "mem_fragmentation_bytes:0",
         "mem_not_counted_for_evict:0",
@@ -259,6 +266,20 @@ def _section_commandstats(srv: Server) -> list[str]:
     return out
 
 
+def _section_latencystats(srv: Server) -> list[str]:
+    pcts: list[float] = srv.config["latency-tracking-info-percentiles"]
+    out = []
+    for spec in all_commands():
+        for s in [spec, *spec.subcommands.values()]:
+            if s.latency:
+                values = percentile_usec(s.latency, pcts)
+                out.append(
+                    f"latency_percentiles_usec_{s.name}:"
+                    + ",".join(f"p{p:g}={v:.3f}" for p, v in zip(pcts, values, strict=True))
+                )
+    return out
+
+
 def _section_errorstats(srv: Server) -> list[str]:
     return [f"errorstat_{k}:count={v}" for k, v in sorted(srv.errorstats.items())]
 
@@ -289,6 +310,7 @@ SECTIONS: Final = {
     "cpu": _section_cpu,
     "modules": _section_modules,
     "commandstats": _section_commandstats,
+    "latencystats": _section_latencystats,
     "errorstats": _section_errorstats,
     "cluster": _section_cluster,
     "keyspace": _section_keyspace,
@@ -442,6 +464,9 @@ def config_resetstat(c: Client, argv: list[bytes]) -> object:
     for spec in all_commands():
         for s in [spec, *spec.subcommands.values()]:
             s.calls = s.nsec = s.rejected_calls = s.failed_calls = 0
+            s.latency.clear()
+    if srv.scripting is not None:
+        srv.scripting.stats.reset()
     return "OK"
 
 
@@ -579,22 +604,3 @@ def debug_help(c: Client, argv: list[bytes]) -> object:
         "SLEEP <seconds>", "SET-ACTIVE-EXPIRE <0|1>", "RELOAD", "LOADAOF", "CHANGE-REPL-ID",
         "STRINGMATCH-LEN <pattern>", "HELP",
     ]
-
-
-container("memory", summary="A container for memory diagnostics commands.", since="4.0.0")
-
-
-@command("memory|usage", -3, "readonly", keys=keys(2, flags="RO"), group=_S, since="4.0.0",
-         summary="Estimates the memory usage of a key.")
-def memory_usage(c: Client, argv: list[bytes]) -> object:
-    v = c.db.get(argv[2])
-    if v is None:
-        return None
-    from moonkv.commands._util import value_size
-
-    return value_size(v)
-
-
-@command("memory|doctor", 2, "", group=_S, since="4.0.0", summary="Outputs a memory problems report.")
-def memory_doctor(c: Client, argv: list[bytes]) -> object:
-    return Verbatim(b"Hi Sam, I can't find any memory issue in your instance.")

@@ -143,6 +143,8 @@ class CommandSpec:
     nsec: int = 0  # summed in ns (one division per INFO, not per call)
     rejected_calls: int = 0
     failed_calls: int = 0
+    # Latency histogram (INFO latencystats, LATENCY HISTOGRAM): moonkv.monitoring.record.
+    latency: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         f = self.flags

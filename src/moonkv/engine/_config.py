@@ -41,7 +41,7 @@ def parse_memory(text: str) -> int:
 @dataclass
 class Directive:
     name: str
-    kind: str  # int | memory | bool | enum | string | save | flags | events
+    kind: str  # int | memory | bool | enum | string | save | flags | events | percentiles
     default: Any
     choices: tuple[str, ...] = ()
     minimum: int | None = None
@@ -81,6 +81,14 @@ class Directive:
             return v
         if k == "events":
             return parse_classes(raw)
+        if k == "percentiles":
+            try:
+                values = [float(p) for p in raw.split()]
+            except ValueError:
+                raise ValueError("Invalid latency-tracking-info-percentiles parameters") from None
+            if any(not 0.0 <= v <= 100.0 for v in values):
+                raise ValueError("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+            return values
         if k == "save":
             parts = raw.split()
             if len(parts) % 2:
@@ -101,6 +109,8 @@ class Directive:
             return " ".join(f"{s} {c}" for s, c in value)
         if k == "events":
             return classes_string(value)
+        if k == "percentiles":
+            return " ".join(f"{v:g}" for v in value)
         return str(value)
 
 
@@ -193,7 +203,9 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("slowlog-max-len", "int", 128, minimum=0),
     Directive("latency-monitor-threshold", "int", 0, minimum=0),
     Directive("latency-tracking", "bool", True),
-    Directive("latency-tracking-info-percentiles", "string", "50 99 99.9"),
+    # moonkv: the Prometheus endpoint's port on the bind address (0: off).
+    Directive("metrics-port", "int", 0, minimum=0, maximum=65535, immutable=True),
+    Directive("latency-tracking-info-percentiles", "percentiles", [50.0, 99.0, 99.9]),
     Directive("notify-keyspace-events", "events", 0),
     Directive("enable-debug-command", "enum", "no", choices=("no", "yes", "local"), immutable=True),
     Directive("enable-protected-configs", "enum", "no", choices=("no", "yes", "local"), immutable=True),
@@ -331,6 +343,16 @@ class Config:
             for name, v in old.items():
                 self._values[name] = v
             raise
+
+    @staticmethod
+    def redact_set(argv: list[bytes]) -> list[bytes]:
+        """CONFIG SET's argv with the values of sensitive directives hidden (the slow log)."""
+        out = list(argv)
+        for i in range(2, len(out) - 1, 2):
+            d = _BY_NAME.get(out[i].decode("utf-8", "replace").lower())
+            if d is not None and d.sensitive:
+                out[i + 1] = b"(redacted)"
+        return out
 
     def get(self, patterns: list[str]) -> dict[bytes, bytes]:
         out: dict[bytes, bytes] = {}

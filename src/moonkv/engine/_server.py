@@ -36,12 +36,14 @@ from moonkv.errors import (
     wrong_arity,
 )
 from moonkv.keyspace import Keyspace, events
+from moonkv.monitoring import REDACT, LatencyMonitor, SlowLog, record
 from moonkv.pubsub import Hub
 
 Effect = tuple[int, list[bytes]]
 
 log: Final = logging.getLogger("moonkv")
 _perf_ns: Final = time.perf_counter_ns  # the per-command clock of INFO commandstats
+_NEVER: Final = 1 << 62  # a threshold no duration reaches
 
 
 class _Blocked:
@@ -152,6 +154,16 @@ class Server:
         self.errorstats: dict[str, int] = {}
         self.lastsave = int(time.time())
         self.acl = Acl(self)
+        # The operator's view (moonkv.monitoring), fed by call() from the one
+        # clock reading it takes per command for INFO commandstats.
+        cfg = self.config
+        self.slowlog = SlowLog(cfg["slowlog-max-len"])
+        self.latency = LatencyMonitor()
+        self.latency_tracking: bool = cfg["latency-tracking"]
+        self.slowlog_ns = _NEVER
+        self.latency_ns = _NEVER
+        self.slow_ns = _NEVER  # min of the two: call()'s single test
+        self._thresholds()
         self.config.on_change(self._config_changed)
         self.refresh_write_refusal()
 
@@ -177,6 +189,10 @@ class Server:
             self.acl.set_default_password(value)
         elif name in ("min-replicas-to-write", "replica-read-only"):
             self.refresh_write_refusal()
+        elif name == "latency-tracking":
+            self.latency_tracking = value
+        elif name in ("slowlog-log-slower-than", "slowlog-max-len", "latency-monitor-threshold"):
+            self._thresholds()
 
     def refresh_write_refusal(self) -> None:
         """Recompute :attr:`write_refusal` (replication reports role and good replicas)."""
@@ -190,6 +206,15 @@ class Server:
             self.write_refusal = "NOREPLICAS Not enough good replicas to write."
         else:
             self.write_refusal = None
+
+    def _thresholds(self) -> None:
+        cfg = self.config
+        us = cfg["slowlog-log-slower-than"]
+        self.slowlog.max_len = cfg["slowlog-max-len"]
+        self.slowlog_ns = _NEVER if us < 0 or self.slowlog.max_len == 0 else us * 1000
+        ms = cfg["latency-monitor-threshold"]
+        self.latency_ns = ms * 1_000_000 if ms > 0 else _NEVER
+        self.slow_ns = min(self.slowlog_ns, self.latency_ns)
 
     # -- the client path -------------------------------------------------
 
@@ -371,7 +396,12 @@ class Server:
             assert state is not None
             state.spec = spec
             state.argv = argv
-        spec.nsec += _perf_ns() - t0
+        dt = _perf_ns() - t0
+        spec.nsec += dt
+        if self.latency_tracking and reply is not BLOCKED:
+            record(spec.latency, dt)
+        if dt >= self.slow_ns and reply is not BLOCKED:
+            self._slow(c, spec, argv, dt)
         if self.monitors and not ("admin" in spec.flags or "skip_monitor" in spec.flags):
             self.feed_monitors(c, argv)
         # Effects are recorded only while a sink (the durable log) takes them,
@@ -387,6 +417,30 @@ class Server:
         data = monitor_line(c.db.id, "lua" if c.in_script else c.addr, argv)
         for m in self.monitors:
             m.push(data)
+
+    def latency_sample(self, event: str, ns: int) -> None:
+        """Record ``event`` in the latency monitor if it took the threshold or more."""
+        if ns >= self.latency_ns:
+            self.latency.add(event, ns // 1_000_000)
+
+    def _slow(self, c: Client, spec: CommandSpec, argv: list[bytes], ns: int) -> None:
+        """A command took at least one of the slow-log / latency-monitor thresholds."""
+        if ns >= self.latency_ns:
+            self.latency.add("fast-command" if "fast" in spec.flags else "command", ns // 1_000_000)
+        if ns < self.slowlog_ns or "skip_slowlog" in spec.flags:
+            return
+        redact = REDACT.get(spec.name)
+        if redact is not None:
+            argv = redact(argv)
+        elif spec.name == "config|set":
+            argv = self.config.redact_set(argv)
+        if c.in_script:  # a command a script called: Redis shows its fake client
+            peer, name = b"?:0", b""
+        else:
+            peer, name = c.addr.encode(), c.name
+        eng = self.scripting
+        note = eng.slowlog_note() if eng is not None and spec.name in _SCRIPT_RUNNERS else None
+        self.slowlog.push(argv, ns // 1000, peer, name, note)
 
     def emit(self, db: int, argv: list[bytes]) -> None:
         """Record an explicit effect (instead of the command's own argv)."""

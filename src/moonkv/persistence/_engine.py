@@ -183,7 +183,7 @@ class Persistence:
         self.worker: threading.Thread | None = None
         self.worker_q: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
         self.worker_done = threading.Event()
-        self.worker_result: tuple[int, OSError | None] = (0, None)
+        self.worker_result: tuple[int, OSError | None, int] = (0, None, 0)  # batch, error, fsync ns
         self.units = 0  # records committed (group commit: units / flushes per write+fsync)
         self.flushes = 0
         # On a replica: [replid, offset, db] of the primary's stream applied so far, written
@@ -454,10 +454,15 @@ class Persistence:
         if self.broken or self.fd < 0:
             return False
         data = buf[0] if len(buf) == 1 else b"".join(buf)
+        srv = self.server
         try:
+            t0 = time.perf_counter_ns()
             fmt.write_all(self.fd, data)
+            t1 = time.perf_counter_ns()
+            srv.latency_sample("aof-write", t1 - t0)
             if self.fsync_policy == "always":
                 fmt.fsync(self.fd)
+                srv.latency_sample("aof-fsync-always", time.perf_counter_ns() - t1)
                 self.last_fsync = time.monotonic()
             else:
                 self.unsynced = True
@@ -527,26 +532,31 @@ class Persistence:
                 return
             bid, fd = item
             err: OSError | None = None
+            t0 = time.perf_counter_ns()
             try:
                 fmt.fsync(fd)
             except OSError as e:
                 err = e
-            self.worker_result = (bid, err)
+            ns = time.perf_counter_ns() - t0
+            self.worker_result = (bid, err, ns)
             self.worker_done.set()
             loop = self.loop
             if loop is not None:
                 with contextlib.suppress(RuntimeError):  # the loop is closed at exit
-                    loop.call_soon_threadsafe(self._batch_done, bid, err)
+                    loop.call_soon_threadsafe(self._batch_done, bid, err, ns)
 
     def _wait_inflight(self) -> None:
         if self.inflight:
             self.worker_done.wait()
-            bid, err = self.worker_result
-            self._batch_done(bid, err)
+            bid, err, ns = self.worker_result
+            self._batch_done(bid, err, ns)
 
-    def _batch_done(self, bid: int, err: OSError | None) -> None:
+    def _batch_done(self, bid: int, err: OSError | None, fsync_ns: int) -> None:
         if not self.inflight or bid != self.inflight_id:
             return
+        # The latency monitor's event for a slow fsync (Redis's name; here the
+        # replies of the batch waited for it, the loop did not).
+        self.server.latency_sample("aof-fsync-always", fsync_ns)
         cbs, self.inflight_cbs = self.inflight_cbs, []
         if err is not None:
             self._write_failed(err)

@@ -34,10 +34,20 @@ from moonkv.commands._util import parse_int
 from moonkv.commands.table import CommandSpec, lookup
 from moonkv.engine import Client, Server
 from moonkv.errors import NoScriptError, RespError
+from moonkv.monitoring import record
 from moonkv.protocol import NULL_ARRAY, BigNumber, RawReply, Verbatim
 from moonkv.scripting._runtime import LuaRuntime
 from moonkv.scripting._shebang import parse_shebang
 from moonkv.scripting._source import protect_tail_returns
+from moonkv.scripting._stats import (
+    ERROR_REPLY,
+    FAILED,
+    KILLED,
+    MEMORY_BUDGET,
+    TIME_BUDGET,
+    ScriptStats,
+    StatsTable,
+)
 
 log: Final = logging.getLogger("moonkv.scripting")
 
@@ -164,6 +174,10 @@ class ScriptEngine:
         self.functions: Any = None  # FunctionRegistry, attached by moonkv.scripting
         self.load_deadline: float | None = None  # a library's load code must finish by then
         self.evictions = 0
+        self.stats = StatsTable()  # per-script statistics (SCRIPT STATS)
+        # The statistics of the last run: the slow log's note on EVAL/FCALL
+        # entries (slowlog_note).  Not the RunState: its undo log would stay alive.
+        self.last_stats: ScriptStats | None = None
         # Directives redis.call consults on every write, kept as attributes.
         self._maxmemory = self.config["maxmemory"]
         # Command names as scripts spell them -> specs that need no
@@ -432,6 +446,7 @@ class ScriptEngine:
         mark_flushed = len(ks.flushed)
         mark_ready = len(ks.ready)
         mark_expired = len(ks.expired_effects)
+        dirty = ks.dirty
         ks.undo = undo
         ks.frozen_ms = ks.clock.now_ms()
         try:
@@ -465,8 +480,20 @@ class ScriptEngine:
                     pass
             if run.busy and self.on_busy_end is not None:
                 self.on_busy_end(run)
+        # Per-script statistics: on success three additions and a histogram bucket.
+        ns = int((_monotonic() - run.start) * 1e9)
+        table = self.stats.scripts if is_eval else self.stats.functions
+        stats = table.get(name)
+        if stats is None:
+            stats = self.stats.new(name, is_eval)
+        self.last_stats = stats
+        stats.calls += 1
+        stats.total_ns += ns
+        record(stats.latency, ns)
         # See outcome() in prelude.lua for what the Lua side returns.
         t = type(r)
+        if t is not tuple or r[0] is True or r[0] == 4:
+            stats.keys_written += ks.dirty - dirty
         hub = srv.pubsub
         if hub.held:  # what the script published goes out if it commits
             if t is tuple and r[0] is False:
@@ -492,10 +519,21 @@ class ScriptEngine:
         if status == b"reply":
             # The script completed and returned an error reply: its writes stand
             # (raised like every error reply; nothing above rolls back).
+            stats.keys_written += ks.dirty - dirty
+            stats.failed(ERROR_REPLY, r[1], False)
             err = RespError(full=r[1].decode("utf-8", "surrogateescape"))
             err.no_stats = bool(r[2])  # type: ignore[attr-defined]
             raise err
         # Failure: put the keyspace back exactly as it was.
+        if r[1] == b"not enough memory":
+            outcome = MEMORY_BUDGET
+        elif run.kill_message is None:
+            outcome = FAILED
+        elif run.kill_message in (KILLED_MSG, FN_KILLED_MSG):
+            outcome = KILLED
+        else:
+            outcome = TIME_BUDGET
+        rolled_back = bool(undo)
         for fn_undo in reversed(undo):
             fn_undo()
         del srv.effects[mark_effects:]
@@ -506,17 +544,27 @@ class ScriptEngine:
         if r[1] == b"not enough memory":
             rt.recover_memory()
             limit = self.config["lua-memory-limit"]
-            raise RespError(
+            msg = (
                 f"Script exceeded the memory limit of {limit} bytes (lua-memory-limit); "
                 "its writes were rolled back"
             )
+            stats.failed(outcome, b"ERR " + msg.encode(), rolled_back)
+            raise RespError(msg)
         try:
             text, nostats = rt.fail(r[1], name)
         except LuaError as e:  # e.g. an error object whose __tostring fails
             text, nostats = b"ERR " + str(e).encode(), False
+        stats.failed(outcome, text, rolled_back)
         err = RespError(full=text.decode("utf-8", "surrogateescape"))
         err.no_stats = bool(nostats)  # type: ignore[attr-defined]
         raise err
+
+    def slowlog_note(self) -> bytes | None:
+        """The slow log's 7th element for the EVAL/FCALL that just ran:
+        ``script=<sha>`` or ``function=<name>``, and for a run that a kill or a
+        budget stopped, how and at which line (docs/operations.md)."""
+        st = self.last_stats
+        return None if st is None else st.note()
 
     # -- budget hook ---------------------------------------------------------------
 

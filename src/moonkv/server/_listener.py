@@ -50,6 +50,7 @@ class ServerProcess:
         self._loop_thread = 0
         self.tls = TlsPort(self)
         self._idle_check = 0.0  # when the cron next looks for idle clients
+        self._metrics: Any = None  # moonkv.metrics.MetricsEndpoint when metrics-port is set
 
     # -- group commit --------------------------------------------------------------
 
@@ -133,6 +134,13 @@ class ServerProcess:
         loop.call_later(0.1, self._cron)
         if eng is not None:
             threading.Thread(target=self._watchdog, name="moonkv-watchdog", daemon=True).start()
+        if srv.config["metrics-port"]:
+            # Imported only here: the default server never loads prometheus_client.
+            from moonkv.metrics import MetricsEndpoint
+
+            host = (srv.config["bind"].split() or ["127.0.0.1"])[0]
+            self._metrics = MetricsEndpoint(srv, loop, host, srv.config["metrics-port"])
+            log.info("Metrics on http://%s:%d/metrics", host, self._metrics.port)
         log.info("Build: %s", native.state)
         if sock is not None:
             log.info("Ready to accept connections tcp on %s:%d", srv.config["bind"], srv.port)
@@ -147,7 +155,9 @@ class ServerProcess:
         try:
             if srv.ks.active_expire_enabled and not srv.loading:
                 # Budget: 25% of one cron period, as Redis's slow cycle.
+                t0 = time.perf_counter_ns()
                 active_expire_cycle(srv, budget_s=0.25 / hz)
+                srv.latency_sample("expire-cycle", time.perf_counter_ns() - t0)
             p = srv.persistence
             if p is not None:
                 p.cron()
@@ -224,6 +234,8 @@ class ServerProcess:
         if self._aserver is not None:
             self._aserver.close()
         self.tls.close()
+        if self._metrics is not None:
+            self._metrics.close()
         self.outbox.flush()
         for conn in list(self.connections.values()):
             if conn.transport is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, ClassVar
 
 from moonkv.keyspace.types import _limits
@@ -51,12 +50,6 @@ class Hash(dict):  # type: ignore[type-arg]
         h.big = bool(big)
         h.check_encoding(max((len(x) for x in flat), default=0))
         return h
-
-    def memory_usage(self) -> int:
-        size = sys.getsizeof(self)
-        for k, v in self.items():
-            size += len(k) + len(v) + 66
-        return size
 
     def __repr__(self) -> str:
         return f"Hash({dict.__repr__(self)})"

@@ -9,7 +9,6 @@ access walks chunk counts from the nearer end and decodes one chunk.
 
 from __future__ import annotations
 
-import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Final
@@ -301,14 +300,10 @@ class List:
     def load_state(cls, state: Any) -> List:
         return cls(bytes(x) for x in state)
 
-    def memory_usage(self) -> int:
-        size = sys.getsizeof(self.chunks) + 64
-        for ch in self.chunks:
-            if type(ch) is _Packed:
-                size += sys.getsizeof(ch.blob) + 56
-            else:
-                size += sys.getsizeof(ch) + sum(len(v) + 33 for v in ch)
-        return size
+    @staticmethod
+    def packed_blob(ch: Any) -> bytes | None:
+        """The bytes of a packed chunk, None for a plain one (keyspace.memsize sizes them)."""
+        return ch.blob if type(ch) is _Packed else None
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, List):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -67,12 +66,6 @@ class Set(set):  # type: ignore[type-arg]
         s.big = bool(big)
         s.check_encoding()
         return s
-
-    def memory_usage(self) -> int:
-        size = sys.getsizeof(self)
-        for v in self:
-            size += len(v) + 33
-        return size
 
     def __repr__(self) -> str:
         return f"Set({set.__repr__(self)})"

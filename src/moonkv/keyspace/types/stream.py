@@ -24,7 +24,6 @@ append closures that reverse exactly what they changed.
 
 from __future__ import annotations
 
-import sys
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
@@ -652,14 +651,6 @@ class Stream:
         for i in ids:
             self.append(i, unpack(entries[i]), None)
         self.last_id, self.entries_added = last, added
-
-    def memory_usage(self) -> int:
-        size = sys.getsizeof(self.entries) + 64 * len(self.nodes) + 120
-        for blob in self.entries.values():
-            size += len(blob) + 33 + 100  # the blob, its dict slot, ID int and list slot
-        for g in self.groups.values():
-            size += 200 + 120 * len(g.pel) + 100 * len(g.consumers)
-        return size
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.ids)

@@ -10,7 +10,6 @@ tuples share the same float and bytes objects.
 
 from __future__ import annotations
 
-import sys
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -275,12 +274,6 @@ class ZSet:
         if big:
             z.to_big()
         return z
-
-    def memory_usage(self) -> int:
-        size = sys.getsizeof(self.dict) + 64
-        for m in self.dict:
-            size += len(m) + 33 + 24 + 64 + 8
-        return size
 
     def __repr__(self) -> str:
         return f"ZSet({list(self.sl)!r})"

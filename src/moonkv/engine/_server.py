@@ -125,6 +125,7 @@ class Server:
         self.blocked_count = 0
         self.paused_until = 0.0
         self.pause_writes_only = False
+        self.on_unpause: Callable[[], None] | None = None  # see engine/_pause.py
         self.scripting: Any = None  # moonkv.scripting engine, attached by the assembler
         self.persistence: Any = None  # moonkv.persistence engine, attached by the assembler
         self.replication: Any = None  # moonkv.replication node, attached by the assembler

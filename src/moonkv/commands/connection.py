@@ -214,7 +214,7 @@ def client_kill(c: Client, argv: list[bytes]) -> object:
             if val.lower() not in (b"yes", b"no"):
                 raise syntax_error()
             skipme = val.lower() == b"yes"
-        elif opt in (b"id", b"addr", b"laddr", b"type", b"user", b"maxage"):
+        elif opt in (b"id", b"addr", b"laddr", b"type", b"user"):  # MAXAGE came in 7.2
             if opt == b"id":
                 try:
                     if parse_int(val) <= 0:
@@ -223,6 +223,8 @@ def client_kill(c: Client, argv: list[bytes]) -> object:
                     raise RespError("client-id should be greater than 0") from None
             if opt == b"type" and val.lower() not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 raise RespError(f"Unknown client type '{val.decode('utf-8', 'replace')}'")
+            if opt == b"user" and srv.acl.get(val) is None:
+                raise RespError(f"No such user '{val.decode('utf-8', 'replace')}'")
             filt[opt] = val
         else:
             raise syntax_error()

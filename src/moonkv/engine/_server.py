@@ -248,7 +248,9 @@ class Server:
             if c.multi is not None:
                 c.multi_error = True
             return self.error_reply(e)
-        c.last_cmd = argv[0]
+        # CLIENT LIST's cmd=: the full name (client|list) as Redis shows it; a new object per
+        # request (server/_idle.py tells from it that a command ran).
+        c.last_cmd = argv[0] if spec.parent is None else argv[0] + b"|" + argv[1]
         if c.multi is not None and spec.name not in _MULTI_PASSTHROUGH:
             if spec.no_multi:
                 c.multi_error = True

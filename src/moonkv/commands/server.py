@@ -13,6 +13,7 @@ from moonkv.commands._util import glob_match, parse_int
 from moonkv.commands.table import all_commands, command, container, keys
 from moonkv.engine import NO_REPLY, Client, Server, enabled_for
 from moonkv.errors import RespError, syntax_error
+from moonkv.keyspace.digest import dataset_digest, value_digest
 from moonkv.protocol import RawReply, Verbatim
 
 _S: Final = "server"
@@ -572,12 +573,24 @@ def debug_loadaof(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
+@command("debug|digest", 2, "admin noscript loading stale", group=_S,
+         summary="Returns a digest of the whole dataset.")
+def debug_digest(c: Client, argv: list[bytes]) -> object:
+    return dataset_digest(c.server.ks).hex()
+
+
+@command("debug|digest-value", -2, "admin noscript loading stale", group=_S,
+         summary="Returns a digest of the values of the given keys.")
+def debug_digest_value(c: Client, argv: list[bytes]) -> object:
+    return [value_digest(c.db, key).hex() for key in argv[2:]]
+
+
 @command("debug|help", 2, "loading stale", group=_S, summary="Returns helpful text about the different subcommands.")
 def debug_help(c: Client, argv: list[bytes]) -> object:
     return [
         "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "SLEEP <seconds>", "SET-ACTIVE-EXPIRE <0|1>", "RELOAD", "LOADAOF", "CHANGE-REPL-ID",
-        "STRINGMATCH-LEN <pattern>", "HELP",
+        "STRINGMATCH-LEN <pattern>", "DIGEST", "DIGEST-VALUE <key> [<key> ...]", "HELP",
     ]
 
 

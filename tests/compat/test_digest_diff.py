@@ -1,4 +1,4 @@
-"""DEBUG DIGEST and DIGEST-VALUE against real Redis 7.0 (same values for every type but
+"""DEBUG DIGEST, DIGEST-VALUE and PROTOCOL against real Redis 7.0 (same values for every type but
 streams, whose digest is moonkv's own: docs/compatibility.md)."""
 
 from __future__ import annotations
@@ -60,3 +60,16 @@ def test_stream_digest_follows_its_value(diff: Differ) -> None:
         c.call("XADD", "y", "2-1", "f", "v")
         a, b = c.call("DEBUG", "DIGEST-VALUE", "x", "y").split(b"\r\n")[1:3]
         assert a != b
+
+
+PROTOCOL_TYPES = ["string", "integer", "double", "bignum", "null", "array", "set", "map",
+                  "attrib", "push", "true", "false", "verbatim", "nosuch"]
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_debug_protocol(diff: Differ, resp: int) -> None:
+    diff.both("HELLO", str(resp))  # (client ids differ)
+    for name in PROTOCOL_TYPES:
+        diff("DEBUG", "PROTOCOL", name)
+    diff("PING")  # nothing left behind
+    diff.both("HELLO", "2")

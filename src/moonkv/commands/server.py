@@ -387,9 +387,18 @@ def swapdb(c: Client, argv: list[bytes]) -> object:
 def swap_databases(srv: Server, a: int, b: int) -> None:
     ks = srv.ks
     da, db_ = ks.dbs[a], ks.dbs[b]
-    # Watched keys are touched if they exist in either database (Redis semantics).
-    for wdb, key in srv.watched:
-        if (wdb == a or wdb == b) and (key in da.data or key in db_.data):
+    # Watched keys are touched if they exist in either database (Redis semantics), but a
+    # missing key replaced by an expired one stays unchanged, logically: its watchers now
+    # watch an expired key (see Server._invalidate_watches for keys watched expired).
+    for (wdb, key), clients in srv.watched.items():
+        if wdb != a and wdb != b:
+            continue
+        emptied, replaced = (da, db_) if wdb == a else (db_, da)
+        if key not in emptied.data and key in replaced.data and replaced.is_expired(key):
+            for cl in clients:
+                if (wdb, key) not in cl.watch_expired:
+                    cl.watch_expired.add((wdb, key))
+        elif key in emptied.data or key in replaced.data:
             ks.touched.append((wdb, key))
 
     def do_swap() -> None:

@@ -462,6 +462,15 @@ class Server:
             clients = watched.get(k)
             if clients:
                 for cl in clients:
+                    if k in cl.watch_expired:
+                        # Watched while already expired (Redis 7.0): its deletion changes
+                        # nothing logically, nor does its staying expired.
+                        db = ks.dbs[k[0]]
+                        if k[1] not in db.data:
+                            cl.watch_expired.discard(k)  # deleted keys are not "expired"
+                            continue
+                        if db.is_expired(k[1]):
+                            continue
                     cl.dirty_cas = True
 
     def touch_all_watched(self, dbid: int, only_existing: bool = True) -> None:

@@ -637,6 +637,13 @@ class Server:
         if queued is None:
             raise RespError("EXEC without MULTI")
         c.multi = None
+        refusal = self.write_refusal
+        if refusal is not None and any(spec.is_write for spec, _argv in queued):
+            # Redis refuses EXEC itself, as a write (READONLY, NOREPLICAS), checked when
+            # it arrives: a REPLICAOF inside the transaction does not stop its later writes.
+            c.multi_error = False
+            self.unwatch(c)
+            raise ExecAbortError("Transaction discarded because of: " + refusal)
         if c.multi_error:
             c.multi_error = False
             self.unwatch(c)
@@ -653,9 +660,6 @@ class Server:
             for spec, argv in queued:
                 if self.write_error is not None and spec.is_write:
                     replies.append(self.error_reply(MisconfError(self.write_error)))
-                    continue
-                if self.write_refusal is not None and spec.is_write:
-                    replies.append(self.error_reply(RespError(full=self.write_refusal)))
                     continue
                 if c.acl_user is not None:  # ACL rules may have changed since queueing
                     denied = self.acl.exec_error(c, spec, argv)

@@ -16,6 +16,7 @@ GETKEYS = [
     "ping x",
     "get a b",
     "nosuch a b",
+    "zunionstore x 0 a",  # a bad key count: none named
     "lmpop 0 left",
     "spublish ch m",
     "georadius a 1 2 3 km store b",

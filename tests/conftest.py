@@ -75,3 +75,23 @@ def diff(moonkv_server: ServerHandle, redis_server: ServerHandle) -> Iterator[Di
     yield Differ(m, real)
     m.close()
     real.close()
+
+
+@pytest.fixture(scope="session")
+def redis_debug_server() -> Iterator[ServerHandle]:
+    """A redis-server that allows DEBUG (from loopback), as the shared moonkv does."""
+    h = start_redis(["--enable-debug-command", "local"])
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def debug_diff(moonkv_server: ServerHandle, redis_debug_server: ServerHandle) -> Iterator[Differ]:
+    m = RawClient(moonkv_server.port)
+    real = RawClient(redis_debug_server.port)
+    m.call("FLUSHALL")
+    real.call("FLUSHALL")
+    yield Differ(m, real)
+    m.call("FLUSHALL")
+    m.close()
+    real.close()

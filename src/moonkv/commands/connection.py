@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Final
 
 from moonkv import REDIS_VERSION
 from moonkv.commands._util import parse_int
 from moonkv.commands.table import command, container
-from moonkv.engine import NO_REPLY, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
+from moonkv.engine import NO_REPLY, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client, pause, unpause
 from moonkv.errors import NoProtoError, RespError, UnblockedError, WrongPassError, syntax_error
 from moonkv.protocol import Verbatim
 
@@ -215,7 +214,7 @@ def client_kill(c: Client, argv: list[bytes]) -> object:
             if val.lower() not in (b"yes", b"no"):
                 raise syntax_error()
             skipme = val.lower() == b"yes"
-        elif opt in (b"id", b"addr", b"laddr", b"type", b"user", b"maxage"):
+        elif opt in (b"id", b"addr", b"laddr", b"type", b"user"):  # MAXAGE came in 7.2
             if opt == b"id":
                 try:
                     if parse_int(val) <= 0:
@@ -224,6 +223,8 @@ def client_kill(c: Client, argv: list[bytes]) -> object:
                     raise RespError("client-id should be greater than 0") from None
             if opt == b"type" and val.lower() not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 raise RespError(f"Unknown client type '{val.decode('utf-8', 'replace')}'")
+            if opt == b"user" and srv.acl.get(val) is None:
+                raise RespError(f"No such user '{val.decode('utf-8', 'replace')}'")
             filt[opt] = val
         else:
             raise syntax_error()
@@ -279,21 +280,14 @@ def client_pause(c: Client, argv: list[bytes]) -> object:
             raise syntax_error()
     elif len(argv) > 4:
         raise syntax_error()
-    srv = c.server
-    until = time.monotonic() + ms / 1000
-    if srv.paused_until > time.monotonic():
-        # Redis keeps the stronger (ALL) mode and the later end.
-        writes_only = writes_only and srv.pause_writes_only
-        until = max(until, srv.paused_until)
-    srv.paused_until = until
-    srv.pause_writes_only = writes_only
+    pause(c.server, ms, writes_only)
     return "OK"
 
 
 @command("client|unpause", 2, "admin noscript loading stale", group=_C, since="6.2.0",
          summary="Resumes processing of clients that were paused.")
 def client_unpause(c: Client, argv: list[bytes]) -> object:
-    c.server.paused_until = 0.0
+    unpause(c.server)
     return "OK"
 
 

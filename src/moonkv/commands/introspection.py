@@ -308,6 +308,7 @@ def _invalid(ks: KeySpec, cmd: list[bytes]) -> bool:
 
 
 def _spec_for(cmd: list[bytes]) -> CommandSpec:
+    """The command GETKEYS/GETKEYSANDFLAGS is asked about, checked in Redis's order."""
     spec = lookup(cmd[0])
     if spec is None:
         raise RespError("Invalid command specified")

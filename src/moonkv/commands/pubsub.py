@@ -120,7 +120,7 @@ def _shard_count(c: Client) -> int:
     return len(subs.shard) if subs is not None else 0
 
 
-@command("publish", 3, "pubsub loading stale fast", group=_G, since="2.0.0",
+@command("publish", 3, "pubsub loading stale fast may_replicate", group=_G, since="2.0.0",
          summary="Posts a message to a channel.",
          complexity="O(N+M) where N is the number of clients subscribed to the receiving channel "
                     "and M is the total number of subscribed patterns (by any client).")
@@ -128,7 +128,7 @@ def publish(c: Client, argv: list[bytes]) -> object:
     return c.server.pubsub.publish(argv[1], argv[2])
 
 
-@command("spublish", 3, "pubsub loading stale fast", keys=keys(1, 0, flags="NOT_KEY"), group=_G,
+@command("spublish", 3, "pubsub loading stale fast may_replicate", keys=keys(1, 0, flags="NOT_KEY"), group=_G,
          since="7.0.0", summary="Post a message to a shard channel",
          complexity="O(N) where N is the number of clients subscribed to the receiving shard channel.")
 def spublish(c: Client, argv: list[bytes]) -> object:

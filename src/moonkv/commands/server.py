@@ -13,8 +13,9 @@ from moonkv.commands._util import glob_match, parse_int
 from moonkv.commands.table import all_commands, command, container
 from moonkv.engine import NO_REPLY, Client, Server, enabled_for
 from moonkv.errors import RespError, syntax_error
+from moonkv.keyspace.digest import dataset_digest, value_digest
 from moonkv.monitoring import percentile_usec
-from moonkv.protocol import RawReply, Verbatim
+from moonkv.protocol import BigNumber, RawReply, Verbatim
 
 _S: Final = "server"
 
@@ -408,9 +409,18 @@ def swapdb(c: Client, argv: list[bytes]) -> object:
 def swap_databases(srv: Server, a: int, b: int) -> None:
     ks = srv.ks
     da, db_ = ks.dbs[a], ks.dbs[b]
-    # Watched keys are touched if they exist in either database (Redis semantics).
-    for wdb, key in srv.watched:
-        if (wdb == a or wdb == b) and (key in da.data or key in db_.data):
+    # Watched keys are touched if they exist in either database (Redis semantics), but a
+    # missing key replaced by an expired one stays unchanged, logically: its watchers now
+    # watch an expired key (see Server._invalidate_watches for keys watched expired).
+    for (wdb, key), clients in srv.watched.items():
+        if wdb != a and wdb != b:
+            continue
+        emptied, replaced = (da, db_) if wdb == a else (db_, da)
+        if key not in emptied.data and key in replaced.data and replaced.is_expired(key):
+            for cl in clients:
+                if (wdb, key) not in cl.watch_expired:
+                    cl.watch_expired.add((wdb, key))
+        elif key in emptied.data or key in replaced.data:
             ks.touched.append((wdb, key))
 
     def do_swap() -> None:
@@ -597,10 +607,65 @@ def debug_loadaof(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
+@command("debug|digest", 2, "admin noscript loading stale", group=_S,
+         summary="Returns a digest of the whole dataset.")
+def debug_digest(c: Client, argv: list[bytes]) -> object:
+    return dataset_digest(c.server.ks).hex()
+
+
+@command("debug|digest-value", -2, "admin noscript loading stale", group=_S,
+         summary="Returns a digest of the values of the given keys.")
+def debug_digest_value(c: Client, argv: list[bytes]) -> object:
+    return [value_digest(c.db, key).hex() for key in argv[2:]]
+
+
+_ATTRIB_REPLY = b"$39\r\nSome real reply following the attribute\r\n"
+_PUSH_REPLY = b"$40\r\nSome real reply following the push reply\r\n"
+
+
+@command("debug|protocol", 3, "admin noscript loading stale", group=_S,
+         summary="Replies with a sample of one RESP type (client test suites use it).")
+def debug_protocol(c: Client, argv: list[bytes]) -> object:
+    name = argv[2].lower()
+    if name == b"string":
+        return b"Hello World"
+    if name == b"integer":
+        return 12345
+    if name == b"double":
+        return 3.141
+    if name == b"bignum":
+        return BigNumber(b"1234567999999999999999999999999999999")
+    if name == b"null":
+        return None
+    if name == b"array":
+        return [0, 1, 2]
+    if name == b"set":
+        return {0, 1, 2}
+    if name == b"map":
+        return {0: False, 1: True, 2: False}
+    if name == b"attrib":
+        if c.resp >= 3:  # an attribute, then the real reply (RESP2 has no attributes)
+            return RawReply(b"|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n" + _ATTRIB_REPLY)
+        return RawReply(_ATTRIB_REPLY)
+    if name == b"push":
+        if c.resp < 3:
+            raise RespError("RESP2 is not supported by this command")
+        return RawReply(b">2\r\n$16\r\nserver-cpu-usage\r\n:42\r\n" + _PUSH_REPLY)
+    if name == b"true":
+        return True
+    if name == b"false":
+        return False
+    if name == b"verbatim":
+        return Verbatim(b"This is a verbatim\nstring")
+    raise RespError("Wrong protocol type name. Please use one of the following: "
+                    "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")
+
+
 @command("debug|help", 2, "loading stale", group=_S, summary="Returns helpful text about the different subcommands.")
 def debug_help(c: Client, argv: list[bytes]) -> object:
     return [
         "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "SLEEP <seconds>", "SET-ACTIVE-EXPIRE <0|1>", "RELOAD", "LOADAOF", "CHANGE-REPL-ID",
-        "STRINGMATCH-LEN <pattern>", "HELP",
+        "STRINGMATCH-LEN <pattern>", "DIGEST", "DIGEST-VALUE <key> [<key> ...]",
+        "PROTOCOL <type>", "HELP",
     ]

@@ -172,23 +172,20 @@ def _sort(c: Client, argv: list[bytes], readonly: bool) -> object:
 
 
 def _sort_keys(argv: Any) -> list[int]:
+    """The sorted key and the last STORE's destination, found as Redis's sortGetKeys
+    finds them: LIMIT skips two arguments, GET and BY one, anything else is stepped over."""
     out = [1]
     n = len(argv)
-    j = 2
-    while j < n:
-        o = bytes(argv[j]).lower()
-        if o in (b"asc", b"desc", b"alpha"):
-            j += 1
-        elif o == b"limit":
-            j += 3
+    i = 2
+    while i < n:
+        o = bytes(argv[i]).lower()
+        if o == b"limit":
+            i += 2
         elif o in (b"get", b"by"):
-            j += 2
-        elif o == b"store":
-            if j + 1 < n:
-                out.append(j + 1)
-            j += 2
-        else:
-            break
+            i += 1
+        elif o == b"store" and i + 1 < n:
+            out[1:] = [i + 1]
+        i += 1
     return out
 
 

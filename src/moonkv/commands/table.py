@@ -127,7 +127,9 @@ class CommandSpec:
     # Hot-path booleans derived from flags (checked on every call).
     is_write: bool = False
     is_readonly: bool = False
-    may_replicate: bool = False  # read-only scripts refuse it like a write
+    # Redis's hidden may-replicate: read-only scripts refuse it like a write, CLIENT PAUSE
+    # WRITE holds it (EVAL/EVALSHA/FCALL: unless the script declares no-writes).
+    may_replicate: bool = False
     noscript: bool = False
     denyoom: bool = False
     loading_ok: bool = False

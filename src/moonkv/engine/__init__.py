@@ -8,6 +8,8 @@ layer (:mod:`moonkv.server`) drives it, and so does the in-process API.
 from moonkv.engine._aclfile import load_at_start as load_acl_at_start
 from moonkv.engine._client import REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
 from moonkv.engine._config import DIRECTIVES, Config, Directive, parse_memory
+from moonkv.engine._pause import holds as pause_holds
+from moonkv.engine._pause import is_paused, pause, unpause
 from moonkv.engine._protect import DENIED, enabled_for, is_local_peer, refuses_peer
 from moonkv.engine._server import (
     BLOCKED,
@@ -39,7 +41,11 @@ __all__ = [
     "Server",
     "enabled_for",
     "is_local_peer",
+    "is_paused",
     "load_acl_at_start",
     "parse_memory",
+    "pause",
+    "pause_holds",
     "refuses_peer",
+    "unpause",
 ]

@@ -616,7 +616,8 @@ class Acl:
         res, idx = self.check_user(c.acl_user, spec, argv)
         if res == OK:
             return
-        c.last_cmd = argv[0]  # Redis's client-info in the log (and CLIENT LIST) shows it
+        # Redis's client-info in the log (and CLIENT LIST) shows it, subcommand included.
+        c.last_cmd = argv[0] if spec.parent is None else argv[0] + b"|" + argv[1]
         self.log_denied(c, res, idx, spec, argv, "toplevel" if c.multi is None else "multi")
         if res == DENIED_CMD:
             err = NoPermError(f"this user has no permissions to run the '{spec.name}' command")

@@ -41,7 +41,7 @@ def parse_memory(text: str) -> int:
 @dataclass
 class Directive:
     name: str
-    kind: str  # int | memory | bool | enum | string | save | flags | events | percentiles
+    kind: str  # int | memory | percent-memory | bool | enum | string | save | flags | events | percentiles
     default: Any
     choices: tuple[str, ...] = ()
     minimum: int | None = None
@@ -60,6 +60,18 @@ class Directive:
             if v not in ("yes", "no"):
                 raise ValueError("argument must be 'yes' or 'no'")
             return v == "yes"
+        if k == "percent-memory":  # bytes, or N% (kept negative, as Redis keeps it)
+            if raw.endswith("%"):
+                if not raw[:-1].isdigit():
+                    raise ValueError("argument must be a memory or percent value")
+                pct = int(raw[:-1])
+                if pct > 100:
+                    raise ValueError("percentage argument must be less or equal to 100")
+                return -pct
+            try:
+                return parse_memory(raw)
+            except ValueError:
+                raise ValueError("argument must be a memory or percent value") from None
         if k in ("int", "memory"):
             try:
                 n = parse_memory(raw) if k == "memory" else int(raw)
@@ -111,6 +123,8 @@ class Directive:
             return classes_string(value)
         if k == "percentiles":
             return " ".join(f"{v:g}" for v in value)
+        if k == "percent-memory" and value < 0:
+            return f"{-value}%"
         return str(value)
 
 
@@ -152,7 +166,7 @@ DIRECTIVES: Final[list[Directive]] = [
         ),
     ),
     Directive("maxmemory-samples", "int", 5, minimum=1),
-    Directive("maxmemory-clients", "memory", 0),
+    Directive("maxmemory-clients", "percent-memory", 0),
     Directive("lfu-log-factor", "int", 10, minimum=0),
     Directive("lfu-decay-time", "int", 1, minimum=0),
     Directive("proto-max-bulk-len", "memory", 512 * 1024 * 1024, minimum=1024 * 1024),
@@ -312,27 +326,35 @@ class Config:
         ``allow_protected``: enable-protected-configs allows this client to set
         the protected directives.
         """
-        parsed: list[tuple[Directive, Any]] = []
-        seen: set[str] = set()
+        # As Redis: first every name (the first problem is the one reported), then every
+        # value (a bad one is reported by its directive's own name).
+        named: list[tuple[Directive, str]] = []
         for name, raw in pairs:
             d = _BY_NAME.get(name.lower())
             if d is None or d.hidden:
                 raise RespError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
-            if d.name in seen:
-                raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")
-            seen.add(d.name)
-            if d.protected and not allow_protected:
-                raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - can't set protected config")
+            problem = None
             if d.immutable:
-                raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")
+                problem = "can't set immutable config"
+            elif d.protected and not allow_protected:
+                problem = "can't set protected config"
+            elif any(prev is d for prev, _ in named):
+                problem = "duplicate parameter"
+            if problem is not None:
+                raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - {problem}")
+            named.append((d, raw))
+        parsed: list[tuple[Directive, Any]] = []
+        for d, raw in named:
             try:
                 parsed.append((d, d.parse(raw)))
             except ValueError as e:
-                raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - {e}") from None
-        old = {d.name: self._values[d.name] for d, _ in parsed}
+                raise RespError(f"CONFIG SET failed (possibly related to argument '{d.name}') - {e}") from None
+        old = [(d.name, self._values[d.name]) for d, _ in parsed]
+        applied = 0
         try:
             for d, v in parsed:
                 self._values[d.name] = v
+                applied += 1
                 for fn in self._listeners:
                     fn(d.name, v)
             if self._committers:
@@ -340,8 +362,12 @@ class Config:
                 for commit in self._committers:
                     commit(names)
         except RespError:
-            for name, v in old.items():
+            # Undo every value, and tell the listeners of those they were told about.
+            for i, (name, v) in enumerate(old):
                 self._values[name] = v
+                if i < applied:
+                    for fn in self._listeners:
+                        fn(name, v)
             raise
 
     @staticmethod

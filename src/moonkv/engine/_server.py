@@ -127,6 +127,7 @@ class Server:
         self.blocked_count = 0
         self.paused_until = 0.0
         self.pause_writes_only = False
+        self.on_unpause: Callable[[], None] | None = None  # see engine/_pause.py
         self.scripting: Any = None  # moonkv.scripting engine, attached by the assembler
         self.persistence: Any = None  # moonkv.persistence engine, attached by the assembler
         self.replication: Any = None  # moonkv.replication node, attached by the assembler
@@ -272,7 +273,9 @@ class Server:
             if c.multi is not None:
                 c.multi_error = True
             return self.error_reply(e)
-        c.last_cmd = argv[0]
+        # CLIENT LIST's cmd=: the full name (client|list) as Redis shows it; a new object per
+        # request (server/_idle.py tells from it that a command ran).
+        c.last_cmd = argv[0] if spec.parent is None else argv[0] + b"|" + argv[1]
         if c.multi is not None and spec.name not in _MULTI_PASSTHROUGH:
             if spec.no_multi:
                 c.multi_error = True
@@ -513,6 +516,15 @@ class Server:
             clients = watched.get(k)
             if clients:
                 for cl in clients:
+                    if k in cl.watch_expired:
+                        # Watched while already expired (Redis 7.0): its deletion changes
+                        # nothing logically, nor does its staying expired.
+                        db = ks.dbs[k[0]]
+                        if k[1] not in db.data:
+                            cl.watch_expired.discard(k)  # deleted keys are not "expired"
+                            continue
+                        if db.is_expired(k[1]):
+                            continue
                     cl.dirty_cas = True
 
     def touch_all_watched(self, dbid: int, only_existing: bool = True) -> None:
@@ -679,6 +691,13 @@ class Server:
         if queued is None:
             raise RespError("EXEC without MULTI")
         c.multi = None
+        refusal = self.write_refusal
+        if refusal is not None and any(spec.is_write for spec, _argv in queued):
+            # Redis refuses EXEC itself, as a write (READONLY, NOREPLICAS), checked when
+            # it arrives: a REPLICAOF inside the transaction does not stop its later writes.
+            c.multi_error = False
+            self.unwatch(c)
+            raise ExecAbortError("Transaction discarded because of: " + refusal)
         if c.multi_error:
             c.multi_error = False
             self.unwatch(c)
@@ -695,9 +714,6 @@ class Server:
             for spec, argv in queued:
                 if self.write_error is not None and spec.is_write:
                     replies.append(self.error_reply(MisconfError(self.write_error)))
-                    continue
-                if self.write_refusal is not None and spec.is_write:
-                    replies.append(self.error_reply(RespError(full=self.write_refusal)))
                     continue
                 if c.acl_user is not None:  # ACL rules may have changed since queueing
                     denied = self.acl.exec_error(c, spec, argv)

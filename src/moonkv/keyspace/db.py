@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -57,12 +58,20 @@ class Keyspace:
         self.expired_keys = 0
         self.expired_stale_perc = 0.0
         self.active_expire_enabled = True
+        # CLIENT PAUSE: until this time.monotonic() instant keys whose TTL passed read as
+        # missing but stay, so a pause changes nothing (see expiry_paused).
+        self.expiry_paused_until = 0.0
         self.events = 0
         self.notifier: Notifier = _no_notifier
 
     def now_ms(self) -> int:
         f = self.frozen_ms
         return f if f is not None else self.clock.now_ms()
+
+    def expiry_paused(self) -> bool:
+        """Whether a CLIENT PAUSE holds key expiry now (lazy and active)."""
+        until = self.expiry_paused_until
+        return until != 0.0 and time.monotonic() < until
 
     def record(self, fn: UndoFn) -> None:
         u = self.undo
@@ -88,7 +97,8 @@ class Database:
         if v is not None and self.expires:
             when = self.expires.get(key)
             if when is not None and when <= self.ks.now_ms():
-                self.expire_now(key)
+                if not self.ks.expiry_paused():
+                    self.expire_now(key)
                 return None
         return v
 

@@ -367,7 +367,7 @@ class ScriptEngine:
         return n
 
     def may_write(self, spec: CommandSpec, argv: list[bytes]) -> bool:
-        """Whether an EVAL/EVALSHA/FCALL request might write (for MISCONF checks)."""
+        """Whether an EVAL/EVALSHA/FCALL request might write (MISCONF checks, CLIENT PAUSE WRITE)."""
         name = spec.name
         if name.endswith("_ro"):
             return False
@@ -375,6 +375,16 @@ class ScriptEngine:
             script = self.scripts.get(argv[1].lower() if name == "evalsha" else sha1hex(argv[1]))
             if script is not None:
                 return "no-writes" not in script.flags
+            if name == "eval":  # not cached yet: its shebang tells, as Redis reads it
+                try:
+                    has_shebang, flags, _opts, _source = parse_shebang(argv[1])
+                except RespError:
+                    return True  # the error comes when it runs
+                return not has_shebang or "no-writes" not in flags
+        elif name == "fcall" and len(argv) > 1 and self.functions is not None:
+            fn = self.functions.functions.get(argv[1].lower())
+            if fn is not None:
+                return b"no-writes" not in fn.flags
         return True
 
     def check_script_flags(self, has_shebang: bool, flags: set[str], read_only: bool) -> None:
@@ -736,13 +746,12 @@ class ScriptEngine:
     def _write_check(self, run: RunState, spec: CommandSpec) -> RespError | None:
         """Why a write (or denyoom) command may not run in this script now, if it may not."""
         srv = self.server
-        if spec.may_replicate and run.read_only:  # PFCOUNT may write its cache (Redis's scriptVerifyWriteCommandAllow)
+        # Redis's scriptVerifyWriteCommandAllow: may-replicate commands (PUBLISH, PFCOUNT's
+        # cache) count as writes here.
+        if run.read_only and (spec.is_write or spec.may_replicate):
             spec.rejected_calls += 1
             return self._refuse("ERR Write commands are not allowed from read-only scripts.")
         if spec.is_write:
-            if run.read_only:
-                spec.rejected_calls += 1
-                return self._refuse("ERR Write commands are not allowed from read-only scripts.")
             if srv.write_error is not None:
                 spec.rejected_calls += 1
                 return self._refuse("MISCONF " + srv.write_error)

@@ -27,6 +27,7 @@ from moonkv.engine import (
     REPLY_SKIP,
     Client,
     is_local_peer,
+    pause_holds,
     refuses_peer,
 )
 from moonkv.errors import ProtocolError, RespError
@@ -137,6 +138,8 @@ class Connection(asyncio.Protocol):
         if c is not None:
             self.server.remove_client(c)
             self.proc.connections.pop(c.id, None)
+        if self.proc.pause_waiters:
+            self.proc.release(self)
 
     def data_received(self, data: bytes) -> None:
         c = self.client
@@ -236,9 +239,9 @@ class Connection(asyncio.Protocol):
         for i, argv in enumerate(cmds[start:] if start else cmds, start):
             if c.closing:
                 break
-            if srv.paused_until and proc.paused(argv):
+            if srv.paused_until and pause_holds(srv, c, argv):
                 self.pending.extend(cmds[i:])
-                proc.pause_waiters.add(self)
+                proc.hold(self)
                 break
             reply = srv.execute(c, argv)
             if reply is BLOCKED:

@@ -20,6 +20,8 @@ def active_expire_cycle(server: Server, budget_s: float) -> int:
     """Remove expired keys for at most ``budget_s`` seconds; returns how many."""
     deadline = time.perf_counter() + budget_s
     ks = server.ks
+    if ks.expiry_paused():
+        return 0
     now = ks.now_ms()
     removed = 0
     for db in ks.dbs:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moonkv import native
-from moonkv.engine import Client, Config, Server
+from moonkv.engine import Client, Config, Server, is_paused
 from moonkv.server._busy import BusyResponder
 from moonkv.server._connection import Connection, Outbox
 from moonkv.server._expire import active_expire_cycle
@@ -43,7 +43,7 @@ class ServerProcess:
         self._aserver: asyncio.base_events.Server | None = None
         self.outbox = Outbox(server, self._durable)
         self._stopping = False
-        self.pause_waiters: set[Connection] = set()
+        self.pause_waiters: dict[Connection, None] = {}  # paused connections, in order
         self._done: asyncio.Future[None] | None = None
         self.listen_socket: socket.socket | None = None
         self._busy: BusyResponder | None = None
@@ -76,24 +76,26 @@ class ServerProcess:
 
     # -- CLIENT PAUSE -------------------------------------------------------------
 
-    def paused(self, argv: list[bytes]) -> bool:
-        srv = self.server
-        if srv.paused_until <= time.monotonic():
-            srv.paused_until = 0.0  # expired: the hot path skips this check again
-            return False
-        if not srv.pause_writes_only:
-            return argv[0].lower() != b"client"
-        from moonkv.commands.table import lookup
+    def hold(self, conn: Connection) -> None:
+        """Keep ``conn`` waiting for the end of the pause (counted as blocked, as Redis)."""
+        if conn not in self.pause_waiters:
+            self.pause_waiters[conn] = None
+            self.server.blocked_count += 1
 
-        spec = lookup(argv[0])
-        if spec is None:
-            return False
-        name = spec.name
-        return spec.is_write or name in ("eval", "evalsha", "fcall", "publish", "pfcount")
+    def release(self, conn: Connection) -> None:
+        """A waiting connection went away."""
+        if self.pause_waiters.pop(conn, 0) is None:
+            self.server.blocked_count -= 1
+
+    def _unpaused(self) -> None:
+        if self.loop is not None:  # after CLIENT UNPAUSE's own reply
+            self.loop.call_soon(self._check_unpause)
 
     def _check_unpause(self) -> None:
-        if self.pause_waiters and self.server.paused_until <= time.monotonic():
-            waiters, self.pause_waiters = self.pause_waiters, set()
+        if self.pause_waiters and not is_paused(self.server):
+            # In the order they came; one that a resumed command pauses again waits again.
+            waiters, self.pause_waiters = self.pause_waiters, {}
+            self.server.blocked_count -= len(waiters)
             for conn in waiters:
                 conn.resume()
 
@@ -106,6 +108,7 @@ class ServerProcess:
         self._loop_thread = threading.get_ident()
         srv = self.server
         srv.scheduler = _LoopScheduler(loop)
+        srv.on_unpause = self._unpaused
         self._done = loop.create_future()
         if sock is None and srv.config["port"]:
             sock = bind_socket(srv.config["bind"], srv.config["port"])

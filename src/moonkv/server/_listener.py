@@ -133,7 +133,7 @@ class ServerProcess:
         loop.call_later(0.1, self._cron)
         if eng is not None:
             threading.Thread(target=self._watchdog, name="moonkv-watchdog", daemon=True).start()
-        log.info("Build: %s", native.state)
+        log.info("Build: %s", native.build_kind())
         if sock is not None:
             log.info("Ready to accept connections tcp on %s:%d", srv.config["bind"], srv.port)
         await self._done

@@ -60,25 +60,29 @@ moonkv_wheel_venv() {  # $1: pip extras, "" or e.g. "[test]"
         echo "== creating $venv with $py ($("$py" --version 2>&1))" >&2
         "$py" -m venv "$venv"
     fi
-    # Build and install again only when the sources, MOONKV_PURE_PYTHON or
-    # the extras asked for changed (a stamp of the installer, not the importer).
-    local stamp="$venv/.moonkv-installed" want have
+    # Build and install again only when the sources or MOONKV_PURE_PYTHON
+    # changed (a stamp of the installer, not the importer); install the extras
+    # asked for when they are not yet.
+    local want whl
     want="pure=${MOONKV_PURE_PYTHON:-} $(moonkv_sources_digest)"
-    have=$(cat "$stamp" 2>/dev/null || true)
-    if [ "$have" = "$1 $want" ] || { [ -z "$1" ] && [ "${have#* }" = "$want" ]; }; then
-        return 0
+    if [ "$(cat "$venv/.moonkv-built" 2>/dev/null || true)" != "$want" ] \
+            || ! [ -f "$(echo "$venv"/dist/moonkv-*.whl)" ]; then
+        echo "== building moonkv's wheel into $venv/dist (log: $venv/build.log)" >&2
+        rm -rf "$venv/dist" "$venv/.moonkv-built" "$venv/.moonkv-extras"
+        if ! "$venv/bin/pip" wheel --no-deps -w "$venv/dist" . > "$venv/build.log" 2>&1; then
+            tail -n 30 "$venv/build.log" >&2
+            echo "moonkv: building the wheel failed (log: $venv/build.log)" >&2
+            return 1
+        fi
+        whl=$(echo "$venv"/dist/moonkv-*.whl)
+        echo "== installing $whl into $venv" >&2
+        "$venv/bin/pip" install -q "$whl"
+        "$venv/bin/pip" install -q --force-reinstall --no-deps "$whl"
+        echo "$want" > "$venv/.moonkv-built"
     fi
-    echo "== building moonkv's wheel into $venv/dist (log: $venv/build.log)" >&2
-    rm -rf "$venv/dist"
-    if ! "$venv/bin/pip" wheel --no-deps -w "$venv/dist" . > "$venv/build.log" 2>&1; then
-        tail -n 30 "$venv/build.log" >&2
-        echo "moonkv: building the wheel failed (log: $venv/build.log)" >&2
-        return 1
+    if [ -n "$1" ] && ! grep -qxF "$1" "$venv/.moonkv-extras" 2>/dev/null; then
+        whl=$(echo "$venv"/dist/moonkv-*.whl)
+        "$venv/bin/pip" install -q "$whl$1"
+        echo "$1" >> "$venv/.moonkv-extras"
     fi
-    local whl
-    whl=$(echo "$venv"/dist/moonkv-*.whl)
-    echo "== installing $whl into $venv" >&2
-    "$venv/bin/pip" install -q "$whl$1"
-    "$venv/bin/pip" install -q --force-reinstall --no-deps "$whl"
-    echo "$1 $want" > "$stamp"
 }

@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import moonkv
 from moonkv import native
 from tests.helpers import RawClient, ServerHandle
@@ -42,6 +44,22 @@ def test_no_other_module_is_compiled() -> None:
         if name.startswith("moonkv.") and native.is_compiled(name)
     }
     assert compiled <= {*native.MODULES, "moonkv._compiled__mypyc"}
+
+
+def test_build_kind_names_what_was_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # hiredis.hiredis is an extension module in either build, moonkv.errors
+    # is never compiled: together they are neither build.
+    def kind(*modules: str) -> str:
+        monkeypatch.setattr(native, "MODULES", modules)
+        native.build_kind.cache_clear()
+        return native.build_kind()
+
+    try:
+        assert kind("hiredis.hiredis") == "native"
+        assert kind("moonkv.errors") == "python"
+        assert kind("hiredis.hiredis", "moonkv.errors").startswith("mixed (1 of 2 ")
+    finally:
+        native.build_kind.cache_clear()
 
 
 def test_info_and_log_report_the_build(moonkv_server: ServerHandle) -> None:

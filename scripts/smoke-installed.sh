@@ -71,7 +71,7 @@ fi
     "$WHEEL" > "$T/wheel.list"
 has_files "$T/wheel.list" ""
 ok "$(basename "$WHEEL") holds all ${#SOURCES[@]} sources and ${#DATA[@]} data files (${DATA[*]})"
-so_count=$(grep -c '\.so$' "$T/wheel.list" || true)
+so_count=$(awk '/\.so$/ { n++ } END { print n + 0 }' "$T/wheel.list")
 case "$expected:$(basename "$WHEEL")" in
     native:*-py3-none-any.whl) fail "a pure wheel where the native build was expected" ;;
     python:*-py3-none-any.whl) [ "$so_count" -eq 0 ] || fail "a pure wheel with extension modules" ;;
@@ -96,9 +96,11 @@ start_server() {  # $1: data directory
     PORT=$("$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     "$BIN/moonkv" server --port "$PORT" --bind 127.0.0.1 --dir "$1" >> "$T/server.log" 2>&1 &
     SERVER_PID=$!
-    local _
+    local _ pong
     for _ in $(seq 1 200); do
-        [ "$("$REDIS_CLI" -p "$PORT" PING 2>/dev/null || true)" = PONG ] && return 0
+        if pong=$("$REDIS_CLI" -p "$PORT" PING 2>/dev/null) && [ "$pong" = PONG ]; then
+            return 0
+        fi
         kill -0 "$SERVER_PID" 2>/dev/null || fail "moonkv server exited at start"
         sleep 0.1
     done

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Durability benchmarks: moonkv beside redis-server, both with ``appendonly yes``.
 
-    .venv/bin/python bench/durability.py [--quick] [--rounds N] [--skip-load] [--skip-write]
+    .venv-wheel/bin/python bench/durability.py [--quick] [--rounds N] [--skip-load] [--skip-write]
 
 1. Write throughput and server CPU time per write (utime+stime of the server
    process, all threads, from /proc/PID/stat) for ``appendfsync always`` and

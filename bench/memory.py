@@ -1,6 +1,6 @@
 """Memory footprint of moonkv beside a real redis-server, same data, same run.
 
-    .venv/bin/python bench/memory.py [--scale 1.0] [--only NAME ...] [--redis-server PATH]
+    .venv-wheel/bin/python bench/memory.py [--scale 1.0] [--only NAME ...] [--redis-server PATH]
 
 For each dataset a fresh moonkv and a fresh redis-server are started (no
 persistence), the same data is loaded into both with pipelined commands, and

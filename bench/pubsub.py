@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PUBLISH fan-out, moonkv beside redis-server: server CPU per delivered message.
 
-    .venv/bin/python bench/pubsub.py [--deliveries D] [--subscribers 1,10,100] [--rounds R]
+    .venv-wheel/bin/python bench/pubsub.py [--deliveries D] [--subscribers 1,10,100] [--rounds R]
 
 For each subscriber count K both servers (started as ``bench/run.py`` starts
 them, pinned to the same CPU) get K subscribed connections, drained by a

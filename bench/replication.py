@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Replication benchmarks: moonkv beside redis-server, each with one replica, in the same run.
 
-    .venv/bin/python bench/replication.py [--quick]
+    .venv-wheel/bin/python bench/replication.py [--quick]
 
 Both use ``appendonly yes``, ``appendfsync everysec`` on primary and replica (Redis with
 ``repl-diskless-sync-delay 0``).

@@ -1,6 +1,6 @@
 """How much memory a client can make the server hold per byte it sends (docs/security.md).
 
-    .venv/bin/python bench/request_memory.py [--scale 1.0] [--only NAME ...] [--redis]
+    .venv-wheel/bin/python bench/request_memory.py [--scale 1.0] [--only NAME ...] [--redis]
 
 Each scenario starts a fresh moonkv (no persistence), opens its connections,
 sends its requests without reading replies, waits for the server to settle and

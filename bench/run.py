@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """moonkv vs redis-server, side by side, driven by redis-benchmark.
 
-    .venv/bin/python bench/run.py [--quick] [--rounds N] [--only core|types|scripting[,...]] [--no-pipeline]
+    .venv-wheel/bin/python bench/run.py [--quick] [--rounds N] [--only core|types|scripting[,...]] [--no-pipeline]
 
 Starts moonkv (``--appendonly no --save ""``) and Debian's ``redis-server``
 (``--save "" --appendonly no``) on free loopback ports, then for every test

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """moonkv vs redis-server over TLS, driven by ``redis-benchmark --tls``.
 
-    .venv/bin/python bench/tls.py [--rounds N] [--requests N] [--no-pin]
+    .venv-wheel/bin/python bench/tls.py [--rounds N] [--requests N] [--no-pin]
 
 Makes a throwaway CA and a server and a client certificate (trustme, from the
 test extra), starts moonkv and Debian's redis-server each with a plaintext port

@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from moonkv import native
-
 if TYPE_CHECKING:
     import redis
     import redis.asyncio
@@ -39,6 +37,3 @@ def open_async(path: str | os.PathLike[str] | None = None, **options: Any) -> re
 
     return open_embedded_async(path, **options)
 
-
-# Before any other module of the package is imported (see moonkv.native).
-native.install()

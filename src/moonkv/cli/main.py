@@ -85,7 +85,7 @@ commands:
   restore --dir D FILE [--force]          load a backup into a data directory
   check --dir D [--repair]                verify (and repair) a data directory
   compact --dir D                         rewrite a data directory's log from its state
-  native build|status                     compile the request path with mypyc / show what runs
+  --version                               the version, and which build runs (native or python)
 """
 
 
@@ -117,10 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         from moonkv.server import run_server
 
         return run_server(config)
-    if cmd == "native":
-        from moonkv import native
+    if cmd == "--version":
+        from moonkv import REDIS_VERSION, __version__, native
 
-        return native.main(rest)
+        print(f"moonkv {__version__} (Redis {REDIS_VERSION} compatible, build {native.build_kind()})")
+        return 0
     module = _SUBCOMMANDS.get(cmd)
     if module is not None:
         import importlib

@@ -40,7 +40,7 @@ def _section_server(srv: Server) -> list[str]:
     return [
         f"redis_version:{REDIS_VERSION}",
         f"moonkv_version:{__version__}",
-        f"moonkv_build:{native.state}",
+        f"moonkv_build:{native.build_kind()}",
         "redis_git_sha1:00000000",
         "redis_git_dirty:0",
         "redis_build_id:0",

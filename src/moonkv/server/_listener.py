@@ -139,12 +139,18 @@ class ServerProcess:
             threading.Thread(target=self._watchdog, name="moonkv-watchdog", daemon=True).start()
         if srv.config["metrics-port"]:
             # Imported only here: the default server never loads prometheus_client.
-            from moonkv.metrics import MetricsEndpoint
+            try:
+                from moonkv.metrics import MetricsEndpoint
+            except ImportError as e:
+                raise SystemExit(
+                    f"moonkv: metrics-port needs prometheus_client ({e}); "
+                    "install it with: pip install 'moonkv[metrics]'"
+                ) from None
 
             host = (srv.config["bind"].split() or ["127.0.0.1"])[0]
             self._metrics = MetricsEndpoint(srv, loop, host, srv.config["metrics-port"])
             log.info("Metrics on http://%s:%d/metrics", host, self._metrics.port)
-        log.info("Build: %s", native.state)
+        log.info("Build: %s", native.build_kind())
         if sock is not None:
             log.info("Ready to accept connections tcp on %s:%d", srv.config["bind"], srv.port)
         await self._done

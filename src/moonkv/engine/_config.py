@@ -334,10 +334,12 @@ class Config:
             if d is None or d.hidden:
                 raise RespError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
             problem = None
-            if d.immutable:
-                problem = "can't set immutable config"
-            elif d.protected and not allow_protected:
+            # Protected first: no Redis directive is both, but moonkv's ``dir`` is (it cannot
+            # change at run time), and Redis answers "protected" for it.
+            if d.protected and not allow_protected:
                 problem = "can't set protected config"
+            elif d.immutable:
+                problem = "can't set immutable config"
             elif any(prev is d for prev, _ in named):
                 problem = "duplicate parameter"
             if problem is not None:

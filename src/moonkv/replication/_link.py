@@ -22,6 +22,7 @@ from moonkv.commands.table import lookup, resolve_subcommand
 from moonkv.engine import Client
 from moonkv.errors import RespError
 from moonkv.replication import _stream
+from moonkv.tls import client_context
 
 if TYPE_CHECKING:
     from moonkv.replication._node import Replication
@@ -125,7 +126,14 @@ class ReplicaLink:
             await asyncio.sleep(0.05)
         timeout = float(srv.config["repl-timeout"])
         self.state = "connecting"
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), timeout)
+        # tls-replication: the primary's port is a TLS port; moonkv presents its client
+        # certificate (tls-client-cert-file, else tls-cert-file) and checks the primary's
+        # against the CA, as Redis does (docs/tls.md).
+        tls = client_context(srv.config) if srv.config["tls-replication"] else None
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port, ssl=tls, server_hostname="" if tls else None),
+            timeout,
+        )
         self.writer = writer
         self.state = "handshake"
 

@@ -68,12 +68,18 @@ def _section_server(srv: Server) -> list[str]:
 
 
 def _section_clients(srv: Server) -> list[str]:
+    # The largest buffers now (Redis: over the last seconds, sampled by its cron).
+    max_in = max_out = 0
+    for c in srv.clients.values():
+        qbuf, omem, _ = c.buffers()
+        max_in = max(max_in, qbuf)
+        max_out = max(max_out, omem)
     return [
         f"connected_clients:{len(srv.clients)}",
         "cluster_connections:0",
         f"maxclients:{srv.config['maxclients']}",
-        "client_recent_max_input_buffer:0",
-        "client_recent_max_output_buffer:0",
+        f"client_recent_max_input_buffer:{max_in}",
+        f"client_recent_max_output_buffer:{max_out}",
         f"blocked_clients:{srv.blocked_count}",
         "tracking_clients:0",
         "clients_in_timeout_table:0",

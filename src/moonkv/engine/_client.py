@@ -19,6 +19,9 @@ REPLY_ON: Final = 0
 REPLY_OFF: Final = 1
 REPLY_SKIP: Final = 2
 
+# CLIENT LIST's tot-mem: a client's fixed cost (its objects) before its buffers.
+_BASE_MEM: Final = 2048
+
 
 class Client:
     """A client: a network connection, a script's fake caller, or an embedded user.
@@ -26,7 +29,9 @@ class Client:
     The network layer sets ``send`` (deliver a reply later, e.g. when a blocked
     client is served), ``push`` (out-of-band bytes for this client, already
     encoded for its protocol: pub/sub messages; they go out even under CLIENT
-    REPLY OFF, in order with its replies) and ``close`` (drop the connection).
+    REPLY OFF, in order with its replies), ``close`` (drop the connection) and
+    ``buffers`` (its query buffer bytes, output bytes not yet written and output chunks,
+    for CLIENT LIST and INFO).
     """
 
     def __init__(
@@ -67,11 +72,11 @@ class Client:
         self.send: Callable[[object], None] = _discard
         self.push: Callable[[bytes], None] = _discard_bytes
         self.close: Callable[[], None] = _noop
+        self.buffers: Callable[[], tuple[int, int, int]] = _no_buffers
         self.subs: Subscriptions | None = None  # while subscribed to something (pub/sub mode)
         # Bytes written but not yet taken by the socket (the network layer sets it).
         self.out_pending: Callable[[], int] = _zero
         self.kill_reason = ""
-        self.qbuf = 0
         self.flags = ""
 
     def select(self, index: int) -> None:
@@ -98,14 +103,16 @@ class Client:
             flags += "e"
         flags = flags or "N"
         cmd = self.last_cmd.decode("utf-8", "replace").lower()
+        qbuf, omem, oll = self.buffers()
         user = self.user.name.decode("utf-8", "replace") if self.user is not None else "default"
         return (
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.fd} "
             f"name={self.name.decode('utf-8', 'replace')} age={int(now - self.created)} "
             f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.id} "
             f"sub={len(subs.channels) if subs else 0} psub={len(subs.patterns) if subs else 0} "
-            f"ssub={len(subs.shard) if subs else 0} multi={len(self.multi) if self.multi is not None else -1} qbuf={self.qbuf} "
-            f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=2048 "
+            f"ssub={len(subs.shard) if subs else 0} multi={len(self.multi) if self.multi is not None else -1} qbuf={qbuf} "
+            f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll={oll} omem={omem} "
+            f"tot-mem={_BASE_MEM + qbuf + omem} "
             f"events=r cmd={cmd} user={user} redir=-1 resp={self.resp}"
         )
 
@@ -124,3 +131,7 @@ def _noop() -> None:
 
 def _zero() -> int:
     return 0
+
+
+def _no_buffers() -> tuple[int, int, int]:
+    return 0, 0, 0

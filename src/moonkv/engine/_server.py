@@ -24,7 +24,7 @@ from moonkv.clock import Clock
 from moonkv.commands.table import TABLE, CommandSpec, lookup, resolve_subcommand
 from moonkv.engine._acl import Acl
 from moonkv.engine._client import REPLY_ON, Client
-from moonkv.engine._config import Config
+from moonkv.engine._config import Config, ObufLimits
 from moonkv.engine._monitor import line as monitor_line
 from moonkv.engine._protect import DEBUG_REFUSED, enabled_for
 from moonkv.errors import (
@@ -115,6 +115,9 @@ class Server:
         self.monitors: dict[Client, None] = {}  # MONITOR clients, in the order they came
         self.ks.notifier = self.pubsub.notify
         self.ks.events = events.active(self.config["notify-keyspace-events"])
+        # client-output-buffer-limit per class (normal, replica, pubsub); None: no limit,
+        # so a connection's write pays one test for a class nobody limited.
+        self.obuf_limits = _obuf_active(self.config["client-output-buffer-limit"])
         self.loading = False
         self.write_error: str | None = None  # set by persistence on a failed write/fsync
         # Why writes are refused now (the full error line), None when they are not:
@@ -185,6 +188,8 @@ class Server:
     def _config_changed(self, name: str, value: Any) -> None:
         if name == "notify-keyspace-events":
             self.ks.events = events.active(value)
+        elif name == "client-output-buffer-limit":
+            self.obuf_limits = _obuf_active(value)
         elif name == "requirepass":
             # The default user's password; existing connections stay authenticated, as in Redis.
             self.acl.set_default_password(value)
@@ -727,3 +732,8 @@ class Server:
 
     def is_reply_on(self, c: Client) -> bool:
         return c.reply_mode == REPLY_ON
+
+
+def _obuf_active(limits: ObufLimits) -> tuple[tuple[int, int, int] | None, ...]:
+    """The classes with a limit (hard, or soft with its seconds); None for the others."""
+    return tuple(lim if lim[0] or lim[1] else None for lim in limits)

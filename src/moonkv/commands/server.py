@@ -81,7 +81,7 @@ def _section_clients(srv: Server) -> list[str]:
         f"client_recent_max_input_buffer:{max_in}",
         f"client_recent_max_output_buffer:{max_out}",
         f"blocked_clients:{srv.blocked_count}",
-        "tracking_clients:0",
+        f"tracking_clients:{len(srv.tracker.clients)}",
         "clients_in_timeout_table:0",
     ]
 
@@ -176,6 +176,7 @@ def _section_persistence(srv: Server) -> list[str]:
 def _section_stats(srv: Server) -> list[str]:
     st = srv.stats
     ks = srv.ks
+    tracked = srv.tracker.info()
     return [
         f"total_connections_received:{st['total_connections_received']}",
         f"total_commands_processed:{srv.commands_processed}",
@@ -210,9 +211,9 @@ def _section_stats(srv: Server) -> list[str]:
         "active_defrag_key_misses:0",
         "total_active_defrag_time:0",
         "current_active_defrag_time:0",
-        "tracking_total_keys:0",
-        "tracking_total_items:0",
-        "tracking_total_prefixes:0",
+        f"tracking_total_keys:{tracked[0]}",
+        f"tracking_total_items:{tracked[1]}",
+        f"tracking_total_prefixes:{tracked[2]}",
         f"unexpected_error_replies:{st['unexpected_error_replies']}",
         f"total_error_replies:{st['total_error_replies']}",
         f"dump_payload_sanitizations:{st['dump_payload_sanitizations']}",

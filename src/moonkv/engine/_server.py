@@ -24,7 +24,7 @@ from moonkv.clock import Clock
 from moonkv.commands.table import TABLE, CommandSpec, lookup, resolve_subcommand
 from moonkv.engine._acl import Acl
 from moonkv.engine._client import REPLY_ON, Client
-from moonkv.engine._config import Config, ObufLimits
+from moonkv.engine._config import Config
 from moonkv.engine._monitor import line as monitor_line
 from moonkv.engine._protect import DEBUG_REFUSED, enabled_for
 from moonkv.errors import (
@@ -38,6 +38,7 @@ from moonkv.errors import (
 from moonkv.keyspace import Keyspace, events
 from moonkv.monitoring import REDACT, LatencyMonitor, SlowLog, record
 from moonkv.pubsub import Hub
+from moonkv.tracking import Tracker, TrackingState
 
 Effect = tuple[int, list[bytes]]
 
@@ -115,9 +116,6 @@ class Server:
         self.monitors: dict[Client, None] = {}  # MONITOR clients, in the order they came
         self.ks.notifier = self.pubsub.notify
         self.ks.events = events.active(self.config["notify-keyspace-events"])
-        # client-output-buffer-limit per class (normal, replica, pubsub); None: no limit,
-        # so a connection's write pays one test for a class nobody limited.
-        self.obuf_limits = _obuf_active(self.config["client-output-buffer-limit"])
         self.loading = False
         self.write_error: str | None = None  # set by persistence on a failed write/fsync
         # Why writes are refused now (the full error line), None when they are not:
@@ -169,6 +167,9 @@ class Server:
         self.slow_ns = _NEVER  # min of the two: call()'s single test
         self._thresholds()
         self.config.on_change(self._config_changed)
+        tracker = Tracker(self.clients.get)
+        tracker.max_keys = self.config["tracking-table-max-keys"]
+        self.ks.tracker = tracker
         self.refresh_write_refusal()
 
     # Instance attributes cost the whole request path: with 29, a 30th made every GET cost
@@ -183,13 +184,20 @@ class Server:
     def clock(self) -> Clock:
         return self.ks.clock
 
+    @property
+    def tracker(self) -> Tracker:
+        """Client-side caching's table, kept on the keyspace (see the note above)."""
+        return self.ks.tracker  # type: ignore[no-any-return]
+
     # -- configuration ---------------------------------------------------
 
     def _config_changed(self, name: str, value: Any) -> None:
         if name == "notify-keyspace-events":
             self.ks.events = events.active(value)
-        elif name == "client-output-buffer-limit":
-            self.obuf_limits = _obuf_active(value)
+        elif name == "tracking-table-max-keys":
+            self.tracker.max_keys = value
+            if value and len(self.tracker.table) > value:
+                self.tracker.shrink()
         elif name == "requirepass":
             # The default user's password; existing connections stay authenticated, as in Redis.
             self.acl.set_default_password(value)
@@ -412,11 +420,34 @@ class Server:
             self._slow(c, spec, argv, dt)
         if self.monitors and not ("admin" in spec.flags or "skip_monitor" in spec.flags):
             self.feed_monitors(c, argv)
+        if ks.tracking:  # some client tracks keys (client-side caching)
+            self._track(c, spec, argv)
         # Effects are recorded only while a sink (the durable log) takes them,
         # as Redis propagates only with an AOF or replicas.
         if ks.dirty != dirty and spec.is_write and self.sinks and self._explicit == explicit:
             self.effects.append((c.db.id, argv))
         return reply
+
+    def _track(self, c: Client, spec: CommandSpec, argv: list[bytes]) -> None:
+        """After a command while tracking is on: remember what a tracking client read."""
+        tracker = self.tracker
+        tracker.current = c
+        state = c.tracking
+        if state is None:
+            return
+        if spec.is_readonly and not c.in_script:
+            tracker.remember(c, [argv[i] for i in spec.key_positions(argv)])
+        # CLIENT CACHING applies to the next command (the whole of a MULTI/EXEC).
+        if state.caching and not c.in_exec and c.multi is None and not spec.name.startswith("client|"):
+            state.caching = False
+
+    def track(self, c: Client, state: TrackingState | None, prefixes: list[bytes]) -> None:
+        """CLIENT TRACKING ON (``state``) or OFF (None)."""
+        if state is None:
+            self.tracker.disable(c)
+        else:
+            self.tracker.enable(c, state, prefixes)
+        self.ks.tracking = bool(self.tracker.clients)
 
     def feed_monitors(self, c: Client, argv: list[bytes]) -> None:
         """Show a command to the MONITOR clients (after it ran; scripts before they run)."""
@@ -479,6 +510,8 @@ class Server:
         if ks.touched or ks.flushed:
             if self.watched:
                 self._invalidate_watches()
+            if ks.tracking:
+                self.tracker.invalidate(ks.touched, bool(ks.flushed))
             ks.touched = []
             ks.flushed = []
         if ks.ready:
@@ -665,6 +698,8 @@ class Server:
         if ks.touched or ks.flushed:
             if self.watched:
                 self._invalidate_watches()
+            if ks.tracking:
+                self.tracker.invalidate(ks.touched, bool(ks.flushed))
             ks.touched = []
             ks.flushed = []
 
@@ -684,6 +719,8 @@ class Server:
         self.monitors.pop(c, None)
         if self.replication is not None:
             self.replication.client_gone(c)
+        if c.tracking is not None:
+            self.track(c, None, [])
         self.clients.pop(c.id, None)
 
     def new_client(self) -> Client:
@@ -732,8 +769,3 @@ class Server:
 
     def is_reply_on(self, c: Client) -> bool:
         return c.reply_mode == REPLY_ON
-
-
-def _obuf_active(limits: ObufLimits) -> tuple[tuple[int, int, int] | None, ...]:
-    """The classes with a limit (hard, or soft with its seconds); None for the others."""
-    return tuple(lim if lim[0] or lim[1] else None for lim in limits)

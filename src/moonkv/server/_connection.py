@@ -31,6 +31,7 @@ from moonkv.engine import (
     pause_holds,
     refuses_peer,
 )
+from moonkv.engine._config import ObufLimits
 from moonkv.errors import ProtocolError, RespError
 from moonkv.protocol import RawReply, Replies, RespParser, bulk, encode, encode_many
 
@@ -50,7 +51,7 @@ _BATCH_BYTES: Final = 4 * 1024 * 1024
 # (its reply list) as the output buffer: its limits and CLIENT LIST's omem.
 _REPLY_BUFFER: Final = 16 * 1024
 
-# client-output-buffer-limit's classes (Server.obuf_limits) by index.
+# client-output-buffer-limit's classes (Outbox.obuf_limits) by index.
 _NORMAL: Final = 0
 _PUBSUB: Final = 2
 
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
 class Outbox:
     """The connections holding replies in this event loop iteration, and their flush."""
 
-    __slots__ = ("conns", "scheduled", "server", "call_soon", "durable")
+    __slots__ = ("conns", "scheduled", "server", "call_soon", "durable", "obuf_limits")
 
     def __init__(self, server: Server, durable: Callable[[list[Connection], bool], None]) -> None:
         self.conns: list[Connection] = []
@@ -73,6 +74,14 @@ class Outbox:
         # The loop's call_soon: the flush runs after this iteration's I/O callbacks.
         self.call_soon: Callable[[Callable[[], None]], object] | None = None
         self.durable = durable  # releases replies once the log records are durable
+        # client-output-buffer-limit of the normal and pubsub classes (replicas: replication);
+        # None for a class without limits, so a write pays one test for it.
+        self.obuf_limits = _obuf_active(server.config["client-output-buffer-limit"])
+        server.config.on_change(self._config_changed)
+
+    def _config_changed(self, name: str, value: object) -> None:
+        if name == "client-output-buffer-limit":
+            self.obuf_limits = _obuf_active(value)  # type: ignore[arg-type]
 
     def flush(self, wait: bool = False) -> None:
         """Write the held replies; ``wait``: a durable flush must not go on in the background."""
@@ -140,6 +149,7 @@ class Connection(asyncio.Protocol):
             )
         c.send = self.send_async
         c.push = self.push
+        c.push_after = self.push_after
         c.close = self.close_client
         c.out_pending = transport.get_write_buffer_size  # type: ignore[attr-defined]
         c.buffers = self.buffers
@@ -406,6 +416,11 @@ class Connection(asyncio.Protocol):
                 box.scheduled = True
                 box.call_soon(box.flush)
 
+    def push_after(self, data: bytes) -> None:
+        """A push that follows the reply of the command running now (Client.push_after):
+        that reply is held or gathered before the loop's next callback runs."""
+        asyncio.get_event_loop().call_soon(self.push, data)
+
     def take_held(self) -> bytes:
         held = self.held
         self.held = None
@@ -420,7 +435,7 @@ class Connection(asyncio.Protocol):
         c = self.client
         if data:
             if c is not None:
-                limit = self.server.obuf_limits[_PUBSUB if c.subs is not None else _NORMAL]
+                limit = self.outbox.obuf_limits[_PUBSUB if c.subs is not None else _NORMAL]
                 if limit is not None and self.over_limit(
                     limit, len(data) + t.get_write_buffer_size() - _REPLY_BUFFER
                 ):
@@ -460,7 +475,7 @@ class Connection(asyncio.Protocol):
         t = self.transport
         if c is None or t is None or self.closed or not self.soft_since:
             return
-        limit = self.server.obuf_limits[_PUBSUB if c.subs is not None else _NORMAL]
+        limit = self.outbox.obuf_limits[_PUBSUB if c.subs is not None else _NORMAL]
         if limit is None:
             self.soft_since = 0.0
             return
@@ -555,6 +570,11 @@ def keepalive(sock: Any, interval: int) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
     except OSError:
         pass  # a socket that is already gone: the connection ends anyway
+
+
+def _obuf_active(limits: ObufLimits) -> tuple[tuple[int, int, int] | None, ...]:
+    """The classes with a limit (hard, or soft with its seconds); None for the others."""
+    return tuple(lim if lim[0] or lim[1] else None for lim in limits)
 
 
 def _address(name: object) -> str:

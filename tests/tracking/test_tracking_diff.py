@@ -169,3 +169,28 @@ def test_info_fields(moonkv_server: ServerHandle, redis_server: ServerHandle) ->
     got = _tracking_info(moonkv_server.port)
     assert got == _tracking_info(redis_server.port)
     assert "tracking_total_items:4" in got
+
+
+def test_table_max_keys_bounds_the_table(moonkv_server: ServerHandle) -> None:
+    """tracking-table-max-keys: past it, the oldest keys are forgotten and invalidated
+    (Redis picks them at random, so only the count is compared)."""
+    a, admin = RawClient(moonkv_server.port), RawClient(moonkv_server.port)
+    try:
+        admin.call("FLUSHALL")
+        admin.call("CONFIG", "SET", "tracking-table-max-keys", "2")
+        a.call("HELLO", "3")
+        a.call("CLIENT", "TRACKING", "on")
+        a.call("GET", "k1")
+        a.call("GET", "k2")
+        assert a.call("GET", "k3") == b"_\r\n"
+        assert a.read_reply() == b">2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nk1\r\n"
+        info = admin.call("INFO", "stats").decode()
+        assert "tracking_total_keys:2\r\n" in info
+        admin.call("CONFIG", "SET", "tracking-table-max-keys", "1")
+        assert a.call("PING") == b">2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nk2\r\n"
+        assert a.read_reply() == b"+PONG\r\n"
+        assert "tracking_total_keys:1\r\n" in admin.call("INFO", "stats").decode()
+    finally:
+        admin.call("CONFIG", "SET", "tracking-table-max-keys", "1000000")
+        a.close()
+        admin.close()

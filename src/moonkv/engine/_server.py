@@ -436,7 +436,10 @@ class Server:
         if state is None:
             return
         if spec.is_readonly and not c.in_script:
-            tracker.remember(c, [argv[i] for i in spec.key_positions(argv)])
+            if spec.one_key:
+                tracker.remember_key(c, state, argv[1])
+            else:
+                tracker.remember(c, [argv[i] for i in spec.key_positions(argv)])
         # CLIENT CACHING applies to the next command (the whole of a MULTI/EXEC).
         if state.caching and not c.in_exec and c.multi is None and not spec.name.startswith("client|"):
             state.caching = False

@@ -71,10 +71,26 @@ class Tracker:
 
     # -- reads and writes -----------------------------------------------------
 
+    def remember_key(self, c: Any, state: TrackingState, key: bytes) -> None:
+        """``c`` read ``key`` (the common one-key read, see remember)."""
+        # Tracked unless BCAST; with OPTIN only after CACHING yes, with OPTOUT unless after
+        # CACHING no (caching is set only in those modes).
+        if state.bcast or state.caching is not state.optin:
+            return
+        ids = self.table.get(key)
+        if ids is None:
+            self.table[key] = {c.id}
+            self.items += 1
+            if self.max_keys and len(self.table) > self.max_keys:
+                self.shrink(c)
+        elif c.id not in ids:
+            ids.add(c.id)
+            self.items += 1
+
     def remember(self, c: Any, keys: Iterable[bytes]) -> None:
         """``c`` read ``keys``: it may cache them until they change."""
         state = c.tracking
-        if state.bcast or (state.optin and not state.caching) or (state.optout and state.caching):
+        if state.bcast or state.caching is not state.optin:
             return
         table = self.table
         for k in keys:
@@ -86,14 +102,22 @@ class Tracker:
                 ids.add(c.id)
                 self.items += 1
         if self.max_keys and len(table) > self.max_keys:
-            self.shrink()
+            self.shrink(c)
 
-    def shrink(self) -> None:
-        """Over tracking-table-max-keys: forget (and invalidate) the oldest keys."""
+    def shrink(self, current: Any = None) -> None:
+        """Over tracking-table-max-keys: forget (and invalidate) the oldest keys.
+
+        ``current``: the client whose read filled the table gets its messages after
+        the reply (Redis evicts between commands)."""
         table = self.table
         excess = len(table) - self.max_keys
         for k in list(table)[:excess]:
-            self.invalidate_key(k, None)
+            ids = table.pop(k)
+            self.items -= len(ids)
+            for cid in ids:
+                c = self.clients.get(cid)
+                if c is not None and not c.tracking.bcast:
+                    self.send(c, [k], current)
 
     def invalidate(self, touched: list[tuple[int, bytes]], flushed: bool) -> None:
         """A unit committed: ``touched`` changed; ``flushed``: a database was emptied."""

@@ -429,13 +429,22 @@ class Server:
         return reply
 
     def _track(self, c: Client, spec: CommandSpec, argv: list[bytes]) -> None:
-        """After a command while tracking is on: remember what a tracking client read."""
+        """After a command while tracking is on: remember what a tracking client read.
+
+        A script that called a read command tracks its declared keys for its caller,
+        as Redis does (the keys it reads by name are not tracked)."""
         tracker = self.tracker
+        if c.in_script:
+            if spec.is_readonly:
+                tracker.script_read = True
+            return
         tracker.current = c
+        script_read = tracker.script_read
+        tracker.script_read = False
         state = c.tracking
         if state is None:
             return
-        if spec.is_readonly and not c.in_script:
+        if spec.is_readonly or (script_read and spec.name in _SCRIPT_RUNNERS):
             if spec.one_key:
                 tracker.remember_key(c, state, argv[1])
             else:

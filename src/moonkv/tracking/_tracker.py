@@ -40,6 +40,7 @@ class Tracker:
         self.items = 0  # (key, client) pairs in the table: INFO tracking_total_items
         self.max_keys = 1000000
         self.current: Any = None  # the client whose command runs (NOLOOP)
+        self.script_read = False  # the running script called a read command
 
     # -- turning it on and off ---------------------------------------------
 

@@ -131,6 +131,18 @@ SCENARIOS: dict[str, list[Step]] = {
         (0, "CLIENT", "TRACKING", "on", "bcast"),
         (1, "SET", "anything", "x"), ("read", 0),
     ],
+    "scripts": [
+        ("hello", 0, 3),
+        (0, "CLIENT", "TRACKING", "on"),
+        (0, "EVAL", "redis.call('set', 'k3', 'x')", "2", "k1", "k2"),  # no read: nothing tracked
+        (1, "MSET", "k1", "1", "k2", "1"), (0, "PING"),
+        (0, "EVAL_RO", "return redis.call('ping')", "2", "k1", "k2"),
+        (1, "MSET", "k1", "2", "k2", "2"), (0, "PING"),
+        (0, "EVAL", "return redis.call('get', 'k9')", "2", "k1", "k2"),  # a read: its keys
+        (1, "MSET", "k2", "3", "k1", "3"), ("read", 0), ("read", 0),
+        (0, "EVAL_RO", "return redis.call('get', 'k1')", "1", "k2"),
+        (1, "SET", "k2", "4"), ("read", 0), (0, "PING"),
+    ],
     "broken_redirect": [
         ("hello", 0, 3),
         (0, "CLIENT", "TRACKING", "on", "redirect", "$ID1"),

@@ -444,7 +444,8 @@ class Server:
         state = c.tracking
         if state is None:
             return
-        if spec.is_readonly or (script_read and spec.name in _SCRIPT_RUNNERS):
+        # EVAL_RO and FCALL_RO are flagged readonly, but track only as scripts do.
+        if script_read if spec.name in _SCRIPT_RUNNERS else spec.is_readonly:
             if spec.one_key:
                 tracker.remember_key(c, state, argv[1])
             else:

@@ -460,7 +460,7 @@ class Server:
             self.tracker.disable(c)
         else:
             self.tracker.enable(c, state, prefixes)
-        self.ks.tracking = bool(self.tracker.clients)
+        self.ks.tracking = self.tracker.active()
 
     def feed_monitors(self, c: Client, argv: list[bytes]) -> None:
         """Show a command to the MONITOR clients (after it ran; scripts before they run)."""
@@ -525,6 +525,7 @@ class Server:
                 self._invalidate_watches()
             if ks.tracking:
                 self.tracker.invalidate(ks.touched, bool(ks.flushed))
+                ks.tracking = self.tracker.active()
             ks.touched = []
             ks.flushed = []
         if ks.ready:
@@ -713,6 +714,7 @@ class Server:
                 self._invalidate_watches()
             if ks.tracking:
                 self.tracker.invalidate(ks.touched, bool(ks.flushed))
+                ks.tracking = self.tracker.active()
             ks.touched = []
             ks.flushed = []
 

@@ -70,6 +70,12 @@ class Tracker:
         self.clients.pop(c.id, None)
         c.tracking = None
 
+    def active(self) -> bool:
+        """Whether writes must be reported: a client tracks, or the table still holds keys
+        read by clients that turned tracking off (Redis keeps them until they change or a
+        flush)."""
+        return bool(self.clients or self.table)
+
     # -- reads and writes -----------------------------------------------------
 
     def remember_key(self, c: Any, state: TrackingState, key: bytes) -> None:

@@ -34,7 +34,7 @@ class Tracker:
 
     def __init__(self, find_client: Callable[[int], Any]) -> None:
         self.find_client = find_client  # client id -> Client or None
-        self.table: dict[bytes, set[int]] = {}
+        self.table: dict[bytes, int | set[int]] = {}  # key -> client id, or ids if several
         self.prefixes: dict[bytes, dict[int, Any]] = {}  # BCAST prefix -> clients by id
         self.clients: dict[int, Any] = {}  # id -> Client with tracking on
         self.items = 0  # (key, client) pairs in the table: INFO tracking_total_items
@@ -84,15 +84,16 @@ class Tracker:
         # CACHING no (caching is set only in those modes).
         if state.bcast or state.caching is not state.optin:
             return
-        ids = self.table.get(key)
+        table = self.table
+        cid = c.id
+        ids = table.get(key)
         if ids is None:
-            self.table[key] = {c.id}
+            table[key] = cid
             self.items += 1
-            if self.max_keys and len(self.table) > self.max_keys:
+            if self.max_keys and len(table) > self.max_keys:
                 self.shrink(c)
-        elif c.id not in ids:
-            ids.add(c.id)
-            self.items += 1
+        elif ids != cid:
+            self._add(key, ids, cid)
 
     def remember(self, c: Any, keys: Iterable[bytes]) -> None:
         """``c`` read ``keys``: it may cache them until they change."""
@@ -100,16 +101,26 @@ class Tracker:
         if state.bcast or state.caching is not state.optin:
             return
         table = self.table
+        cid = c.id
         for k in keys:
             ids = table.get(k)
             if ids is None:
-                table[k] = {c.id}
+                table[k] = cid
                 self.items += 1
-            elif c.id not in ids:
-                ids.add(c.id)
-                self.items += 1
+            elif ids != cid:
+                self._add(k, ids, cid)
         if self.max_keys and len(table) > self.max_keys:
             self.shrink(c)
+
+    def _add(self, key: bytes, ids: int | set[int], cid: int) -> None:
+        """A second reader of ``key``: the entry becomes a set (one reader: its id alone,
+        which costs a fraction of a set's memory per tracked key)."""
+        if type(ids) is int:
+            self.table[key] = {ids, cid}
+            self.items += 1
+        elif cid not in ids:  # type: ignore[operator]
+            ids.add(cid)  # type: ignore[union-attr]
+            self.items += 1
 
     def shrink(self, current: Any = None) -> None:
         """Over tracking-table-max-keys: forget (and invalidate) the oldest keys.
@@ -119,7 +130,7 @@ class Tracker:
         table = self.table
         excess = len(table) - self.max_keys
         for k in list(table)[:excess]:
-            ids = table.pop(k)
+            ids = _ids(table.pop(k))
             self.items -= len(ids)
             for cid in ids:
                 c = self.clients.get(cid)
@@ -144,7 +155,7 @@ class Tracker:
             self.broadcast(touched, current)
 
     def invalidate_key(self, key: bytes, current: Any) -> None:
-        ids = self.table.pop(key)
+        ids = _ids(self.table.pop(key))
         self.items -= len(ids)
         for cid in ids:
             c = self.clients.get(cid)
@@ -193,3 +204,6 @@ class Tracker:
         """INFO stats: tracked keys, (key, client) items, BCAST prefixes."""
         return len(self.table), self.items, len(self.prefixes)
 
+
+def _ids(entry: int | set[int]) -> set[int] | tuple[int]:
+    return (entry,) if type(entry) is int else entry  # type: ignore[return-value]

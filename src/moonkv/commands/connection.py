@@ -9,7 +9,8 @@ from moonkv.commands._util import parse_int
 from moonkv.commands.table import command, container
 from moonkv.engine import NO_REPLY, REPLY_OFF, REPLY_ON, REPLY_SKIP, Client, pause, unpause
 from moonkv.errors import NoProtoError, RespError, UnblockedError, WrongPassError, syntax_error
-from moonkv.protocol import Verbatim
+from moonkv.protocol import RawReply, Verbatim
+from moonkv.tracking import TrackingState
 
 _C: Final = "connection"
 
@@ -53,6 +54,7 @@ def reset(c: Client, argv: list[bytes]) -> object:
     srv.unwatch(c)
     srv.pubsub.drop(c)
     srv.monitors.pop(c, None)
+    srv.track(c, None, [])
     c.select(0)
     c.resp = 2
     c.name = b""
@@ -343,7 +345,142 @@ def client_unblock(c: Client, argv: list[bytes]) -> object:
 @command("client|getredir", 2, "noscript loading stale", group=_C, since="6.0.0",
          summary="Returns the client ID to which the connection's tracking notifications are redirected.")
 def client_getredir(c: Client, argv: list[bytes]) -> object:
-    return -1
+    return c.tracking.redirect if c.tracking is not None else -1
+
+
+@command("client|tracking", -3, "noscript loading stale", group=_C, since="6.0.0",
+         summary="Enable or disable server assisted client side caching support",
+         complexity="O(1). Some options may introduce additional complexity.")
+def client_tracking(c: Client, argv: list[bytes]) -> object:
+    redirect = 0
+    bcast = optin = optout = noloop = False
+    prefixes: list[bytes] = []
+    j = 3
+    while j < len(argv):
+        opt = argv[j].lower()
+        more = j + 1 < len(argv)
+        if opt == b"redirect" and more:
+            j += 1
+            if redirect:
+                raise RespError("A client can only redirect to a single other client")
+            redirect = parse_int(argv[j])
+            if redirect != c.id and redirect not in c.server.clients:
+                raise RespError("The client ID you want redirect to does not exist")
+        elif opt == b"bcast":
+            bcast = True
+        elif opt == b"optin":
+            optin = True
+        elif opt == b"optout":
+            optout = True
+        elif opt == b"noloop":
+            noloop = True
+        elif opt == b"prefix" and more:
+            j += 1
+            prefixes.append(argv[j])
+        else:
+            raise syntax_error()
+        j += 1
+    mode = argv[2].lower()
+    if mode == b"off":
+        c.server.track(c, None, [])
+        return "OK"
+    if mode != b"on":
+        raise syntax_error()
+    old = c.tracking
+    if prefixes and not bcast:
+        raise RespError("PREFIX option requires BCAST mode to be enabled")
+    if old is not None and old.bcast != bcast:
+        raise RespError(
+            "You can't switch BCAST mode on/off before disabling tracking for this client, "
+            "and then re-enabling it with a different mode."
+        )
+    if bcast and (optin or optout):
+        raise RespError("OPTIN and OPTOUT are not compatible with BCAST")
+    if optin and optout:
+        raise RespError("You can't specify both OPTIN mode and OPTOUT mode")
+    if old is not None and ((optin and old.optout) or (optout and old.optin)):
+        raise RespError(
+            "You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, "
+            "and then re-enabling it with a different mode."
+        )
+    if bcast:
+        _check_prefixes(prefixes, old.prefixes if old is not None else [])
+    c.server.track(c, TrackingState(redirect, bcast, optin, optout, noloop), prefixes)
+    return "OK"
+
+
+def _check_prefixes(new: list[bytes], existing: list[bytes]) -> None:
+    """BCAST prefixes of one client must not overlap (Redis's texts)."""
+    for i, p in enumerate(new):
+        for e in existing:
+            if p.startswith(e) or e.startswith(p):
+                raise RespError(
+                    f"Prefix '{_text(p)}' overlaps with an existing prefix '{_text(e)}'. "
+                    "Prefixes for a single client must not overlap."
+                )
+        for q in new[i + 1 :]:
+            if p.startswith(q) or q.startswith(p):
+                raise RespError(
+                    f"Prefix '{_text(p)}' overlaps with another provided prefix '{_text(q)}'. "
+                    "Prefixes for a single client must not overlap."
+                )
+
+
+def _text(b: bytes) -> str:
+    return b.decode("utf-8", "surrogateescape")
+
+
+@command("client|caching", 3, "noscript loading stale", group=_C, since="6.0.0",
+         summary="Instruct the server about tracking or not keys in the next request", complexity="O(1)")
+def client_caching(c: Client, argv: list[bytes]) -> object:
+    state = c.tracking
+    if state is None:
+        raise RespError(
+            "CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"
+        )
+    opt = argv[2].lower()
+    if opt == b"yes":
+        if not state.optin:
+            raise RespError("CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")
+    elif opt == b"no":
+        if not state.optout:
+            raise RespError("CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")
+    else:
+        raise syntax_error()
+    state.caching = True
+    return "OK"
+
+
+@command("client|trackinginfo", 2, "noscript loading stale", group=_C, since="6.2.0",
+         summary="Return information about server assisted client side caching for the current connection",
+         complexity="O(1)")
+def client_trackinginfo(c: Client, argv: list[bytes]) -> object:
+    state = c.tracking
+    if state is None:
+        return {b"flags": _flag_set(c, [b"off"]), b"redirect": -1, b"prefixes": []}
+    flags = [b"on"]
+    if state.bcast:
+        flags.append(b"bcast")
+    if state.optin:
+        flags.append(b"optin")
+        if state.caching:
+            flags.append(b"caching-yes")
+    if state.optout:
+        flags.append(b"optout")
+        if state.caching:
+            flags.append(b"caching-no")
+    if state.noloop:
+        flags.append(b"noloop")
+    if state.broken:
+        flags.append(b"broken_redirect")
+    return {b"flags": _flag_set(c, flags), b"redirect": state.redirect, b"prefixes": sorted(state.prefixes)}
+
+
+def _flag_set(c: Client, flags: list[bytes]) -> RawReply:
+    """A RESP3 set (RESP2 array) in Redis's order, which a Python set would not keep."""
+    out = [(b"~%d\r\n" if c.resp == 3 else b"*%d\r\n") % len(flags)]
+    out.extend(b"$%d\r\n%s\r\n" % (len(f), f) for f in flags)
+    return RawReply(b"".join(out))
 
 
 @command("client|help", 2, "loading stale", group=_C, since="5.0.0", summary="Returns helpful text about the different subcommands.")

@@ -65,7 +65,10 @@ def _stats(srv: Server) -> dict[bytes, object]:
     lua = eng.memory_used() if eng is not None else 0
     fn = eng.functions.rt.memory_used() if eng is not None and eng.functions is not None else 0
     nkeys, dataset = dataset_bytes(srv)
-    clients = sum(cl.qbuf for cl in srv.clients.values())
+    clients = 0
+    for cl in srv.clients.values():
+        qbuf, omem, _ = cl.buffers()  # query and output buffers, as CLIENT LIST shows them
+        clients += qbuf + omem
     dbs: dict[bytes, object] = {}
     overhead = startup + clients + lua + fn
     for db in srv.ks.dbs:

@@ -68,14 +68,20 @@ def _section_server(srv: Server) -> list[str]:
 
 
 def _section_clients(srv: Server) -> list[str]:
+    # The largest buffers now (Redis: over the last seconds, sampled by its cron).
+    max_in = max_out = 0
+    for c in srv.clients.values():
+        qbuf, omem, _ = c.buffers()
+        max_in = max(max_in, qbuf)
+        max_out = max(max_out, omem)
     return [
         f"connected_clients:{len(srv.clients)}",
         "cluster_connections:0",
         f"maxclients:{srv.config['maxclients']}",
-        "client_recent_max_input_buffer:0",
-        "client_recent_max_output_buffer:0",
+        f"client_recent_max_input_buffer:{max_in}",
+        f"client_recent_max_output_buffer:{max_out}",
         f"blocked_clients:{srv.blocked_count}",
-        "tracking_clients:0",
+        f"tracking_clients:{len(srv.tracker.clients)}",
         "clients_in_timeout_table:0",
     ]
 
@@ -170,6 +176,7 @@ def _section_persistence(srv: Server) -> list[str]:
 def _section_stats(srv: Server) -> list[str]:
     st = srv.stats
     ks = srv.ks
+    tracked = srv.tracker.info()
     return [
         f"total_connections_received:{st['total_connections_received']}",
         f"total_commands_processed:{srv.commands_processed}",
@@ -204,9 +211,9 @@ def _section_stats(srv: Server) -> list[str]:
         "active_defrag_key_misses:0",
         "total_active_defrag_time:0",
         "current_active_defrag_time:0",
-        "tracking_total_keys:0",
-        "tracking_total_items:0",
-        "tracking_total_prefixes:0",
+        f"tracking_total_keys:{tracked[0]}",
+        f"tracking_total_items:{tracked[1]}",
+        f"tracking_total_prefixes:{tracked[2]}",
         f"unexpected_error_replies:{st['unexpected_error_replies']}",
         f"total_error_replies:{st['total_error_replies']}",
         f"dump_payload_sanitizations:{st['dump_payload_sanitizations']}",

@@ -140,6 +140,7 @@ class CommandSpec:
     movablekeys: bool = False
     # Redis's internal CMD_PROTECTED (DEBUG): refused unless enable-debug-command allows it.
     protected: bool = False
+    one_key: bool = False  # its only key is argv[1] (GET, HGET, ...): no key spec walk
     # Statistics (INFO commandstats).
     calls: int = 0
     nsec: int = 0  # summed in ns (one division per INFO, not per call)
@@ -163,6 +164,11 @@ class CommandSpec:
         self.protected = "protected" in f
         self.movablekeys = self.get_keys is not None or any(
             k.keynum is not None or k.keyword is not None for k in self.keys
+        )
+        ks = self.keys
+        self.one_key = (
+            self.get_keys is None and len(ks) == 1 and ks[0].keyword is None and ks[0].keynum is None
+            and ks[0].begin == 1 and ks[0].lastkey == 0
         )
 
     @property

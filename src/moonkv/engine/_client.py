@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from moonkv.keyspace import Database
 from moonkv.pubsub import Subscriptions
+from moonkv.tracking import TrackingState
 
 if TYPE_CHECKING:
     from moonkv.engine._server import Server
@@ -19,6 +20,9 @@ REPLY_ON: Final = 0
 REPLY_OFF: Final = 1
 REPLY_SKIP: Final = 2
 
+# CLIENT LIST's tot-mem: a client's fixed cost (its objects) before its buffers.
+_BASE_MEM: Final = 2048
+
 
 class Client:
     """A client: a network connection, a script's fake caller, or an embedded user.
@@ -26,7 +30,10 @@ class Client:
     The network layer sets ``send`` (deliver a reply later, e.g. when a blocked
     client is served), ``push`` (out-of-band bytes for this client, already
     encoded for its protocol: pub/sub messages; they go out even under CLIENT
-    REPLY OFF, in order with its replies) and ``close`` (drop the connection).
+    REPLY OFF, in order with its replies; ``push_after``: after the reply of the
+    command running now), ``close`` (drop the connection) and
+    ``buffers`` (its query buffer bytes, output bytes not yet written and output chunks,
+    for CLIENT LIST and INFO).
     """
 
     def __init__(
@@ -66,13 +73,20 @@ class Client:
         self.paused_reply: list[object] = []
         self.send: Callable[[object], None] = _discard
         self.push: Callable[[bytes], None] = _discard_bytes
+        # A push that must follow the reply of the command running now (the network
+        # layer defers it; elsewhere it is a plain push).
+        self.push_after: Callable[[bytes], None] = self._push_now
         self.close: Callable[[], None] = _noop
+        self.buffers: Callable[[], tuple[int, int, int]] = _no_buffers
         self.subs: Subscriptions | None = None  # while subscribed to something (pub/sub mode)
         # Bytes written but not yet taken by the socket (the network layer sets it).
         self.out_pending: Callable[[], int] = _zero
+        self.tracking: TrackingState | None = None  # while CLIENT TRACKING is on
         self.kill_reason = ""
-        self.qbuf = 0
         self.flags = ""
+
+    def _push_now(self, data: bytes) -> None:
+        self.push(data)
 
     def select(self, index: int) -> None:
         self.db = self.server.ks.dbs[index]
@@ -88,6 +102,13 @@ class Client:
             flags += "x"
         if self.blocked is not None:
             flags += "b"
+        tracking = self.tracking
+        if tracking is not None:
+            flags += "t"
+            if tracking.broken:
+                flags += "R"
+            if tracking.bcast:
+                flags += "B"
         if self.dirty_cas:
             flags += "d"
         if self.closing:
@@ -98,15 +119,17 @@ class Client:
             flags += "e"
         flags = flags or "N"
         cmd = self.last_cmd.decode("utf-8", "replace").lower()
+        qbuf, omem, oll = self.buffers()
         user = self.user.name.decode("utf-8", "replace") if self.user is not None else "default"
         return (
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.fd} "
             f"name={self.name.decode('utf-8', 'replace')} age={int(now - self.created)} "
             f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.id} "
             f"sub={len(subs.channels) if subs else 0} psub={len(subs.patterns) if subs else 0} "
-            f"ssub={len(subs.shard) if subs else 0} multi={len(self.multi) if self.multi is not None else -1} qbuf={self.qbuf} "
-            f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=2048 "
-            f"events=r cmd={cmd} user={user} redir=-1 resp={self.resp}"
+            f"ssub={len(subs.shard) if subs else 0} multi={len(self.multi) if self.multi is not None else -1} qbuf={qbuf} "
+            f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll={oll} omem={omem} "
+            f"tot-mem={_BASE_MEM + qbuf + omem} "
+            f"events=r cmd={cmd} user={user} redir={tracking.redirect if tracking is not None else -1} resp={self.resp}"
         )
 
 
@@ -124,3 +147,7 @@ def _noop() -> None:
 
 def _zero() -> int:
     return 0
+
+
+def _no_buffers() -> tuple[int, int, int]:
+    return 0, 0, 0

@@ -38,10 +38,41 @@ def parse_memory(text: str) -> int:
     return int(num) * _UNITS[unit]
 
 
+# client-output-buffer-limit: the client classes in CONFIG GET's order, and their
+# names on input (replica and slave are one class).
+OBUF_CLASSES: Final = ("normal", "slave", "pubsub")
+REPLICA_CLASS: Final = 1  # the index of the replica class in the parsed value
+_OBUF_INDEX: Final = {"normal": 0, "slave": 1, "replica": 1, "pubsub": 2}
+ObufLimits = tuple[tuple[int, int, int], ...]  # (hard, soft, soft seconds) per class
+
+
+def parse_obuf_limits(raw: str, current: ObufLimits) -> ObufLimits:
+    """``class hard soft seconds`` groups over ``current``, with Redis's error texts."""
+    parts = raw.split()
+    if len(parts) % 4:
+        raise ValueError("Wrong number of arguments in buffer limit configuration.")
+    out = list(current)
+    for i in range(0, len(parts), 4):
+        index = _OBUF_INDEX.get(parts[i].lower())
+        if index is None:
+            raise ValueError("Invalid client class specified in buffer limit configuration.")
+        try:
+            hard, soft = parse_memory(parts[i + 1]), parse_memory(parts[i + 2])
+            if not parts[i + 3].lstrip("+").isdigit():
+                raise ValueError
+            seconds = int(parts[i + 3])
+        except ValueError:
+            raise ValueError("Error in hard, soft or soft_seconds setting in buffer limit configuration.") from None
+        if hard < 0 or soft < 0:
+            raise ValueError("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+        out[index] = (hard, soft, seconds)
+    return tuple(out)
+
+
 @dataclass
 class Directive:
     name: str
-    kind: str  # int | memory | percent-memory | bool | enum | string | save | flags | events | percentiles
+    kind: str  # int | memory | percent-memory | bool | enum | string | save | flags | events | percentiles | obuf
     default: Any
     choices: tuple[str, ...] = ()
     minimum: int | None = None
@@ -101,6 +132,8 @@ class Directive:
             if any(not 0.0 <= v <= 100.0 for v in values):
                 raise ValueError("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
             return values
+        if k == "obuf":
+            return parse_obuf_limits(raw, self.default)
         if k == "save":
             parts = raw.split()
             if len(parts) % 2:
@@ -125,7 +158,16 @@ class Directive:
             return " ".join(f"{v:g}" for v in value)
         if k == "percent-memory" and value < 0:
             return f"{-value}%"
+        if k == "obuf":
+            return " ".join(f"{cls} {h} {s} {sec}" for cls, (h, s, sec) in zip(OBUF_CLASSES, value, strict=True))
         return str(value)
+
+    def parse_onto(self, raw: str, current: Any) -> Any:
+        """The value after setting ``raw`` over ``current``: client-output-buffer-limit
+        changes only the classes it names, as Redis's; every other kind ignores ``current``."""
+        if self.kind == "obuf":
+            return parse_obuf_limits(raw, current)
+        return self.parse(raw)
 
 
 _I64: Final = 2**63 - 1
@@ -171,7 +213,10 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("lfu-decay-time", "int", 1, minimum=0),
     Directive("proto-max-bulk-len", "memory", 512 * 1024 * 1024, minimum=1024 * 1024),
     Directive("client-query-buffer-limit", "memory", 1024**3, minimum=1024 * 1024),
-    Directive("client-output-buffer-limit", "string", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    Directive(
+        "client-output-buffer-limit", "obuf",
+        ((0, 0, 0), (268435456, 67108864, 60), (33554432, 8388608, 60)),
+    ),
     # Persistence (issue: durable storage).
     Directive("appendonly", "bool", True),
     Directive("appendfsync", "enum", "always", choices=("always", "everysec", "no")),
@@ -318,7 +363,7 @@ class Config:
         d = _BY_NAME.get(name.lower())
         if d is None:
             raise ValueError(f"Bad directive or wrong number of arguments: '{name}'")
-        self._values[d.name] = d.parse(raw)
+        self._values[d.name] = d.parse_onto(raw, self._values[d.name])
 
     def set_many(self, pairs: list[tuple[str, str]], allow_protected: bool = False) -> None:
         """CONFIG SET: all or nothing, with Redis's error texts.
@@ -348,7 +393,7 @@ class Config:
         parsed: list[tuple[Directive, Any]] = []
         for d, raw in named:
             try:
-                parsed.append((d, d.parse(raw)))
+                parsed.append((d, d.parse_onto(raw, self._values[d.name])))
             except ValueError as e:
                 raise RespError(f"CONFIG SET failed (possibly related to argument '{d.name}') - {e}") from None
         old = [(d.name, self._values[d.name]) for d, _ in parsed]

@@ -38,6 +38,7 @@ from moonkv.errors import (
 from moonkv.keyspace import Keyspace, events
 from moonkv.monitoring import REDACT, LatencyMonitor, SlowLog, record
 from moonkv.pubsub import Hub
+from moonkv.tracking import Tracker, TrackingState
 
 Effect = tuple[int, list[bytes]]
 
@@ -166,6 +167,9 @@ class Server:
         self.slow_ns = _NEVER  # min of the two: call()'s single test
         self._thresholds()
         self.config.on_change(self._config_changed)
+        tracker = Tracker(self.clients.get)
+        tracker.max_keys = self.config["tracking-table-max-keys"]
+        self.ks.tracker = tracker
         self.refresh_write_refusal()
 
     # Instance attributes cost the whole request path: with 29, a 30th made every GET cost
@@ -180,11 +184,20 @@ class Server:
     def clock(self) -> Clock:
         return self.ks.clock
 
+    @property
+    def tracker(self) -> Tracker:
+        """Client-side caching's table, kept on the keyspace (see the note above)."""
+        return self.ks.tracker  # type: ignore[no-any-return]
+
     # -- configuration ---------------------------------------------------
 
     def _config_changed(self, name: str, value: Any) -> None:
         if name == "notify-keyspace-events":
             self.ks.events = events.active(value)
+        elif name == "tracking-table-max-keys":
+            self.tracker.max_keys = value
+            if value and len(self.tracker.table) > value:
+                self.tracker.shrink()
         elif name == "requirepass":
             # The default user's password; existing connections stay authenticated, as in Redis.
             self.acl.set_default_password(value)
@@ -407,11 +420,47 @@ class Server:
             self._slow(c, spec, argv, dt)
         if self.monitors and not ("admin" in spec.flags or "skip_monitor" in spec.flags):
             self.feed_monitors(c, argv)
+        if ks.tracking:  # some client tracks keys (client-side caching)
+            self._track(c, spec, argv)
         # Effects are recorded only while a sink (the durable log) takes them,
         # as Redis propagates only with an AOF or replicas.
         if ks.dirty != dirty and spec.is_write and self.sinks and self._explicit == explicit:
             self.effects.append((c.db.id, argv))
         return reply
+
+    def _track(self, c: Client, spec: CommandSpec, argv: list[bytes]) -> None:
+        """After a command while tracking is on: remember what a tracking client read.
+
+        A script that called a read command tracks its declared keys for its caller,
+        as Redis does (the keys it reads by name are not tracked)."""
+        tracker = self.tracker
+        if c.in_script:
+            if spec.is_readonly:
+                tracker.script_read = True
+            return
+        tracker.current = c
+        script_read = tracker.script_read
+        tracker.script_read = False
+        state = c.tracking
+        if state is None:
+            return
+        # EVAL_RO and FCALL_RO are flagged readonly, but track only as scripts do.
+        if script_read if spec.name in _SCRIPT_RUNNERS else spec.is_readonly:
+            if spec.one_key:
+                tracker.remember_key(c, state, argv[1])
+            else:
+                tracker.remember(c, [argv[i] for i in spec.key_positions(argv)])
+        # CLIENT CACHING applies to the next command (the whole of a MULTI/EXEC).
+        if state.caching and not c.in_exec and c.multi is None and not spec.name.startswith("client|"):
+            state.caching = False
+
+    def track(self, c: Client, state: TrackingState | None, prefixes: list[bytes]) -> None:
+        """CLIENT TRACKING ON (``state``) or OFF (None)."""
+        if state is None:
+            self.tracker.disable(c)
+        else:
+            self.tracker.enable(c, state, prefixes)
+        self.ks.tracking = self.tracker.active()
 
     def feed_monitors(self, c: Client, argv: list[bytes]) -> None:
         """Show a command to the MONITOR clients (after it ran; scripts before they run)."""
@@ -474,6 +523,9 @@ class Server:
         if ks.touched or ks.flushed:
             if self.watched:
                 self._invalidate_watches()
+            if ks.tracking:
+                self.tracker.invalidate(ks.touched, bool(ks.flushed))
+                ks.tracking = self.tracker.active()
             ks.touched = []
             ks.flushed = []
         if ks.ready:
@@ -660,6 +712,9 @@ class Server:
         if ks.touched or ks.flushed:
             if self.watched:
                 self._invalidate_watches()
+            if ks.tracking:
+                self.tracker.invalidate(ks.touched, bool(ks.flushed))
+                ks.tracking = self.tracker.active()
             ks.touched = []
             ks.flushed = []
 
@@ -679,6 +734,8 @@ class Server:
         self.monitors.pop(c, None)
         if self.replication is not None:
             self.replication.client_gone(c)
+        if c.tracking is not None:
+            self.track(c, None, [])
         self.clients.pop(c.id, None)
 
     def new_client(self) -> Client:

@@ -29,7 +29,8 @@ class Keyspace:
       it before and after a command to decide whether to propagate an effect.
     * ``touched`` lists ``(db, key)`` modified by the running unit while some
       client WATCHes keys (``watched``, the executor's table, shared here); the
-      executor invalidates WATCHes from it once the unit commits.
+      executor invalidates WATCHes from it once the unit commits; also while
+      ``tracking`` (a client tracks keys), for client-side caching's invalidations.
     * ``undo`` is a list while a transactional unit (a script) runs: every
       mutation appends a function that reverses it.
     * ``expired_effects`` collects ``DEL`` effects of keys removed because their
@@ -62,6 +63,8 @@ class Keyspace:
         # missing but stay, so a pause changes nothing (see expiry_paused).
         self.expiry_paused_until = 0.0
         self.events = 0
+        self.tracking = False  # some client has CLIENT TRACKING on: record touched keys
+        self.tracker: Any = None  # the engine's tracking.Tracker (client-side caching)
         self.notifier: Notifier = _no_notifier
 
     def now_ms(self) -> int:
@@ -169,7 +172,7 @@ class Database:
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
         ks.dirty += 1
-        if ks.watched:
+        if ks.watched or ks.tracking:
             ks.touched.append((self.id, key))
         if ks.blocking_keys and (self.id, key) in ks.blocking_keys:
             ks.ready.append((self.id, key))  # a list/zset moved into place may serve waiters
@@ -184,7 +187,7 @@ class Database:
         if ks.undo is not None:
             ks.undo.append(_restore(self, key, old, old_exp))
         ks.dirty += 1
-        if ks.watched:
+        if ks.watched or ks.tracking:
             ks.touched.append((self.id, key))
         if ks.blocking_keys and (self.id, key) in ks.blocking_keys:
             ks.ready.append((self.id, key))  # a blocked XREADGROUP answers that its stream is gone
@@ -196,7 +199,7 @@ class Database:
             ks.undo.append(_restore_expire(self, key, self.expires.get(key)))
         self.expires[key] = when_ms
         ks.dirty += 1
-        if ks.watched:
+        if ks.watched or ks.tracking:
             ks.touched.append((self.id, key))
 
     def persist(self, key: bytes) -> bool:
@@ -207,7 +210,7 @@ class Database:
         if ks.undo is not None:
             ks.undo.append(_restore_expire(self, key, old))
         ks.dirty += 1
-        if ks.watched:
+        if ks.watched or ks.tracking:
             ks.touched.append((self.id, key))
         return True
 
@@ -215,7 +218,7 @@ class Database:
         """Announce an in-place change of the container at ``key``."""
         ks = self.ks
         ks.dirty += changes
-        if ks.watched:
+        if ks.watched or ks.tracking:
             ks.touched.append((self.id, key))
 
     def notify(self, cls: int, event: bytes, key: bytes) -> None:
@@ -260,7 +263,7 @@ class Database:
             ks.undo.append(_restore(self, key, value, when))
         ks.expired_keys += 1
         ks.expired_effects.append((self.id, [b"DEL", key]))
-        if ks.watched:
+        if ks.watched or ks.tracking:
             ks.touched.append((self.id, key))
         if ks.events & EXPIRED:
             ks.notifier(b"expired", key, self.id)

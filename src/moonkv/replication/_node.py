@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from moonkv.engine import BLOCKED, NO_REPLY, Client, Server
-from moonkv.engine._config import parse_memory
+from moonkv.engine._config import REPLICA_CLASS
 from moonkv.errors import RespError
 from moonkv.protocol import RawReply
 from moonkv.replication import _stream
@@ -104,7 +104,8 @@ class Replication:
         self.failover_target: tuple[str, int] | None = None
         self.failover_deadline = 0.0
         self.failover_force = False
-        self.limits = _output_limits(self.config["client-output-buffer-limit"])
+        # client-output-buffer-limit's replica class (normal and pubsub: server/_connection.py).
+        self.limits: tuple[int, int, int] = self.config["client-output-buffer-limit"][REPLICA_CLASS]
         self.config.on_change(self._config_changed)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -121,7 +122,7 @@ class Replication:
         if name == "repl-backlog-size" and self.backlog is not None:
             self.backlog.resize(value)
         elif name == "client-output-buffer-limit":
-            self.limits = _output_limits(value)
+            self.limits = value[REPLICA_CLASS]
 
     @property
     def is_replica(self) -> bool:
@@ -741,16 +742,3 @@ class Replication:
             f"sync_partial_ok:{self.sync_partial_ok}",
             f"sync_partial_err:{self.sync_partial_err}",
         ]
-
-
-def _output_limits(text: str) -> tuple[int, int, int]:
-    """The replica class of client-output-buffer-limit: (hard, soft, soft seconds)."""
-    words = text.split()
-    for i in range(0, len(words) - 3, 4):
-        if words[i].lower() in ("slave", "replica"):
-            try:
-                return parse_memory(words[i + 1]), parse_memory(words[i + 2]), int(words[i + 3])
-            except ValueError:
-                break
-    return 256 << 20, 64 << 20, 60
-

@@ -12,6 +12,7 @@ reply no longer interleave with the reads still to do.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import Callable
@@ -30,11 +31,31 @@ from moonkv.engine import (
     pause_holds,
     refuses_peer,
 )
+from moonkv.engine._config import ObufLimits
 from moonkv.errors import ProtocolError, RespError
 from moonkv.protocol import RawReply, Replies, RespParser, bulk, encode, encode_many
 
 _OK: Final = b"+OK\r\n"
 _OK_STR: Final = "OK"  # handlers return this very object (an interned literal)
+
+# Flow control.  The transport asks the connection to stop producing (pause_writing) once
+# more than _HIGH_WATER bytes wait to be written, and lets it go on (resume_writing) under
+# _LOW_WATER; meanwhile the connection reads nothing more from that client.  A pipeline
+# stops being served once its replies of this batch pass _BATCH_BYTES: the rest waits,
+# unread input included, until the transport has taken those replies.
+_HIGH_WATER: Final = 1024 * 1024
+_LOW_WATER: Final = 256 * 1024
+_BATCH_BYTES: Final = 4 * 1024 * 1024
+
+# Redis answers into a 16 KiB buffer each client has, and counts only what overflows it
+# (its reply list) as the output buffer: its limits and CLIENT LIST's omem.
+_REPLY_BUFFER: Final = 16 * 1024
+
+# client-output-buffer-limit's classes (Outbox.obuf_limits) by index.
+_NORMAL: Final = 0
+_PUBSUB: Final = 2
+
+log = logging.getLogger("moonkv")
 
 if TYPE_CHECKING:
     from moonkv.engine import Server
@@ -44,7 +65,7 @@ if TYPE_CHECKING:
 class Outbox:
     """The connections holding replies in this event loop iteration, and their flush."""
 
-    __slots__ = ("conns", "scheduled", "server", "call_soon", "durable")
+    __slots__ = ("conns", "scheduled", "server", "call_soon", "durable", "obuf_limits")
 
     def __init__(self, server: Server, durable: Callable[[list[Connection], bool], None]) -> None:
         self.conns: list[Connection] = []
@@ -53,6 +74,14 @@ class Outbox:
         # The loop's call_soon: the flush runs after this iteration's I/O callbacks.
         self.call_soon: Callable[[Callable[[], None]], object] | None = None
         self.durable = durable  # releases replies once the log records are durable
+        # client-output-buffer-limit of the normal and pubsub classes (replicas: replication);
+        # None for a class without limits, so a write pays one test for it.
+        self.obuf_limits = _obuf_active(server.config["client-output-buffer-limit"])
+        server.config.on_change(self._config_changed)
+
+    def _config_changed(self, name: str, value: object) -> None:
+        if name == "client-output-buffer-limit":
+            self.obuf_limits = _obuf_active(value)  # type: ignore[arg-type]
 
     def flush(self, wait: bool = False) -> None:
         """Write the held replies; ``wait``: a durable flush must not go on in the background."""
@@ -73,6 +102,7 @@ class Connection(asyncio.Protocol):
     __slots__ = (
         "proc", "server", "outbox", "transport", "client", "parser", "pending", "held", "batch", "closed",
         "idle_cmd", "idle_buffered", "idle_since",
+        "congested", "throttled", "soft_since",
     )
 
     def __init__(self, proc: ServerProcess, client: Client | None = None) -> None:
@@ -91,6 +121,9 @@ class Connection(asyncio.Protocol):
         self.idle_cmd = b""
         self.idle_buffered = 0
         self.idle_since = time.monotonic()
+        self.congested = False  # the transport holds more than _HIGH_WATER (pause_writing)
+        self.throttled = False  # a pipeline stopped at _BATCH_BYTES waits for its replies to go
+        self.soft_since = 0.0  # when the output first passed the soft limit (0: under it)
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -116,8 +149,11 @@ class Connection(asyncio.Protocol):
             )
         c.send = self.send_async
         c.push = self.push
+        c.push_after = self.push_after
         c.close = self.close_client
         c.out_pending = transport.get_write_buffer_size  # type: ignore[attr-defined]
+        c.buffers = self.buffers
+        transport.set_write_buffer_limits(_HIGH_WATER, _LOW_WATER)  # type: ignore[attr-defined]
         self.client = c
         srv.add_client(c)
         self.proc.connections[c.id] = self
@@ -140,6 +176,29 @@ class Connection(asyncio.Protocol):
             self.proc.connections.pop(c.id, None)
         if self.proc.pause_waiters:
             self.proc.release(self)
+
+    def pause_writing(self) -> None:
+        """The client reads slower than it is answered: stop reading its requests."""
+        self.congested = True
+        t = self.transport
+        if t is not None and not self.closed:
+            t.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.congested = False
+        self.unthrottle()
+
+    def unthrottle(self) -> None:
+        """Serve what a stopped pipeline left, then read again unless that stopped too."""
+        self.throttled = False
+        c = self.client
+        t = self.transport
+        if c is None or t is None or self.closed:
+            return
+        if self.pending and c.blocked is None:
+            self.resume()
+        if not self.throttled and not self.congested and not self.closed:
+            t.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         c = self.client
@@ -217,6 +276,7 @@ class Connection(asyncio.Protocol):
             # A pipeline: its leading data commands skip the per-command checks
             # (Server.execute_data); none of them can pause, close or switch the client.
             run = srv.execute_data
+            size = 0
             for argv in cmds:
                 reply = run(c, argv)
                 if reply is NOT_DATA:
@@ -225,6 +285,10 @@ class Connection(asyncio.Protocol):
                 t = type(reply)
                 if t is bytes:
                     out.append(bulk(reply))  # type: ignore[arg-type]
+                    size += len(reply)  # type: ignore[arg-type]
+                    if size > _BATCH_BYTES and start < len(cmds):
+                        self.throttle(cmds[start:])
+                        return
                 elif reply is _OK_STR:
                     out.append(_OK)
                 elif t is int:  # PUBLISH, INCR, counts
@@ -233,9 +297,16 @@ class Connection(asyncio.Protocol):
                     self.pending.extend(cmds[start:])
                     return
                 else:
+                    n = len(out)
                     self._emit(reply, out)
+                    for chunk in out[n:]:
+                        size += len(chunk)
+                    if size > _BATCH_BYTES and start < len(cmds):
+                        self.throttle(cmds[start:])
+                        return
             else:
                 return
+        size = 0
         for i, argv in enumerate(cmds[start:] if start else cmds, start):
             if c.closing:
                 break
@@ -247,13 +318,27 @@ class Connection(asyncio.Protocol):
             if reply is BLOCKED:
                 self.pending.extend(cmds[i + 1 :])
                 break
+            n = len(out)
             self._emit(reply, out)
             if c.closing:
                 break
             if srv.shutdown_requested is not None:
                 break
+            for chunk in out[n:]:
+                size += len(chunk)
+            if size > _BATCH_BYTES and i + 1 < len(cmds):
+                self.throttle(cmds[i + 1 :])
+                break
         if srv.shutdown_requested is not None:
             proc.request_shutdown()
+
+    def throttle(self, rest: list[list[bytes]]) -> None:
+        """Stop a pipeline whose replies passed _BATCH_BYTES: ``rest`` waits (see unthrottle)."""
+        self.pending[:0] = rest
+        self.throttled = True
+        t = self.transport
+        if t is not None and not self.closed:
+            t.pause_reading()
 
     def _after(self, reply: object, out: list[bytes]) -> list[bytes]:
         """The general handling of one executed command's reply (see run_commands)."""
@@ -331,6 +416,11 @@ class Connection(asyncio.Protocol):
                 box.scheduled = True
                 box.call_soon(box.flush)
 
+    def push_after(self, data: bytes) -> None:
+        """A push that follows the reply of the command running now (Client.push_after):
+        that reply is held or gathered before the loop's next callback runs."""
+        asyncio.get_event_loop().call_soon(self.push, data)
+
     def take_held(self) -> bytes:
         held = self.held
         self.held = None
@@ -342,14 +432,78 @@ class Connection(asyncio.Protocol):
         t = self.transport
         if t is None or self.closed:
             return
+        c = self.client
         if data:
+            if c is not None:
+                limit = self.outbox.obuf_limits[_PUBSUB if c.subs is not None else _NORMAL]
+                if limit is not None and self.over_limit(
+                    limit, len(data) + t.get_write_buffer_size() - _REPLY_BUFFER
+                ):
+                    return
             self.server.net_output_bytes += len(data)
             t.write(data)
-        c = self.client
+            if self.throttled and not self.congested:
+                # The transport took the replies without filling up: go on at once.
+                asyncio.get_event_loop().call_soon(self.unthrottle)
         if c is not None and c.closing:
             self.closed = True
             t.close()
             self.server.remove_client(c)  # gone now: no longer subscribed or counted
+
+    def over_limit(self, limit: tuple[int, int, int], used: int) -> bool:
+        """client-output-buffer-limit: close the client once ``used`` passes its hard limit,
+        or its soft limit for longer than the soft seconds (Redis's rule); True if closed."""
+        hard, soft, seconds = limit
+        if hard and used >= hard:
+            self.drop_over_limit()
+            return True
+        if soft and used >= soft:
+            now = time.monotonic()
+            if not self.soft_since:
+                self.soft_since = now
+                # Redis's cron closes a client that stays over the limit with no more traffic.
+                asyncio.get_event_loop().call_later(seconds + 0.1, self.check_soft_limit)
+            elif now - self.soft_since > seconds:
+                self.drop_over_limit()
+                return True
+        else:
+            self.soft_since = 0.0
+        return False
+
+    def check_soft_limit(self) -> None:
+        c = self.client
+        t = self.transport
+        if c is None or t is None or self.closed or not self.soft_since:
+            return
+        limit = self.outbox.obuf_limits[_PUBSUB if c.subs is not None else _NORMAL]
+        if limit is None:
+            self.soft_since = 0.0
+            return
+        self.over_limit(limit, t.get_write_buffer_size() - _REPLY_BUFFER)
+        if not self.closed and self.soft_since:
+            asyncio.get_event_loop().call_later(0.5, self.check_soft_limit)
+
+    def drop_over_limit(self) -> None:
+        """Close at once, dropping every unwritten reply, as Redis frees such a client."""
+        c = self.client
+        t = self.transport
+        assert c is not None and t is not None
+        log.warning("Client %s scheduled to be closed ASAP for overcoming of output buffer limits.", c.info_line())
+        c.closing = True
+        self.closed = True
+        self.held = None
+        t.abort()
+        self.server.remove_client(c)
+
+    def buffers(self) -> tuple[int, int, int]:
+        """(query buffer bytes, output bytes over the reply buffer, output chunks) for CLIENT
+        LIST: the output is what is held for this iteration's flush and not yet written."""
+        held = self.held
+        t = self.transport
+        pending = t.get_write_buffer_size() if t is not None and not self.closed else 0
+        total = pending + (sum(len(b) for b in held) if held is not None else 0)
+        chunks = (len(held) if held is not None else 0) + (pending > 0)
+        return self.parser.buffered, max(0, total - _REPLY_BUFFER), chunks
 
     def send_async(self, reply: object) -> None:
         """Deliver a reply produced outside this connection's request (blocked client served)."""
@@ -416,6 +570,11 @@ def keepalive(sock: Any, interval: int) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
     except OSError:
         pass  # a socket that is already gone: the connection ends anyway
+
+
+def _obuf_active(limits: ObufLimits) -> tuple[tuple[int, int, int] | None, ...]:
+    """The classes with a limit (hard, or soft with its seconds); None for the others."""
+    return tuple(lim if lim[0] or lim[1] else None for lim in limits)
 
 
 def _address(name: object) -> str:

@@ -84,7 +84,7 @@ def unlink(c: Client, argv: list[bytes]) -> object:
          summary="Determines whether one or more keys exist.",
          complexity="O(N) where N is the number of keys to check.")
 def exists(c: Client, argv: list[bytes]) -> object:
-    lr = c.db.lookup_read
+    lr = c.db.lookup_notouch  # counts hits and misses, leaves the access clock alone
     n = 0
     for k in argv[1:]:
         if lr(k) is not None:
@@ -96,7 +96,12 @@ def exists(c: Client, argv: list[bytes]) -> object:
          summary="Returns the number of existing keys out of those specified after updating the time they were last accessed.",
          complexity="O(N) where N is the number of keys that will be touched.")
 def touch(c: Client, argv: list[bytes]) -> object:
-    return exists(c, argv)
+    lr = c.db.lookup_read
+    n = 0
+    for k in argv[1:]:
+        if lr(k) is not None:
+            n += 1
+    return n
 
 
 @command("type", 2, "readonly fast", keys=keys(1, flags="RO"), group=_G,
@@ -500,7 +505,8 @@ def object_freq(c: Client, argv: list[bytes]) -> object:
         return None
     if not _lfu(c):
         raise RespError(_LFU_ERR)
-    return 0
+    t = c.db.tracker
+    return t.freq(argv[2], c.db.ks.now_ms()) if t is not None else 0
 
 
 @command("object|idletime", 3, "readonly", keys=keys(2, flags="RO"), group=_G, since="2.2.3",
@@ -511,7 +517,8 @@ def object_idletime(c: Client, argv: list[bytes]) -> object:
         return None
     if _lfu(c):
         raise RespError(_LRU_ERR)
-    return 0
+    t = c.db.tracker  # kept under eviction policies only (docs/compatibility.md)
+    return t.idle_ms(argv[2], c.db.ks.now_ms()) // 1000 if t is not None else 0
 
 
 @command("object|refcount", 3, "readonly", keys=keys(2, flags="RO"), group=_G, since="2.2.3",

@@ -88,22 +88,24 @@ def _section_clients(srv: Server) -> list[str]:
 
 def _section_memory(srv: Server) -> list[str]:
     rss = _rss()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    used = srv.evictor.used_memory()
+    dataset = srv.ks.dataset_memory()
+    peak = srv.evictor.peak
     eng = srv.scripting
     lua = eng.memory_used() if eng is not None else 0
     nscripts = eng.cached_count() if eng is not None else 0
     maxmem = srv.config["maxmemory"]
     return [
-        f"used_memory:{rss}",
-        f"used_memory_human:{_human(rss)}",
+        f"used_memory:{used}",
+        f"used_memory_human:{_human(used)}",
         f"used_memory_rss:{rss}",
         f"used_memory_rss_human:{_human(rss)}",
         f"used_memory_peak:{peak}",
         f"used_memory_peak_human:{_human(peak)}",
-        "used_memory_peak_perc:100.00%",
-        "used_memory_overhead:0",
+        f"used_memory_peak_perc:{100 * used / max(peak, 1):.2f}%",
+        f"used_memory_overhead:{used - dataset}",
         "used_memory_startup:0",
-        f"used_memory_dataset:{rss}",
+        f"used_memory_dataset:{dataset}",
         # pymalloc has no jemalloc figures: the allocator's view is the process's.
         f"allocator_allocated:{rss}",
         f"allocator_active:{rss}",
@@ -126,7 +128,7 @@ def _section_memory(srv: Server) -> list[str]:
         "allocator_frag_bytes:0",
         "allocator_rss_ratio:1.00",
         "allocator_rss_bytes:0",
-        "mem_fragmentation_ratio:1.00",
+        f"mem_fragmentation_ratio:{rss / max(used, 1):.2f}",
         "mem_fragmentation_bytes:0",
         "mem_not_counted_for_evict:0",
         "mem_replication_backlog:0",
@@ -431,8 +433,7 @@ def swap_databases(srv: Server, a: int, b: int) -> None:
             ks.touched.append((wdb, key))
 
     def do_swap() -> None:
-        da.data, db_.data = db_.data, da.data
-        da.expires, db_.expires = db_.expires, da.expires
+        da.swap(db_)
 
     do_swap()
     ks.record(do_swap)

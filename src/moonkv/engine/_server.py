@@ -25,6 +25,7 @@ from moonkv.commands.table import TABLE, CommandSpec, lookup, resolve_subcommand
 from moonkv.engine._acl import Acl
 from moonkv.engine._client import REPLY_ON, Client
 from moonkv.engine._config import Config
+from moonkv.engine._evict import EVICT_FAIL, Evictor, tracking_for
 from moonkv.engine._monitor import line as monitor_line
 from moonkv.engine._protect import DEBUG_REFUSED, enabled_for
 from moonkv.errors import (
@@ -32,6 +33,7 @@ from moonkv.errors import (
     LoadingError,
     MisconfError,
     NoAuthError,
+    OomError,
     RespError,
     wrong_arity,
 )
@@ -100,6 +102,8 @@ _PUBSUB_ALLOWED: Final = frozenset({
     "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe",
     "quit", "reset",
 })
+# Commands a client in MULTI may still send when out of memory (Redis's processCommand).
+_MULTI_OOM_OK: Final = frozenset({"exec", "discard", "quit", "reset"})
 
 
 class Server:
@@ -166,6 +170,11 @@ class Server:
         self.latency_ns = _NEVER
         self.slow_ns = _NEVER  # min of the two: call()'s single test
         self._thresholds()
+        # maxmemory, as an attribute: execute() tests it before every command.
+        self.maxmemory: int = self.config["maxmemory"]
+        self.oom = False  # the last check found memory over the limit (Redis's pre_command_oom_state)
+        self.evictor = Evictor(self)
+        self._track_access()
         self.config.on_change(self._config_changed)
         tracker = Tracker(self.clients.get)
         tracker.max_keys = self.config["tracking-table-max-keys"]
@@ -207,6 +216,44 @@ class Server:
             self.latency_tracking = value
         elif name in ("slowlog-log-slower-than", "slowlog-max-len", "latency-monitor-threshold"):
             self._thresholds()
+        elif name in ("maxmemory", "maxmemory-policy", "lfu-log-factor", "lfu-decay-time"):
+            self.maxmemory = self.config["maxmemory"]
+            self.oom = False
+            self._track_access()
+
+    def _track_access(self) -> None:
+        cfg = self.config
+        self.ks.track_access(tracking_for(
+            self.maxmemory, str(cfg["maxmemory-policy"]), cfg["lfu-log-factor"], cfg["lfu-decay-time"]))
+
+    # -- maxmemory ---------------------------------------------------------
+
+    def out_of_memory(self, c: Client, spec: CommandSpec) -> bool:
+        """Evict before a command (maxmemory is set); whether the command must be refused.
+
+        Every command first lets eviction run, as in Redis; only those that may
+        grow memory are refused when it could not make room: denyoom ones, EXEC
+        of a transaction holding one, and anything queued into MULTI.
+        """
+        repl = self.replication
+        if repl is not None and repl.is_replica:
+            return False  # a replica gets its primary's evictions (replica-ignore-maxmemory)
+        self.oom = self.evictor.perform() == EVICT_FAIL
+        if not self.oom:
+            return False
+        if spec.denyoom:
+            return True
+        if c.multi is not None:
+            if spec.name == "exec":
+                return any(s.denyoom for s, _ in c.multi)
+            return spec.name not in _MULTI_OOM_OK
+        return False
+
+    def oom_reply(self, c: Client, spec: CommandSpec) -> RespError:
+        spec.rejected_calls += 1
+        if c.multi is not None and spec.name != "exec":
+            c.multi_error = True
+        return self.error_reply(OomError("command not allowed when used memory > 'maxmemory'."))
 
     def refresh_write_refusal(self) -> None:
         """Recompute :attr:`write_refusal` (replication reports role and good replicas)."""
@@ -254,6 +301,8 @@ class Server:
             a = spec.arity
             n = len(argv)
             if n == a if a > 0 else n >= -a:
+                if self.maxmemory and self.out_of_memory(c, spec):
+                    return self.oom_reply(c, spec)
                 c.last_cmd = argv[0]
                 reply = self.call(c, spec, argv)
                 self.end_unit()
@@ -286,6 +335,8 @@ class Server:
             if c.multi is not None:
                 c.multi_error = True
             return self.error_reply(e)
+        if self.maxmemory and self.out_of_memory(c, spec):
+            return self.oom_reply(c, spec)
         # CLIENT LIST's cmd=: the full name (client|list) as Redis shows it; a new object per
         # request (server/_idle.py tells from it that a command ran).
         c.last_cmd = argv[0] if spec.parent is None else argv[0] + b"|" + argv[1]
@@ -344,6 +395,8 @@ class Server:
         if not (n == a if a > 0 else n >= -a):
             return NOT_DATA
         self.commands_processed += 1
+        if self.maxmemory and self.out_of_memory(c, spec):
+            return self.oom_reply(c, spec)
         c.last_cmd = argv[0]
         reply = self.call(c, spec, argv)
         self.end_unit()

@@ -9,7 +9,9 @@ from typing import Any
 
 from moonkv.clock import Clock
 from moonkv.errors import WrongTypeError
+from moonkv.keyspace.access import Tracker
 from moonkv.keyspace.events import EXPIRED, KEY_MISS, NEW
+from moonkv.keyspace.memory import EXPIRE_SIZE, bytes_size, key_size, table_size, value_size
 
 UndoFn = Callable[[], None]
 Notifier = Callable[[bytes, bytes, int], None]  # (event, key, db id)
@@ -44,6 +46,9 @@ class Keyspace:
 
     def __init__(self, ndbs: int = 16, clock: Clock | None = None) -> None:
         self.clock = clock or Clock()
+        # The eviction policy's access clock (see moonkv.keyspace.access):
+        # (lfu, lfu-log-factor, lfu-decay-time) while one is kept, else None.
+        self.tracking: tuple[bool, int, int] | None = None
         self.dbs = [Database(i, self) for i in range(ndbs)]
         self.dirty = 0
         self.touched: list[tuple[int, bytes]] = []
@@ -81,9 +86,49 @@ class Keyspace:
         if u is not None:
             u.append(fn)
 
+    def dataset_memory(self) -> int:
+        """Estimated bytes held by the keys, values, TTLs and eviction bookkeeping of all dbs."""
+        return sum(db.memory() for db in self.dbs if db.data)
+
+    def track_access(self, tracking: tuple[bool, int, int] | None) -> None:
+        """Keep (or drop) every database's access clock: ``(lfu, log_factor, decay_time)``.
+
+        Switching between LRU and LFU starts every key afresh (Redis too warns
+        that the data "will take some time to adjust").
+        """
+        old = self.tracking
+        self.tracking = tracking
+        now = self.now_ms()
+        for db in self.dbs:
+            if tracking is None:
+                db.tracker = None
+            elif old is not None and old[0] == tracking[0] and db.tracker is not None:
+                db.tracker.log_factor = tracking[1]
+                db.tracker.decay_time = tracking[2]
+            else:
+                t = db.tracker = Tracker(*tracking)
+                for key in db.data:
+                    t.add(key, now)
+
+    def recount(self) -> None:
+        """Measure every key again (after a load that filled the tables directly)."""
+        for db in self.dbs:
+            db.recount()
+
 
 class Database:
-    __slots__ = ("id", "data", "expires", "ks", "avg_ttl")
+    """One database.  Besides its tables it keeps its memory estimate up to date:
+
+    * ``used``: the keys' and values' bytes (:mod:`moonkv.keyspace.memory`),
+      adjusted by every write that goes through these methods;
+    * ``sizes``: the last measured size of each container value (a string's
+      is its length, so strings need no entry);
+    * ``stale``: containers changed in place (:meth:`touch`) since they were
+      last measured, settled when the figure is read or the set grows;
+    * ``tracker``: the access clock while an eviction policy needs one.
+    """
+
+    __slots__ = ("id", "data", "expires", "ks", "avg_ttl", "used", "sizes", "stale", "tracker")
 
     def __init__(self, index: int, ks: Keyspace) -> None:
         self.id = index
@@ -91,6 +136,12 @@ class Database:
         self.expires: dict[bytes, int] = {}
         self.ks = ks
         self.avg_ttl = 0
+        self.used = 0
+        self.sizes: dict[bytes, int] = {}
+        self.stale: set[bytes] = set()
+        self.tracker: Tracker | None = None
+        if ks.tracking is not None:
+            self.tracker = Tracker(*ks.tracking)
 
     # -- reads -----------------------------------------------------------
 
@@ -107,6 +158,19 @@ class Database:
 
     def lookup_read(self, key: bytes) -> Any:
         """Like :meth:`get`, and counts keyspace hits and misses."""
+        v = self.get(key)
+        if v is None:
+            self.ks.misses += 1
+            if self.ks.events:
+                self.notify(KEY_MISS, b"keymiss", key)
+        else:
+            self.ks.hits += 1
+            if self.tracker is not None:
+                self.tracker.access(key, self.ks.now_ms())
+        return v
+
+    def lookup_notouch(self, key: bytes) -> Any:
+        """Like :meth:`lookup_read` without counting as an access (EXISTS, as Redis's NOTOUCH)."""
         v = self.get(key)
         if v is None:
             self.ks.misses += 1
@@ -166,11 +230,15 @@ class Database:
                 self.get(key)  # a stale key expires first ("expired", then "new"), as in Redis
             if ks.events & NEW and key not in data:
                 ks.notifier(b"new", key, self.id)
+        old = data.get(key)
         if ks.undo is not None:
-            ks.undo.append(_restore(self, key, data.get(key), self.expires.get(key)))
+            ks.undo.append(_restore(self, key, old, self.expires.get(key)))
         data[key] = value
+        self.account(key, old, value)
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
+        if self.tracker is not None:
+            self.tracker.access(key, ks.now_ms())
         ks.dirty += 1
         if ks.watched or ks.tracking:
             ks.touched.append((self.id, key))
@@ -184,6 +252,7 @@ class Database:
         ks = self.ks
         old = self.data.pop(key)
         old_exp = self.expires.pop(key, None) if self.expires else None
+        self.account(key, old, None)
         if ks.undo is not None:
             ks.undo.append(_restore(self, key, old, old_exp))
         ks.dirty += 1
@@ -220,6 +289,12 @@ class Database:
         ks.dirty += changes
         if ks.watched or ks.tracking:
             ks.touched.append((self.id, key))
+        stale = self.stale
+        stale.add(key)
+        if len(stale) > 1024 and ks.undo is None:
+            self.settle()
+        if self.tracker is not None:
+            self.tracker.access(key, ks.now_ms())
 
     def notify(self, cls: int, event: bytes, key: bytes) -> None:
         """Announce a keyspace event of class ``cls`` (see :mod:`moonkv.keyspace.events`)."""
@@ -246,6 +321,7 @@ class Database:
                 ks = self.ks
                 del data[key]
                 old_exp = self.expires.pop(key, None) if self.expires else None
+                self.account(key, value, None)
                 if ks.undo is not None:
                     ks.undo.append(_restore(self, key, value, old_exp))
 
@@ -259,6 +335,7 @@ class Database:
         ks = self.ks
         value = self.data.pop(key, None)
         when = self.expires.pop(key, None)
+        self.account(key, value, None)
         if ks.undo is not None:
             ks.undo.append(_restore(self, key, value, when))
         ks.expired_keys += 1
@@ -268,19 +345,103 @@ class Database:
         if ks.events & EXPIRED:
             ks.notifier(b"expired", key, self.id)
 
+    # -- memory ------------------------------------------------------------
+
+    def account(self, key: bytes, old: Any, new: Any) -> None:
+        """``key``'s value went from ``old`` to ``new`` (None: absent): adjust the estimate.
+
+        Also keeps the access tracker's key set (a new key enters it, a removed one leaves).
+        """
+        delta = 0
+        if old is None:
+            if new is None:
+                return
+            delta = key_size(key)
+            if self.tracker is not None:
+                self.tracker.add(key, self.ks.now_ms())
+        elif type(old) is bytes:
+            delta = -bytes_size(len(old))
+        else:
+            delta = -self.sizes.pop(key, 0)
+        if new is None:
+            delta -= key_size(key)
+            if self.tracker is not None:
+                self.tracker.remove(key)
+        elif type(new) is bytes:
+            delta += bytes_size(len(new))
+        else:
+            size = value_size(new)
+            self.sizes[key] = size
+            delta += size
+        self.used += delta
+
+    def settle(self) -> None:
+        """Measure again the containers changed in place since they were last measured.
+
+        While a script runs they stay marked: its rollback may change them again.
+        """
+        data = self.data
+        sizes = self.sizes
+        for key in self.stale:
+            v = data.get(key)
+            if v is None or type(v) is bytes:
+                continue
+            size = value_size(v)
+            self.used += size - sizes.get(key, 0)
+            sizes[key] = size
+        if self.ks.undo is None:
+            self.stale = set()
+
+    def memory(self) -> int:
+        """Estimated bytes held by this database (keys, values, TTLs, bookkeeping)."""
+        if self.stale:
+            self.settle()
+        m = self.used + table_size(self.data) + table_size(self.expires) + EXPIRE_SIZE * len(self.expires)
+        if self.sizes:
+            m += table_size(self.sizes) + EXPIRE_SIZE * len(self.sizes)
+        if self.tracker is not None:
+            m += self.tracker.memory()
+        return m
+
+    def recount(self) -> None:
+        """Measure every key from scratch (after a load that filled the tables directly)."""
+        self.used = 0
+        self.sizes = {}
+        self.stale = set()
+        if self.ks.tracking is not None:
+            self.tracker = Tracker(*self.ks.tracking)  # account() enters each key
+        for key, v in self.data.items():
+            self.account(key, None, v)
+
+    def swap(self, other: Database) -> None:
+        """SWAPDB: exchange contents (and their accounting) with ``other``."""
+        self.data, other.data = other.data, self.data
+        self.expires, other.expires = other.expires, self.expires
+        self.used, other.used = other.used, self.used
+        self.sizes, other.sizes = other.sizes, self.sizes
+        self.stale, other.stale = other.stale, self.stale
+        self.tracker, other.tracker = other.tracker, self.tracker
+
     def flush(self) -> int:
         """Remove every key; returns how many there were."""
         ks = self.ks
         n = len(self.data)
         if ks.undo is not None:
             old_data, old_exp = self.data, self.expires
+            old_acct = (self.used, self.sizes, self.stale, self.tracker)
 
             def restore() -> None:
                 self.data, self.expires = old_data, old_exp
+                self.used, self.sizes, self.stale, self.tracker = old_acct
 
             ks.undo.append(restore)
         self.data = {}
         self.expires = {}
+        self.used = 0
+        self.sizes = {}
+        self.stale = set()
+        if ks.tracking is not None:
+            self.tracker = Tracker(*ks.tracking)
         ks.dirty += max(n, 1)
         ks.flushed.append(self.id)
         if ks.blocking_keys:
@@ -294,6 +455,7 @@ def _no_notifier(event: bytes, key: bytes, dbid: int) -> None:
 
 def _restore(db: Database, key: bytes, value: Any, expire: int | None) -> UndoFn:
     def undo() -> None:
+        db.account(key, db.data.get(key), value)
         if value is None:
             db.data.pop(key, None)
             db.expires.pop(key, None)

@@ -399,12 +399,9 @@ class ScriptEngine:
                 raise RespError(full=refusal)
 
     def over_maxmemory(self) -> bool:
-        limit = self._maxmemory
-        if not limit:
-            return False
-        from moonkv.commands.server import _rss
-
-        return bool(_rss() > limit)
+        """Whether the check before this command found memory over maxmemory (eviction
+        runs before a script, never inside it)."""
+        return bool(self._maxmemory) and self.server.oom
 
     # -- running ------------------------------------------------------------------
 
@@ -758,7 +755,8 @@ class ScriptEngine:
             if run.legacy and srv.write_refusal is not None:
                 spec.rejected_calls += 1
                 return self._refuse(srv.write_refusal)
-        if spec.denyoom and not run.allow_oom and run.legacy and self._maxmemory and self.over_maxmemory():
+        # As Redis: only while the script has not written yet (then it cannot stop halfway).
+        if spec.denyoom and not run.allow_oom and run.legacy and not run.undo and self.over_maxmemory():
             spec.rejected_calls += 1
             return self._refuse("OOM command not allowed when used memory > 'maxmemory'.")
         return None

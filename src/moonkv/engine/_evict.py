@@ -1,0 +1,183 @@
+"""maxmemory: evicting keys before a command, as Redis's ``performEvictions`` does.
+
+``Server`` calls :meth:`Evictor.perform` before every command while
+``maxmemory`` is set (never inside a script or EXEC: their commands do not
+come through the client path).  It deletes keys chosen by the policy until the
+estimate (:meth:`Evictor.used_memory`) is back under the limit; each key is
+a ``DEL`` effect, committed as a unit of its own before the command runs, so
+the durable log and replicas see evictions as ordinary deletions.
+
+The LRU/LFU/TTL policies use Redis's approximation: each round samples
+``maxmemory-samples`` keys per database into a pool of the 16 best
+candidates seen so far, and evicts the best of the pool that still exists.
+A round stops after ``maxmemory-eviction-tenacity``'s time limit; the rest is
+evicted by a timer, and the command is let through meanwhile (Redis's
+``EVICT_RUNNING``).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from itertools import islice
+from typing import TYPE_CHECKING, Final
+
+from moonkv.keyspace import Database
+
+if TYPE_CHECKING:
+    from moonkv.engine._server import Server
+
+POOL_SIZE: Final = 16
+CLIENT_SIZE: Final = 8192  # a connection's fixed buffers and objects (measured: docs/operations.md)
+_TTL_MAX: Final = (1 << 63) - 1
+
+EVICT_OK: Final = 0
+EVICT_RUNNING: Final = 1
+EVICT_FAIL: Final = 2
+
+
+def time_limit_us(tenacity: int) -> float:
+    """Redis's evictionTimeLimitUs: the time one round may spend evicting."""
+    if tenacity <= 10:
+        return 50.0 * tenacity
+    if tenacity < 100:
+        return 500.0 * 1.15 ** (tenacity - 10)
+    return float("inf")
+
+
+def tracking_for(maxmemory: int, policy: str, log_factor: int, decay_time: int) -> tuple[bool, int, int] | None:
+    """Which access clock the keyspace must keep: LRU/LFU policies always (OBJECT
+    IDLETIME/FREQ answer from it), random and TTL ones while a limit is set (to sample)."""
+    if policy.endswith(("-lru", "-lfu")) or (maxmemory and policy != "noeviction"):
+        return (policy.endswith("-lfu"), log_factor, decay_time)
+    return None
+
+
+class Evictor:
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.pool: list[tuple[int, int, bytes]] = []  # (rank, db id, key), best candidate last
+        self.timer_pending = False
+        self.peak = 0  # the highest used_memory seen (INFO used_memory_peak)
+
+    def used_memory(self) -> int:
+        """The estimate compared with maxmemory: the dataset and the server's own buffers."""
+        srv = self.server
+        eng = srv.scripting
+        scripts = eng.memory_used() if eng is not None else 0  # the Lua heap holds the cache
+        used = srv.ks.dataset_memory() + len(srv.clients) * CLIENT_SIZE + scripts
+        if used > self.peak:
+            self.peak = used
+        return used
+
+    def perform(self) -> int:
+        """Evict until under maxmemory: EVICT_OK, EVICT_RUNNING (time is up, a timer
+        continues) or EVICT_FAIL (nothing more can be evicted, or noeviction)."""
+        srv = self.server
+        limit = srv.maxmemory
+        used = self.used_memory()
+        if used <= limit:
+            return EVICT_OK
+        policy = str(srv.config["maxmemory-policy"])
+        if policy == "noeviction":
+            return EVICT_FAIL
+        ks = srv.ks
+        deadline = time.perf_counter() + time_limit_us(srv.config["maxmemory-eviction-tenacity"]) / 1e6
+        volatile = policy.startswith("volatile-")
+        kind = policy.split("-", 1)[1]
+        samples = srv.config["maxmemory-samples"]
+        effects: list[tuple[int, list[bytes]]] = []
+        result = EVICT_OK
+        while used > limit:
+            if kind == "random":
+                pick = self._random_pick(volatile)
+            else:
+                pick = self._pool_pick(kind, volatile, samples)
+            if pick is None:
+                result = EVICT_FAIL
+                break
+            db = ks.dbs[pick[0]]
+            before = db.used  # (the tables keep their size: dicts do not shrink)
+            db.delete(pick[1])
+            used -= before - db.used
+            effects.append((db.id, [b"DEL", pick[1]]))
+            if len(effects) % 16 == 0 and time.perf_counter() > deadline:
+                if used > limit:
+                    result = EVICT_RUNNING
+                    self._continue_later()
+                break
+        if effects:
+            srv.stats["evicted_keys"] += len(effects)
+            for sink in srv.sinks:
+                sink.commit(effects)
+        return result
+
+    def _continue_later(self) -> None:
+        if not self.timer_pending:
+            self.timer_pending = True
+            self.server.scheduler.call_later(0.001, self._timer)
+
+    def _timer(self) -> None:
+        self.timer_pending = False
+        srv = self.server
+        if srv.maxmemory and not srv.ks.frozen_ms:
+            self.perform()
+            srv.end_unit()
+
+    # -- choosing keys -----------------------------------------------------------
+
+    def _random_pick(self, volatile: bool) -> tuple[int, bytes] | None:
+        dbs = self.server.ks.dbs
+        start = random.randrange(len(dbs))
+        for i in range(len(dbs)):
+            db = dbs[(start + i) % len(dbs)]
+            keys = _sample(db, 1, volatile)
+            if keys:
+                return db.id, keys[0]
+        return None
+
+    def _pool_pick(self, kind: str, volatile: bool, samples: int) -> tuple[int, bytes] | None:
+        ks = self.server.ks
+        pool = self.pool
+        now = ks.now_ms()
+        while True:
+            for db in ks.dbs:
+                tracker = db.tracker
+                if not db.data:
+                    continue
+                for key in _sample(db, samples, volatile):
+                    if kind == "ttl":
+                        rank = _TTL_MAX - db.expires.get(key, _TTL_MAX)
+                    elif tracker is not None:
+                        rank = tracker.rank(key, now)
+                    else:
+                        rank = 0
+                    pool.append((rank, db.id, key))
+            if not pool:
+                return None
+            pool.sort()
+            del pool[:-POOL_SIZE]
+            while pool:
+                _, dbid, key = pool.pop()
+                db = ks.dbs[dbid]
+                if key in db.data and (not volatile or key in db.expires):
+                    return dbid, key
+            # every pooled key was gone (deleted since it was sampled): sample again
+
+
+def _sample(db: Database, n: int, volatile: bool) -> list[bytes]:
+    """Up to ``n`` random keys of ``db`` (only keys with a TTL if ``volatile``)."""
+    tracker = db.tracker
+    if tracker is None or not len(tracker):
+        return []
+    if not volatile:
+        return [tracker.random_key() for _ in range(n)]
+    expires = db.expires
+    if not expires:
+        return []
+    out = [k for k in (tracker.random_key() for _ in range(n * 3)) if k in expires][:n]
+    if len(out) < n:
+        # few keys have a TTL: take a run of the TTL table from a bounded random offset
+        skip = random.randrange(max(1, min(len(expires) - n + 1, 4096)))
+        out.extend(islice(expires, skip, skip + n - len(out)))
+    return out

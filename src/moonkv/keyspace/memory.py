@@ -1,0 +1,123 @@
+"""What values cost in memory: the estimate behind ``used_memory``, maxmemory and MEMORY USAGE.
+
+The figures are CPython's object sizes, not Redis's encodings: a string is a
+``bytes`` object (33 bytes of header plus its content, rounded up to
+pymalloc's 16-byte blocks), a dict or set costs what ``sys.getsizeof`` says
+of its table plus the objects it holds.  Containers are measured from a
+sample of their first elements (as Redis's MEMORY USAGE samples), so
+:func:`value_size` costs O(samples), never O(n).  ``docs/operations.md``
+("Memory") compares the estimate with the RSS growth per type.
+"""
+
+from __future__ import annotations
+
+import sys
+from itertools import islice
+from typing import Any, Final
+
+SAMPLES: Final = 8
+_getsizeof: Final = sys.getsizeof
+_SMALL: Final = 512  # pymalloc serves objects up to this size
+_FLOAT: Final = 32  # a float object in a 16-byte-aligned block
+_INT: Final = 32  # an int beyond the cached small ones (timestamps, ids)
+_TUPLE2: Final = 64  # a 2-tuple (a sorted set's (score, member))
+_PTR: Final = 8
+
+
+def bytes_size(n: int) -> int:
+    """The memory of a ``bytes`` object holding ``n`` bytes."""
+    size = 33 + n
+    if size <= _SMALL:
+        return (size + 15) & ~15
+    return (size + 16 + 15) & ~15  # malloc's header
+
+
+def string_size(v: bytes) -> int:
+    return bytes_size(len(v))
+
+
+def _avg_bytes(items: Any, n: int) -> float:
+    """The mean size of the first SAMPLES ``bytes`` objects of ``items``."""
+    got = [bytes_size(len(x)) for x in islice(items, SAMPLES)]
+    return sum(got) / len(got) if got else 0.0
+
+
+def value_size(value: object) -> int:
+    """Estimated bytes held by a stored value (not its key)."""
+    if type(value) is bytes:
+        return bytes_size(len(value))
+    name = value.TYPE_NAME  # type: ignore[attr-defined]
+    if name == b"hash":
+        return _hash_size(value)
+    if name == b"set":
+        return _set_size(value)
+    if name == b"zset":
+        return _zset_size(value)
+    if name == b"list":
+        return _list_size(value)
+    return _stream_size(value)
+
+
+def _hash_size(h: Any) -> int:
+    n = len(h)
+    pairs = list(islice(h.items(), SAMPLES))
+    per = sum(bytes_size(len(f)) + bytes_size(len(v)) for f, v in pairs) / len(pairs) if pairs else 0.0
+    return _getsizeof(h) + int(per * n)
+
+
+def _set_size(s: Any) -> int:
+    n = len(s)
+    return _getsizeof(s) + int(_avg_bytes(iter(s), n) * n)
+
+
+def _zset_size(z: Any) -> int:
+    n = len(z.dict)
+    member = _avg_bytes(iter(z.dict), n)
+    # the member is shared by the dict and the sorted list's (score, member) tuple
+    per = member + _FLOAT + _TUPLE2 + _PTR
+    if z.big:
+        per += _PTR  # sortedcontainers' per-element index overhead, about one pointer
+    return _getsizeof(z.dict) + _getsizeof(z.sl) + int(per * n)
+
+
+def _list_size(lst: Any) -> int:
+    chunks = lst.chunks
+    nchunks = len(chunks)
+    if not nchunks:
+        return _getsizeof(lst)
+    # deque blocks hold 64 pointers (+16 bytes of links) each
+    total = _getsizeof(lst) + (nchunks // 64 + 1) * 528
+    sample = list(islice(chunks, SAMPLES)) if nchunks <= 2 * SAMPLES else [
+        chunks[i * nchunks // SAMPLES] for i in range(SAMPLES)
+    ]
+    per_chunk = sum(_chunk_size(ch) for ch in sample) / len(sample)
+    return total + int(per_chunk * nchunks)
+
+
+def _chunk_size(ch: Any) -> int:
+    if type(ch) is list:
+        return _getsizeof(ch) + sum(bytes_size(len(x)) for x in ch)
+    return 48 + bytes_size(len(ch.blob))  # a packed chunk: its slots object and blob
+
+
+def _stream_size(st: Any) -> int:
+    n = len(st.entries)
+    per = _avg_bytes(iter(st.entries.values()), n) + _INT + _PTR  # packed entry, id, sorted id
+    size = _getsizeof(st.entries) + int(per * n) + len(st.nodes) * 160
+    for g in st.groups.values():
+        size += 256 + len(g.pel) * 200 + len(g.consumers) * 256
+    return size
+
+
+def key_size(key: bytes) -> int:
+    """A key's own object (the dict's slot for it is counted with the dict's table)."""
+    return bytes_size(len(key))
+
+
+EXPIRE_SIZE: Final = _INT
+"""An entry of a database's TTL table: the timestamp object (the table itself is measured)."""
+
+
+def table_size(d: object) -> int:
+    """A dict's or set's own table, as ``sys.getsizeof`` reports it (O(1))."""
+    return _getsizeof(d)

@@ -6,6 +6,10 @@ For each dataset a fresh moonkv and a fresh redis-server are started (no
 persistence), the same data is loaded into both with pipelined commands, and
 the servers' resident set size (VmRSS) is printed side by side with the ratio.
 ``--scale 0.1`` loads a tenth of every dataset (a quick smoke run).
+
+``--accuracy`` measures moonkv alone: the growth of its ``used_memory``
+estimate (INFO memory) against the growth of its RSS for each dataset, the
+table of docs/operations.md ("Memory"); the target is within 15 %.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ class Conn:
         self.buf = b""
 
     def _read_replies(self, n: int) -> None:
-        # Every reply used here is a one-line reply (+OK / :n / -ERR).
+        # Every reply used here is a one-line reply (+OK / :n / -ERR) or a short bulk.
         while n:
             i = self.buf.find(b"\r\n")
             if i < 0:
@@ -63,6 +67,8 @@ class Conn:
             self.buf = self.buf[i + 2 :]
             if line.startswith(b"-"):
                 raise RuntimeError(line.decode())
+            if line.startswith(b"$") and line != b"$-1":
+                n += 1  # a bulk reply (XADD's id): its payload is the next line
             n -= 1
 
     def pipeline(self, cmds: Iterator[Cmd], batch: int = 200) -> None:
@@ -79,6 +85,20 @@ class Conn:
 
     def call(self, *args: bytes) -> None:
         self.pipeline(iter([list(args)]))
+
+    def used_memory(self) -> int:
+        """INFO memory's used_memory (reads the bulk reply)."""
+        self.sock.sendall(encode([b"INFO", b"memory"]))
+        while b"\r\n" not in self.buf or len(self.buf) < self.buf.index(b"\r\n") + 2 + int(self.buf[1:self.buf.index(b"\r\n")]) + 2:
+            self.buf += self.sock.recv(1 << 16)
+        head = self.buf.index(b"\r\n")
+        size = int(self.buf[1:head])
+        body = self.buf[head + 2 : head + 2 + size]
+        self.buf = self.buf[head + 4 + size :]
+        for line in body.split(b"\r\n"):
+            if line.startswith(b"used_memory:"):
+                return int(line.split(b":")[1])
+        raise RuntimeError("no used_memory in INFO")
 
     def close(self) -> None:
         self.sock.close()
@@ -178,6 +198,21 @@ def ds_zset(n: int) -> Iterator[Cmd]:
         yield cmd
 
 
+def ds_stream(n: int) -> Iterator[Cmd]:
+    for i in range(n):
+        yield [b"XADD", b"bigstream", b"*", b"myfield", b"value:%d" % i]
+
+
+def ds_small_lists(n: int) -> Iterator[Cmd]:
+    for h in range(n // 10):
+        yield [b"RPUSH", b"queue:%d" % h, *(b"element:%d" % j for j in range(10))]
+
+
+def ds_small_sets(n: int) -> Iterator[Cmd]:
+    for h in range(n // 10):
+        yield [b"SADD", b"tags:%d" % h, *(b"member:%d" % j for j in range(10))]
+
+
 def ds_small_hashes(n: int) -> Iterator[Cmd]:
     for h in range(n // 10):
         yield [b"HSET", b"user:%d" % h, *(x for j in range(10) for x in (b"f%d" % j, b"value:%d" % j))]
@@ -191,6 +226,9 @@ def ds_small_zsets(n: int) -> Iterator[Cmd]:
 EXTRA: dict[str, tuple[str, Callable[[int], Iterator[Cmd]]]] = {
     "smallhashes": ("100k hashes of 10 fields (listpack in Redis)", ds_small_hashes),
     "smallzsets": ("100k sorted sets of 10 members (listpack in Redis)", ds_small_zsets),
+    "smalllists": ("100k lists of 10 elements", ds_small_lists),
+    "smallsets": ("100k sets of 10 members", ds_small_sets),
+    "stream": ("a 1M-entry stream (XADD * myfield value:i)", ds_stream),
 }
 
 DATASETS: dict[str, tuple[str, Callable[[int], Iterator[Cmd]]]] = {
@@ -225,16 +263,54 @@ def measure(name: str, n: int, redis_exe: str) -> tuple[int, int, int, int]:
     return out[0], out[1], out[2], out[3]
 
 
+def accuracy(name: str, n: int) -> tuple[int, int]:
+    """(RSS growth, used_memory growth) in bytes of moonkv loading one dataset."""
+    gen = {**DATASETS, **EXTRA}[name][1]
+    d = tempfile.mkdtemp(prefix="memb-acc-")
+    port = free_port()
+    p = start_moonkv(port, d)
+    try:
+        conn = Conn(port)
+        time.sleep(0.3)
+        base, used0 = rss_kib(p.pid), conn.used_memory()
+        conn.pipeline(gen(n))
+        time.sleep(0.5)
+        grown, used1 = rss_kib(p.pid), conn.used_memory()
+        conn.close()
+        return (grown - base) * 1024, used1 - used0
+    finally:
+        stop(p)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main_accuracy(names: list[str], n: int) -> int:
+    print(f"# moonkv's used_memory growth against its RSS growth, N={n}")
+    print(f"{'dataset':<11} {'RSS MiB':>8} {'used MiB':>9} {'error':>7}  description")
+    worst = 0.0
+    for name in names:
+        rss, used = accuracy(name, n)
+        err = (used - rss) / rss
+        worst = max(worst, abs(err))
+        print(f"{name:<11} {rss / 2**20:8.1f} {used / 2**20:9.1f} {100 * err:+6.1f}%  "
+              f"{({**DATASETS, **EXTRA})[name][0]}", flush=True)
+    print(f"# worst error {100 * worst:.1f}% (target within 15%)")
+    return 0 if worst <= 0.15 else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--only", nargs="*", choices=sorted({**DATASETS, **EXTRA}))
     ap.add_argument("--extra", action="store_true",
                     help="also measure small listpack-encoded containers (outside the 3x target)")
+    ap.add_argument("--accuracy", action="store_true",
+                    help="moonkv only: its used_memory estimate against its RSS growth, every dataset")
     ap.add_argument("--redis-server", default=shutil.which("redis-server") or "/usr/bin/redis-server")
     args = ap.parse_args()
     n = max(1000, int(1_000_000 * args.scale))
     names = args.only or list(DATASETS) + (list(EXTRA) if args.extra else [])
+    if args.accuracy:
+        return main_accuracy(args.only or [*DATASETS, *EXTRA], n)
     ver = subprocess.run([args.redis_server, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"# moonkv vs {ver}")
     print(f"# scale={args.scale} (N={n}); RSS in MiB; ratio = moonkv RSS / redis RSS")

@@ -107,7 +107,7 @@ def touch(c: Client, argv: list[bytes]) -> object:
 @command("type", 2, "readonly fast", keys=keys(1, flags="RO"), group=_G,
          summary="Determines the type of value stored at a key.")
 def type_(c: Client, argv: list[bytes]) -> object:
-    v = c.db.lookup_read(argv[1])
+    v = c.db.lookup_notouch(argv[1])
     if v is None:
         return "none"
     return type_name(v).decode()
@@ -406,7 +406,7 @@ def pexpireat(c: Client, argv: list[bytes]) -> object:
 
 def _ttl(c: Client, key: bytes, ms: bool, absolute: bool) -> int:
     db = c.db
-    if db.lookup_read(key) is None:
+    if db.lookup_notouch(key) is None:
         return -2
     when = db.expires.get(key)
     if when is None:

@@ -237,7 +237,7 @@ class Database:
         self.account(key, old, value)
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
-        if self.tracker is not None:
+        if self.tracker is not None and old is not None:  # (a new key starts afresh in account())
             self.tracker.access(key, ks.now_ms())
         ks.dirty += 1
         if ks.watched or ks.tracking:
@@ -289,10 +289,7 @@ class Database:
         ks.dirty += changes
         if ks.watched or ks.tracking:
             ks.touched.append((self.id, key))
-        stale = self.stale
-        stale.add(key)
-        if len(stale) > 1024 and ks.undo is None:
-            self.settle()
+        self.mark_stale(key)
         if self.tracker is not None:
             self.tracker.access(key, ks.now_ms())
 
@@ -373,7 +370,15 @@ class Database:
             size = value_size(new)
             self.sizes[key] = size
             delta += size
+            self.mark_stale(key)  # handlers often store a new container, then fill it
         self.used += delta
+
+    def mark_stale(self, key: bytes) -> None:
+        """``key``'s container changed in place: measure it again before the figure is read."""
+        stale = self.stale
+        stale.add(key)
+        if len(stale) > 1024 and self.ks.undo is None:
+            self.settle()
 
     def settle(self) -> None:
         """Measure again the containers changed in place since they were last measured.

@@ -22,6 +22,7 @@ _FLOAT: Final = 32  # a float object in a 16-byte-aligned block
 _INT: Final = 32  # an int beyond the cached small ones (timestamps, ids)
 _TUPLE2: Final = 64  # a 2-tuple (a sorted set's (score, member))
 _PTR: Final = 8
+_SHARED_FIELD: Final = 32  # field names up to this length are interned in small hashes
 
 
 def bytes_size(n: int) -> int:
@@ -61,7 +62,11 @@ def value_size(value: object) -> int:
 def _hash_size(h: Any) -> int:
     n = len(h)
     pairs = list(islice(h.items(), SAMPLES))
-    per = sum(bytes_size(len(f)) + bytes_size(len(v)) for f, v in pairs) / len(pairs) if pairs else 0.0
+    # a small hash's short field names are shared by all hashes (commands/hashes.py _field)
+    shared = 0 if h.big else _SHARED_FIELD
+    per = sum(
+        (bytes_size(len(f)) if len(f) > shared else 0) + bytes_size(len(v)) for f, v in pairs
+    ) / len(pairs) if pairs else 0.0
     return _getsizeof(h) + int(per * n)
 
 

@@ -33,7 +33,7 @@ def _counted(s: InProcessServer) -> list[int]:
 def test_estimate_follows_every_kind_of_write() -> None:
     s = InProcessServer()
     rnd = random.Random(7)
-    for i in range(400):
+    for _ in range(400):
         k = f"k{rnd.randrange(40)}"
         op = rnd.randrange(12)
         try:

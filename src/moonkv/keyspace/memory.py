@@ -91,12 +91,15 @@ def _list_size(lst: Any) -> int:
     if not nchunks:
         return _getsizeof(lst)
     # deque blocks hold 64 pointers (+16 bytes of links) each
-    total = _getsizeof(lst) + (nchunks // 64 + 1) * 528
-    sample = list(islice(chunks, SAMPLES)) if nchunks <= 2 * SAMPLES else [
-        chunks[i * nchunks // SAMPLES] for i in range(SAMPLES)
-    ]
-    per_chunk = sum(_chunk_size(ch) for ch in sample) / len(sample)
-    return total + int(per_chunk * nchunks)
+    total = _getsizeof(lst) + (nchunks // 64 + 1) * 528 + _chunk_size(chunks[0])
+    if nchunks > 1:
+        total += _chunk_size(chunks[-1])
+    interior = nchunks - 2  # packed chunks, measured from an even sample
+    if interior > 0:
+        k = min(SAMPLES, interior)
+        sample = [_chunk_size(chunks[1 + i * interior // k]) for i in range(k)]
+        total += int(sum(sample) / k * interior)
+    return total
 
 
 def _chunk_size(ch: Any) -> int:

@@ -151,7 +151,8 @@ def test_allkeys_lfu_evicts_the_least_frequently_used() -> None:
     s("PING")
     evicted = [i for i in range(200) if f"key:{i:04d}".encode() not in s.data]
     assert len(evicted) >= 60
-    assert all(i < 100 for i in evicted), evicted
+    cold = sum(1 for i in evicted if i < 100)
+    assert cold / len(evicted) >= 0.9, evicted  # sampled: nearly all from the cold half
 
 
 @pytest.mark.parametrize("policy", ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"])

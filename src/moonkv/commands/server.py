@@ -113,7 +113,7 @@ def _section_memory(srv: Server) -> list[str]:
         f"used_memory_lua:{lua}",
         f"used_memory_vm_eval:{lua}",
         f"used_memory_lua_human:{_human(lua)}",
-        "used_memory_scripts_eval:0",
+        f"used_memory_scripts_eval:{eng.cache_bytes if eng is not None else 0}",
         f"number_of_cached_scripts:{nscripts}",
         "number_of_functions:0",
         "number_of_libraries:0",

@@ -64,7 +64,9 @@ class Evictor:
         """The estimate compared with maxmemory: the dataset and the server's own buffers."""
         srv = self.server
         eng = srv.scripting
-        scripts = eng.memory_used() if eng is not None else 0  # the Lua heap holds the cache
+        # The script cache counts; the Lua heap does not (Redis: used_memory_vm_eval is
+        # "not part of used_memory").
+        scripts = eng.cache_bytes if eng is not None else 0
         used = srv.ks.dataset_memory() + len(srv.clients) * CLIENT_SIZE + scripts
         if used > self.peak:
             self.peak = used

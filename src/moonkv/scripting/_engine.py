@@ -34,6 +34,7 @@ from moonkv.commands._util import parse_int
 from moonkv.commands.table import CommandSpec, lookup
 from moonkv.engine import Client, Server
 from moonkv.errors import NoScriptError, RespError
+from moonkv.keyspace.memory import bytes_size
 from moonkv.monitoring import record
 from moonkv.protocol import NULL_ARRAY, BigNumber, RawReply, Verbatim
 from moonkv.scripting._runtime import LuaRuntime
@@ -128,6 +129,11 @@ class Script:
         self.allow_oom = "allow-oom" in self.flags
 
 
+
+def _entry_size(body: bytes) -> int:
+    """A cache entry's memory: the body, its sha, the Script object and its dict slot."""
+    return bytes_size(len(body)) + 256
+
 class RunState:
     """The script being executed (at most one at a time).
 
@@ -178,6 +184,7 @@ class ScriptEngine:
         # The statistics of the last run: the slow log's note on EVAL/FCALL
         # entries (slowlog_note).  Not the RunState: its undo log would stay alive.
         self.last_stats: ScriptStats | None = None
+        self.cache_bytes = 0  # the cached bodies and entries (INFO used_memory_scripts_eval)
         # Directives redis.call consults on every write, kept as attributes.
         self._maxmemory = self.config["maxmemory"]
         # Command names as scripts spell them -> specs that need no
@@ -223,6 +230,7 @@ class ScriptEngine:
     def close(self) -> None:
         self.scripts.clear()
         self._lru.clear()
+        self.cache_bytes = 0
 
     def memory_used(self) -> int:
         return self.rt.memory_used()
@@ -250,6 +258,7 @@ class ScriptEngine:
             raise RespError(f"Error compiling script (new function): {err}")
         script = Script(body, fn, flags, has_shebang, loaded)
         self.scripts[sha] = script
+        self.cache_bytes += _entry_size(body)
         self._persist_script(body, loaded=loaded)
         if not loaded:
             self._lru[sha] = None
@@ -291,13 +300,14 @@ class ScriptEngine:
         limit = self.config["lua-eval-cache-size"]
         while len(lru) > limit:
             sha, _ = lru.popitem(last=False)
-            del self.scripts[sha]
+            self.cache_bytes -= _entry_size(self.scripts.pop(sha).body)
             self.evictions += 1
 
     def flush(self) -> None:
         """SCRIPT FLUSH: forget every script and start a fresh Lua VM."""
         self.scripts.clear()
         self._lru.clear()
+        self.cache_bytes = 0
         self.rt = self.new_runtime()
 
     def exists(self, sha: bytes) -> bool:
@@ -322,6 +332,7 @@ class ScriptEngine:
             fn, _err = self._compile(source, sha)
             if fn is not None:
                 self.scripts[sha] = Script(body, fn, flags, has_shebang, bool(loaded))
+                self.cache_bytes += _entry_size(body)
                 if not loaded:
                     self._lru[sha] = None
         self._evict()

@@ -1,0 +1,89 @@
+"""Evictions over the network: durable as DELs, counted, and never inside a script."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+
+import redis
+
+from tests.conftest import CLIENT_OPTIONS
+from tests.helpers import start_moonkv
+
+
+def _info(r: redis.Redis, section: str, field: str) -> int:
+    return int(r.info(section)[field])  # type: ignore[no-any-return]
+
+
+def _settled(r: redis.Redis, limit: int) -> int:
+    """used_memory once eviction got under ``limit`` (a round stops after
+    maxmemory-eviction-tenacity's time limit; timers and later commands go on)."""
+    deadline = time.monotonic() + 10
+    while True:
+        used = _info(r, "memory", "used_memory")
+        if used <= limit or time.monotonic() > deadline:
+            return used
+        time.sleep(0.01)
+
+
+def test_evictions_are_logged_and_survive_a_restart() -> None:
+    d = tempfile.mkdtemp(prefix="moonkv-evict-")
+    try:
+        h = start_moonkv(["--save", "", "--maxmemory-policy", "allkeys-random"], dir=d)
+        try:
+            r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
+            p = r.pipeline(transaction=False)
+            for i in range(3000):
+                p.set(f"key:{i}", "v" * 100)
+            p.execute()
+            used = _info(r, "memory", "used_memory")
+            r.config_set("maxmemory", used - 150_000)
+            r.set("one-more", "v")  # eviction runs before it
+            assert _settled(r, used - 150_000) <= used - 150_000
+            evicted = _info(r, "stats", "evicted_keys")
+            assert evicted >= 150_000 // 400
+            left = set(r.keys("*"))
+            assert len(left) == 3001 - evicted
+            r.close()
+        finally:
+            h.stop()
+        h = start_moonkv(["--save", ""], dir=d)  # no limit: what is loaded is what the log holds
+        try:
+            r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
+            assert set(r.keys("*")) == left
+            r.close()
+        finally:
+            h.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_a_script_is_never_cut_by_eviction_and_rolls_back_whole() -> None:
+    h = start_moonkv(["--appendonly", "no", "--save", "", "--maxmemory-policy", "allkeys-lru"])
+    try:
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
+        r.set("seed", "v")
+        used = _info(r, "memory", "used_memory")
+        r.config_set("maxmemory", used + 300_000)
+        fill = ("for i = 1, 2000 do redis.call('SET', 'k' .. i, string.rep('v', 100)) end "
+                "return redis.call('DBSIZE')")
+        assert r.eval(fill, 0) == 2001  # far past maxmemory, nothing evicted meanwhile
+        assert _settled(r, used + 300_000) <= used + 300_000  # the next commands made room
+        assert _info(r, "stats", "evicted_keys") > 0
+        failing = r.script_load("for i = 1, 2000 do redis.call('SET', 'x' .. i, string.rep('v', 100)) end "
+                                "return redis.call('NOSUCHCOMMAND')")
+        _settled(r, used + 300_000)
+        before = sorted(r.keys("*"))
+        assert before
+        used_before = _info(r, "memory", "used_memory")
+        try:
+            r.evalsha(failing, 0)
+            raise AssertionError("the script should have failed")
+        except redis.ResponseError:
+            pass
+        assert sorted(r.keys("*")) == before  # all or nothing, and no eviction for it
+        assert _info(r, "memory", "used_memory") == used_before
+        r.close()
+    finally:
+        h.stop()

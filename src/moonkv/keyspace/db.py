@@ -234,7 +234,10 @@ class Database:
         if ks.undo is not None:
             ks.undo.append(_restore(self, key, old, self.expires.get(key)))
         data[key] = value
-        self.account(key, old, value)
+        if type(value) is bytes and type(old) is bytes:  # the common overwrite, inlined
+            self.used += bytes_size(len(value)) - bytes_size(len(old))
+        else:
+            self.account(key, old, value)
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
         if self.tracker is not None and old is not None:  # (a new key starts afresh in account())

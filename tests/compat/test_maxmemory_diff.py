@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import redis
 
-from tests.conftest import Differ
+from tests.conftest import CLIENT_OPTIONS, Differ
+from tests.helpers import ServerHandle
 
 
 @pytest.fixture
@@ -100,3 +102,29 @@ def test_eviction_directives(diff: Differ) -> None:
     diff("CONFIG", "SET", "maxmemory-eviction-tenacity", "20")
     diff("CONFIG", "GET", "maxmemory-eviction-tenacity")
     diff("CONFIG", "SET", "maxmemory-eviction-tenacity", "10")
+
+
+def test_eviction_fires_the_evicted_notification(
+    moonkv_server: ServerHandle, redis_server: ServerHandle, diff: Differ
+) -> None:
+    got = []
+    for h in (moonkv_server, redis_server):
+        r = redis.Redis(port=h.port, **CLIENT_OPTIONS)
+        sub = r.pubsub()
+        try:
+            r.set("only", "v")
+            r.config_set("notify-keyspace-events", "Ee")
+            sub.subscribe("__keyevent@0__:evicted")
+            assert sub.get_message(timeout=5)["type"] == "subscribe"  # type: ignore[index]
+            r.config_set("maxmemory-policy", "allkeys-random")
+            r.config_set("maxmemory", 1)
+            assert r.exists("only") == 0  # evicted before EXISTS ran
+            got.append(sub.get_message(timeout=5))
+        finally:
+            r.config_set("maxmemory", 0)
+            r.config_set("maxmemory-policy", "noeviction")
+            r.config_set("notify-keyspace-events", "")
+            sub.close()
+            r.close()
+    assert got[0] == got[1] == {"type": "message", "pattern": None,
+                                "channel": b"__keyevent@0__:evicted", "data": b"only"}

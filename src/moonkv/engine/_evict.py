@@ -23,6 +23,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Final
 
 from moonkv.keyspace import Database
+from moonkv.keyspace.events import EVICTED
 
 if TYPE_CHECKING:
     from moonkv.engine._server import Server
@@ -102,6 +103,8 @@ class Evictor:
             before = db.used  # (the tables keep their size: dicts do not shrink)
             db.delete(pick[1])
             used -= before - db.used
+            if ks.events:
+                db.notify(EVICTED, b"evicted", pick[1])
             effects.append((db.id, [b"DEL", pick[1]]))
             if len(effects) % 16 == 0 and time.perf_counter() > deadline:
                 if used > limit:

@@ -335,7 +335,7 @@ class Server:
             if c.multi is not None:
                 c.multi_error = True
             return self.error_reply(e)
-        if self.maxmemory and self.out_of_memory(c, spec):
+        if self.maxmemory and not self.loading and self.out_of_memory(c, spec):  # (the load counts at its end)
             return self.oom_reply(c, spec)
         # CLIENT LIST's cmd=: the full name (client|list) as Redis shows it; a new object per
         # request (server/_idle.py tells from it that a command ran).

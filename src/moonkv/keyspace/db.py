@@ -11,7 +11,14 @@ from moonkv.clock import Clock
 from moonkv.errors import WrongTypeError
 from moonkv.keyspace.access import Tracker
 from moonkv.keyspace.events import EXPIRED, KEY_MISS, NEW
-from moonkv.keyspace.memory import EXPIRE_SIZE, bytes_size, key_size, table_size, value_size
+from moonkv.keyspace.memory import (
+    EXPIRE_SIZE,
+    SMALL_BYTES,
+    bytes_size,
+    key_size,
+    table_size,
+    value_size,
+)
 
 UndoFn = Callable[[], None]
 Notifier = Callable[[bytes, bytes, int], None]  # (event, key, db id)
@@ -234,8 +241,9 @@ class Database:
         if ks.undo is not None:
             ks.undo.append(_restore(self, key, old, self.expires.get(key)))
         data[key] = value
-        if type(value) is bytes and type(old) is bytes:  # the common overwrite, inlined
-            self.used += bytes_size(len(value)) - bytes_size(len(old))
+        if type(value) is bytes and type(old) is bytes and len(value) < SMALL_BYTES and len(old) < SMALL_BYTES:
+            # the common overwrite, bytes_size inlined for pymalloc-sized strings
+            self.used += ((len(value) + 48) & -16) - ((len(old) + 48) & -16)
         else:
             self.account(key, old, value)
         if not keep_ttl and self.expires:

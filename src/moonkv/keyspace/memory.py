@@ -25,6 +25,10 @@ _PTR: Final = 8
 _SHARED_FIELD: Final = 32  # field names up to this length are interned in small hashes
 
 
+SMALL_BYTES: Final = _SMALL - 32
+"""Below this length a ``bytes`` object costs ``(n + 48) & -16`` (Database.set inlines it)."""
+
+
 def bytes_size(n: int) -> int:
     """The memory of a ``bytes`` object holding ``n`` bytes."""
     size = 33 + n

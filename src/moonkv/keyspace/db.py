@@ -13,7 +13,6 @@ from moonkv.keyspace.access import Tracker
 from moonkv.keyspace.events import EXPIRED, KEY_MISS, NEW
 from moonkv.keyspace.memory import (
     EXPIRE_SIZE,
-    SMALL_BYTES,
     bytes_size,
     key_size,
     table_size,
@@ -241,8 +240,7 @@ class Database:
         if ks.undo is not None:
             ks.undo.append(_restore(self, key, old, self.expires.get(key)))
         data[key] = value
-        if type(value) is bytes and type(old) is bytes and len(value) < SMALL_BYTES and len(old) < SMALL_BYTES:
-            # the common overwrite, bytes_size inlined for pymalloc-sized strings
+        if type(value) is bytes and type(old) is bytes:  # the common overwrite, bytes_size inlined
             self.used += ((len(value) + 48) & -16) - ((len(old) + 48) & -16)
         else:
             self.account(key, old, value)

@@ -17,7 +17,6 @@ from typing import Any, Final
 
 SAMPLES: Final = 8
 _getsizeof: Final = sys.getsizeof
-_SMALL: Final = 512  # pymalloc serves objects up to this size
 _FLOAT: Final = 32  # a float object in a 16-byte-aligned block
 _INT: Final = 32  # an int beyond the cached small ones (timestamps, ids)
 _TUPLE2: Final = 64  # a 2-tuple (a sorted set's (score, member))
@@ -25,20 +24,10 @@ _PTR: Final = 8
 _SHARED_FIELD: Final = 32  # field names up to this length are interned in small hashes
 
 
-SMALL_BYTES: Final = _SMALL - 32
-"""Below this length a ``bytes`` object costs ``(n + 48) & -16`` (Database.set inlines it)."""
-
-
 def bytes_size(n: int) -> int:
-    """The memory of a ``bytes`` object holding ``n`` bytes."""
-    size = 33 + n
-    if size <= _SMALL:
-        return (size + 15) & ~15
-    return (size + 16 + 15) & ~15  # malloc's header
-
-
-def string_size(v: bytes) -> int:
-    return bytes_size(len(v))
+    """The memory of a ``bytes`` object holding ``n`` bytes: 33 bytes of header and the
+    content in 16-byte blocks (Database.set inlines this formula for SET's overwrite)."""
+    return (n + 48) & -16
 
 
 def _avg_bytes(items: Any, n: int) -> float:

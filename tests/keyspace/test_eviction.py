@@ -252,3 +252,16 @@ def test_tenacity_zero_lets_the_command_through_and_a_timer_finishes() -> None:
     assert later
     later[0]()  # type: ignore[operator]
     assert s.srv.evictor.used_memory() <= s.srv.maxmemory
+
+
+def test_a_replica_leaves_eviction_to_its_primary() -> None:
+    s = _filled("allkeys-random", 50)
+
+    class ReplicaNode:
+        is_replica = True
+
+    s.srv.replication = ReplicaNode()
+    s("CONFIG", "SET", "maxmemory", 1)
+    s("SET", "x", "y")  # neither evicted nor refused: the primary's DELs arrive by the stream
+    assert len(s.data) == 51
+    assert s.srv.stats["evicted_keys"] == 0

@@ -54,7 +54,7 @@ class Keyspace:
         self.clock = clock or Clock()
         # The eviction policy's access clock (see moonkv.keyspace.access):
         # (lfu, lfu-log-factor, lfu-decay-time) while one is kept, else None.
-        self.tracking: tuple[bool, int, int] | None = None
+        self.access_clock: tuple[bool, int, int] | None = None
         self.dbs = [Database(i, self) for i in range(ndbs)]
         self.dirty = 0
         self.touched: list[tuple[int, bytes]] = []
@@ -102,8 +102,8 @@ class Keyspace:
         Switching between LRU and LFU starts every key afresh (Redis too warns
         that the data "will take some time to adjust").
         """
-        old = self.tracking
-        self.tracking = tracking
+        old = self.access_clock
+        self.access_clock = tracking
         now = self.now_ms()
         for db in self.dbs:
             if tracking is None:
@@ -146,8 +146,8 @@ class Database:
         self.sizes: dict[bytes, int] = {}
         self.stale: set[bytes] = set()
         self.tracker: Tracker | None = None
-        if ks.tracking is not None:
-            self.tracker = Tracker(*ks.tracking)
+        if ks.access_clock is not None:
+            self.tracker = Tracker(*ks.access_clock)
 
     # -- reads -----------------------------------------------------------
 
@@ -422,8 +422,8 @@ class Database:
         self.used = 0
         self.sizes = {}
         self.stale = set()
-        if self.ks.tracking is not None:
-            self.tracker = Tracker(*self.ks.tracking)  # account() enters each key
+        if self.ks.access_clock is not None:
+            self.tracker = Tracker(*self.ks.access_clock)  # account() enters each key
         for key, v in self.data.items():
             self.account(key, None, v)
 
@@ -454,8 +454,8 @@ class Database:
         self.used = 0
         self.sizes = {}
         self.stale = set()
-        if ks.tracking is not None:
-            self.tracker = Tracker(*ks.tracking)
+        if ks.access_clock is not None:
+            self.tracker = Tracker(*ks.access_clock)
         ks.dirty += max(n, 1)
         ks.flushed.append(self.id)
         if ks.blocking_keys:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgpack
 
-from moonkv.keyspace.memsize import value_size
+from moonkv.keyspace.memory import value_size
 from moonkv.keyspace.types import REGISTRY
 from moonkv.keyspace.types.list import List
 

@@ -6,7 +6,7 @@ import math
 
 import msgpack
 
-from moonkv.keyspace.memsize import value_size
+from moonkv.keyspace.memory import value_size
 from moonkv.keyspace.types import REGISTRY
 from moonkv.keyspace.types.zset import ZSet
 

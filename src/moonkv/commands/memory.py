@@ -1,5 +1,5 @@
 """MEMORY USAGE / STATS / DOCTOR / MALLOC-STATS / PURGE / HELP, with Redis's
-field names and moonkv's own figures (sizes from moonkv.keyspace.memsize)."""
+field names and moonkv's own figures (sizes from moonkv.keyspace.memory)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from moonkv.commands.server import _rss
 from moonkv.commands.table import command, container, keys
 from moonkv.engine import Client, Server
 from moonkv.errors import RespError, syntax_error
-from moonkv.keyspace.memsize import DEFAULT_SAMPLES, DICT_ENTRY, entry_size, key_size, value_size
+from moonkv.keyspace.memory import EXPIRE_SIZE, key_size, value_size
 from moonkv.protocol import Verbatim
 
 _S: Final = "server"
+DEFAULT_SAMPLES: Final = 5  # MEMORY USAGE without SAMPLES, as Redis
 # The process size once the server is assembled (the command modules load at
 # start-up, before any client): MEMORY STATS's startup.allocated.
 _STARTUP: Final = _rss()
@@ -44,7 +45,7 @@ def memory_usage(c: Client, argv: list[bytes]) -> object:
     v = c.db.get(argv[2])
     if v is None:
         return None
-    return entry_size(argv[2], v, samples)
+    return key_size(argv[2]) + value_size(v, samples)
 
 
 def dataset_bytes(srv: Server) -> tuple[int, int]:
@@ -53,8 +54,8 @@ def dataset_bytes(srv: Server) -> tuple[int, int]:
     for db in srv.ks.dbs:
         n += len(db.data)
         for k, v in db.data.items():
-            size += key_size(k) + value_size(v, DEFAULT_SAMPLES)
-        size += len(db.expires) * (DICT_ENTRY + 32)  # entry and int deadline
+            size += key_size(k) + value_size(v)
+        size += len(db.expires) * EXPIRE_SIZE
     return n, size
 
 

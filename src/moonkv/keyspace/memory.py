@@ -30,31 +30,37 @@ def bytes_size(n: int) -> int:
     return (n + 48) & -16
 
 
-def _avg_bytes(items: Any, n: int) -> float:
-    """The mean size of the first SAMPLES ``bytes`` objects of ``items``."""
-    got = [bytes_size(len(x)) for x in islice(items, SAMPLES)]
+def _first(items: Any, samples: int) -> Any:
+    """The first ``samples`` of ``items``; all of them when ``samples`` is 0."""
+    return items if samples <= 0 else islice(items, samples)
+
+
+def _avg_bytes(items: Any, n: int, samples: int) -> float:
+    """The mean size of the first ``samples`` ``bytes`` objects of ``items``."""
+    got = [bytes_size(len(x)) for x in _first(items, samples)]
     return sum(got) / len(got) if got else 0.0
 
 
-def value_size(value: object) -> int:
-    """Estimated bytes held by a stored value (not its key)."""
+def value_size(value: object, samples: int = SAMPLES) -> int:
+    """Estimated bytes held by a stored value (not its key), from the first ``samples``
+    elements of a container (0: every element, as MEMORY USAGE ... SAMPLES 0)."""
     if type(value) is bytes:
         return bytes_size(len(value))
     name = value.TYPE_NAME  # type: ignore[attr-defined]
     if name == b"hash":
-        return _hash_size(value)
+        return _hash_size(value, samples)
     if name == b"set":
-        return _set_size(value)
+        return _set_size(value, samples)
     if name == b"zset":
-        return _zset_size(value)
+        return _zset_size(value, samples)
     if name == b"list":
-        return _list_size(value)
-    return _stream_size(value)
+        return _list_size(value, samples)
+    return _stream_size(value, samples)
 
 
-def _hash_size(h: Any) -> int:
+def _hash_size(h: Any, samples: int) -> int:
     n = len(h)
-    pairs = list(islice(h.items(), SAMPLES))
+    pairs = list(_first(h.items(), samples))
     # a small hash's short field names are shared by all hashes (commands/hashes.py _field)
     shared = 0 if h.big else _SHARED_FIELD
     per = sum(
@@ -63,14 +69,14 @@ def _hash_size(h: Any) -> int:
     return _getsizeof(h) + int(per * n)
 
 
-def _set_size(s: Any) -> int:
+def _set_size(s: Any, samples: int) -> int:
     n = len(s)
-    return _getsizeof(s) + int(_avg_bytes(iter(s), n) * n)
+    return _getsizeof(s) + int(_avg_bytes(iter(s), n, samples) * n)
 
 
-def _zset_size(z: Any) -> int:
+def _zset_size(z: Any, samples: int) -> int:
     n = len(z.dict)
-    member = _avg_bytes(iter(z.dict), n)
+    member = _avg_bytes(iter(z.dict), n, samples)
     # the member is shared by the dict and the sorted list's (score, member) tuple
     per = member + _FLOAT + _TUPLE2 + _PTR
     if z.big:
@@ -78,7 +84,7 @@ def _zset_size(z: Any) -> int:
     return _getsizeof(z.dict) + _getsizeof(z.sl) + int(per * n)
 
 
-def _list_size(lst: Any) -> int:
+def _list_size(lst: Any, samples: int) -> int:
     chunks = lst.chunks
     nchunks = len(chunks)
     if not nchunks:
@@ -89,7 +95,7 @@ def _list_size(lst: Any) -> int:
         total += _chunk_size(chunks[-1])
     interior = nchunks - 2  # packed chunks, measured from an even sample
     if interior > 0:
-        k = min(SAMPLES, interior)
+        k = interior if samples <= 0 else min(samples, interior)
         sample = [_chunk_size(chunks[1 + i * interior // k]) for i in range(k)]
         total += int(sum(sample) / k * interior)
     return total
@@ -101,9 +107,9 @@ def _chunk_size(ch: Any) -> int:
     return 48 + bytes_size(len(ch.blob))  # a packed chunk: its slots object and blob
 
 
-def _stream_size(st: Any) -> int:
+def _stream_size(st: Any, samples: int) -> int:
     n = len(st.entries)
-    per = _avg_bytes(iter(st.entries.values()), n) + _INT + _PTR  # packed entry, id, sorted id
+    per = _avg_bytes(iter(st.entries.values()), n, samples) + _INT + _PTR  # packed entry, id, sorted id
     size = _getsizeof(st.entries) + int(per * n) + len(st.nodes) * 160
     for g in st.groups.values():
         size += 256 + len(g.pel) * 200 + len(g.consumers) * 256

@@ -300,11 +300,6 @@ class List:
     def load_state(cls, state: Any) -> List:
         return cls(bytes(x) for x in state)
 
-    @staticmethod
-    def packed_blob(ch: Any) -> bytes | None:
-        """The bytes of a packed chunk, None for a plain one (keyspace.memsize sizes them)."""
-        return ch.blob if type(ch) is _Packed else None
-
     def __eq__(self, other: object) -> bool:
         if isinstance(other, List):
             return self.n == other.n and list(self) == list(other)

@@ -3,6 +3,8 @@ presents its client certificate and checks the primary's against the CA."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import redis
 
 from tests.helpers import start_moonkv
@@ -32,10 +34,12 @@ def _tls_client(certs: Certs, port: int) -> redis.Redis:
 def test_a_replica_follows_its_primary_over_tls(certs: Certs) -> None:
     # The primary listens on TLS only and requires client certificates (the default).
     primary, tls_port = start_tls_moonkv(certs, plain=False)
-    replica = start_moonkv(_replica_args(certs, tls_port, certs.client))
-    p = _tls_client(certs, tls_port)
-    r = redis.Redis(port=replica.port, socket_timeout=20)
-    try:
+    with ExitStack() as stack:
+        stack.callback(primary.stop)
+        replica = start_moonkv(_replica_args(certs, tls_port, certs.client))
+        stack.callback(replica.stop)
+        p = stack.enter_context(_tls_client(certs, tls_port))
+        r = stack.enter_context(redis.Redis(port=replica.port, socket_timeout=20))
         for i in range(200):  # before and after the full sync
             p.set(f"k{i}", "v" * i)
         p.rpush("list", *range(50))
@@ -45,26 +49,18 @@ def test_a_replica_follows_its_primary_over_tls(certs: Certs) -> None:
         caught_up(p, r)
         assert dataset(r, (0,)) == dataset(p, (0,))
         assert r.get("k199") == b"v" * 199
-    finally:
-        for c in (p, r):
-            c.close()
-        replica.stop()
-        primary.stop()
 
 
 def test_a_replica_whose_certificate_the_primary_does_not_trust_never_syncs(certs: Certs) -> None:
     primary, tls_port = start_tls_moonkv(certs, plain=False)
-    replica = start_moonkv(_replica_args(certs, tls_port, certs.other_client))
-    p = _tls_client(certs, tls_port)
-    r = redis.Redis(port=replica.port, socket_timeout=20)
-    try:
+    with ExitStack() as stack:
+        stack.callback(primary.stop)
+        replica = start_moonkv(_replica_args(certs, tls_port, certs.other_client))
+        stack.callback(replica.stop)
+        p = stack.enter_context(_tls_client(certs, tls_port))
+        r = stack.enter_context(redis.Redis(port=replica.port, socket_timeout=20))
         p.set("secret", "1")
         # Give the link time for a few attempts: it must stay down, and nothing arrives.
         wait_until(lambda: "Error accepting a client connection" in primary.read_log(), what="a refused handshake")
         assert info(r)["master_link_status"] == "down"
         assert r.get("secret") is None
-    finally:
-        for c in (p, r):
-            c.close()
-        replica.stop()
-        primary.stop()

@@ -160,6 +160,21 @@ class RunState:
     undo: list[Callable[[], None]]
 
 
+def _stopped_by(run: RunState, message: object) -> int:
+    """How a failed run ended (scripting._stats). A function of its own: ``run`` sets
+    ``run.kill_message = None`` at its start, and mypy keeps that attribute narrowed to
+    None through the rest of ``run``, so the compiled build raised "None object expected"
+    when a kill had set it since."""
+    if message == b"not enough memory":
+        return MEMORY_BUDGET
+    stop = run.kill_message
+    if stop is None:
+        return FAILED
+    if stop == KILLED_MSG or stop == FN_KILLED_MSG:
+        return KILLED
+    return TIME_BUDGET
+
+
 class ScriptEngine:
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -543,14 +558,7 @@ class ScriptEngine:
             err.no_stats = bool(r[2])  # type: ignore[attr-defined]
             raise err
         # Failure: put the keyspace back exactly as it was.
-        if r[1] == b"not enough memory":
-            outcome = MEMORY_BUDGET
-        elif run.kill_message is None:
-            outcome = FAILED
-        elif run.kill_message in (KILLED_MSG, FN_KILLED_MSG):
-            outcome = KILLED
-        else:
-            outcome = TIME_BUDGET
+        outcome = _stopped_by(run, r[1])
         rolled_back = bool(undo)
         for fn_undo in reversed(undo):
             fn_undo()

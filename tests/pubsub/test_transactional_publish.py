@@ -109,17 +109,14 @@ def test_script_that_fails_delivers_nothing(server: ServerHandle, sub: RawClient
     c.close()
 
 
-def _busy(port: int) -> None:
-    c = RawClient(port)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if c.call("PING").startswith(b"-BUSY"):
-                return
-            time.sleep(0.02)
-        raise AssertionError("the script never became busy")
-    finally:
-        c.close()
+def _busy(c: RawClient) -> None:
+    """Wait until ``c``, a connection the event loop already serves, gets -BUSY."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if c.call("PING").startswith(b"-BUSY"):
+            return
+        time.sleep(0.02)
+    raise AssertionError("the script never became busy")
 
 
 def test_killed_script_delivers_nothing(server: ServerHandle, sub: RawClient) -> None:
@@ -130,9 +127,15 @@ def test_killed_script_delivers_nothing(server: ServerHandle, sub: RawClient) ->
         out.append(c.call("EVAL", "redis.call('publish', 'ch', 'lost'); while true do end", "0"))
         c.close()
 
+    # Connected and served before the script starts: a connection the loop accepts in
+    # the very iteration a script starts in is served only after the script (an open
+    # race of the busy responder, noted in the session's notes), not what this tests.
+    watcher = RawClient(server.port)
+    assert watcher.call("PING") == b"+PONG\r\n"
     t = threading.Thread(target=run)
     t.start()
-    _busy(server.port)
+    _busy(watcher)
+    watcher.close()
     k = RawClient(server.port)
     # Others cannot publish while the script is busy (as in Redis).
     assert k.call("PUBLISH", "ch", "other").startswith(b"-BUSY")

@@ -193,3 +193,17 @@ def read_back(r: Any, dbs: Sequence[int] = (0,)) -> dict[tuple[int, bytes], obje
             out[(db, k)] = (t, v, r.pttl(k) > 0)
     r.select(0)
     return out
+
+
+@contextmanager
+def both(args: Sequence[str] = ()) -> Iterator[tuple[ServerHandle, ServerHandle]]:
+    """moonkv and a real redis-server started with the same directives, both stopped after."""
+    m = start_moonkv(["--appendonly", "no", "--save", "", *args])
+    try:
+        real = start_redis(args)
+        try:
+            yield m, real
+        finally:
+            real.stop()
+    finally:
+        m.stop()

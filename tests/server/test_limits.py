@@ -8,27 +8,12 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 
 import pytest
 
 from moonkv.server._connection import keepalive
 from tests.conftest import Differ
-from tests.helpers import RawClient, ServerHandle, encode_command, start_moonkv, start_redis
-
-
-@contextmanager
-def both(args: Sequence[str] = ()) -> Iterator[tuple[ServerHandle, ServerHandle]]:
-    m = start_moonkv(["--appendonly", "no", "--save", "", *args])
-    try:
-        real = start_redis(args)
-        try:
-            yield m, real
-        finally:
-            real.stop()
-    finally:
-        m.stop()
+from tests.helpers import RawClient, both, encode_command, start_moonkv
 
 
 def closed_within(sock: socket.socket, seconds: float) -> bool:

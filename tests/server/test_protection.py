@@ -9,28 +9,14 @@ same options, and compares the raw replies.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import pytest
 
 from moonkv.engine import is_local_peer
-from tests.helpers import RawClient, ServerHandle, start_moonkv, start_redis
+from tests.helpers import RawClient, ServerHandle, both, start_moonkv
 
 REMOTE = "127.0.0.2"  # on Linux, the whole 127.0.0.0/8 reaches the loopback interface
-
-
-@contextmanager
-def both(args: Sequence[str] = ()) -> Iterator[tuple[ServerHandle, ServerHandle]]:
-    m = start_moonkv(["--appendonly", "no", "--save", "", *args])
-    try:
-        real = start_redis(args)
-        try:
-            yield m, real
-        finally:
-            real.stop()
-    finally:
-        m.stop()
 
 
 def greeting(port: int, source: str) -> tuple[bytes, bool]:

@@ -115,6 +115,9 @@ class Evictor:
             srv.stats["evicted_keys"] += len(effects)
             for sink in srv.sinks:
                 sink.commit(effects)
+            # WATCH and client tracking hear of the evicted keys now, before the reply
+            # of the command that let eviction run (Redis: the invalidation comes first).
+            srv.end_unit_nested()
         return result
 
     def _continue_later(self) -> None:

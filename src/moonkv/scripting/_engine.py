@@ -53,6 +53,8 @@ from moonkv.scripting._stats import (
 log: Final = logging.getLogger("moonkv.scripting")
 
 KILLED_MSG: Final = "Script killed by user with SCRIPT KILL..."
+# kill_message of a run aborted because a value for Lua did not fit under the cap.
+OOM_MSG: Final = "not enough memory"
 FN_KILLED_MSG: Final = "Script killed by user with FUNCTION KILL..."
 
 
@@ -78,6 +80,15 @@ def _numbers_as_bytes(argv: list[Any], start: int) -> list[bytes] | None:
                 return None
         i += 1
     return argv
+
+
+def _flat_size(items: tuple[object, ...]) -> int:
+    """About what a short array reply takes in Lua (its strings and the table)."""
+    n = 32 * len(items)
+    for x in items:
+        if type(x) is bytes:
+            n += len(x)  # type: ignore[arg-type]
+    return n
 
 
 def _flat_array(items: list[object], resp: int) -> tuple[object, ...] | None:
@@ -170,6 +181,8 @@ def _stopped_by(run: RunState, message: object) -> int:
     stop = run.kill_message
     if stop is None:
         return FAILED
+    if stop == OOM_MSG:
+        return MEMORY_BUDGET
     if stop == KILLED_MSG or stop == FN_KILLED_MSG:
         return KILLED
     return TIME_BUDGET
@@ -213,6 +226,7 @@ class ScriptEngine:
         self._call_raise = self._caller(protected=False)
         self._call_protected = self._caller(protected=True)
         self.rt = self.new_runtime()
+        self._rt = self.rt  # the runtime of the running script (FCALL: the functions')
         server.config.on_change(self._config_changed)
 
     # -- runtime -------------------------------------------------------------
@@ -229,7 +243,7 @@ class ScriptEngine:
             self._acl_check,
             self._hook,
             self._log,
-            sha1hex,
+            self._sha1hex,
             self._setresp,
             max_memory=self.config["lua-memory-limit"],
         )
@@ -283,6 +297,8 @@ class ScriptEngine:
     def _compile(self, source: bytes, sha: bytes) -> tuple[Any, str]:
         # Compile the tail-call-safe form; if it does not compile, the
         # original's error is the one to report (its "near ..." is the user's).
+        if not self.rt.room(2 * len(source)):  # the body goes to Lua outside a protected call
+            return None, "user_script: not enough memory"
         try:
             fn, _err = self._load(protect_tail_returns(source))
             if fn is not None:
@@ -323,7 +339,7 @@ class ScriptEngine:
         self.scripts.clear()
         self._lru.clear()
         self.cache_bytes = 0
-        self.rt = self.new_runtime()
+        self.rt = self._rt = self.new_runtime()
 
     def exists(self, sha: bytes) -> bool:
         return sha.lower() in self.scripts
@@ -449,6 +465,7 @@ class ScriptEngine:
         srv = self.server
         ks = srv.ks
         rt = runtime or self.rt
+        self._rt = rt
         sc = self.client
         sc.db = c.db
         sc.resp = 2
@@ -487,7 +504,11 @@ class ScriptEngine:
                 # A fixed number of arguments spares building a list and a
                 # tuple from a slice (the usual one or two key/arguments).
                 n = len(command)
-                if n == 4:
+                r: Any
+                if rt.max_memory and not rt.room(sum(map(len, command)) + 64 * n):
+                    # The arguments are pushed outside Lua's protected call: they must fit.
+                    r = (False, b"not enough memory")
+                elif n == 4:
                     r = rt.run(fn, not is_eval, c.resp, nkeys, command[3])
                 elif n == 5:
                     r = rt.run(fn, not is_eval, c.resp, nkeys, command[3], command[4])
@@ -567,7 +588,7 @@ class ScriptEngine:
         del ks.flushed[mark_flushed:]
         del ks.ready[mark_ready:]
         del ks.expired_effects[mark_expired:]
-        if r[1] == b"not enough memory":
+        if r[1] == b"not enough memory" or run.kill_message == OOM_MSG:
             rt.recover_memory()
             limit = self.config["lua-memory-limit"]
             msg = (
@@ -576,10 +597,15 @@ class ScriptEngine:
             )
             stats.failed(outcome, b"ERR " + msg.encode(), rolled_back)
             raise RespError(msg)
+        # The text is built in Lua outside a protected call: without the cap
+        # (an aborted run, too, unwound without it).
+        rt.lift()
         try:
-            text, nostats = rt.fail(r[1], name)
+            text, nostats = rt.fail(name, r[1])
         except LuaError as e:  # e.g. an error object whose __tostring fails
             text, nostats = b"ERR " + str(e).encode(), False
+        finally:
+            rt.arm()
         stats.failed(outcome, text, rolled_back)
         err = RespError(full=text.decode("utf-8", "surrogateescape"))
         err.no_stats = bool(nostats)  # type: ignore[attr-defined]
@@ -599,10 +625,10 @@ class ScriptEngine:
         if run is None:
             deadline = self.load_deadline
             if deadline is not None and _monotonic() > deadline:
-                return b"FUNCTION LOAD timeout"
+                return self._abort(b"FUNCTION LOAD timeout")
             return None
         if run.kill_message is not None:
-            return run.kill_message.encode()
+            return self._abort(run.kill_message.encode())
         elapsed_ms = (_monotonic() - run.start) * 1000
         if not run.busy and elapsed_ms > self.config["lua-time-limit"]:
             self.check_busy()
@@ -611,8 +637,38 @@ class ScriptEngine:
             run.kill_message = (
                 f"Script exceeded the time limit of {hard} ms (lua-kill-time-limit) and was stopped"
             )
-            return run.kill_message.encode()
+            return self._abort(run.kill_message.encode())
         return None
+
+    def loading(self, rt: LuaRuntime) -> None:
+        """A function library's code is about to run in ``rt`` (what a timeout aborts)."""
+        self._rt = rt
+
+    def _abort(self, message: bytes) -> bytes:
+        """The message that aborts the running Lua code (the hook's answer).
+
+        It goes to Lua as a new string, outside a protected call: the cap is
+        lifted first. The abort cannot be caught, so no script code runs
+        without the cap; the run's end puts it back (``run``, ``FunctionRegistry``).
+        """
+        self._rt.lift()
+        return message
+
+    def _fits(self, n: int) -> bool:
+        """Whether a value of about ``n`` bytes may go back to Lua from Python
+        (``LuaRuntime.fits``; collects the garbage first if it does not fit at once)."""
+        rt = self._rt
+        return not rt.max_memory or rt.fits(n) or rt.room(n)
+
+    def _out_of_memory(self) -> tuple[None, int]:
+        """What a Python function called from Lua answers when its value does not
+        fit under the cap: the script is aborted as out of memory (prelude's
+        out_of_memory), unwinding without the cap; ``run`` rolls it back."""
+        run = self.running
+        self._rt.lift()
+        if run is not None:
+            run.kill_message = OOM_MSG
+        return None, 3
 
     def check_busy(self, grace_ms: int = 0) -> None:
         """Declare a slow script busy (past lua-time-limit).
@@ -681,6 +737,8 @@ class ScriptEngine:
         sc = self.client
         dispatch = self._dispatch
         to_lua = self._to_lua
+        fits = self._fits
+        oom = self._out_of_memory
 
         def call(*args: Any) -> Any:
             spec = self._fast.get(args[0]) if args else None
@@ -702,18 +760,26 @@ class ScriptEngine:
                     reply = dispatch(args)
             else:
                 reply = dispatch(args)
+            # What goes back to Lua is pushed where an allocation must not fail (_fits).
             t = type(reply)
-            if t is bytes or t is int:
+            if t is int:
                 return reply
+            if t is bytes:
+                return reply if fits(len(reply)) else oom()  # type: ignore[arg-type]
             if t is str:  # a status reply: prelude's caller() makes it {ok=...}
-                return reply.encode(), 1  # type: ignore[attr-defined]
+                return (reply.encode(), 1) if fits(len(reply)) else oom()  # type: ignore[arg-type,attr-defined]
             if t is list:
                 flat = _flat_array(reply, sc.resp)  # type: ignore[arg-type]
                 if flat is not None:
+                    if not fits(_flat_size(flat)):
+                        return oom()
                     self._items = flat  # prelude's caller() takes them (_take_items)
                     return None, 2
             if not protected and isinstance(reply, RespError):
-                raise ScriptCallError(str(reply))
+                text = str(reply)
+                if not fits(len(text) + 1024):  # lupa hands the exception to Lua as a userdata
+                    return oom()
+                raise ScriptCallError(text)
             return to_lua(reply)
 
         return call
@@ -792,7 +858,17 @@ class ScriptEngine:
         # A command refused inside a script counts once in the error stats.
         return self.server.error_reply(RespError(full=text))
 
+    def _sha1hex(self, body: bytes) -> bytes | None:
+        """redis.sha1hex (None: its answer does not fit under the cap, see _out_of_memory)."""
+        if not self._fits(64):
+            self._out_of_memory()
+            return None
+        return sha1hex(body)
+
     def _acl_check(self, *args: Any) -> Any:
+        if not self._fits(1024):  # an answer, or an error raised into Lua
+            self._out_of_memory()
+            return None
         argv = [a if type(a) is bytes else b"%.17g" % a for a in args if type(a) in (bytes, int, float)]
         spec = lookup(argv[0]) if argv else None
         if spec is None:
@@ -802,15 +878,10 @@ class ScriptEngine:
             return True
         return bool(acl.check(self.running.caller if self.running else None, spec, argv))  # type: ignore[no-any-return]
 
-    def _current_rt(self) -> LuaRuntime:
-        """The runtime of the running script: EVAL's, or FUNCTION's for FCALL."""
-        run = self.running
-        return self.rt if run is None or run.is_eval else self.functions.rt  # type: ignore[no-any-return]
-
     def _to_lua(self, reply: object) -> Any:
         """A handler's reply, other than a string, integer or status, as what
         redis.call returns to Lua (see the callers built by _caller)."""
-        rt = self._current_rt()
+        rt = self._rt
         # Out of memory inside lupa's table_from would longjmp over the Python
         # frames of this call to the script's protected call, leaving the GIL
         # taken for good (the process hangs): build with the cap lifted; the

@@ -164,12 +164,17 @@ class FunctionRegistry:
         return lname
 
     def _load_code(self, source: bytes) -> tuple[bool, bytes | None]:
+        # The source goes to Lua outside a protected call: it must fit under the cap.
+        if not self.rt.room(2 * len(source)):
+            return False, b"not enough memory"
         # As Redis: a library's top-level code gets 500 ms.
         self.engine.load_deadline = time.monotonic() + LOAD_TIMEOUT
+        self.engine.loading(self.rt)
         try:
             res = self.rt.load_library(source, self._register)
         finally:
             self.engine.load_deadline = None
+            self.rt.arm()  # a timeout unwound the load without the cap
         if type(res) is tuple:
             return bool(res[0]), res[1] if len(res) > 1 else None
         return bool(res), None

@@ -23,6 +23,10 @@ MAX_REPLY_DEPTH = 1000
 # The budget hook runs every this many Lua VM instructions (about 0.1 ms).
 HOOK_INTERVAL = 10_000
 
+# Heap kept free beyond what a push outside a protected call needs for itself:
+# lupa's stack checks, a registry reference, a userdata for a raised error.
+ROOM_SLACK = 64 * 1024
+
 
 def _deny_attributes(obj: object, name: object, is_setting: bool) -> object:
     raise AttributeError("access to Python attributes is not allowed")
@@ -41,7 +45,7 @@ class LuaRuntime:
         pyacl: Callable[..., Any],
         pyhook: Callable[[], Any],
         pylog: Callable[[int, bytes], None],
-        pysha1: Callable[[bytes], bytes],
+        pysha1: Callable[[bytes], bytes | None],
         pysetresp: Callable[[int], None],
         max_memory: int = 0,
     ) -> None:
@@ -98,8 +102,44 @@ class LuaRuntime:
         heap; moonkv's are Lua code, so their fixed cost is not counted, to keep
         ``used_memory_lua`` comparable.
         """
-        self._gc()
+        self.recover_memory()
         return max(0, int(self._mem()) - self.base_memory)
+
+    def fits(self, n: int) -> bool:
+        """Whether ``n`` more bytes may be allocated outside a protected call.
+
+        Lua raises "not enough memory" where an allocation fails. Outside a
+        protected call (pushing the arguments of a call into Lua, turning a
+        result into a registry reference) that ends in lupa's panic handler,
+        which aborts the process; inside a Python function called from Lua
+        (pushing its return value, or its exception) the error jumps over
+        Python's frames and the GIL stays taken: the process hangs. So every
+        such push first checks that it fits under the cap, with room for Lua's
+        string table to double (a new string may trigger it: its array of
+        8-byte slots, one per string, each string at least 25 bytes, so half
+        the heap bounds the new array). Cheap: one counter read.
+        """
+        cap = self.max_memory
+        if not cap:
+            return True
+        used = int(self.lua.get_memory_used())
+        return used + (used >> 1) + n + ROOM_SLACK <= cap
+
+    def room(self, n: int) -> bool:
+        """:meth:`fits`, after collecting the garbage if it does not fit at once."""
+        if self.fits(n):
+            return True
+        self.recover_memory()
+        return self.fits(n)
+
+    def lift(self) -> None:
+        """Lift the cap (a run being aborted unwinds without it; see ScriptEngine)."""
+        self.lua.set_max_memory(0)
+
+    def arm(self) -> None:
+        """Put the cap back after :meth:`lift`."""
+        if self.max_memory:
+            self.lua.set_max_memory(self.max_memory)
 
     def set_memory_cap(self, cap: int) -> None:
         """Cap the memory scripts may allocate (beyond the runtime's own base)."""
@@ -114,7 +154,6 @@ class LuaRuntime:
         its cap can abort the process, so the collection runs as Lua code with
         the cap lifted.
         """
-        self.lua.set_max_memory(0)
+        self.lift()
         self._gc()
-        if self.max_memory:
-            self.lua.set_max_memory(self.max_memory)
+        self.arm()

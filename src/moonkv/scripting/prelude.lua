@@ -143,6 +143,15 @@ end
 -- crashed the process). Redis allows it; moonkv refuses it with an error the
 -- script can catch (docs/compatibility.md).
 local IN_COROUTINE = "redis.call and redis.pcall cannot be used inside a coroutine"
+-- Python answers status 3 (or nil where it returns one value) when what it
+-- would hand back does not fit under the memory cap (ScriptEngine._fits):
+-- Lua cannot fail to allocate there without taking the process down. The
+-- run is aborted as out of memory; like a kill, the abort cannot be caught.
+local OOM = "not enough memory"
+local function out_of_memory()
+  aborting = OOM
+  error(OOM, 0)
+end
 local PACK_ABOVE = 7000
 local function caller(py, py_packed)
   return function(...)
@@ -155,7 +164,8 @@ local function caller(py, py_packed)
     end
     if not status then return r end
     if status == 1 then return {ok = r} end
-    return {pyitems()}
+    if status == 2 then return {pyitems()} end
+    out_of_memory()
   end
 end
 local call_ = caller(pycall, pycall_packed)
@@ -186,7 +196,9 @@ redis.sha1hex = function(...)
   local s = ...
   if type(s) == "number" then s = tostring(s) end
   if type(s) ~= "string" then s = "" end
-  return pysha1(s)
+  local h = pysha1(s)
+  if h == nil then out_of_memory() end
+  return h
 end
 redis.log = function(...)
   local n = select("#", ...)
@@ -218,7 +230,11 @@ end
 redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
 redis.debug = function() end
-redis.acl_check_cmd = function(...) return pyacl(...) end
+redis.acl_check_cmd = function(...)
+  local ok = pyacl(...)
+  if ok == nil then out_of_memory() end
+  return ok
+end
 redis.setresp_get = nil
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
@@ -279,6 +295,27 @@ local function copy(t)
   local c = {}
   for k, v in pairs(t) do c[k] = v end
   return c
+end
+
+-- collectgarbage: as in Redis, a script may stop the collector or tune it,
+-- but only for itself: run() puts the runtime's settings back after a script
+-- that changed them (in Redis they carry over to later scripts, and a
+-- stopped collector fills the heap up to the memory cap).
+local GC_PAUSE = collectgarbage("setpause", 200)
+collectgarbage("setpause", GC_PAUSE)
+local GC_STEPMUL = collectgarbage("setstepmul", 200)
+collectgarbage("setstepmul", GC_STEPMUL)
+local GC_CHANGES = {stop = true, restart = true, setpause = true, setstepmul = true}
+local gc_changed = false
+local function collectgarbage_(opt, arg)
+  if GC_CHANGES[opt] then gc_changed = true end
+  return collectgarbage(opt, arg)
+end
+local function gc_reset()
+  gc_changed = false
+  collectgarbage("setpause", GC_PAUSE)
+  collectgarbage("setstepmul", GC_STEPMUL)
+  collectgarbage("restart")
 end
 
 -- unpack: Lua 5.1's C unpack overflows (and crashes) on huge ranges such as
@@ -398,7 +435,7 @@ local base = {
   assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall_,
   xpcall = xpcall_, rawequal = rawequal, rawget = rawget, rawset = rawset_, select = select,
   setmetatable = setmetatable_, getmetatable = getmetatable, tonumber = tonumber, tostring = tostring,
-  type = type, unpack = unpack_, gcinfo = gcinfo, collectgarbage = collectgarbage,
+  type = type, unpack = unpack_, gcinfo = gcinfo, collectgarbage = collectgarbage_,
   loadstring = loadstring_, load = load_, _VERSION = _VERSION,
   string = readonly(strlib), table = readonly(tablib), math = readonly(mathlib),
   coroutine = readonly(corolib), os = readonly(oslib), redis = nil,
@@ -590,10 +627,16 @@ end
 -- more Lua work (string.format, concatenation) than Python's encoder does,
 -- and one value crosses to Python more cheaply than two (no tuple).
 -- run() returns the first three itself; outcome() is the rest.
+-- A failure's error object stays here until fail() reads it: a table handed
+-- to Python becomes a registry reference, an allocation outside the
+-- protected call (see LuaRuntime.room).
+local failed
 local function outcome(ok, res, client_resp)
   if not ok then
     aborting = nil  -- from here on the budget hook must not raise again
-    return false, res
+    failed = res
+    if type(res) == "string" then return false, res end
+    return false, nil  -- two values: Python reads r[1]
   end
   if type(res) == "table" then
     local e = rawget(res, "err")
@@ -610,7 +653,9 @@ end
 
 -- The text of a failed script's error (and whether it is already counted in
 -- the error stats: a redis.call error is counted where it arose).
-local function fail(res, funcname)
+local function fail(funcname, text)
+  local res = text or failed
+  failed = nil
   local msg, nostats = res, false
   if type(res) == "table" then
     nostats = rawget(res, "ignore_stats") and true or false
@@ -648,7 +693,9 @@ local function run(fn, as_function, client_resp, nkeys, ...)
     chunk_env = G
     base.KEYS, base.ARGV = keys, argv
     ok, res = orig_xpcall(fn, err_handler)
+    base.KEYS, base.ARGV = nil, nil  -- the arguments are garbage once the script ends
   end
+  if gc_changed then gc_reset() end
   if ok then
     local t = type(res)
     if t == "string" then return res end
@@ -714,6 +761,7 @@ local function load_library(body, register)
   loading, current_register = true, register
   local ok, e = orig_xpcall(fn, err_handler)
   loading, current_register = false, nil
+  if gc_changed then gc_reset() end
   if not ok then
     if type(e) == "table" then e = rawget(e, "err") end
     return false, tostring(e)

@@ -45,7 +45,8 @@ def evaluate(srv: Any, c: Any, script: str) -> bytes:
     if isinstance(reply, RespError):
         text = str(reply)
         assert text and "\n" not in text.strip() and "\r" not in text, repr(text)
-        return b"-" + text.encode() + b"\r\n"
+        # As the server encodes it: an error reply may carry any bytes (redis.error_reply).
+        return b"-" + text.encode("utf-8", "surrogateescape") + b"\r\n"
     return encode(reply)
 
 

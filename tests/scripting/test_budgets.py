@@ -261,3 +261,50 @@ def test_shutdown_nosave_ends_a_script_stuck_in_c() -> None:
             raise AssertionError(f"still running 15 s after SHUTDOWN NOSAVE ({answer}); log:\n{h.read_log()[-4000:]}") from None
     finally:
         h.stop()
+
+
+SLOW = b"local t = redis.call('TIME') local s = t[1] * 1e6 + t[2] local n = 0 " \
+       b"while true do n = n + 1 if n % 1000 == 0 then local u = redis.call('TIME') " \
+       b"if u[1] * 1e6 + u[2] - s > 400000 then return n end end end"
+# One long C call (about a second): the watchdog thread, not the count hook, declares it busy.
+IN_C = b"return string.rep('a', 30000):find('a*b')"
+PING = b"*1\r\n$4\r\nPING\r\n"
+
+
+def _reply(sock: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"\r\n"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize("body,rounds", [(SLOW, 10), (IN_C, 3)], ids=["lua", "c"])
+def test_a_connection_accepted_as_a_slow_script_starts_gets_busy(body: bytes, rounds: int) -> None:
+    # The loop can accept a connection in the very iteration in which it reads a slow
+    # script's request: the connection's connection_made then waits behind the script,
+    # the listener does not know it and it no longer waits in the listening socket's
+    # queue. It was served only after the script (the PING answered +PONG 400 ms late);
+    # the busy responder finds such connections among the process's sockets. The same
+    # race made test_shutdown_nosave_ends_a_script_stuck_in_c fail under load: its
+    # client connects lazily, at its first PING, as the script starts.
+    h = start_moonkv(["--appendonly", "no", "--save", "", "--lua-time-limit", "50"])
+    try:
+        a = socket.create_connection(("127.0.0.1", h.port), timeout=10)
+        request = b"*3\r\n$4\r\nEVAL\r\n$%d\r\n%s\r\n$1\r\n0\r\n" % (len(body), body)
+        deadline = time.monotonic() + 30
+        done = 0
+        while done < rounds and time.monotonic() < deadline:
+            done += 1
+            b = socket.create_connection(("127.0.0.1", h.port), timeout=10)
+            a.sendall(request)  # right after the connect: both in one loop iteration, often
+            b.sendall(PING)
+            got = _reply(b)
+            assert got.startswith(b"-BUSY"), (done, got)
+            assert _reply(a).startswith((b":", b"$-1")), done
+            b.close()
+        a.close()
+    finally:
+        h.stop()

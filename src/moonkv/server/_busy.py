@@ -7,7 +7,12 @@ listening socket.  Every complete request gets ``-BUSY``, except SCRIPT KILL,
 FUNCTION KILL and SHUTDOWN NOSAVE, which it serves.  Requests are parsed with
 each connection's own parser, so a request cut in half by the end of the busy
 period is finished by the event loop afterwards; connections accepted during
-the busy period are handed to the event loop when it ends.  TLS connections
+the busy period are handed to the event loop when it ends.  So are the ones
+the event loop accepted in the very iteration the script started in: they are
+neither waiting in the listening socket's queue nor known to the listener yet
+(their ``connection_made`` is scheduled after the running callback), so the
+responder finds them among the process's sockets and hands what it did for
+them (their client, an unfinished request) to their ``connection_made``.  TLS connections
 are left alone (they wait for the script): their bytes can only go through
 the event loop's TLS layer (server/_tls.py).
 
@@ -21,6 +26,7 @@ import logging
 import os
 import selectors
 import socket
+import stat
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -44,15 +50,51 @@ _BUSY_FUNCTION = (
 
 
 class _Peer:
-    __slots__ = ("sock", "parser", "conn", "client")
+    __slots__ = ("sock", "parser", "conn", "client", "fd")
 
     def __init__(
-        self, sock: socket.socket, parser: RespParser, conn: Connection | None, client: Client
+        self, sock: socket.socket, parser: RespParser, conn: Connection | None, client: Client, fd: int = -1
     ) -> None:
         self.sock = sock
         self.parser = parser
         self.conn = conn  # None: accepted during the busy period, adopted after it
         self.client = client
+        self.fd = fd  # >= 0: the loop's own socket, its connection_made still to run
+
+
+def _unmade(port: int, known: set[int]) -> list[int]:
+    """The descriptors of TCP connections to ``port`` other than ``known`` ones (Linux).
+
+    A connection the event loop accepted in the iteration a script started in
+    has its ``connection_made`` scheduled behind the script: the listener does
+    not know it, and it no longer waits in the listening socket's queue.
+    """
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: such a connection waits for the script
+        return []
+    out = []
+    for fd in fds:
+        if fd in known:
+            continue
+        try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        try:
+            with sock:
+                if (
+                    sock.family in (socket.AF_INET, socket.AF_INET6)
+                    and sock.type == socket.SOCK_STREAM
+                    and sock.getsockname()[1] == port
+                    and sock.getpeername()  # connected: not a listening socket
+                ):
+                    out.append(fd)
+        except OSError:
+            continue
+    return out
 
 
 class BusyResponder:
@@ -67,7 +109,15 @@ class BusyResponder:
 
     def start(self) -> None:
         caller_id = self.run.caller.id
-        for conn in list(self.proc.connections.values()):
+        conns = list(self.proc.connections.values())
+        lsock = self.proc.listen_socket
+        if lsock is not None:
+            # Before this method opens descriptors of its own on the same sockets.
+            known = {conn.client.fd for conn in conns if conn.client is not None}
+            known.add(lsock.fileno())
+            for fd in _unmade(self.proc.server.port, known):
+                self._early(fd)
+        for conn in conns:
             c = conn.client
             t = conn.transport
             if c is None or c.id == caller_id or t is None or conn.closed or c.fd < 0:
@@ -82,7 +132,6 @@ class BusyResponder:
                 continue
             sock.setblocking(False)
             self._sel.register(sock, selectors.EVENT_READ, _Peer(sock, conn.parser, conn, c))
-        lsock = self.proc.listen_socket
         if lsock is not None:
             try:
                 self._listen = socket.socket(fileno=os.dup(lsock.fileno()))
@@ -102,7 +151,10 @@ class BusyResponder:
         self._sel.close()
         loop = self.proc.loop
         for peer in self._new:
-            if loop is not None:
+            if peer.fd >= 0:  # the loop's connection_made takes it over
+                peer.sock.close()
+                self.proc.early[peer.fd] = (peer.client, peer.parser.take_buffer())
+            elif loop is not None:
                 loop.create_task(self.proc.adopt(peer.sock, peer.parser.take_buffer(), peer.client))
 
     # -- the thread ---------------------------------------------------------------
@@ -124,11 +176,26 @@ class BusyResponder:
             sock, _ = self._listen.accept()
         except OSError:
             return
+        self._serve_new(sock, -1)
+
+    def _early(self, fd: int) -> None:
+        """Serve a connection the loop accepted but has not made yet (see _unmade)."""
+        try:
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            return
+        self._serve_new(sock, fd)
+
+    def _serve_new(self, sock: socket.socket, fd: int) -> None:
+        """Serve ``sock`` as a new client (``fd``: the loop's descriptor of an unmade connection)."""
         srv = self.proc.server
         try:
             peer_name = sock.getpeername()
             local = is_local_peer(peer_name)
             if refuses_peer(srv, local):  # protected mode, as at a normal accept
+                if fd >= 0:
+                    sock.close()  # connection_made refuses it
+                    return
                 sock.settimeout(1.0)
                 sock.sendall(DENIED)
                 sock.close()
@@ -136,13 +203,15 @@ class BusyResponder:
                 return
             sock.setblocking(False)
             keepalive(sock, srv.config["tcp-keepalive"])
-            client = Client(srv, _address(peer_name), _address(sock.getsockname()), sock.fileno(), local)
+            client = Client(
+                srv, _address(peer_name), _address(sock.getsockname()), fd if fd >= 0 else sock.fileno(), local
+            )
         except OSError:
             sock.close()
             return
         parser = RespParser()
         parser.auth_required = not client.authenticated
-        peer = _Peer(sock, parser, None, client)
+        peer = _Peer(sock, parser, None, client, fd)
         self._new.append(peer)
         self._sel.register(sock, selectors.EVENT_READ, peer)
 
@@ -157,7 +226,7 @@ class BusyResponder:
             self._sel.unregister(peer.sock)
             if peer.conn is None:
                 peer.sock.close()
-                self._new.remove(peer)
+                self._new.remove(peer)  # an unmade one: its connection_made sees the end too
             return
         peer.parser.feed(data)
         out = [self._answer(argv, peer.client) for argv in peer.parser.parse()]

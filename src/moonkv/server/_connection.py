@@ -134,6 +134,12 @@ class Connection(asyncio.Protocol):
             self._refuse(b"-ERR max number of clients reached\r\n")
             return
         c = self.client
+        pending = b""
+        early = self.proc.early
+        if c is None and early:  # served by the busy responder before this ran (_busy.py)
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                c, pending = early.pop(sock.fileno(), (None, b""))
         if c is None:
             peer = transport.get_extra_info("peername")
             local = is_local_peer(peer)
@@ -158,6 +164,8 @@ class Connection(asyncio.Protocol):
         srv.add_client(c)
         self.proc.connections[c.id] = self
         self.parser.auth_required = not c.authenticated
+        if pending:
+            self.data_received(pending)
 
     def _refuse(self, reply: bytes) -> None:
         """Answer a connection that is not accepted, and close it (counted as Redis counts it)."""

@@ -47,6 +47,10 @@ class ServerProcess:
         self._done: asyncio.Future[None] | None = None
         self.listen_socket: socket.socket | None = None
         self._busy: BusyResponder | None = None
+        # Connections the busy responder served before their connection_made ran
+        # (accepted in the iteration a script started in): descriptor -> (client,
+        # unparsed bytes), taken over by Connection.connection_made.
+        self.early: dict[int, tuple[Client, bytes]] = {}
         self._loop_thread = 0
         self.tls = TlsPort(self)
         self._idle_check = 0.0  # when the cron next looks for idle clients

@@ -37,7 +37,7 @@ from moonkv.errors import NoScriptError, RespError
 from moonkv.keyspace.memory import bytes_size
 from moonkv.monitoring import record
 from moonkv.protocol import NULL_ARRAY, BigNumber, RawReply, Verbatim
-from moonkv.scripting._runtime import LuaRuntime
+from moonkv.scripting._runtime import ROOM_RESERVE, ROOM_SLACK, LuaRuntime
 from moonkv.scripting._shebang import parse_shebang
 from moonkv.scripting._source import protect_tail_returns
 from moonkv.scripting._stats import (
@@ -60,6 +60,9 @@ FN_KILLED_MSG: Final = "Script killed by user with FUNCTION KILL..."
 
 _monotonic: Final = time.monotonic  # a static in the native build (no attribute lookup)
 _E17: Final = 10**17
+# A value for Lua larger than this is checked against the cap before it goes
+# (smaller ones fit in what prelude's room check leaves free: ROOM_RESERVE).
+_BIG: Final = ROOM_RESERVE // 2
 # An array reply of at most this many strings and integers travels to Lua
 # as plain values (see _flat_array).
 _FLAT_MAX: Final = 1000
@@ -243,8 +246,9 @@ class ScriptEngine:
             self._acl_check,
             self._hook,
             self._log,
-            self._sha1hex,
+            sha1hex,
             self._setresp,
+            self._room,
             max_memory=self.config["lua-memory-limit"],
         )
 
@@ -505,8 +509,15 @@ class ScriptEngine:
                 # tuple from a slice (the usual one or two key/arguments).
                 n = len(command)
                 r: Any
-                if rt.max_memory and not rt.room(sum(map(len, command)) + 64 * n):
-                    # The arguments are pushed outside Lua's protected call: they must fit.
+                cap = rt.max_memory
+                fits = True
+                if cap:
+                    # The arguments are pushed outside Lua's protected call: they must
+                    # fit (see LuaRuntime.fits, written out here: the common case).
+                    need = sum(map(len, command)) + 64 * n
+                    used = rt.lua.get_memory_used()
+                    fits = used + (used >> 1) + need + ROOM_SLACK <= cap or rt.room(need)
+                if not fits:
                     r = (False, b"not enough memory")
                 elif n == 4:
                     r = rt.run(fn, not is_eval, c.resp, nkeys, command[3])
@@ -660,6 +671,14 @@ class ScriptEngine:
         rt = self._rt
         return not rt.max_memory or rt.fits(n) or rt.room(n)
 
+    def _room(self) -> bool:
+        """prelude's pyroom: the heap is past room_at; True when collecting
+        leaves no room either (the script is then aborted as out of memory)."""
+        if self._rt.room(ROOM_RESERVE):
+            return False
+        self._out_of_memory()
+        return True
+
     def _out_of_memory(self) -> tuple[None, int]:
         """What a Python function called from Lua answers when its value does not
         fit under the cap: the script is aborted as out of memory (prelude's
@@ -765,19 +784,24 @@ class ScriptEngine:
             if t is int:
                 return reply
             if t is bytes:
-                return reply if fits(len(reply)) else oom()  # type: ignore[arg-type]
+                if len(reply) > _BIG and not fits(len(reply)):  # type: ignore[arg-type]
+                    return oom()
+                return reply
             if t is str:  # a status reply: prelude's caller() makes it {ok=...}
-                return (reply.encode(), 1) if fits(len(reply)) else oom()  # type: ignore[arg-type,attr-defined]
+                if len(reply) > _BIG and not fits(len(reply)):  # type: ignore[arg-type]
+                    return oom()
+                return reply.encode(), 1  # type: ignore[attr-defined]
             if t is list:
                 flat = _flat_array(reply, sc.resp)  # type: ignore[arg-type]
                 if flat is not None:
-                    if not fits(_flat_size(flat)):
+                    size = _flat_size(flat)
+                    if size > _BIG and not fits(size):
                         return oom()
                     self._items = flat  # prelude's caller() takes them (_take_items)
                     return None, 2
             if not protected and isinstance(reply, RespError):
                 text = str(reply)
-                if not fits(len(text) + 1024):  # lupa hands the exception to Lua as a userdata
+                if len(text) > _BIG and not fits(len(text)):
                     return oom()
                 raise ScriptCallError(text)
             return to_lua(reply)
@@ -858,17 +882,7 @@ class ScriptEngine:
         # A command refused inside a script counts once in the error stats.
         return self.server.error_reply(RespError(full=text))
 
-    def _sha1hex(self, body: bytes) -> bytes | None:
-        """redis.sha1hex (None: its answer does not fit under the cap, see _out_of_memory)."""
-        if not self._fits(64):
-            self._out_of_memory()
-            return None
-        return sha1hex(body)
-
     def _acl_check(self, *args: Any) -> Any:
-        if not self._fits(1024):  # an answer, or an error raised into Lua
-            self._out_of_memory()
-            return None
         argv = [a if type(a) is bytes else b"%.17g" % a for a in args if type(a) in (bytes, int, float)]
         spec = lookup(argv[0]) if argv else None
         if spec is None:

@@ -26,6 +26,9 @@ HOOK_INTERVAL = 10_000
 # Heap kept free beyond what a push outside a protected call needs for itself:
 # lupa's stack checks, a registry reference, a userdata for a raised error.
 ROOM_SLACK = 64 * 1024
+# What a call from Lua into Python finds free (prelude's room_at): a value up to
+# this size goes back to Lua without a check of its own.
+ROOM_RESERVE = 256 * 1024
 
 
 def _deny_attributes(obj: object, name: object, is_setting: bool) -> object:
@@ -45,8 +48,9 @@ class LuaRuntime:
         pyacl: Callable[..., Any],
         pyhook: Callable[[], Any],
         pylog: Callable[[int, bytes], None],
-        pysha1: Callable[[bytes], bytes | None],
+        pysha1: Callable[[bytes], bytes],
         pysetresp: Callable[[int], None],
+        pyroom: Callable[[], bool],
         max_memory: int = 0,
     ) -> None:
         self.lua = lua51.LuaRuntime(
@@ -70,7 +74,7 @@ class LuaRuntime:
         def hook() -> Any:
             return pyhook()
 
-        api = lua.execute(prelude, pycall, pypcall, pycall_packed, pypcall_packed, pyitems, pyacl, hook, pylog, pysha1, pysetresp, libtable, MAX_REPLY_DEPTH)
+        api = lua.execute(prelude, pycall, pypcall, pycall_packed, pypcall_packed, pyitems, pyacl, hook, pylog, pysha1, pysetresp, pyroom, libtable, MAX_REPLY_DEPTH)
         # Nothing of Python stays reachable through the real globals either.
         lua.execute(b"python = nil; io = nil; os = nil; require = nil; package = nil; dofile = nil; loadfile = nil; module = nil; debug = nil")
         from moonkv import REDIS_VERSION
@@ -85,6 +89,7 @@ class LuaRuntime:
         self.set_hook = api[b"set_hook"]
         self._gc = api[b"gc"]
         self._mem = api[b"mem"]
+        self._set_room = api[b"set_room"]
         self.table_from = lua.table_from
         self.max_memory = max_memory
         # The count hook stays installed: it only runs while Lua code runs,
@@ -146,6 +151,9 @@ class LuaRuntime:
         self.max_memory = cap
         self.lua.set_max_memory(0)
         self.lua.set_max_memory(cap)
+        # Below this heap size (KB, as collectgarbage counts it: a little more than
+        # lupa), fits(ROOM_RESERVE) holds: prelude calls Python without asking first.
+        self._set_room((cap - ROOM_RESERVE - ROOM_SLACK) / 1.5 / 1024 if cap else float("inf"))
 
     def recover_memory(self) -> None:
         """After an out-of-memory error: lift the cap, collect inside Lua, cap again.

@@ -5,7 +5,7 @@
 -- reach: scripts see only Lua functions and read-only proxy tables.
 -- Returns a table of internal entry points for Python.
 
-local pycall, pypcall, pycall_packed, pypcall_packed, pyitems, pyacl, pyhook, pylog, pysha1, pysetresp, libs, max_depth = ...
+local pycall, pypcall, pycall_packed, pypcall_packed, pyitems, pyacl, pyhook, pylog, pysha1, pysetresp, pyroom, libs, max_depth = ...
 
 local type, error, select, tostring, tonumber = type, error, select, tostring, tonumber
 local setmetatable, getmetatable, rawget, rawset, rawequal = setmetatable, getmetatable, rawget, rawset, rawequal
@@ -143,19 +143,29 @@ end
 -- crashed the process). Redis allows it; moonkv refuses it with an error the
 -- script can catch (docs/compatibility.md).
 local IN_COROUTINE = "redis.call and redis.pcall cannot be used inside a coroutine"
--- Python answers status 3 (or nil where it returns one value) when what it
--- would hand back does not fit under the memory cap (ScriptEngine._fits):
--- Lua cannot fail to allocate there without taking the process down. The
--- run is aborted as out of memory; like a kill, the abort cannot be caught.
+-- A call into Python must not meet the memory cap: lupa turns its
+-- arguments into Python objects and its result or error into Lua values
+-- where Lua cannot fail to allocate without taking the process down
+-- (LuaRuntime.fits). So before calling Python, a heap past room_at (KB, set
+-- with the cap) asks Python to make room (pyroom: collect, with the cap
+-- lifted); pyroom answers true when there is still none, and the run is
+-- aborted as out of memory, as when Python answers status 3 (or nil where it
+-- returns one value) for a large value that does not fit. Like a kill, the
+-- abort cannot be caught.
 local OOM = "not enough memory"
+local room_at = math_huge
 local function out_of_memory()
   aborting = OOM
   error(OOM, 0)
+end
+local function make_room()
+  if collectgarbage("count") > room_at and pyroom() then out_of_memory() end
 end
 local PACK_ABOVE = 7000
 local function caller(py, py_packed)
   return function(...)
     if coroutine_running() then error(IN_COROUTINE, 2) end
+    if collectgarbage("count") > room_at and pyroom() then out_of_memory() end
     local r, status
     if select("#", ...) > PACK_ABOVE then
       r, status = py_packed({...}, select("#", ...))
@@ -196,9 +206,8 @@ redis.sha1hex = function(...)
   local s = ...
   if type(s) == "number" then s = tostring(s) end
   if type(s) ~= "string" then s = "" end
-  local h = pysha1(s)
-  if h == nil then out_of_memory() end
-  return h
+  make_room()
+  return pysha1(s)
 end
 redis.log = function(...)
   local n = select("#", ...)
@@ -231,9 +240,8 @@ redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
 redis.debug = function() end
 redis.acl_check_cmd = function(...)
-  local ok = pyacl(...)
-  if ok == nil then out_of_memory() end
-  return ok
+  make_room()
+  return pyacl(...)
 end
 redis.setresp_get = nil
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
@@ -725,6 +733,7 @@ local function register_function(...)
   if current_register == nil then
     error("redis.register_function can only be called on FUNCTION LOAD command", 2)
   end
+  make_room()
   local err = current_register(...)
   if err then error(err, 0) end  -- Redis reports no position for these
 end
@@ -759,6 +768,7 @@ local function load_library(body, register)
   setfenv(fn, lib_env)
   chunk_env = lib_env
   loading, current_register = true, register
+  aborting = nil  -- an earlier load's timeout must not stop this one
   local ok, e = orig_xpcall(fn, err_handler)
   loading, current_register = false, nil
   if gc_changed then gc_reset() end
@@ -783,7 +793,9 @@ end
 
 local function mem() return collectgarbage("count") * 1024 end
 
+local function set_room(kb) room_at = kb end
+
 return {
   run = run, fail = fail, compile = compile, load_library = load_library,
-  set_hook = set_hook, gc = gc, mem = mem, redis = redis,
+  set_hook = set_hook, gc = gc, mem = mem, redis = redis, set_room = set_room,
 }

@@ -165,6 +165,11 @@ FULL_THEN_CALL = (
     # Python's frames and the GIL stayed taken (the process hung). Now the script is
     # aborted as out of memory and rolled back, and the next one runs.
     ([FULL_THEN_CALL, FULL_THEN_CALL, "return 3"], ["-ERR Script exceeded the memory limit"] * 2 + [":3"]),
+    # Small values and other calls into Python on a full heap: the same.
+    ([FULL_THEN_CALL.replace("redis.call('get', 'big')", "redis.call('ping')"),
+      FULL_THEN_CALL.replace("redis.call('get', 'big')", "redis.pcall('nosuchcommand')"),
+      FULL_THEN_CALL.replace("redis.call('get', 'big')", "redis.sha1hex('x')"), "return 4"],
+     ["-ERR Script exceeded the memory limit"] * 3 + [":4"]),
 ])
 def test_pushes_onto_a_full_heap_fail_the_script_not_the_process(scripts: list[str], want: list[str]) -> None:
     import os

@@ -37,7 +37,7 @@ from moonkv.errors import NoScriptError, RespError
 from moonkv.keyspace.memory import bytes_size
 from moonkv.monitoring import record
 from moonkv.protocol import NULL_ARRAY, BigNumber, RawReply, Verbatim
-from moonkv.scripting._runtime import ROOM_RESERVE, ROOM_SLACK, LuaRuntime
+from moonkv.scripting._runtime import ROOM_RESERVE, LuaRuntime
 from moonkv.scripting._shebang import parse_shebang
 from moonkv.scripting._source import protect_tail_returns
 from moonkv.scripting._stats import (
@@ -158,7 +158,7 @@ class RunState:
 
     __slots__ = (
         "caller", "command", "name", "is_eval", "read_only", "allow_oom", "legacy", "start",
-        "kill_message", "busy", "undo",
+        "kill_message", "busy", "undo", "rt",
     )
 
     caller: Client
@@ -172,6 +172,7 @@ class RunState:
     kill_message: str | None
     busy: bool
     undo: list[Callable[[], None]]
+    rt: LuaRuntime  # EVAL's runtime, or FUNCTION's for FCALL
 
 
 def _stopped_by(run: RunState, message: object) -> int:
@@ -229,7 +230,6 @@ class ScriptEngine:
         self._call_raise = self._caller(protected=False)
         self._call_protected = self._caller(protected=True)
         self.rt = self.new_runtime()
-        self._rt = self.rt  # the runtime of the running script (FCALL: the functions')
         server.config.on_change(self._config_changed)
 
     # -- runtime -------------------------------------------------------------
@@ -317,6 +317,7 @@ class ScriptEngine:
 
     def _load(self, source: bytes) -> tuple[Any, bytes | None]:
         res = self.rt.compile_fn(source, b"@user_script")
+        self.rt.tight = True  # the function takes heap: the next run checks its room
         return res if type(res) is tuple else (res, None)
 
     def _persist_script(self, body: bytes, *, loaded: bool) -> None:
@@ -343,7 +344,7 @@ class ScriptEngine:
         self.scripts.clear()
         self._lru.clear()
         self.cache_bytes = 0
-        self.rt = self._rt = self.new_runtime()
+        self.rt = self.new_runtime()
 
     def exists(self, sha: bytes) -> bool:
         return sha.lower() in self.scripts
@@ -469,7 +470,6 @@ class ScriptEngine:
         srv = self.server
         ks = srv.ks
         rt = runtime or self.rt
-        self._rt = rt
         sc = self.client
         sc.db = c.db
         sc.resp = 2
@@ -486,6 +486,7 @@ class ScriptEngine:
         run.kill_message = None
         run.busy = False
         run.undo = undo
+        run.rt = rt
         self.running = run
         # Which commands redis.call may run without the general checks.
         if c.acl_user is not None:
@@ -509,15 +510,10 @@ class ScriptEngine:
                 # tuple from a slice (the usual one or two key/arguments).
                 n = len(command)
                 r: Any
-                cap = rt.max_memory
-                fits = True
-                if cap:
-                    # The arguments are pushed outside Lua's protected call: they must
-                    # fit (see LuaRuntime.fits, written out here: the common case).
-                    need = sum(map(len, command)) + 64 * n
-                    used = rt.lua.get_memory_used()
-                    fits = used + (used >> 1) + need + ROOM_SLACK <= cap or rt.room(need)
-                if not fits:
+                # The arguments are pushed outside Lua's protected call: they must fit
+                # (LuaRuntime.fits). After a run, prelude leaves room for small ones.
+                size = 0 if n == 3 else len(command[3]) if n == 4 else sum(map(len, command))
+                if (rt.tight or (size > _BIG and rt.max_memory)) and not rt.room(size + 64 * n):
                     r = (False, b"not enough memory")
                 elif n == 4:
                     r = rt.run(fn, not is_eval, c.resp, nkeys, command[3])
@@ -599,6 +595,7 @@ class ScriptEngine:
         del ks.flushed[mark_flushed:]
         del ks.ready[mark_ready:]
         del ks.expired_effects[mark_expired:]
+        rt.tight = True  # the failure's text (below) takes heap, too: the next run checks
         if r[1] == b"not enough memory" or run.kill_message == OOM_MSG:
             rt.recover_memory()
             limit = self.config["lua-memory-limit"]
@@ -651,9 +648,10 @@ class ScriptEngine:
             return self._abort(run.kill_message.encode())
         return None
 
-    def loading(self, rt: LuaRuntime) -> None:
-        """A function library's code is about to run in ``rt`` (what a timeout aborts)."""
-        self._rt = rt
+    def _running_rt(self) -> LuaRuntime:
+        """The runtime running Lua code now: the script's, or FUNCTION LOAD's."""
+        run = self.running
+        return run.rt if run is not None else self.functions.rt  # type: ignore[no-any-return]
 
     def _abort(self, message: bytes) -> bytes:
         """The message that aborts the running Lua code (the hook's answer).
@@ -662,19 +660,20 @@ class ScriptEngine:
         lifted first. The abort cannot be caught, so no script code runs
         without the cap; the run's end puts it back (``run``, ``FunctionRegistry``).
         """
-        self._rt.lift()
+        self._running_rt().lift()
         return message
 
     def _fits(self, n: int) -> bool:
         """Whether a value of about ``n`` bytes may go back to Lua from Python
         (``LuaRuntime.fits``; collects the garbage first if it does not fit at once)."""
-        rt = self._rt
+        rt = self._running_rt()
         return not rt.max_memory or rt.fits(n) or rt.room(n)
 
-    def _room(self) -> bool:
+    def _room(self, settle: bool = False) -> bool:
         """prelude's pyroom: the heap is past room_at; True when collecting
-        leaves no room either (the script is then aborted as out of memory)."""
-        if self._rt.room(ROOM_RESERVE):
+        leaves no room either (the script is then aborted as out of memory).
+        ``settle``: the run is ending; only collect (LuaRuntime.tight says the rest)."""
+        if self._running_rt().room(ROOM_RESERVE) or settle:
             return False
         self._out_of_memory()
         return True
@@ -684,7 +683,7 @@ class ScriptEngine:
         fit under the cap: the script is aborted as out of memory (prelude's
         out_of_memory), unwinding without the cap; ``run`` rolls it back."""
         run = self.running
-        self._rt.lift()
+        self._running_rt().lift()
         if run is not None:
             run.kill_message = OOM_MSG
         return None, 3
@@ -895,7 +894,7 @@ class ScriptEngine:
     def _to_lua(self, reply: object) -> Any:
         """A handler's reply, other than a string, integer or status, as what
         redis.call returns to Lua (see the callers built by _caller)."""
-        rt = self._rt
+        rt = self._running_rt()
         # Out of memory inside lupa's table_from would longjmp over the Python
         # frames of this call to the script's protected call, leaving the GIL
         # taken for good (the process hangs): build with the cap lifted; the

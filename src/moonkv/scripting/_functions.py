@@ -169,12 +169,12 @@ class FunctionRegistry:
             return False, b"not enough memory"
         # As Redis: a library's top-level code gets 500 ms.
         self.engine.load_deadline = time.monotonic() + LOAD_TIMEOUT
-        self.engine.loading(self.rt)
         try:
             res = self.rt.load_library(source, self._register)
         finally:
             self.engine.load_deadline = None
             self.rt.arm()  # a timeout unwound the load without the cap
+            self.rt.tight = True  # the library takes heap: the next run checks its room
         if type(res) is tuple:
             return bool(res[0]), res[1] if len(res) > 1 else None
         return bool(res), None

@@ -50,7 +50,7 @@ class LuaRuntime:
         pylog: Callable[[int, bytes], None],
         pysha1: Callable[[bytes], bytes],
         pysetresp: Callable[[int], None],
-        pyroom: Callable[[], bool],
+        pyroom: Callable[..., bool],
         max_memory: int = 0,
     ) -> None:
         self.lua = lua51.LuaRuntime(
@@ -92,6 +92,9 @@ class LuaRuntime:
         self._set_room = api[b"set_room"]
         self.table_from = lua.table_from
         self.max_memory = max_memory
+        # The heap may be past prelude's room_at (after a compile, a library load,
+        # a run that could not make room): the next run checks its arguments' room.
+        self.tight = False
         # The count hook stays installed: it only runs while Lua code runs,
         # i.e. while a script (or a library load) executes.
         self.set_hook(HOOK_INTERVAL)
@@ -132,10 +135,12 @@ class LuaRuntime:
 
     def room(self, n: int) -> bool:
         """:meth:`fits`, after collecting the garbage if it does not fit at once."""
-        if self.fits(n):
-            return True
-        self.recover_memory()
-        return self.fits(n)
+        ok = self.fits(n)
+        if not ok:
+            self.recover_memory()
+            ok = self.fits(n)
+        self.tight = not self.fits(ROOM_RESERVE)
+        return ok
 
     def lift(self) -> None:
         """Lift the cap (a run being aborted unwinds without it; see ScriptEngine)."""
@@ -151,8 +156,8 @@ class LuaRuntime:
         self.max_memory = cap
         self.lua.set_max_memory(0)
         self.lua.set_max_memory(cap)
-        # Below this heap size (KB, as collectgarbage counts it: a little more than
-        # lupa), fits(ROOM_RESERVE) holds: prelude calls Python without asking first.
+        # Below this heap size (KB, as gcinfo() counts it: a little more than lupa
+        # does), fits(ROOM_RESERVE) holds: prelude calls Python without asking first.
         self._set_room((cap - ROOM_RESERVE - ROOM_SLACK) / 1.5 / 1024 if cap else float("inf"))
 
     def recover_memory(self) -> None:

@@ -11,7 +11,7 @@ local type, error, select, tostring, tonumber = type, error, select, tostring, t
 local setmetatable, getmetatable, rawget, rawset, rawequal = setmetatable, getmetatable, rawget, rawset, rawequal
 local pairs, ipairs, next, unpack = pairs, ipairs, next, unpack
 local orig_pcall, orig_xpcall, orig_loadstring, orig_load = pcall, xpcall, loadstring, load
-local setfenv, getfenv, collectgarbage = setfenv, getfenv, collectgarbage
+local setfenv, getfenv, collectgarbage, gcinfo = setfenv, getfenv, collectgarbage, gcinfo
 local string_format, string_sub, string_byte, string_rep = string.format, string.sub, string.byte, string.rep
 local string_gsub, string_find, string_dump = string.gsub, string.find, string.dump
 local table_concat, table_insert = table.concat, table.insert
@@ -146,10 +146,12 @@ local IN_COROUTINE = "redis.call and redis.pcall cannot be used inside a corouti
 -- A call into Python must not meet the memory cap: lupa turns its
 -- arguments into Python objects and its result or error into Lua values
 -- where Lua cannot fail to allocate without taking the process down
--- (LuaRuntime.fits). So before calling Python, a heap past room_at (KB, set
+-- (LuaRuntime.fits). So before calling Python, a heap past room_at (KB as
+-- gcinfo() counts, set
 -- with the cap) asks Python to make room (pyroom: collect, with the cap
 -- lifted); pyroom answers true when there is still none, and the run is
--- aborted as out of memory, as when Python answers status 3 (or nil where it
+-- aborted as out of memory (at a run's end, pyroom(true) only collects, and
+-- the next run's arguments are checked in Python), as when Python answers status 3 (or nil where it
 -- returns one value) for a large value that does not fit. Like a kill, the
 -- abort cannot be caught.
 local OOM = "not enough memory"
@@ -159,13 +161,13 @@ local function out_of_memory()
   error(OOM, 0)
 end
 local function make_room()
-  if collectgarbage("count") > room_at and pyroom() then out_of_memory() end
+  if gcinfo() > room_at and pyroom() then out_of_memory() end
 end
 local PACK_ABOVE = 7000
 local function caller(py, py_packed)
   return function(...)
     if coroutine_running() then error(IN_COROUTINE, 2) end
-    if collectgarbage("count") > room_at and pyroom() then out_of_memory() end
+    if gcinfo() > room_at and pyroom() then out_of_memory() end
     local r, status
     if select("#", ...) > PACK_ABOVE then
       r, status = py_packed({...}, select("#", ...))
@@ -701,9 +703,14 @@ local function run(fn, as_function, client_resp, nkeys, ...)
     chunk_env = G
     base.KEYS, base.ARGV = keys, argv
     ok, res = orig_xpcall(fn, err_handler)
-    base.KEYS, base.ARGV = nil, nil  -- the arguments are garbage once the script ends
   end
   if gc_changed then gc_reset() end
+  -- Leave room for the next call's arguments, or tell Python there is none
+  -- (this run's arguments are garbage from here on).
+  if gcinfo() > room_at then
+    base.KEYS, base.ARGV = nil, nil
+    pyroom(true)
+  end
   if ok then
     local t = type(res)
     if t == "string" then return res end

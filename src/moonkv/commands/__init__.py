@@ -16,6 +16,7 @@ MODULES = (
     "server",
     "monitoring",
     "memory",
+    "lolwut",
     "introspection",
     "transactions",
     "keys",

@@ -40,3 +40,19 @@ def test_client_info_names_the_subcommand(diff: Differ) -> None:
     for c in (diff.m, diff.real):
         my_id = c.call("CLIENT", "ID")[1:-2]
         assert _cmd_field(c.call("CLIENT", "LIST", "ID", my_id)) == [b"client|list"]
+
+
+def _qbuf(reply: bytes) -> list[int]:
+    return [int(q) for q in re.findall(rb" qbuf=(\d+) ", reply)]
+
+
+def test_qbuf_counts_the_running_command(diff: Differ) -> None:
+    # Redis's query buffer holds the command while it runs: 26 bytes for CLIENT INFO.
+    m, real = diff.both("CLIENT", "INFO")
+    assert _qbuf(m) == _qbuf(real) == [26]
+    counts = []
+    for c in (diff.m, diff.real):
+        my_id = c.call("CLIENT", "ID")[1:-2]
+        (q,) = _qbuf(c.call("CLIENT", "LIST", "ID", my_id, "1000000", "2000000"))
+        counts.append(q - len(my_id))  # the ids of the two servers' clients may differ in length
+    assert counts[0] == counts[1]

@@ -162,7 +162,7 @@ def client_getname(c: Client, argv: list[bytes]) -> object:
 @command("client|info", 2, "noscript loading stale", group=_C, since="6.2.0",
          summary="Returns information about the connection.")
 def client_info(c: Client, argv: list[bytes]) -> object:
-    return Verbatim((c.info_line() + "\n").encode())
+    return Verbatim((c.info_line(argv) + "\n").encode())
 
 
 @command("client|list", -2, "admin noscript loading stale", group=_C, since="2.4.0",
@@ -192,7 +192,7 @@ def client_list(c: Client, argv: list[bytes]) -> object:
             break
         else:
             raise syntax_error()
-    return Verbatim("".join(cl.info_line() + "\n" for cl in clients).encode())
+    return Verbatim("".join(cl.info_line(argv if cl is c else None) + "\n" for cl in clients).encode())
 
 
 @command("client|kill", -3, "admin noscript loading stale", group=_C, since="2.4.0",

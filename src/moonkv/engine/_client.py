@@ -91,8 +91,13 @@ class Client:
     def select(self, index: int) -> None:
         self.db = self.server.ks.dbs[index]
 
-    def info_line(self) -> str:
-        """One line of CLIENT LIST / CLIENT INFO, in Redis's field order."""
+    def info_line(self, running: list[bytes] | None = None) -> str:
+        """One line of CLIENT LIST / CLIENT INFO, in Redis's field order.
+
+        ``running``: the command this client is running (the CLIENT LIST or INFO itself),
+        which Redis's query buffer still holds while it runs: ``qbuf`` counts it, in its
+        multibulk form, beside the bytes not yet parsed.
+        """
         now = time.time()
         flags = "O" if self in self.server.monitors else ""
         subs = self.subs
@@ -120,6 +125,8 @@ class Client:
         flags = flags or "N"
         cmd = self.last_cmd.decode("utf-8", "replace").lower()
         qbuf, omem, oll = self.buffers()
+        if running is not None:
+            qbuf += request_size(running)
         user = self.user.name.decode("utf-8", "replace") if self.user is not None else "default"
         return (
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.fd} "
@@ -131,6 +138,14 @@ class Client:
             f"tot-mem={_BASE_MEM + qbuf + omem} "
             f"events=r cmd={cmd} user={user} redir={tracking.redirect if tracking is not None else -1} resp={self.resp}"
         )
+
+
+def request_size(argv: list[bytes]) -> int:
+    """Bytes of ``argv`` sent as a multibulk request (``*2\\r\\n$6\\r\\nclient...``)."""
+    size = len(b"*%d\r\n" % len(argv))
+    for a in argv:
+        size += len(b"$%d\r\n" % len(a)) + len(a) + 2
+    return size
 
 
 def _discard(_reply: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hiredis
 import pytest
 
 from tests.conftest import Differ
@@ -38,3 +39,45 @@ def test_config_set_several(diff: Differ) -> None:
     diff("CONFIG", "SET", "maxmemory-clients", "0%")
     diff("CONFIG", "GET", "maxmemory-clients")
     diff("CONFIG", "SET", "maxmemory-clients", "0", "maxmemory", "0", "save", "")
+
+
+def _pairs(reply: bytes) -> set[tuple[bytes, bytes]]:
+    """CONFIG GET's name/value pairs (RESP2), as a set: Redis answers in its dict's order."""
+    reader = hiredis.Reader()
+    reader.feed(reply)
+    flat = reader.gets()
+    return set(zip(flat[::2], flat[1::2], strict=True))
+
+
+@pytest.mark.parametrize("args", [
+    ["key-load-delay"],  # hidden: shown when named (as named), never for a pattern
+    ["KEY-Load-Delay"],
+    ["key-load-*"],
+    ["key-load-dela?"],
+    ["maxmemory", "MAXMEMORY", "maxmem*"],  # each directive once, whatever its case
+    ["maxmemory", "maxmemory*", "bind", "*of"],  # names and aliases: replicaof and slaveof
+    ["slaveof"],
+    ["REPLICAOF", "slaveof"],
+], ids=lambda a: " ".join(a))
+def test_config_get_names_patterns_hidden_and_aliases(diff: Differ, args: list[str]) -> None:
+    m, real = diff.both("CONFIG", "GET", *args)
+    assert _pairs(m) == _pairs(real)
+
+
+def test_hidden_directive_is_settable(diff: Differ) -> None:
+    diff("CONFIG", "SET", "key-load-delay", "99999999999")
+    diff("CONFIG", "SET", "key-load-delay", "x")
+    diff("CONFIG", "SET", "key-load-delay", "-50")
+    diff("CONFIG", "GET", "key-load-delay")
+    diff("CONFIG", "SET", "key-load-delay", "0")
+    diff("CONFIG", "SET", "replicaof", "")
+
+
+def test_replicaof_shows_the_primary_followed(diff: Differ) -> None:
+    try:
+        diff("REPLICAOF", "127.0.0.1", "1")  # nobody listens there: the link keeps failing
+        diff("CONFIG", "GET", "replicaof")
+        diff("CONFIG", "GET", "SLAVEOF")
+    finally:
+        diff("REPLICAOF", "NO", "ONE")
+    diff("CONFIG", "GET", "replicaof")

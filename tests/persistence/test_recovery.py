@@ -155,6 +155,54 @@ def test_loading_answers_loading_error_and_info(datadir: str) -> None:
         h.stop()
 
 
+def _loading_seconds(port: int, timeout: float = 60) -> float:
+    """How long the server answered -LOADING, from the first such reply to the first PONG."""
+    first = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                s.sendall(b"*1\r\n$4\r\nPING\r\n")
+                buf = s.recv(65536)
+                now = time.monotonic()
+                if buf.startswith(b"-LOADING"):
+                    first = now if first is None else first
+                elif buf.startswith(b"+PONG"):
+                    return 0.0 if first is None else now - first
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise AssertionError("the server never answered PONG")
+
+
+@pytest.mark.parametrize("source", ["snapshot", "log"])
+def test_key_load_delay_slows_loading(datadir: str, source: str) -> None:
+    # 300 keys, 5 ms each: at least 1.5 s of loading (without the delay, a few ms).
+    if source == "snapshot":
+        name = fmt.snap_name(1)
+        w = fmt.SnapshotWriter(os.path.join(datadir, name), {"version": 1, "time_ms": int(time.time() * 1000)})
+        w.add_db(0, {b"key:%d" % i: b"v" for i in range(300)}, {})
+        w.commit()
+        fmt.write_manifest(datadir, fmt.Manifest(name, []))
+    else:
+        h = start_moonkv(["--save", ""], dir=datadir)
+        try:
+            c = RawClient(h.port)
+            for i in range(300):
+                assert c.call("SET", f"key:{i}", "v") == b"+OK\r\n"
+            c.close()
+        finally:
+            h.stop()
+    h = start_moonkv(["--save", "", "--key-load-delay", "5000"], dir=datadir, wait=False)
+    try:
+        assert _loading_seconds(h.port) >= 1.2
+        r = redis.Redis(port=h.port)
+        assert r.dbsize() == 300
+        assert r.config_get("key-load-delay") == {"key-load-delay": "5000"}
+    finally:
+        h.stop()
+
+
 def test_second_server_on_same_directory_is_refused(datadir: str) -> None:
     h = start_moonkv([], dir=datadir)
     try:

@@ -452,7 +452,9 @@ container("config", summary="A container for server configuration commands.", si
          complexity="O(N) when N is the number of configuration parameters provided")
 def config_get(c: Client, argv: list[bytes]) -> object:
     pats = [a.decode("utf-8", "replace") for a in argv[2:]]
-    return c.server.config.get(pats)
+    node = c.server.replication
+    master = node.master if node is not None else None
+    return c.server.config.get(pats, {"replicaof": f"{master[0]} {master[1]}" if master else ""})
 
 
 @command("config|set", -4, "admin noscript loading stale", group=_S, since="2.0.0",

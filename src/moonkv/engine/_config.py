@@ -82,7 +82,8 @@ class Directive:
     sensitive: bool = False
     # PROTECTED_CONFIG: CONFIG SET only where enable-protected-configs allows it.
     protected: bool = False
-    hidden: bool = False  # a start-up directive CONFIG GET does not show (as Redis's replicaof)
+    # HIDDEN_CONFIG, as Redis's: CONFIG GET shows it when named, never for a pattern.
+    hidden: bool = False
 
     def parse(self, raw: str) -> Any:
         k = self.kind
@@ -236,6 +237,8 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("stop-writes-on-bgsave-error", "bool", True),
     # Scripting.
     Directive("lua-time-limit", "int", 5000, minimum=0, aliases=("busy-reply-threshold",)),
+    # Microseconds slept per key loaded (negative: 1 µs once per -N keys): persistence/_load.py.
+    Directive("key-load-delay", "int", 0, minimum=-(2**31), maximum=2**31 - 1, hidden=True),
     Directive("lua-kill-time-limit", "int", 0, minimum=0),
     Directive("lua-memory-limit", "memory", 64 * 1024 * 1024, minimum=1024 * 1024),
     Directive("lua-eval-cache-size", "int", 500, minimum=1),
@@ -275,7 +278,8 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("repl-diskless-sync", "bool", True),
     Directive("min-replicas-to-write", "int", 0, aliases=("min-slaves-to-write",)),
     Directive("min-replicas-max-lag", "int", 10, aliases=("min-slaves-max-lag",)),
-    Directive("replicaof", "string", "", aliases=("slaveof",), immutable=True, hidden=True),
+    # CONFIG GET answers the primary followed now (commands/server.py), "" on a primary.
+    Directive("replicaof", "string", "", aliases=("slaveof",), immutable=True),
     Directive("masteruser", "string", ""),
     Directive("repl-backlog-size", "memory", 1048576, minimum=1),
     Directive("repl-ping-replica-period", "int", 10, minimum=1, aliases=("repl-ping-slave-period",)),
@@ -377,7 +381,7 @@ class Config:
         named: list[tuple[Directive, str]] = []
         for name, raw in pairs:
             d = _BY_NAME.get(name.lower())
-            if d is None or d.hidden:
+            if d is None:
                 raise RespError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
             problem = None
             # Protected first: no Redis directive is both, but moonkv's ``dir`` is (it cannot
@@ -428,19 +432,30 @@ class Config:
                 out[i + 1] = b"(redacted)"
         return out
 
-    def get(self, patterns: list[str]) -> dict[bytes, bytes]:
+    def get(self, patterns: list[str], live: dict[str, str] | None = None) -> dict[bytes, bytes]:
+        """CONFIG GET: a name is answered as given (hidden directives too), a pattern by every
+        matching name and alias but the hidden ones; each directive once, whatever its case.
+        ``live``: values kept elsewhere than here, by directive name (replicaof)."""
         out: dict[bytes, bytes] = {}
+        seen: set[str] = set()
+
+        def value(d: Directive) -> bytes:
+            if live is not None and d.name in live:
+                return live[d.name].encode()
+            return d.render(self._values[d.name]).encode()
+
         for pat in patterns:
             p = pat.lower()
-            direct = _BY_NAME.get(p)
-            if direct is not None and direct.hidden:
-                continue
-            if direct is not None and not any(c in p for c in "*?["):
-                out[p.encode()] = direct.render(self._values[direct.name]).encode()
+            if not any(c in p for c in "*?["):
+                d = _BY_NAME.get(p)
+                if d is not None and p not in seen:
+                    seen.add(p)
+                    out[pat.encode()] = value(d)
                 continue
             for name, d in _BY_NAME.items():
-                if not d.hidden and fnmatch.fnmatchcase(name, p):
-                    out[name.encode()] = d.render(self._values[d.name]).encode()
+                if not d.hidden and name not in seen and fnmatch.fnmatchcase(name, p):
+                    seen.add(name)
+                    out[name.encode()] = value(d)
         return out
 
     def items(self) -> list[tuple[str, str]]:

@@ -9,6 +9,8 @@ sinks detached; the clock is frozen at each record's time, as the unit saw it.
 from __future__ import annotations
 
 import os
+import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +32,24 @@ class LoadReport:
     loaded_bytes: int = 0
     # A replica's stream position ([replid, offset, db]) as of the last record loaded.
     repl_pos: list[Any] | None = None
+
+
+def key_delay(usec: int) -> Callable[[int], Iterator[None]] | None:
+    """Redis's ``key-load-delay`` (a hidden directive tests use to make loading slow): sleep
+    ``usec`` microseconds per key loaded (or per replayed command); a negative value sleeps
+    1 µs once per ``-usec`` keys on average. None when 0. The pause yields every 10 ms, so
+    the server keeps answering ``-LOADING`` meanwhile, as Redis does."""
+    if usec == 0:
+        return None
+
+    def pause(keys: int) -> Iterator[None]:
+        n = keys * usec if usec > 0 else sum(random.randrange(-usec) == 0 for _ in range(keys))
+        while n > 0:
+            time.sleep(min(n, 10_000) / 1e6)
+            n -= 10_000
+            yield None
+
+    return pause
 
 
 class CorruptDirectory(Exception):
@@ -65,14 +85,15 @@ def load_steps(
             raise CorruptDirectory(fmt.FormatError(p, None, "file named in MANIFEST is missing"), 0) from None
     report.total_bytes = sum(sizes)
     ks = server.ks
+    pause = key_delay(server.config["key-load-delay"])
     base = 0
     for i, path in enumerate(paths):
         data = fmt.read_file(path)
         if m is not None and m.snapshot and i == 0:
-            yield from _load_snapshot(server, path, data, report, base)
+            yield from _load_snapshot(server, path, data, report, base, pause)
         else:
             last = i == len(paths) - 1
-            yield from _replay_log(server, path, data, report, base, last, repair_tail, log)
+            yield from _replay_log(server, path, data, report, base, last, repair_tail, log, pause)
         base += sizes[i]
         report.loaded_bytes = base
     # Keys whose TTL passed while the server was down (or during replay) are gone.
@@ -103,7 +124,8 @@ def _all_bytes(items: list[Any]) -> bool:
 
 
 def _load_snapshot(
-    server: Any, path: str, data: bytes, report: LoadReport, base: int
+    server: Any, path: str, data: bytes, report: LoadReport, base: int,
+    pause: Callable[[int], Iterator[None]] | None,
 ) -> Iterator[None]:
     ks = server.ks
     dbs = ks.dbs
@@ -131,6 +153,8 @@ def _load_snapshot(
                     db.expires.update(zip(it, it, strict=True))
                 report.keys += len(keys) + len(others)
                 report.loaded_bytes = base + end
+                if pause is not None:
+                    yield from pause(len(keys) + len(others))
                 yield None
             elif tag == fmt.META:
                 meta = rec[1]
@@ -160,6 +184,7 @@ def _replay_log(
     last: bool,
     repair_tail: bool,
     log: Callable[[str], None],
+    pause: Callable[[int], Iterator[None]] | None,
 ) -> Iterator[None]:
     from moonkv.commands.table import lookup, resolve_subcommand
     from moonkv.engine import Client
@@ -236,13 +261,16 @@ def _replay_log(
         if ks.expired_effects:
             ks.expired_effects = []
         n += 1
-        if n & 1023 == 0:
-            report.units += 1024
+        if n & 1023 == 0 or pause is not None:
             report.loaded_bytes = base + off
             if ks.flushed:
                 ks.flushed = []
             ks.ready = []
-            yield None
+            if pause is not None:
+                yield from pause(len(effects))
+            if n & 1023 == 0:
+                report.units += 1024
+                yield None
     report.units += n & 1023
     _reset_unit(server)
     if res.corrupt_at is not None or (res.torn and not last):

@@ -72,3 +72,31 @@ def test_metrics_port_is_bound_to_the_bind_address() -> None:
             assert s.connect_ex(("127.0.0.2", mport)) != 0  # not on another loopback address
     finally:
         h.stop()
+
+
+def test_config_set_metrics_port_opens_moves_and_closes_the_endpoint() -> None:
+    h = start_moonkv(["--appendonly", "no", "--save", ""])
+    try:
+        r = redis.Redis(port=h.port)
+        first, second = free_port(), free_port()
+        assert r.config_set("metrics-port", first)
+        assert _scrape(first)["moonkv_connected_clients"][0][1] >= 1
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", second))
+            taken.listen(1)
+            try:
+                r.config_set("metrics-port", second)
+                raise AssertionError("a port in use was accepted")
+            except redis.ResponseError as e:
+                assert "possibly related to argument 'metrics-port'" in str(e)
+        assert r.config_get("metrics-port") == {"metrics-port": str(first)}  # rolled back
+        _scrape(first)
+        assert r.config_set("metrics-port", second)
+        _scrape(second)
+        assert r.config_set("metrics-port", 0)
+        with socket.socket() as s:
+            s.settimeout(2)
+            assert s.connect_ex(("127.0.0.1", second)) != 0
+        r.close()
+    finally:
+        h.stop()

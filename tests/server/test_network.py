@@ -394,3 +394,45 @@ def test_limits_lift_after_auth() -> None:
             c.close()
     finally:
         h.stop()
+
+
+def test_config_set_port_and_bind_listen_anew_as_redis() -> None:
+    from tests.helpers import both
+
+    with both() as (m, real):
+        for h in (m, real):
+            c = RawClient(h.port)
+            taken = socket.socket()
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            used = taken.getsockname()[1]
+            try:
+                # A port that cannot be bound: Redis's error, and every value of the
+                # CONFIG SET rolled back (the apply step failed, not the checks).
+                assert c.call("CONFIG", "SET", "maxmemory", "10000001", "port", used,
+                              "client-query-buffer-limit", "10m") == (
+                    b"-ERR CONFIG SET failed (possibly related to argument 'port') - "
+                    b"Unable to listen on this port. Check server logs.\r\n")
+                assert c.call("CONFIG", "GET", "maxmemory") == b"*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"
+                assert c.call("CONFIG", "GET", "port") == b"*2\r\n$4\r\nport\r\n$%d\r\n%d\r\n" % (
+                    len(str(h.port)), h.port)
+                assert c.call("CONFIG", "SET", "bind", "127.0.0.1", "port", used).startswith(
+                    b"-ERR CONFIG SET failed (possibly related to argument 'bind') - ")
+                # The same values again: nothing to do.
+                assert c.call("CONFIG", "SET", "port", h.port) == b"+OK\r\n"
+                assert c.call("PING") == b"+PONG\r\n"
+            finally:
+                taken.close()
+            new = free_port()
+            assert c.call("CONFIG", "SET", "port", new) == b"+OK\r\n"
+            assert c.call("PING") == b"+PONG\r\n"  # connections stay
+            n = RawClient(new)
+            assert n.call("CONFIG", "GET", "port") == b"*2\r\n$4\r\nport\r\n$%d\r\n%d\r\n" % (len(str(new)), new)
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", h.port), timeout=2).close()
+            assert n.call("CONFIG", "SET", "bind", "127.0.0.1") == b"+OK\r\n"  # binds again
+            again = RawClient(new)
+            assert again.call("PING") == b"+PONG\r\n"
+            again.close()
+            n.close()
+            c.close()

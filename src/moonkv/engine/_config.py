@@ -174,8 +174,9 @@ class Directive:
 _I64: Final = 2**63 - 1
 
 DIRECTIVES: Final[list[Directive]] = [
-    Directive("bind", "string", "127.0.0.1", immutable=True),
-    Directive("port", "int", 6379, minimum=0, maximum=65535, immutable=True),
+    # bind, port, metrics-port: CONFIG SET listens anew (server/_listener.py).
+    Directive("bind", "string", "127.0.0.1"),
+    Directive("port", "int", 6379, minimum=0, maximum=65535),
     Directive("dir", "string", "./moonkv-data", immutable=True, protected=True),
     Directive("unixsocket", "string", "", immutable=True),
     Directive("databases", "int", 16, minimum=1, maximum=1 << 20, immutable=True),
@@ -267,7 +268,7 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("latency-monitor-threshold", "int", 0, minimum=0),
     Directive("latency-tracking", "bool", True),
     # moonkv: the Prometheus endpoint's port on the bind address (0: off).
-    Directive("metrics-port", "int", 0, minimum=0, maximum=65535, immutable=True),
+    Directive("metrics-port", "int", 0, minimum=0, maximum=65535),
     Directive("latency-tracking-info-percentiles", "percentiles", [50.0, 99.0, 99.9]),
     Directive("notify-keyspace-events", "events", 0),
     Directive("enable-debug-command", "enum", "no", choices=("no", "yes", "local"), immutable=True),

@@ -15,6 +15,7 @@ from typing import Any
 
 from moonkv import native
 from moonkv.engine import Client, Config, Server, is_paused
+from moonkv.errors import RespError
 from moonkv.server._busy import BusyResponder
 from moonkv.server._connection import Connection, Outbox
 from moonkv.server._expire import active_expire_cycle
@@ -55,6 +56,9 @@ class ServerProcess:
         self.tls = TlsPort(self)
         self._idle_check = 0.0  # when the cron next looks for idle clients
         self._metrics: Any = None  # moonkv.metrics.MetricsEndpoint when metrics-port is set
+        self._bound: tuple[str, int] = ("", 0)  # the plain port's address and port number
+        # After the TLS port's: a CONFIG SET that TLS refuses never moves the plain ports.
+        server.config.on_commit(self._on_commit)
 
     # -- group commit --------------------------------------------------------------
 
@@ -120,12 +124,11 @@ class ServerProcess:
         if eng is not None:
             eng.on_busy = self._busy_start
             eng.on_busy_end = self._busy_end
+        self._bound = _address(srv.config["bind"], srv.config["port"])
         if sock is not None:  # port 0: no plaintext port
             srv.port = sock.getsockname()[1]
             self.listen_socket = sock
-            self._aserver = await loop.create_server(
-                lambda: Connection(self), sock=sock, backlog=srv.config["tcp-backlog"]
-            )
+            await self._serve_plain(sock)
         await self.tls.start()
         # A plain Python handler (not loop.add_signal_handler): it also runs
         # while a script keeps the loop busy (at the script's next budget
@@ -142,23 +145,83 @@ class ServerProcess:
         if eng is not None:
             threading.Thread(target=self._watchdog, name="moonkv-watchdog", daemon=True).start()
         if srv.config["metrics-port"]:
-            # Imported only here: the default server never loads prometheus_client.
-            try:
-                from moonkv.metrics import MetricsEndpoint
-            except ImportError as e:
-                raise SystemExit(
-                    f"moonkv: metrics-port needs prometheus_client ({e}); "
-                    "install it with: pip install 'moonkv[metrics]'"
-                ) from None
-
-            host = (srv.config["bind"].split() or ["127.0.0.1"])[0]
-            self._metrics = MetricsEndpoint(srv, loop, host, srv.config["metrics-port"])
-            log.info("Metrics on http://%s:%d/metrics", host, self._metrics.port)
+            self._metrics = self._metrics_endpoint(srv.config["bind"], srv.config["metrics-port"])
         log.info("Build: %s", native.build_kind())
         if sock is not None:
             log.info("Ready to accept connections tcp on %s:%d", srv.config["bind"], srv.port)
         await self._done
         await self._shutdown()
+
+    def _metrics_endpoint(self, bind: str, port: int) -> Any:
+        # Imported only here: the default server never loads prometheus_client.
+        try:
+            from moonkv.metrics import MetricsEndpoint
+        except ImportError as e:
+            raise SystemExit(
+                f"moonkv: metrics-port needs prometheus_client ({e}); "
+                "install it with: pip install 'moonkv[metrics]'"
+            ) from None
+        assert self.loop is not None
+        host = (bind.split() or ["127.0.0.1"])[0]
+        endpoint = MetricsEndpoint(self.server, self.loop, host, port)
+        log.info("Metrics on http://%s:%d/metrics", host, endpoint.port)
+        return endpoint
+
+    # -- CONFIG SET of the ports -----------------------------------------------------
+
+    def _on_commit(self, names: list[str]) -> None:
+        """CONFIG SET port, bind or metrics-port: listen anew, as Redis's updatePort and
+        applyBind do. Every new socket is bound before an old one closes, so one that cannot
+        be bound undoes the whole CONFIG SET and leaves the server as it was; connections
+        stay open, a client connecting meanwhile waits in the new socket's backlog."""
+        if self.loop is None or self._stopping:
+            return
+        cfg = self.server.config
+        bind, port, mport = cfg["bind"], cfg["port"], cfg["metrics-port"]
+        ours = [n for n in names if n in ("port", "bind", "metrics-port")]
+        if not ours:
+            return
+        # moonkv listens on bind's first address: only a new address or port needs a socket.
+        relisten = _address(bind, port) != self._bound
+        sock = None
+        if relisten and port:
+            try:
+                sock = bind_socket(bind, port)
+            except OSError as e:
+                log.warning("Could not create server TCP listening socket %s:%d: %s", bind, port, e.strerror)
+                name = next(n for n in ours if n != "metrics-port")
+                why = ("Unable to listen on this port. Check server logs." if name == "port"
+                       else "Failed to bind to specified addresses.")
+                raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - {why}") from None
+        metrics = self._metrics
+        if mport != (metrics.port if metrics is not None else 0) or ("bind" in names and metrics is not None):
+            try:
+                metrics = self._metrics_endpoint(bind, mport) if mport else None
+            except (OSError, SystemExit) as e:
+                if sock is not None:
+                    sock.close()
+                log.warning("Could not serve metrics on port %d: %s", mport, e)
+                raise RespError("CONFIG SET failed (possibly related to argument 'metrics-port') - "
+                                "Unable to listen on this port. Check server logs.") from None
+            if self._metrics is not None:
+                self._metrics.close()
+            self._metrics = metrics
+        if relisten:
+            self._bound = _address(bind, port)
+            if self._aserver is not None:
+                self._aserver.close()  # the listening socket; connections stay
+                self._aserver = None
+            self.listen_socket = sock
+            if sock is not None:
+                self.server.port = sock.getsockname()[1]
+                self.loop.create_task(self._serve_plain(sock))
+                log.info("Ready to accept connections tcp on %s:%d", bind, self.server.port)
+
+    async def _serve_plain(self, sock: socket.socket) -> None:
+        assert self.loop is not None
+        self._aserver = await self.loop.create_server(
+            lambda: Connection(self), sock=sock, backlog=self.server.config["tcp-backlog"]
+        )
 
     def _cron(self) -> None:
         srv = self.server
@@ -261,9 +324,14 @@ class ServerProcess:
         log.info("moonkv is now ready to exit, bye bye...")
 
 
+def _address(bind: str, port: int) -> tuple[str, int]:
+    """Where the plain port listens: bind's first address (127.0.0.1 when empty)."""
+    hosts = bind.split()
+    return (hosts[0] if hosts else "127.0.0.1", port)
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
-    hosts = host.split()
-    h = hosts[0] if hosts else "127.0.0.1"
+    h = _address(host, port)[0]
     family = socket.AF_INET6 if ":" in h else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -20,6 +20,7 @@ MODULES = (
     "introspection",
     "transactions",
     "keys",
+    "migrate",
     "strings",
     "bitmaps",
     "hyperloglog",

@@ -327,7 +327,7 @@ def _keys_and_flags(cmd: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
     """Key positions in ``cmd`` with their flags (getKeysFromCommandWithSpecs).
 
     The key specs answer, unless one has variable flags (the command decides) or the
-    command finds its keys itself (SORT's STORE: the stored key is written over).
+    command finds its keys itself (SORT's STORE, MIGRATE's KEYS).
     """
     spec = _spec_for(cmd)
     variable = _VARIABLE_FLAGS.get(spec.name)
@@ -335,7 +335,10 @@ def _keys_and_flags(cmd: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
     if variable is not None:
         out = [(pos, variable(cmd)) for pos in spec.key_positions(cmd)]
     elif spec.get_keys is not None:
-        out = [(pos, spec.keys[0].flags if i == 0 else ("OW", "UPDATE"))
+        # The command's own key finder: a second key of SORT is its STORE (written over);
+        # every key of MIGRATE is moved away, as its first spec says (migrateGetKeys).
+        later = spec.keys[0].flags if spec.name == "migrate" else ("OW", "UPDATE")
+        out = [(pos, spec.keys[0].flags if i == 0 else later)
                for i, pos in enumerate(spec.get_keys(cmd))]
     elif not any(_invalid(ks, cmd) for ks in spec.keys):
         for ks in spec.keys:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import Final
 
+from moonkv.monitoring import redact_migrate
+
 _REDACTED: Final = b"(redacted)"
 _ESCAPES: Final = {
     0x5C: b"\\\\", 0x22: b'\\"', 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x07: b"\\a", 0x08: b"\\b",
@@ -26,7 +28,8 @@ def quote(arg: bytes) -> bytes:
 
 
 def redact(argv: list[bytes]) -> list[bytes]:
-    """The arguments with AUTH and HELLO ... AUTH passwords (and user names) hidden."""
+    """The arguments with the passwords (and user names) of AUTH, HELLO ... AUTH and MIGRATE
+    ... AUTH/AUTH2 hidden."""
     name = argv[0].lower()
     if name == b"auth":
         out = list(argv)
@@ -41,6 +44,8 @@ def redact(argv: list[bytes]) -> list[bytes]:
                 out[i + 1] = out[i + 2] = _REDACTED
                 break
         return out
+    if name == b"migrate":
+        return redact_migrate(argv)
     return argv
 
 

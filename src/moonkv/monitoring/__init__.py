@@ -10,7 +10,7 @@ the commands that show the figures) can use it.
 
 from moonkv.monitoring._histogram import cumulative_usec, percentile_usec, record
 from moonkv.monitoring._latency import LatencyMonitor
-from moonkv.monitoring._slowlog import REDACT, SlowLog, SlowLogEntry
+from moonkv.monitoring._slowlog import REDACT, SlowLog, SlowLogEntry, redact_migrate
 
 __all__ = [
     "REDACT",
@@ -20,4 +20,5 @@ __all__ = [
     "cumulative_usec",
     "percentile_usec",
     "record",
+    "redact_migrate",
 ]

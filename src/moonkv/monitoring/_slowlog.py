@@ -39,13 +39,32 @@ def _redact_hello(argv: list[bytes]) -> list[bytes]:
     return out
 
 
+def redact_migrate(argv: list[bytes]) -> list[bytes]:
+    """MIGRATE's AUTH password and AUTH2 user and password, as its option parser redacts them
+    (up to KEYS, or to the option it stops at)."""
+    out = argv
+    j = 6
+    while j < len(argv):
+        opt, more = argv[j].lower(), len(argv) - 1 - j
+        if opt == b"auth" and more:
+            out = out[:j + 1] + [REDACTED] + out[j + 2:]
+            j += 1
+        elif opt == b"auth2" and more >= 2:
+            out = out[:j + 1] + [REDACTED, REDACTED] + out[j + 3:]
+            j += 2
+        elif opt not in (b"copy", b"replace"):
+            break
+        j += 1
+    return out
+
+
 # Commands whose arguments hold secrets, by table name; CONFIG SET is handled
-# by the caller, which knows the sensitive directives.  (MIGRATE's AUTH/AUTH2
-# join when moonkv has MIGRATE.)
+# by the caller, which knows the sensitive directives.
 REDACT: Final[dict[str, Callable[[list[bytes]], list[bytes]]]] = {
     "auth": _redact_from(1),
     "acl|setuser": _redact_from(2),
     "hello": _redact_hello,
+    "migrate": redact_migrate,
 }
 
 

@@ -25,6 +25,12 @@ GETKEYS = [
     "sort abc get store store a foo store",
     "sort abc store store store",
     "sort abc by store desc store d",
+    "xread streams a b",
+    "xread streams a b c",  # an odd count: the keys of the whole pairs
+    "xread count 1 streams a b c d e",
+    "xread streams a b c d e f g",
+    "xreadgroup group g c streams a b c",
+    "xreadgroup group g c count 2 streams a b c d",
 ]
 
 

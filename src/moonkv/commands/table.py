@@ -101,7 +101,9 @@ class KeySpec:
         if self.lastkey >= 0:
             last = begin + self.lastkey
         elif self.limit > 1:
-            last = begin + ((n - 1 - begin) // self.limit)
+            # Redis's getKeysUsingKeySpecs (lastkey is -1 here): XREAD ... STREAMS a b c names
+            # only a, the arguments past the last whole group being no keys.
+            last = begin + (n - begin) // self.limit + self.lastkey
         else:
             last = n + self.lastkey
         last = min(last, n - 1)

@@ -153,6 +153,10 @@ CATALOGUE: dict[str, Callable[[Draw], list[bytes]]] = {
     "move": lambda d: [b"MOVE", _key(d), b"1"],
     "restore": lambda d: [b"RESTORE", _key(d), d(st.sampled_from([b"0", b"90000"])), _dump(d)]
                           + _opt(d, [b"REPLACE"], [b"REPLACE", b"ABSTTL"]),
+    "restore-asking": lambda d: [b"RESTORE-ASKING", _key(d), d(st.sampled_from([b"0", b"90000"])), _dump(d)]
+                                + _opt(d, [b"REPLACE"]),
+    # Nobody listens on port 1: the move fails (+NOKEY for a missing key), nothing changes.
+    "migrate": lambda d: [b"MIGRATE", b"127.0.0.1", b"1", _key(d), b"0", b"100"] + _opt(d, [b"COPY"], [b"REPLACE"]),
     "expire": lambda d: [b"EXPIRE", _key(d), *_ttl(d)],
     "pexpire": lambda d: [b"PEXPIRE", _key(d), *_ttl(d, 1000)],
     "expireat": lambda d: [b"EXPIREAT", _key(d), _at(d, 1000)],

@@ -631,3 +631,12 @@ def restore(c: Client, argv: list[bytes]) -> object:
             srv.emit(db.id, eff)
     db.notify(GENERIC, b"restore", key)
     return "OK"
+
+
+@command("restore-asking", -4, "write denyoom asking", keys=keys(1, flags="OW UPDATE"), group="server",
+         since="3.0.0", summary="An internal command for migrating keys in a cluster",
+         complexity="O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).")
+def restore_asking(c: Client, argv: list[bytes]) -> object:
+    """RESTORE as MIGRATE sends it in a cluster: the ``asking`` flag lets it reach a slot
+    being imported (cluster routing reads the flag)."""
+    return restore(c, argv)

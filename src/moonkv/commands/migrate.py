@@ -5,6 +5,9 @@ ms per connect, write and read) before it serves anyone else. The payloads are m
 format, so the target is another moonkv (a Redis target refuses them: ``Target instance
 replied with error: ERR DUMP payload version or checksum are wrong``). Each MIGRATE opens
 its own connection (Redis keeps one per target for 10 s: ``migrate_cached_sockets``).
+
+In a script that fails afterwards, the rollback brings the moved keys back here; the target
+keeps its copies (a transfer cannot be taken back).
 """
 
 from __future__ import annotations
@@ -88,15 +91,14 @@ def migrate(c: Client, argv: list[bytes]) -> object:
     dbid = parse_int(argv[4])
     if timeout <= 0:
         timeout = 1000
-    if c.in_script:
-        # A script is all or nothing in moonkv; a transfer cannot be taken back.
-        raise RespError("This Redis command is not allowed from script")
     db = c.db
     present = [k for k in argv[first:first + num] if db.lookup_read(k) is not None]
     if not present:
         return "NOKEY"
 
     now = db.ks.now_ms()
+    # In a cluster the target may be importing the slot: RESTORE-ASKING reaches it there.
+    restore = b"RESTORE-ASKING" if c.server.config["cluster-enabled"] else b"RESTORE"
     request: list[bytes] = []
     if password is not None:
         request.append(_encode([b"AUTH", password] if user is None else [b"AUTH", user, password]))
@@ -113,7 +115,7 @@ def migrate(c: Client, argv: list[bytes]) -> object:
         value = db.get(key)
         if value is None:
             continue
-        args = [b"RESTORE", key, b"%d" % ttl, dump_payload(value)]
+        args = [restore, key, b"%d" % ttl, dump_payload(value)]
         if replace:
             args.append(b"REPLACE")
         request.append(_encode(args))

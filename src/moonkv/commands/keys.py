@@ -25,6 +25,7 @@ from moonkv.keyspace.codec import (
     verify_payload,
 )
 from moonkv.keyspace.events import GENERIC
+from moonkv.keyspace.types.list import List
 
 _G: Final = "generic"
 _SAME_OBJECT: Final = "source and destination objects are the same"
@@ -533,6 +534,38 @@ def object_refcount(c: Client, argv: list[bytes]) -> object:
         if i is not None and 0 <= i < 10000:
             return 2147483647  # Redis's shared integer objects
     return 1
+
+
+@command("debug|object", 3, "admin noscript loading stale", group="server",
+         summary="Returns low-level information about a key's value.")
+def debug_object(c: Client, argv: list[bytes]) -> object:
+    """Redis's fields with moonkv's figures: the value's address, its encoding, the size of
+    its serialized state, the access clock (0 without one, as OBJECT IDLETIME) and, for a
+    list, its chunks."""
+    v = c.db.data.get(argv[2])  # as Redis: the table itself, a key past its TTL included
+    if v is None:
+        raise RespError("no such key")
+    if type(v) is bytes:
+        enc = string_encoding(v)
+        i = _int_encodable(v)
+        refcount = 2147483647 if i is not None and 0 <= i < 10000 else 1
+    else:
+        got = v.encoding(c.server.config)
+        enc = got if type(got) is bytes else str(got).encode()
+        refcount = 1
+    now_ms = c.db.ks.now_ms()
+    t = c.db.tracker
+    idle = t.idle_ms(argv[2], now_ms) // 1000 if t is not None and not _lfu(c) else 0
+    line = (f"Value at:{id(v):#x} refcount:{refcount} encoding:{enc.decode()} "
+            f"serializedlength:{len(encode_value(v))} lru:{(now_ms // 1000 - idle) & 0xFFFFFF} "
+            f"lru_seconds_idle:{idle}")
+    if type(v) is List:
+        sizes = v.node_bytes()
+        cfg = c.server.config
+        line += (f" ql_nodes:{len(sizes)} ql_avg_node:{len(v) / max(len(sizes), 1):.2f}"
+                 f" ql_listpack_max:{cfg['list-max-listpack-size']}"
+                 f" ql_compressed:{int(cfg['list-compress-depth'] != 0)} ql_uncompressed_size:{sum(sizes)}")
+    return line
 
 
 @command("object|help", 2, "loading stale", group=_G, since="6.2.0",

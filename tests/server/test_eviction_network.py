@@ -87,3 +87,24 @@ def test_a_script_is_never_cut_by_eviction_and_rolls_back_whole() -> None:
         r.close()
     finally:
         h.stop()
+
+
+def test_config_set_maxmemory_evicts_at_once_as_redis() -> None:
+    # Redis's updateMaxmemory starts evicting: the evicted event comes without another command.
+    from tests.helpers import RawClient, both
+
+    with both() as servers:
+        for h in servers:
+            c, sub = RawClient(h.port), RawClient(h.port)
+            try:
+                c.call("CONFIG", "SET", "notify-keyspace-events", "Ee")
+                c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+                assert sub.call("PSUBSCRIBE", "*") == b"*3\r\n$10\r\npsubscribe\r\n$1\r\n*\r\n:1\r\n"
+                c.call("SET", "foo", "bar")
+                assert c.call("CONFIG", "SET", "maxmemory", "1") == b"+OK\r\n"
+                assert sub.read_reply() == (b"*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$22\r\n"
+                                            b"__keyevent@0__:evicted\r\n$3\r\nfoo\r\n")
+                c.call("CONFIG", "SET", "maxmemory", "0")
+            finally:
+                c.close()
+                sub.close()

@@ -120,6 +120,11 @@ class Evictor:
             srv.end_unit_nested()
         return result
 
+    def start(self) -> None:
+        """Evict from the loop now, not at the next command: CONFIG SET maxmemory (Redis's
+        updateMaxmemory starts its eviction timer)."""
+        self._continue_later()
+
     def _continue_later(self) -> None:
         if not self.timer_pending:
             self.timer_pending = True

@@ -220,6 +220,8 @@ class Server:
             self.maxmemory = self.config["maxmemory"]
             self.oom = False
             self._track_access()
+            if name == "maxmemory" and self.maxmemory:
+                self.evictor.start()
 
     def _track_access(self) -> None:
         cfg = self.config

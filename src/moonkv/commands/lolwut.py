@@ -56,18 +56,19 @@ class _Dots:
         self.height = height
         self.rows: dict[int, set[int]] = {}
 
-    def lit(self, x: int, y: int) -> None:
-        if 0 <= x < self.width and 0 <= y < self.height:
-            self.rows.setdefault(y, set()).add(x)
-
     def line(self, x1: int, y1: int, x2: int, y2: int) -> None:
-        """Bresenham's line, both ends included."""
+        """Bresenham's line, both ends included (pixels off the canvas are dropped)."""
+        width, height, rows = self.width, self.height, self.rows
         dx, dy = abs(x2 - x1), abs(y2 - y1)
         sx = 1 if x1 < x2 else -1
         sy = 1 if y1 < y2 else -1
         err = dx - dy
         while True:
-            self.lit(x1, y1)
+            if 0 <= x1 < width and 0 <= y1 < height:
+                row = rows.get(y1)
+                if row is None:
+                    row = rows[y1] = set()
+                row.add(x1)
             if x1 == x2 and y1 == y2:
                 return
             e2 = err * 2
@@ -123,10 +124,10 @@ def schotter(cols: int, per_row: int, per_col: int) -> bytes:
     side = _f32(float(width - padding * 2) / per_row)
     dots = _Dots(width, int(_f32(_f32(side * per_col) + padding * 2)))
     half = _f32(side / 2)
+    centres = [int(_f32(_f32(_f32(i * side) + half) + padding)) for i in range(max(per_row, per_col))]
     for y in range(per_col):
         for x in range(per_row):
-            sx = int(_f32(_f32(_f32(x * side) + half) + padding))
-            sy = int(_f32(_f32(_f32(y * side) + half) + padding))
+            sx, sy = centres[x], centres[y]
             angle = 0.0
             if y > 1:
                 r1, r2, r3 = (_f32(_f32(_f32(random.random()) / per_col) * y) for _ in range(3))

@@ -667,6 +667,7 @@ def restore(c: Client, argv: list[bytes]) -> object:
 
 
 @command("restore-asking", -4, "write denyoom asking", keys=keys(1, flags="OW UPDATE"), group="server",
+         acl="keyspace dangerous",
          since="3.0.0", summary="An internal command for migrating keys in a cluster",
          complexity="O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).")
 def restore_asking(c: Client, argv: list[bytes]) -> object:

@@ -206,3 +206,30 @@ def test_table_max_keys_bounds_the_table(moonkv_server: ServerHandle) -> None:
         admin.call("CONFIG", "SET", "tracking-table-max-keys", "1000000")
         a.close()
         admin.close()
+
+
+EXPIRED_NOLOOP: list[Step] = [
+    ("hello", 0, 3),
+    (0, "DEBUG", "SET-ACTIVE-EXPIRE", "0"),  # the client's own read expires the keys
+    (0, "CLIENT", "TRACKING", "on", "noloop"),
+    # Table mode: NOLOOP holds back what the client's own command did, its expiries included.
+    (0, "SET", "k", "v", "PX", "1"), (0, "GET", "k"), (1, "DEBUG", "SLEEP", "0.05"),
+    (0, "GET", "k"), (0, "PING"),
+    (0, "CLIENT", "TRACKING", "off"),
+    (0, "CLIENT", "TRACKING", "on", "bcast", "noloop"),
+    (0, "SET", "j", "v", "PX", "1"), (0, "SET", "other", "v"), (1, "DEBUG", "SLEEP", "0.05"),
+    (0, "MULTI"), (0, "SET", "other", "w"), (0, "GET", "j"), (0, "EXEC"), ("read", 0), (0, "PING"),
+    (0, "DEBUG", "SET-ACTIVE-EXPIRE", "1"),
+]
+
+
+def test_expired_keys_reach_a_noloop_client() -> None:
+    # BCAST: an expiry is the server's change, not the client's, so NOLOOP does not hold it
+    # back even when the client's own command made it happen and also wrote the key (Redis's
+    # unit/tracking, "Tracking gets notification of lazy expired keys").
+    from tests.helpers import both
+
+    with both(["--enable-debug-command", "yes"]) as (m, real):
+        got, want = _run(m.port, EXPIRED_NOLOOP), _run(real.port, EXPIRED_NOLOOP)
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert g == w, f"step {i}: moonkv {g!r} != redis {w!r}"

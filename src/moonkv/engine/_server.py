@@ -564,8 +564,8 @@ class Server:
         ks = self.ks
         if not (self.effects or ks.touched or ks.expired_effects or ks.ready or ks.flushed):
             return
-        if ks.expired_effects:
-            exp = ks.expired_effects
+        exp = ks.expired_effects
+        if exp:
             ks.expired_effects = []
             self.stats["expired_keys"] += len(exp)
             for sink in self.sinks:
@@ -579,7 +579,9 @@ class Server:
             if self.watched:
                 self._invalidate_watches()
             if ks.tracking:
-                self.tracker.invalidate(ks.touched, bool(ks.flushed))
+                # Keys that expired were changed by the server, not the client: a BCAST
+                # NOLOOP client hears of them (Redis signals them with no client).
+                self.tracker.invalidate(ks.touched, bool(ks.flushed), exp)
                 ks.tracking = self.tracker.active()
             ks.touched = []
             ks.flushed = []

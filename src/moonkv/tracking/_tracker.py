@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from moonkv.protocol import encode
@@ -137,8 +137,13 @@ class Tracker:
                 if c is not None and not c.tracking.bcast:
                     self.send(c, [k], current)
 
-    def invalidate(self, touched: list[tuple[int, bytes]], flushed: bool) -> None:
-        """A unit committed: ``touched`` changed; ``flushed``: a database was emptied."""
+    def invalidate(self, touched: list[tuple[int, bytes]], flushed: bool,
+                   expired: Sequence[tuple[int, list[bytes]]] = ()) -> None:
+        """A unit committed: ``touched`` changed; ``flushed``: a database was emptied;
+        ``expired``: the DEL effects of keys that expired in it (also in ``touched``). As in
+        Redis, NOLOOP holds back what the running client's command touched from that client
+        (table mode: whatever caused it), but in BCAST mode not a key that also expired: Redis
+        remembers an expiry as the server's change."""
         current, self.current = self.current, None
         if flushed:
             for c in list(self.clients.values()):
@@ -152,7 +157,7 @@ class Tracker:
                 if key in self.table:
                     self.invalidate_key(key, current)
         if self.prefixes:
-            self.broadcast(touched, current)
+            self.broadcast(touched, current, {argv[1] for _db, argv in expired} if expired else None)
 
     def invalidate_key(self, key: bytes, current: Any) -> None:
         ids = _ids(self.table.pop(key))
@@ -165,8 +170,9 @@ class Tracker:
                 continue
             self.send(c, [key], current)
 
-    def broadcast(self, touched: list[tuple[int, bytes]], current: Any) -> None:
-        """BCAST: each client gets the changed keys under its prefixes, once per unit."""
+    def broadcast(self, touched: list[tuple[int, bytes]], current: Any, gone: set[bytes] | None = None) -> None:
+        """BCAST: each client gets the changed keys under its prefixes, once per unit (a
+        NOLOOP client whose command ran, only those that also expired: ``gone``)."""
         keys = list(dict.fromkeys(k for _db, k in touched))
         for prefix, clients in self.prefixes.items():
             matched = [k for k in keys if k.startswith(prefix)]
@@ -174,6 +180,9 @@ class Tracker:
                 continue
             for c in clients.values():
                 if c is current and c.tracking.noloop:
+                    expired = [k for k in matched if k in gone] if gone else []
+                    if expired:
+                        self.send(c, expired, current)
                     continue
                 self.send(c, matched, current)
 

@@ -74,9 +74,15 @@ def test_up_status_failover_and_ctrl_c_cleans_up() -> None:
         gone = [pid for pid in pids if _alive(pid)]
         assert not gone, f"left running: {gone}"
     finally:
+        # Whatever failed: `up` stops its children on SIGINT; any it left are killed here.
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            pids = pids or _children(proc.pid)
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         for pid in pids:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)

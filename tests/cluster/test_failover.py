@@ -118,3 +118,30 @@ def test_planned_failover_from_the_cli_loses_no_write_answered_ok() -> None:
         if writer is not None:
             writer.stop()
         cluster.close()
+
+
+def test_returning_primary_drops_the_tail_no_replica_had() -> None:
+    cluster = Cluster(primaries=1, replicas=1, controllers=1)
+    try:
+        old = cluster.primary()
+        (new,) = cluster.replicas(old)
+        port = cluster.nodes[old].port
+        assert call(port, "SET", "shared", "1") == b"+OK\r\n"
+        assert call(port, "WAIT", 1, 5000) == b":1\r\n"
+        # The replica's link is cut; the primary takes one more write and dies before the
+        # replica reconnects: that write is on the old primary's disk only.
+        assert call(port, "CLIENT", "KILL", "TYPE", "replica").startswith(b":")
+        assert call(port, "SET", "tail", "x") == b"+OK\r\n"
+        assert call(port, "WAIT", 1, 1) == b":0\r\n"
+        cluster.nodes[old].proc.send_signal(signal.SIGKILL)
+        cluster.nodes[old].proc.wait()
+        wait_until(lambda: cluster.record().owner(0).id == new, 15, "the replica's promotion")
+        assert read_keys(cluster.nodes[new].port, [b"shared", b"tail"]) == {b"shared": b"1", b"tail": None}
+        assert call(cluster.nodes[new].port, "SET", "after", "y") == b"+OK\r\n"
+        cluster.restart_node(old)  # loads "tail" from its data directory, then follows
+        wait_until(lambda: read_keys(cluster.nodes[old].port, [b"after"])[b"after"] == b"y", 20,
+                   "the old primary to resync from the new one")
+        assert read_keys(cluster.nodes[old].port, [b"shared", b"tail"]) == {b"shared": b"1", b"tail": None}
+        assert "MASTER <-> REPLICA sync: Finished with success" in cluster.nodes[old].read_log()  # a full sync
+    finally:
+        cluster.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,7 @@ def _moonkv(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_up_status_failover_and_ctrl_c_cleans_up() -> None:
     d = tempfile.mkdtemp(prefix="moonkv-up-")
-    base = free_port() // 10 * 10 % 50000 + 10000
+    base = _free_base(6)
     out_path, err_path = os.path.join(d, "up.out"), os.path.join(d, "up.err")
     with open(out_path, "w") as out_f, open(err_path, "w") as err_f:
         proc = subprocess.Popen(
@@ -48,7 +49,7 @@ def test_up_status_failover_and_ctrl_c_cleans_up() -> None:
         out = ""
         deadline = time.monotonic() + 90
         while "Ctrl-C" not in out:
-            assert proc.poll() is None, open(err_path).read()
+            assert proc.poll() is None, _read(err_path)
             assert time.monotonic() < deadline, out
             time.sleep(0.1)
             with open(out_path) as f:
@@ -87,6 +88,25 @@ def test_up_status_failover_and_ctrl_c_cleans_up() -> None:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _free_base(count: int) -> int:
+    """A port base whose next ``count`` ports are free now."""
+    for _ in range(50):
+        base = free_port() % 50000 + 10000
+        try:
+            for p in range(base + 1, base + count + 1):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free run of ports")
 
 
 def _children(pid: int) -> list[int]:

@@ -215,15 +215,16 @@ async def _up(opts: argparse.Namespace) -> int:
         ], d / "etcd.log")
         count = opts.primaries * (1 + opts.replicas)
         ports = [opts.port_base + 1 + i for i in range(count)]
+        nodes = []
         for port in ports:
             node_dir = d / f"node-{port}"
             node_dir.mkdir(exist_ok=True)
-            children.start(f"node {port}", [
+            nodes.append(children.start(f"node {port}", [
                 sys.executable, "-m", "moonkv", "server", "--port", str(port), "--bind", "127.0.0.1",
                 "--dir", str(node_dir), "--cluster-enabled", "yes", "--cluster-name", opts.cluster,
                 "--cluster-etcd-endpoints", endpoint, "--cluster-node-timeout", str(opts.node_timeout),
-            ], d / f"node-{port}.log")
-        ids = [await _node_id(port, stop) for port in ports]
+            ], d / f"node-{port}.log"))
+        ids = [await _node_id(port, proc, d / f"node-{port}.log", stop) for port, proc in zip(ports, nodes, strict=True)]
         client = await connect([("127.0.0.1", client_port)], timeout=2.0)
         try:
             await TopologyStore(client, Keys(opts.cluster)).change(
@@ -253,7 +254,7 @@ async def _up(opts: argparse.Namespace) -> int:
     return 0
 
 
-async def _node_id(port: int, stop: asyncio.Event) -> str:
+async def _node_id(port: int, proc: subprocess.Popen[bytes], log: Path, stop: asyncio.Event) -> str:
     link = NodeLink("127.0.0.1", port, NodeAuth(), timeout=2.0)
     deadline = time.monotonic() + 60
     try:
@@ -261,8 +262,11 @@ async def _node_id(port: int, stop: asyncio.Event) -> str:
             try:
                 return str((await link.call("CLUSTER", "MYID")).decode())
             except (OSError, TimeoutError, NodeError):
+                if proc.poll() is not None:
+                    tail = log.read_text(errors="replace").strip().splitlines()[-1:]
+                    raise RuntimeError(f"the node on port {port} exited: {' '.join(tail)} ({log})") from None
                 if stop.is_set() or time.monotonic() > deadline:
-                    raise RuntimeError(f"the node on port {port} did not start (see its log)") from None
+                    raise RuntimeError(f"the node on port {port} did not start (see {log})") from None
                 await asyncio.sleep(0.1)
     finally:
         link.close()

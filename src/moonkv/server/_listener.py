@@ -59,6 +59,7 @@ class ServerProcess:
         self._bound: tuple[str, int] = ("", 0)  # the plain port's address and port number
         # After the TLS port's: a CONFIG SET that TLS refuses never moves the plain ports.
         server.config.on_commit(self._on_commit)
+        self._membership: Any = None  # moonkv.cluster's lease keeper with cluster-etcd-endpoints
 
     # -- group commit --------------------------------------------------------------
 
@@ -118,6 +119,12 @@ class ServerProcess:
         srv.scheduler = _LoopScheduler(loop)
         srv.on_unpause = self._unpaused
         self._done = loop.create_future()
+        if srv.cluster is not None and srv.config["cluster-etcd-endpoints"]:
+            # Before the first client: the node is fenced until etcd holds its lease
+            # and the controller pushed it a topology (docs/cluster.md).
+            from moonkv.cluster import join_etcd
+
+            self._membership = join_etcd(srv.cluster.node, loop)
         if sock is None and srv.config["port"]:
             sock = bind_socket(srv.config["bind"], srv.config["port"])
         eng = srv.scripting
@@ -318,6 +325,8 @@ class ServerProcess:
         for conn in list(self.connections.values()):
             if conn.transport is not None:
                 conn.transport.close()
+        if self._membership is not None:
+            await self._membership.stop()  # revokes the lease: a replica takes over at once
         p = srv.persistence
         if p is not None:
             p.shutdown(save=srv.shutdown_requested != "nosave")

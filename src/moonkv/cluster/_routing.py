@@ -69,8 +69,10 @@ class Router:
     def route(self, c: Client, spec: CommandSpec, argv: list[bytes]) -> RespError | None:
         """None when this node runs the command, else the error that answers it."""
         if spec.one_key:
-            key = argv[1]  # key_slot inlined for a key without a tag: one call less per request
-            if self.states[key_slot(key) if b"{" in key else crc_hqx(key, 0) & MASK] == MINE:
+            key = argv[1]
+            # key_slot inlined for a key without "{" (123): one call less. An int operand
+            # makes `in` a memchr; a bytes one costs five times more in the compiled build.
+            if self.states[crc_hqx(key, 0) & MASK if 123 not in key else key_slot(key)] == MINE:
                 return None
         if spec.keys or spec.get_keys is not None:
             return self._decide(c, [(spec, argv)])

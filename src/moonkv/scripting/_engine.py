@@ -210,6 +210,9 @@ class ScriptEngine:
         self.on_busy: Callable[[RunState], None] | None = None
         self.on_busy_end: Callable[[RunState], None] | None = None
         self.functions: Any = None  # FunctionRegistry, attached by moonkv.scripting
+        # The cluster-wide registry of scripts and libraries (moonkv.cluster._scripts),
+        # attached by the listener in cluster mode with etcd; None otherwise.
+        self.shared: Any = None
         self.load_deadline: float | None = None  # a library's load code must finish by then
         self.evictions = 0
         self.stats = StatsTable()  # per-script statistics (SCRIPT STATS)
@@ -338,6 +341,15 @@ class ScriptEngine:
             sha, _ = lru.popitem(last=False)
             self.cache_bytes -= _entry_size(self.scripts.pop(sha).body)
             self.evictions += 1
+            if self.shared is not None:  # the cluster's copy goes too (it stays bounded)
+                self.shared.evicted(sha)
+
+    def forget(self, sha: bytes) -> None:
+        """Drop one script (the cluster registry's deletion of it)."""
+        script = self.scripts.pop(sha, None)
+        if script is not None:
+            self._lru.pop(sha, None)
+            self.cache_bytes -= _entry_size(script.body)
 
     def flush(self) -> None:
         """SCRIPT FLUSH: forget every script and start a fresh Lua VM."""
@@ -379,6 +391,10 @@ class ScriptEngine:
     # -- EVAL / EVALSHA ---------------------------------------------------------
 
     def eval(self, c: Client, argv: list[bytes], *, by_sha: bool, read_only: bool) -> object:
+        if not by_sha and self.shared is not None and sha1hex(argv[1]) not in self.scripts:
+            # A new script: the registry creates it, runs this EVAL and holds the
+            # reply until the other nodes can have it.
+            return self.shared.eval_new(c, argv, read_only)
         if self.server.monitors:  # shown before the commands it runs, as Redis does
             self.server.feed_monitors(c, argv)
         k = argv[2]
@@ -392,6 +408,8 @@ class ScriptEngine:
                 sha = sha.lower()
                 script = self.scripts.get(sha)
                 if script is None:
+                    if self.shared is not None:  # loaded on another node? (the client waits)
+                        return self.shared.find_script(c, sha)
                     raise NoScriptError()
             if not script.loaded:
                 self._lru.move_to_end(sha)
@@ -399,6 +417,8 @@ class ScriptEngine:
             sha, script = self.get_or_create(argv[1], loaded=False)
         ro = read_only or script.no_writes
         if script.has_shebang:
+            if "no-cluster" in script.flags:
+                self.check_no_cluster()
             if read_only and not script.no_writes:
                 raise RespError("Can not execute a script with write flag using *_ro command.")
             self.check_script_flags(True, script.flags, ro)
@@ -433,6 +453,11 @@ class ScriptEngine:
             if fn is not None:
                 return b"no-writes" not in fn.flags
         return True
+
+    def check_no_cluster(self) -> None:
+        """A script or function flagged no-cluster, refused in cluster mode (before the *_ro check, as Redis)."""
+        if self.config["cluster-enabled"]:
+            raise RespError("Can not run script on cluster, 'no-cluster' flag is set.")
 
     def check_script_flags(self, has_shebang: bool, flags: set[str], read_only: bool) -> None:
         """Checks Redis makes before running a script that declared flags."""

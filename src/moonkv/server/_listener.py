@@ -55,6 +55,7 @@ class ServerProcess:
         self.tls = TlsPort(self)
         self._idle_check = 0.0  # when the cron next looks for idle clients
         self._metrics: Any = None  # moonkv.metrics.MetricsEndpoint when metrics-port is set
+        self._shared: Any = None  # moonkv.cluster._scripts.SharedScripts in cluster mode with etcd
 
     # -- group commit --------------------------------------------------------------
 
@@ -140,6 +141,10 @@ class ServerProcess:
             srv.replication.start(loop)  # follows ``replicaof`` once the data is loaded
         if srv.cluster is not None:
             srv.cluster.node.apply_role()  # the role the persisted topology gives this node
+        cfg = srv.config
+        if cfg["cluster-enabled"] and cfg["cluster-etcd-endpoints"] and eng is not None:
+            self._shared = _shared_scripts(srv)
+            self._shared.start(loop)  # reads etcd once the data is loaded
         loop.call_later(0.1, self._cron)
         if eng is not None:
             threading.Thread(target=self._watchdog, name="moonkv-watchdog", daemon=True).start()
@@ -258,9 +263,29 @@ class ServerProcess:
         p = srv.persistence
         if p is not None:
             p.shutdown(save=srv.shutdown_requested != "nosave")
+        if self._shared is not None:
+            await self._shared.close()
         if srv.scripting is not None:
             srv.scripting.close()
         log.info("moonkv is now ready to exit, bye bye...")
+
+
+def _shared_scripts(srv: Server) -> Any:
+    """The cluster-wide script registry (docs/cluster.md); imported only in cluster
+    mode with etcd, so a standalone server never loads aetcd and gRPC."""
+    cfg = srv.config
+    try:
+        from moonkv.cluster._scripts import SharedScripts, parse_endpoints
+    except ImportError as e:
+        raise SystemExit(
+            f"moonkv: cluster-etcd-endpoints needs aetcd ({e}); "
+            "install it with: pip install 'moonkv[cluster]'"
+        ) from None
+    try:
+        endpoints = parse_endpoints(cfg["cluster-etcd-endpoints"])
+    except ValueError as e:
+        raise SystemExit(f"moonkv: cluster-etcd-endpoints: {e}") from None
+    return SharedScripts(srv, endpoints, cfg["cluster-name"], cfg["cluster-node-timeout"] / 1000)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

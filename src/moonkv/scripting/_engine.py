@@ -213,6 +213,9 @@ class ScriptEngine:
         # The cluster-wide registry of scripts and libraries (moonkv.cluster._scripts),
         # attached by the listener in cluster mode with etcd; None otherwise.
         self.shared: Any = None
+        # Cluster mode's check of each redis.call (moonkv.cluster._script_slots.ScriptSlots),
+        # attached by the assembler; None in standalone mode.
+        self.cluster_check: Any = None
         self.load_deadline: float | None = None  # a library's load code must finish by then
         self.evictions = 0
         self.stats = StatsTable()  # per-script statistics (SCRIPT STATS)
@@ -514,7 +517,11 @@ class ScriptEngine:
         run.rt = rt
         self.running = run
         # Which commands redis.call may run without the general checks.
-        if c.acl_user is not None:
+        check = self.cluster_check
+        if check is not None:  # cluster mode: every call is routed (_dispatch)
+            check.begin(name, is_eval, legacy, nkeys, command)
+            self._fast = _NO_FAST
+        elif c.acl_user is not None:
             self._fast = _NO_FAST
         elif read_only or (legacy and (srv.write_refusal is not None or self._maxmemory)):
             self._fast = self._plain_ro  # writes need _write_check's per-command checks
@@ -869,6 +876,12 @@ class ScriptEngine:
         refused = self._write_check(run, spec)
         if refused is not None:
             return refused
+        check = self.cluster_check
+        if check is not None:  # Redis's order: after the ACL, write and OOM checks
+            not_here = check.verify(run.caller, spec, argv)
+            if not_here is not None:
+                spec.rejected_calls += 1
+                return self._refuse(not_here)
         # Handlers shape RESP3 replies (maps, doubles) by the client's protocol,
         # which is the script's redis.setresp() choice (see _setresp).
         return srv.call(self.client, spec, argv)

@@ -13,7 +13,15 @@ from collections.abc import Iterator
 import pytest
 
 from moonkv.cluster.slots import key_slot
-from tests.cluster.conftest import LocalCluster, RedisCluster, start_cluster, start_redis_cluster
+from tests.cluster.conftest import (
+    LocalCluster,
+    RedisCluster,
+    _bus_free_port,
+    set_topology,
+    start_cluster,
+    start_redis_cluster,
+    topology,
+)
 from tests.helpers import RawClient, start_moonkv, start_redis
 
 HERE, HERE_TOO, ELSEWHERE = "b", "k2", "c"
@@ -141,12 +149,10 @@ def test_script_while_the_cluster_is_down() -> None:
     """One node owning slots 0-8000 only: the cluster is down; a keyless EVAL runs and its
     keyed calls are refused with Redis's text (real Redis: require-full-coverage's default)."""
     mk = start_moonkv(["--cluster-enabled", "yes", "--appendonly", "no", "--save", ""])
-    real = start_redis(["--cluster-enabled", "yes"])
+    real = start_redis(["--cluster-enabled", "yes"], port=_bus_free_port())
     try:
         m, r = RawClient(mk.port), RawClient(real.port)
         nid = m.call("CLUSTER", "MYID").split(b"\r\n")[1].decode()
-        from tests.cluster.conftest import set_topology, topology
-
         assert set_topology(mk.port, topology(1, [(nid, mk.port, [(0, 8000)])])) == b"+OK\r\n"
         assert r.call("CLUSTER", "ADDSLOTSRANGE", "0", "8000") == b"+OK\r\n"
         for cmd in (

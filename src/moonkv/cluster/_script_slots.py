@@ -21,8 +21,9 @@ the script holds for its calls in that slot, as Redis keeps the flag for the
 command's whole run (the executor has already cleared it when the script starts).
 
 The script engine holds a :class:`ScriptSlots` as ``ScriptEngine.cluster_check``
-(None in standalone mode: one attribute test per run) and, in cluster mode, sends
-every call through its general path, where :meth:`ScriptSlots.verify` runs.
+(None in standalone mode, where a run pays nothing for it): in cluster mode its
+fast-path tables stay empty, so every call takes the general path, where
+:meth:`ScriptSlots.verify` runs.
 """
 
 from __future__ import annotations
@@ -32,36 +33,46 @@ from typing import Any, Final
 from moonkv.cluster._routing import DOWN, IMPORTING, Router
 from moonkv.cluster.slots import key_slot
 from moonkv.commands.table import CommandSpec
-from moonkv.engine import Client
+from moonkv.scripting import RunState
 
 NON_LOCAL: Final = "ERR Script attempted to access a non local key in a cluster node"
 CLUSTER_DOWN: Final = "ERR Script attempted to execute a command while the cluster is down"
 CROSS_SLOT: Final = "ERR Script attempted to access keys that do not hash to the same slot"
 
 
+_FREE: Final = -2  # RunState.slot of a script that may use any local slot
+
+
+def _declared_slot(run: RunState) -> int:
+    """The slot of the script's declared keys (routing admitted the script there), or -1."""
+    command = run.command
+    return key_slot(command[3]) if len(command) > 3 and int(command[2]) > 0 else -1
+
+
 class ScriptSlots:
-    """The slot the running script is bound to, and the check of each of its calls."""
+    """The check of each call of the running script; the slot it is bound to is kept on
+    the run (``RunState.slot``, set at its first keyed call)."""
 
     def __init__(self, router: Router, engine: Any) -> None:
         self.router = router
         self.engine = engine  # the ScriptEngine (its scripts' and functions' flags)
-        self.slot = -1  # the running script's slot (-1: not bound yet)
-        self.declared = -1  # the slot of its declared keys (routing admitted it there)
-        self.cross_slot = False  # allow-cross-slot-keys, or a script without shebang
 
-    def begin(self, name: bytes, is_eval: bool, legacy: bool, nkeys: int, command: list[bytes]) -> None:
-        """A script starts: bind it to its declared keys' slot, read its flags."""
-        self.declared = self.slot = key_slot(command[3]) if nkeys else -1
-        if legacy:
-            self.cross_slot = True
-        elif is_eval:
-            script = self.engine.scripts.get(name)
-            self.cross_slot = script is not None and "allow-cross-slot-keys" in script.flags
+    def _bind(self, run: RunState) -> int:
+        """A run's first keyed call: its declared keys' slot, or _FREE for a script
+        flagged allow-cross-slot-keys or without shebang."""
+        if run.legacy:
+            free = True
+        elif run.is_eval:
+            script = self.engine.scripts.get(run.name)
+            free = script is not None and "allow-cross-slot-keys" in script.flags
         else:
-            fn = self.engine.functions.functions.get(name.lower())
-            self.cross_slot = fn is not None and b"allow-cross-slot-keys" in fn.flags
+            fn = self.engine.functions.functions.get(run.name.lower())
+            free = fn is not None and b"allow-cross-slot-keys" in fn.flags
+        slot = _FREE if free else _declared_slot(run)
+        run.slot = slot
+        return slot
 
-    def verify(self, caller: Client, spec: CommandSpec, argv: list[bytes]) -> str | None:
+    def verify(self, run: RunState, spec: CommandSpec, argv: list[bytes]) -> str | None:
         """None if the running script may run this command here, else Redis's refusal."""
         if not spec.keys and spec.get_keys is None:
             return None
@@ -69,21 +80,26 @@ class ScriptSlots:
         if not positions:
             return None
         slot = key_slot(argv[positions[0]])
-        refused = self.router.route(caller, spec, argv)
+        router = self.router
+        refused = router.route(run.caller, spec, argv)
         if refused is not None:
             text = str(refused)
             if text == DOWN:
                 return CLUSTER_DOWN
             if not (
-                slot == self.declared
-                and self.router.states[slot] == IMPORTING
+                router.states[slot] == IMPORTING
                 and text.startswith("MOVED ")
+                and slot == _declared_slot(run)
             ):
                 return NON_LOCAL
-        if self.cross_slot:
+        try:
+            bound = run.slot
+        except AttributeError:
+            bound = self._bind(run)
+        if bound == _FREE:
             return None
-        if self.slot < 0:
-            self.slot = slot
-        elif slot != self.slot:
+        if bound < 0:
+            run.slot = slot
+        elif slot != bound:
             return CROSS_SLOT
         return None

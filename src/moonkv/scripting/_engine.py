@@ -158,7 +158,7 @@ class RunState:
 
     __slots__ = (
         "caller", "command", "name", "is_eval", "read_only", "allow_oom", "legacy", "start",
-        "kill_message", "busy", "undo", "rt",
+        "kill_message", "busy", "undo", "rt", "slot",
     )
 
     caller: Client
@@ -173,6 +173,9 @@ class RunState:
     busy: bool
     undo: list[Callable[[], None]]
     rt: LuaRuntime  # EVAL's runtime, or FUNCTION's for FCALL
+    # Cluster mode: the slot the script is bound to (-1: none yet), set by the cluster
+    # check at the run's first keyed call (run() leaves it unset: standalone pays nothing).
+    slot: int
 
 
 def _stopped_by(run: RunState, message: object) -> int:
@@ -214,7 +217,8 @@ class ScriptEngine:
         # attached by the listener in cluster mode with etcd; None otherwise.
         self.shared: Any = None
         # Cluster mode's check of each redis.call (moonkv.cluster._script_slots.ScriptSlots),
-        # attached by the assembler; None in standalone mode.
+        # attached by the assembler; None in standalone mode. With it the fast-path tables
+        # stay empty (see _dispatch), so every call of every run is checked.
         self.cluster_check: Any = None
         self.load_deadline: float | None = None  # a library's load code must finish by then
         self.evictions = 0
@@ -517,11 +521,7 @@ class ScriptEngine:
         run.rt = rt
         self.running = run
         # Which commands redis.call may run without the general checks.
-        check = self.cluster_check
-        if check is not None:  # cluster mode: every call is routed (_dispatch)
-            check.begin(name, is_eval, legacy, nkeys, command)
-            self._fast = _NO_FAST
-        elif c.acl_user is not None:
+        if c.acl_user is not None:
             self._fast = _NO_FAST
         elif read_only or (legacy and (srv.write_refusal is not None or self._maxmemory)):
             self._fast = self._plain_ro  # writes need _write_check's per-command checks
@@ -860,7 +860,10 @@ class ScriptEngine:
             if sub is None:
                 return self._refuse("ERR Unknown Redis command called from script")
             spec = sub
-        elif not spec.subcommands and not spec.noscript and type(args[0]) is bytes:
+        elif (
+            not spec.subcommands and not spec.noscript and type(args[0]) is bytes
+            and self.cluster_check is None  # cluster mode: every call is routed, here
+        ):
             # The next call by this name takes the fast path.
             self._plain[args[0]] = spec
             if not spec.is_write and not spec.denyoom and not spec.may_replicate:
@@ -878,7 +881,7 @@ class ScriptEngine:
             return refused
         check = self.cluster_check
         if check is not None:  # Redis's order: after the ACL, write and OOM checks
-            not_here = check.verify(run.caller, spec, argv)
+            not_here = check.verify(run, spec, argv)
             if not_here is not None:
                 spec.rejected_calls += 1
                 return self._refuse(not_here)

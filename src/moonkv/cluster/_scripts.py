@@ -104,7 +104,6 @@ class SharedScripts:
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[str | None]] = set()
         self._closed = False
-        self.synced = asyncio.Event()  # the first full read of etcd was applied
         # The registry's own applications run as this client (not a connected one).
         self.internal = Client(server)
         self.internal.authenticated = True
@@ -195,7 +194,6 @@ class SharedScripts:
                 self._run(b"FUNCTION", b"DELETE", name)
         for name, code in libraries.items():
             self._apply(True, self.prefix + FUNCTIONS + name, code)
-        self.synced.set()
         return int(got.header.revision)
 
     def _apply(self, put: bool, key: bytes, value: bytes) -> None:

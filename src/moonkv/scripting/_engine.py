@@ -173,7 +173,7 @@ class RunState:
     busy: bool
     undo: list[Callable[[], None]]
     rt: LuaRuntime  # EVAL's runtime, or FUNCTION's for FCALL
-    # Cluster mode: the slot the script is bound to (-1: none yet), set by the cluster
+    # Cluster mode: the slot the script is bound to (-1: none yet; -2: any local slot), set by the cluster
     # check at the run's first keyed call (run() leaves it unset: standalone pays nothing).
     slot: int
 

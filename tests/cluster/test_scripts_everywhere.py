@@ -8,6 +8,7 @@ replica; flushes and deletions reach every node too.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator
 from hashlib import sha1
 from typing import Any
 
+import aetcd
 import pytest
 import redis
 from redis.cluster import ClusterNode, RedisCluster
@@ -100,6 +102,18 @@ def until(cond: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
     return got
+
+
+def etcd_call(etcd: Etcd, fn: Callable[[Any], Any]) -> Any:
+    """``await fn(client)`` against ``etcd`` in a fresh event loop."""
+    async def run() -> Any:
+        client = aetcd.Client(host="127.0.0.1", port=etcd.port, timeout=5)
+        try:
+            return await fn(client)
+        finally:
+            await client.close()
+
+    return asyncio.run(run())
 
 
 def bulk(value: str) -> bytes:
@@ -280,3 +294,51 @@ def test_redis_py_cluster_scripts(cluster: tuple[LocalCluster, str]) -> None:
             move(keys=["{user1}:n", "{user2}:n"])  # redis-py refuses cross-slot keys itself
     finally:
         rc.close()
+
+
+def test_inside_multi_the_change_goes_out_without_waiting(cluster: tuple[LocalCluster, str]) -> None:
+    """A transaction cannot wait: SCRIPT LOAD and EVAL inside MULTI/EXEC answer at once and
+    still reach the other nodes; a miss inside one answers NOSCRIPT at once."""
+    cl, _ = cluster
+    loaded, evaled = "return 'loaded in multi'", "return 'evaled in multi'"
+    c = RawClient(cl.nodes[0].port)
+    try:
+        assert c.call("MULTI") == b"+OK\r\n"
+        assert c.call("SCRIPT", "LOAD", loaded) == b"+QUEUED\r\n"
+        assert c.call("EVAL", evaled, "0") == b"+QUEUED\r\n"
+        assert c.call("EVALSHA", sha_of("return 'nowhere'"), "0") == b"+QUEUED\r\n"
+        assert c.call("EXEC") == (
+            b"*3\r\n" + bulk(sha_of(loaded)) + bulk("evaled in multi")
+            + b"-NOSCRIPT No matching script. Please use EVAL.\r\n"
+        )
+    finally:
+        c.close()
+    for body, result in ((loaded, "loaded in multi"), (evaled, "evaled in multi")):
+        until(lambda body=body, result=result: call(cl.nodes[1].port, "EVALSHA", sha_of(body), "0") == bulk(result),
+              "the transaction's scripts elsewhere")
+
+
+def test_eval_created_scripts_stay_bounded(etcd: Etcd) -> None:
+    """lua-eval-cache-size bounds the registry's EVAL-created scripts too: a node that
+    evicts one deletes it from etcd, and the other nodes drop it."""
+    name = f"scripts{next(_names)}"
+    with start_cluster(2, args=[*etcd_args(etcd, name), "--lua-eval-cache-size", "3"]) as cl:
+        a, b = (h.port for h in cl.nodes)
+        bodies = [f"return {i}" for i in range(10)]
+        for body in bodies:
+            assert call(a, "EVAL", body, "0").startswith(b":")
+
+        def cached(port: int) -> list[int]:
+            reply = call(port, "SCRIPT", "EXISTS", *(sha_of(x) for x in bodies))
+            return [int(x[1:]) for x in reply.split(b"\r\n")[1:-1]]
+
+        until(lambda: cached(b) == [0] * 7 + [1] * 3, "node b to hold the three newest")
+        assert cached(a) == [0] * 7 + [1] * 3
+
+        async def evals(client: Any) -> list[bytes]:
+            got = await client.get_prefix(f"/moonkv/{name}/evals/".encode())
+            return sorted(kv.key.rsplit(b"/", 1)[1] for kv in got)
+
+        until(lambda: etcd_call(etcd, evals) == sorted(sha_of(x).encode() for x in bodies[7:]),
+              "etcd to hold the three newest")
+

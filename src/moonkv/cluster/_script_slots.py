@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from moonkv.cluster._routing import DOWN, IMPORTING, Router
+from moonkv.cluster._routing import DOWN, IMPORTING, MINE, Router
 from moonkv.cluster.slots import key_slot
 from moonkv.commands.table import CommandSpec
 from moonkv.scripting import RunState
@@ -74,14 +74,18 @@ class ScriptSlots:
 
     def verify(self, run: RunState, spec: CommandSpec, argv: list[bytes]) -> str | None:
         """None if the running script may run this command here, else Redis's refusal."""
-        if not spec.keys and spec.get_keys is None:
-            return None
-        positions = spec.key_positions(argv)
-        if not positions:
-            return None
-        slot = key_slot(argv[positions[0]])
         router = self.router
-        refused = router.route(run.caller, spec, argv)
+        if spec.one_key:  # GET, SET, ...: the key is argv[1]; a stable slot of this node needs no routing
+            slot = key_slot(argv[1])
+            refused = None if router.states[slot] == MINE else router.route(run.caller, spec, argv)
+        else:
+            if not spec.keys and spec.get_keys is None:
+                return None
+            positions = spec.key_positions(argv)
+            if not positions:
+                return None
+            slot = key_slot(argv[positions[0]])
+            refused = router.route(run.caller, spec, argv)
         if refused is not None:
             text = str(refused)
             if text == DOWN:

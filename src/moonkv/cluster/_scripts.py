@@ -246,7 +246,10 @@ class SharedScripts:
                 await asyncio.wait_for(work(self._client()), self.timeout)
                 return None
             except asyncio.CancelledError:
-                raise
+                if self._closed:
+                    raise
+                # The connection was dropped under the call (the watch found etcd away).
+                return "the connection to etcd was closed"
             except Exception as e:  # noqa: BLE001 - etcd away or slow
                 log.warning("Script registry: etcd did not take a change: %s", e or type(e).__name__)
                 return str(e) or type(e).__name__
@@ -268,7 +271,7 @@ class SharedScripts:
         def done(t: asyncio.Task[str | None]) -> None:
             if c.blocked is not state:  # gone, or CLIENT UNBLOCK answered it
                 return
-            why = None if t.cancelled() else t.result()
+            why = "the node is shutting down" if t.cancelled() else t.result()
             if why is not None and strict:
                 srv.unblock_with(c, srv.error_reply(RespError(_NOT_CONFIRMED.format(why))))
             else:
@@ -398,7 +401,9 @@ class SharedScripts:
             try:
                 return await fetch()
             except asyncio.CancelledError:
-                raise
+                if self._closed:
+                    raise
+                return None  # the connection was dropped under the read: answer as without it
             except Exception as e:  # noqa: BLE001 - etcd away: answer as without it
                 log.warning("Script registry: etcd could not be read: %s", e or type(e).__name__)
                 return None

@@ -22,7 +22,7 @@ from tests.cluster.conftest import (
     start_redis_cluster,
     topology,
 )
-from tests.helpers import RawClient, start_moonkv, start_redis
+from tests.helpers import RawClient, ServerHandle, start_moonkv, start_redis
 
 HERE, HERE_TOO, ELSEWHERE = "b", "k2", "c"
 
@@ -149,8 +149,9 @@ def test_script_while_the_cluster_is_down() -> None:
     """One node owning slots 0-8000 only: the cluster is down; a keyless EVAL runs and its
     keyed calls are refused with Redis's text (real Redis: require-full-coverage's default)."""
     mk = start_moonkv(["--cluster-enabled", "yes", "--appendonly", "no", "--save", ""])
-    real = start_redis(["--cluster-enabled", "yes"], port=_bus_free_port())
+    real: ServerHandle | None = None
     try:
+        real = start_redis(["--cluster-enabled", "yes"], port=_bus_free_port())
         m, r = RawClient(mk.port), RawClient(real.port)
         nid = m.call("CLUSTER", "MYID").split(b"\r\n")[1].decode()
         assert set_topology(mk.port, topology(1, [(nid, mk.port, [(0, 8000)])])) == b"+OK\r\n"
@@ -166,4 +167,5 @@ def test_script_while_the_cluster_is_down() -> None:
         r.close()
     finally:
         mk.stop()
-        real.stop()
+        if real is not None:
+            real.stop()

@@ -251,9 +251,12 @@ def test_when_etcd_does_not_confirm(etcd: Etcd) -> None:
     own = Etcd()
     node: ServerHandle | None = None
     try:
-        node = start_moonkv([*NODE_ARGS, *etcd_args(own, name, timeout_ms=500)])
+        node = start_moonkv([*NODE_ARGS, *etcd_args(own, name, timeout_ms=1000)])
         body = "return 'local only'"
-        assert call(node.port, "SCRIPT", "LOAD", body) == bulk(sha_of(body))
+        port = node.port
+        # Confirmed once etcd answers (the first call also opens the connection: on a
+        # loaded machine it may take longer than the timeout, and is then refused).
+        until(lambda: call(port, "SCRIPT", "LOAD", body) == bulk(sha_of(body)), "etcd to confirm")
         own.proc.send_signal(signal.SIGSTOP)  # etcd stops answering
         waiting = RawClient(node.port)
         waiting.send_raw(b"*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$14\r\nreturn 'again'\r\n")

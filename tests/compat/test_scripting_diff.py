@@ -127,6 +127,9 @@ SCRIPTS = [
     "#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 1)",
     "#!not-lua\nreturn 1",
     "#!lua flags=bad\nreturn 1",
+    # Cluster flags mean nothing in standalone mode (tests/cluster: what they do there).
+    "#!lua flags=no-cluster\nreturn redis.call('get', KEYS[1])",
+    "#!lua flags=allow-cross-slot-keys\nredis.call('set', 'a', 1) return redis.call('get', KEYS[1])",
     "#!lua opt=1\nreturn 1",
     "return 'a' ..",
 ]

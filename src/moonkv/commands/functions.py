@@ -32,6 +32,8 @@ def _fcall(c: Client, argv: list[bytes], read_only: bool) -> object:
     eng = reg.engine
     fn = reg.functions.get(argv[1].lower())
     if fn is None:
+        if eng.shared is not None:  # loaded on another node? (the client waits)
+            return eng.shared.find_function(c, argv[1])
         raise RespError("Function not found")
     try:
         nkeys = eng.parse_numkeys(argv[2], len(argv) - 3)
@@ -39,6 +41,8 @@ def _fcall(c: Client, argv: list[bytes], read_only: bool) -> object:
         if "integer" in str(e):
             raise RespError("Bad number of keys provided") from None
         raise
+    if b"no-cluster" in fn.flags:
+        eng.check_no_cluster()
     ro = b"no-writes" in fn.flags
     if read_only and not ro:
         raise RespError("Can not execute a script with write flag using *_ro command.")
@@ -87,15 +91,21 @@ def function_load(c: Client, argv: list[bytes]) -> object:
         i += 1
     if i != len(argv) - 1:
         raise RespError("Function code was not given")
-    name = _registry(c).load(argv[-1], replace)
+    reg = _registry(c)
+    name = reg.load(argv[-1], replace)
     c.server.ks.dirty += 1
+    if reg.engine.shared is not None:  # cluster mode: on every node before the reply
+        return reg.engine.shared.library_loaded(c, name)
     return name
 
 
 @command("function|delete", 3, "write noscript", group=_G, since="7.0.0", summary="Deletes a library and its functions.")
 def function_delete(c: Client, argv: list[bytes]) -> object:
-    _registry(c).delete(argv[2])
+    reg = _registry(c)
+    reg.delete(argv[2])
     c.server.ks.dirty += 1
+    if reg.engine.shared is not None:
+        return reg.engine.shared.library_deleted(c, argv[2])
     return "OK"
 
 
@@ -106,8 +116,11 @@ def function_flush(c: Client, argv: list[bytes]) -> object:
         raise _subcommand_error("flush")
     if len(argv) == 3 and argv[2].lower() not in (b"sync", b"async"):
         raise RespError("FUNCTION FLUSH only supports SYNC|ASYNC option")
-    _registry(c).flush()
+    reg = _registry(c)
+    reg.flush()
     c.server.ks.dirty += 1
+    if reg.engine.shared is not None:
+        return reg.engine.shared.functions_replaced(c, flushed=True)
     return "OK"
 
 
@@ -195,6 +208,8 @@ def function_restore(c: Client, argv: list[bytes]) -> object:
     for code in codes:
         reg.load(code, replace=True)
     c.server.ks.dirty += 1
+    if reg.engine.shared is not None:
+        return reg.engine.shared.functions_replaced(c, flushed=policy == b"flush")
     return "OK"
 
 

@@ -61,7 +61,10 @@ container("script", group=_G, summary="A container for Lua scripts management co
 def script_load(c: Client, argv: list[bytes]) -> object:
     # A 4th argument "EVAL" only comes from log replay: an EVAL-created entry.
     loaded = not (len(argv) == 4 and argv[3] == b"EVAL")
-    sha, _ = _engine(c).get_or_create(argv[2], loaded=loaded)
+    eng = _engine(c)
+    sha, _ = eng.get_or_create(argv[2], loaded=loaded)
+    if eng.shared is not None and loaded:  # cluster mode: on every node before the reply
+        return eng.shared.script_loaded(c, sha, argv[2])
     return sha
 
 
@@ -81,8 +84,11 @@ def script_flush(c: Client, argv: list[bytes]) -> object:
         raise RespError("SCRIPT FLUSH only support SYNC|ASYNC option")
     if len(argv) == 3 and argv[2].lower() not in (b"sync", b"async"):
         raise RespError("SCRIPT FLUSH only support SYNC|ASYNC option")
-    _engine(c).flush()
+    eng = _engine(c)
+    eng.flush()
     c.server.emit(0, [b"SCRIPT", b"FLUSH"])
+    if eng.shared is not None:  # cluster mode: on every node before the reply
+        return eng.shared.scripts_flushed(c)
     return "OK"
 
 

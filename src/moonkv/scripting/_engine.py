@@ -158,7 +158,7 @@ class RunState:
 
     __slots__ = (
         "caller", "command", "name", "is_eval", "read_only", "allow_oom", "legacy", "start",
-        "kill_message", "busy", "undo", "rt",
+        "kill_message", "busy", "undo", "rt", "slot",
     )
 
     caller: Client
@@ -173,6 +173,9 @@ class RunState:
     busy: bool
     undo: list[Callable[[], None]]
     rt: LuaRuntime  # EVAL's runtime, or FUNCTION's for FCALL
+    # Cluster mode: the slot the script is bound to (-1: none yet; -2: any local slot), set by the cluster
+    # check at the run's first keyed call (run() leaves it unset: standalone pays nothing).
+    slot: int
 
 
 def _stopped_by(run: RunState, message: object) -> int:
@@ -210,6 +213,13 @@ class ScriptEngine:
         self.on_busy: Callable[[RunState], None] | None = None
         self.on_busy_end: Callable[[RunState], None] | None = None
         self.functions: Any = None  # FunctionRegistry, attached by moonkv.scripting
+        # The cluster-wide registry of scripts and libraries (moonkv.cluster._scripts),
+        # attached by the listener in cluster mode with etcd; None otherwise.
+        self.shared: Any = None
+        # Cluster mode's check of each redis.call (moonkv.cluster._script_slots.ScriptSlots),
+        # attached by the assembler; None in standalone mode. With it the fast-path tables
+        # stay empty (see _dispatch), so every call of every run is checked.
+        self.cluster_check: Any = None
         self.load_deadline: float | None = None  # a library's load code must finish by then
         self.evictions = 0
         self.stats = StatsTable()  # per-script statistics (SCRIPT STATS)
@@ -338,6 +348,15 @@ class ScriptEngine:
             sha, _ = lru.popitem(last=False)
             self.cache_bytes -= _entry_size(self.scripts.pop(sha).body)
             self.evictions += 1
+            if self.shared is not None:  # the cluster's copy goes too (it stays bounded)
+                self.shared.evicted(sha)
+
+    def forget(self, sha: bytes) -> None:
+        """Drop one script (the cluster registry's deletion of it)."""
+        script = self.scripts.pop(sha, None)
+        if script is not None:
+            self._lru.pop(sha, None)
+            self.cache_bytes -= _entry_size(script.body)
 
     def flush(self) -> None:
         """SCRIPT FLUSH: forget every script and start a fresh Lua VM."""
@@ -379,6 +398,10 @@ class ScriptEngine:
     # -- EVAL / EVALSHA ---------------------------------------------------------
 
     def eval(self, c: Client, argv: list[bytes], *, by_sha: bool, read_only: bool) -> object:
+        if not by_sha and self.shared is not None and sha1hex(argv[1]) not in self.scripts:
+            # A new script: the registry creates it, runs this EVAL and holds the
+            # reply until the other nodes can have it.
+            return self.shared.eval_new(c, argv, read_only)
         if self.server.monitors:  # shown before the commands it runs, as Redis does
             self.server.feed_monitors(c, argv)
         k = argv[2]
@@ -392,6 +415,8 @@ class ScriptEngine:
                 sha = sha.lower()
                 script = self.scripts.get(sha)
                 if script is None:
+                    if self.shared is not None:  # loaded on another node? (the client waits)
+                        return self.shared.find_script(c, sha)
                     raise NoScriptError()
             if not script.loaded:
                 self._lru.move_to_end(sha)
@@ -399,6 +424,8 @@ class ScriptEngine:
             sha, script = self.get_or_create(argv[1], loaded=False)
         ro = read_only or script.no_writes
         if script.has_shebang:
+            if "no-cluster" in script.flags:
+                self.check_no_cluster()
             if read_only and not script.no_writes:
                 raise RespError("Can not execute a script with write flag using *_ro command.")
             self.check_script_flags(True, script.flags, ro)
@@ -433,6 +460,11 @@ class ScriptEngine:
             if fn is not None:
                 return b"no-writes" not in fn.flags
         return True
+
+    def check_no_cluster(self) -> None:
+        """A script or function flagged no-cluster, refused in cluster mode (before the *_ro check, as Redis)."""
+        if self.config["cluster-enabled"]:
+            raise RespError("Can not run script on cluster, 'no-cluster' flag is set.")
 
     def check_script_flags(self, has_shebang: bool, flags: set[str], read_only: bool) -> None:
         """Checks Redis makes before running a script that declared flags."""
@@ -828,7 +860,10 @@ class ScriptEngine:
             if sub is None:
                 return self._refuse("ERR Unknown Redis command called from script")
             spec = sub
-        elif not spec.subcommands and not spec.noscript and type(args[0]) is bytes:
+        elif (
+            not spec.subcommands and not spec.noscript and type(args[0]) is bytes
+            and self.cluster_check is None  # cluster mode: every call is routed, here
+        ):
             # The next call by this name takes the fast path.
             self._plain[args[0]] = spec
             if not spec.is_write and not spec.denyoom and not spec.may_replicate:
@@ -844,6 +879,12 @@ class ScriptEngine:
         refused = self._write_check(run, spec)
         if refused is not None:
             return refused
+        check = self.cluster_check
+        if check is not None:  # Redis's order: after the ACL, write and OOM checks
+            not_here = check.verify(run, spec, argv)
+            if not_here is not None:
+                spec.rejected_calls += 1
+                return self._refuse(not_here)
         # Handlers shape RESP3 replies (maps, doubles) by the client's protocol,
         # which is the script's redis.setresp() choice (see _setresp).
         return srv.call(self.client, spec, argv)

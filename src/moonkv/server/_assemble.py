@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from moonkv.cluster import attach as attach_cluster
+from moonkv.cluster._script_slots import ScriptSlots
 from moonkv.commands import load as load_commands
 from moonkv.engine import Config, Server, load_acl_at_start
 from moonkv.persistence import attach as attach_persistence
@@ -34,6 +35,8 @@ def assemble(config: Config, *, with_persistence: bool = True, lock_note: str | 
         attach_replication(server)
         if config["cluster-enabled"]:
             attach_cluster(server, data_dir)
+            # Each redis.call is routed too (Redis's scriptVerifyClusterState).
+            server.scripting.cluster_check = ScriptSlots(server.cluster, server.scripting)
     elif config["cluster-enabled"]:
         raise ValueError("cluster-enabled needs a data directory (a network server)")
     return server

@@ -60,6 +60,7 @@ class ServerProcess:
         # After the TLS port's: a CONFIG SET that TLS refuses never moves the plain ports.
         server.config.on_commit(self._on_commit)
         self._membership: Any = None  # moonkv.cluster's lease keeper with cluster-etcd-endpoints
+        self._shared: Any = None  # moonkv.cluster._scripts.SharedScripts in cluster mode with etcd
 
     # -- group commit --------------------------------------------------------------
 
@@ -150,6 +151,10 @@ class ServerProcess:
             srv.replication.start(loop)  # follows ``replicaof`` once the data is loaded
         if srv.cluster is not None:
             srv.cluster.node.apply_role()  # the role the persisted topology gives this node
+        cfg = srv.config
+        if cfg["cluster-enabled"] and cfg["cluster-etcd-endpoints"] and eng is not None:
+            self._shared = _shared_scripts(srv)
+            self._shared.start(loop)  # reads etcd once the data is loaded
         loop.call_later(0.1, self._cron)
         if eng is not None:
             threading.Thread(target=self._watchdog, name="moonkv-watchdog", daemon=True).start()
@@ -330,6 +335,8 @@ class ServerProcess:
         p = srv.persistence
         if p is not None:
             p.shutdown(save=srv.shutdown_requested != "nosave")
+        if self._shared is not None:
+            await self._shared.close()
         if srv.scripting is not None:
             srv.scripting.close()
         log.info("moonkv is now ready to exit, bye bye...")
@@ -339,6 +346,23 @@ def _address(bind: str, port: int) -> tuple[str, int]:
     """Where the plain port listens: bind's first address (127.0.0.1 when empty)."""
     hosts = bind.split()
     return (hosts[0] if hosts else "127.0.0.1", port)
+def _shared_scripts(srv: Server) -> Any:
+    """The cluster-wide script registry (docs/cluster.md); imported only in cluster
+    mode with etcd, so a standalone server never loads aetcd and gRPC."""
+    cfg = srv.config
+    try:
+        from moonkv.cluster._scripts import SharedScripts
+        from moonkv.cluster.etcd import parse_endpoints
+    except ImportError as e:
+        raise SystemExit(
+            f"moonkv: cluster-etcd-endpoints needs aetcd ({e}); "
+            "install it with: pip install 'moonkv[cluster]'"
+        ) from None
+    try:
+        endpoints = parse_endpoints(cfg["cluster-etcd-endpoints"])
+    except ValueError as e:
+        raise SystemExit(f"moonkv: cluster-etcd-endpoints: {e}") from None
+    return SharedScripts(srv, endpoints, cfg["cluster-name"], cfg["cluster-node-timeout"] / 1000)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

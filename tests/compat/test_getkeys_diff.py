@@ -36,4 +36,9 @@ def test_command_getkeys(diff: Differ, cmd: str) -> None:
 @pytest.mark.parametrize("pattern", ["set", "config*", "config|*re*", "cl*help", "cluster|*", "non_exists*"])
 def test_command_list_filterby_pattern(diff: Differ, pattern: str) -> None:
     m, real = diff.both("COMMAND", "LIST", "FILTERBY", "PATTERN", pattern)
-    assert sorted(m.split(b"\r\n")) == sorted(real.split(b"\r\n"))
+    got = sorted(m.split(b"\r\n")[1:])
+    if pattern == "cluster|*":  # moonkv's own subcommands (docs/cluster.md), beside Redis's
+        for own in (b"cluster|settopology", b"cluster|topology"):
+            got.remove(own)
+            got.remove(b"$%d" % len(own))
+    assert got == sorted(real.split(b"\r\n")[1:])

@@ -83,6 +83,8 @@ class Client:
         self.out_pending: Callable[[], int] = _zero
         self.tracking: TrackingState | None = None  # while CLIENT TRACKING is on
         self.kill_reason = ""
+        self.readonly = False  # cluster mode: READONLY (a replica serves this client's reads)
+        self.asking = False  # cluster mode: ASKING (one command may use a slot being imported)
         self.flags = ""
 
     def _push_now(self, data: bytes) -> None:
@@ -115,6 +117,8 @@ class Client:
             flags += "c"
         if "S" in self.flags:  # a replica's connection (replication marks it)
             flags += "S"
+        if self.readonly:
+            flags += "r"
         if self.no_evict:
             flags += "e"
         flags = flags or "N"

@@ -282,7 +282,13 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("repl-timeout", "int", 60, minimum=1),
     Directive("replica-priority", "int", 100, minimum=0, aliases=("slave-priority",)),
     Directive("replica-announced", "bool", True),
+    # Cluster mode (docs/cluster.md): moonkv.cluster.
     Directive("cluster-enabled", "bool", False, immutable=True),
+    Directive("cluster-etcd-endpoints", "string", "", immutable=True),
+    Directive("cluster-name", "string", "moonkv", immutable=True),
+    Directive("cluster-node-timeout", "int", 3000, minimum=1),
+    Directive("cluster-announce-ip", "string", ""),
+    Directive("cluster-announce-port", "int", 0, minimum=0, maximum=65535),
     # TLS (docs/tls.md): moonkv.tls builds the contexts, server/_tls.py listens.
     Directive("tls-port", "int", 0, minimum=0, maximum=65535),
     Directive("tls-cert-file", "string", ""),

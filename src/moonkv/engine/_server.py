@@ -136,6 +136,8 @@ class Server:
         self.scripting: Any = None  # moonkv.scripting engine, attached by the assembler
         self.persistence: Any = None  # moonkv.persistence engine, attached by the assembler
         self.replication: Any = None  # moonkv.replication node, attached by the assembler
+        # Cluster mode's moonkv.cluster Router (None in standalone mode: routing is this test).
+        self.cluster: Any = None
         # The three counters bumped on every request are attributes (cheaper
         # than dict items); INFO shows them with the others in ``stats``.
         self.commands_processed = 0
@@ -259,7 +261,10 @@ class Server:
         """Recompute :attr:`write_refusal` (replication reports role and good replicas)."""
         cfg = self.config
         repl = self.replication
-        if repl is not None and repl.is_replica:
+        cluster = self.cluster
+        if cluster is not None and cluster.fenced:  # a primary that lost its liveness lease
+            self.write_refusal = "CLUSTERDOWN The cluster is down"
+        elif repl is not None and repl.is_replica:
             self.write_refusal = (
                 "READONLY You can't write against a read only replica." if cfg["replica-read-only"] else None
             )
@@ -300,7 +305,9 @@ class Server:
         ):
             a = spec.arity
             n = len(argv)
-            if n == a if a > 0 else n >= -a:
+            if (n == a if a > 0 else n >= -a) and (
+                self.cluster is None or (not c.asking and self.cluster.route(c, spec, argv) is None)
+            ):
                 if self.maxmemory and self.out_of_memory(c, spec):
                     return self.oom_reply(c, spec)
                 c.last_cmd = argv[0]
@@ -322,6 +329,8 @@ class Server:
                 raise NoAuthError("Authentication required.")
             if c.acl_user is not None:
                 self.acl.enforce(c, spec, argv)
+            if self.cluster is not None:
+                self._route(c, spec, argv)
             if self.write_refusal is not None and spec.is_write:
                 raise RespError(full=self.write_refusal)
             if c.subs is not None and c.resp == 2 and spec.name not in _PUBSUB_ALLOWED:
@@ -356,6 +365,20 @@ class Server:
         reply = self.call(c, spec, argv)
         self.end_unit()
         return reply
+
+    def _route(self, c: Client, spec: CommandSpec, argv: list[bytes]) -> None:
+        """Cluster mode: raise the redirection or error that answers a command run elsewhere.
+
+        Redis's order: after the ACL check, before queueing into MULTI; a refused EXEC
+        discards its transaction (a refused queued command makes EXEC abort)."""
+        err = self.cluster.consume(c, spec, argv)
+        if err is None:
+            return
+        if spec.name == "exec" and c.multi is not None:
+            c.multi = None
+            c.multi_error = False
+            self.unwatch(c)
+        raise err
 
     def plain(self, c: Client) -> bool:
         """Whether ``c``'s data commands may skip execute()'s general checks (see execute_data).
@@ -394,6 +417,8 @@ class Server:
         n = len(argv)
         if not (n == a if a > 0 else n >= -a):
             return NOT_DATA
+        if self.cluster is not None and (c.asking or self.cluster.route(c, spec, argv) is not None):
+            return NOT_DATA  # execute() answers with the redirection
         self.commands_processed += 1
         if self.maxmemory and self.out_of_memory(c, spec):
             return self.oom_reply(c, spec)

@@ -134,7 +134,7 @@ class Database:
     * ``tracker``: the access clock while an eviction policy needs one.
     """
 
-    __slots__ = ("id", "data", "expires", "ks", "avg_ttl", "used", "sizes", "stale", "tracker")
+    __slots__ = ("id", "data", "expires", "ks", "avg_ttl", "used", "sizes", "stale", "tracker", "slot_keys")
 
     def __init__(self, index: int, ks: Keyspace) -> None:
         self.id = index
@@ -148,6 +148,8 @@ class Database:
         self.tracker: Tracker | None = None
         if ks.access_clock is not None:
             self.tracker = Tracker(*ks.access_clock)
+        # Cluster mode's index of keys by hash slot (moonkv.cluster SlotKeys), else None.
+        self.slot_keys: Any = None
 
     # -- reads -----------------------------------------------------------
 
@@ -365,6 +367,8 @@ class Database:
             delta = key_size(key)
             if self.tracker is not None:
                 self.tracker.add(key, self.ks.now_ms())
+            if self.slot_keys is not None:
+                self.slot_keys.add(key)
         elif type(old) is bytes:
             delta = -bytes_size(len(old))
         else:
@@ -373,6 +377,8 @@ class Database:
             delta -= key_size(key)
             if self.tracker is not None:
                 self.tracker.remove(key)
+            if self.slot_keys is not None:
+                self.slot_keys.remove(key)
         elif type(new) is bytes:
             delta += bytes_size(len(new))
         else:
@@ -424,6 +430,8 @@ class Database:
         self.stale = set()
         if self.ks.access_clock is not None:
             self.tracker = Tracker(*self.ks.access_clock)  # account() enters each key
+        if self.slot_keys is not None:
+            self.slot_keys.clear()  # account() enters each key
         for key, v in self.data.items():
             self.account(key, None, v)
 
@@ -447,6 +455,8 @@ class Database:
             def restore() -> None:
                 self.data, self.expires = old_data, old_exp
                 self.used, self.sizes, self.stale, self.tracker = old_acct
+                if self.slot_keys is not None:
+                    self.slot_keys.rebuild(old_data)
 
             ks.undo.append(restore)
         self.data = {}
@@ -456,6 +466,8 @@ class Database:
         self.stale = set()
         if ks.access_clock is not None:
             self.tracker = Tracker(*ks.access_clock)
+        if self.slot_keys is not None:
+            self.slot_keys.clear()
         ks.dirty += max(n, 1)
         ks.flushed.append(self.id)
         if ks.blocking_keys:

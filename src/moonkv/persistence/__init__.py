@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from moonkv.persistence._engine import DirectoryLocked, Persistence, lock_owner, write_snapshot
+from moonkv.persistence._format import write_file_atomic
 
-__all__ = ["DirectoryLocked", "Persistence", "attach", "lock_owner", "write_snapshot"]
+__all__ = ["DirectoryLocked", "Persistence", "attach", "lock_owner", "write_file_atomic", "write_snapshot"]
 
 
 def attach(server: Any, note: str | None = None) -> Persistence:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from moonkv.cluster import attach as attach_cluster
 from moonkv.commands import load as load_commands
 from moonkv.engine import Config, Server, load_acl_at_start
 from moonkv.persistence import attach as attach_persistence
@@ -31,4 +32,8 @@ def assemble(config: Config, *, with_persistence: bool = True, lock_note: str | 
     if with_persistence:
         attach_persistence(server, note=lock_note)
         attach_replication(server)
+        if config["cluster-enabled"]:
+            attach_cluster(server, data_dir)
+    elif config["cluster-enabled"]:
+        raise ValueError("cluster-enabled needs a data directory (a network server)")
     return server

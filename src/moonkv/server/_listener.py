@@ -138,6 +138,8 @@ class ServerProcess:
             p.start(loop)  # loads the data directory in slices; clients get -LOADING meanwhile
         if srv.replication is not None:
             srv.replication.start(loop)  # follows ``replicaof`` once the data is loaded
+        if srv.cluster is not None:
+            srv.cluster.node.apply_role()  # the role the persisted topology gives this node
         loop.call_later(0.1, self._cron)
         if eng is not None:
             threading.Thread(target=self._watchdog, name="moonkv-watchdog", daemon=True).start()

@@ -86,8 +86,8 @@ def start_moonkv(
     return h
 
 
-def start_redis(args: Sequence[str] = ()) -> ServerHandle:
-    port = free_port()
+def start_redis(args: Sequence[str] = (), port: int | None = None) -> ServerHandle:
+    port = port or free_port()
     dir = tempfile.mkdtemp(prefix="redis-test-")
     log = os.path.join(dir, "redis.log")
     cmd = [

@@ -11,13 +11,19 @@ module-scoped fixture of three primaries.
 from __future__ import annotations
 
 import json
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from tests.helpers import RawClient, ServerHandle, start_moonkv
+from tests.helpers import RawClient, ServerHandle, start_moonkv, start_redis
+
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 
 SLOTS = 16384
 NODE_ARGS = ("--cluster-enabled", "yes", "--appendonly", "no", "--save", "")
@@ -29,13 +35,17 @@ def split_slots(n: int) -> list[tuple[int, int]]:
     return [(round(i * per), round((i + 1) * per) - 1) for i in range(n)]
 
 
-def node_id(port: int) -> str:
+def call(port: int, *args: bytes | str | int) -> bytes:
+    """One command on a new connection; the raw reply."""
     c = RawClient(port)
     try:
-        reply = c.call("CLUSTER", "MYID")
+        return c.call(*args)
     finally:
         c.close()
-    return reply.split(b"\r\n")[1].decode()
+
+
+def node_id(port: int) -> str:
+    return call(port, "CLUSTER", "MYID").split(b"\r\n")[1].decode()
 
 
 def topology(
@@ -62,11 +72,7 @@ def topology(
 
 def set_topology(port: int, top: dict[str, Any]) -> bytes:
     """CLUSTER SETTOPOLOGY on one node; the raw reply."""
-    c = RawClient(port)
-    try:
-        return c.call("CLUSTER", "SETTOPOLOGY", top["version"], json.dumps(top))
-    finally:
-        c.close()
+    return call(port, "CLUSTER", "SETTOPOLOGY", top["version"], json.dumps(top))
 
 
 class LocalCluster:
@@ -117,3 +123,52 @@ def start_cluster(primaries: int = 3, replicas: int = 0, args: Sequence[str] = (
 def cluster3() -> Iterator[LocalCluster]:
     with start_cluster(3) as cl:
         yield cl
+
+
+def _bus_free_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too (real Redis needs both)."""
+    for _ in range(100):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = int(a.getsockname()[1])
+            if port + 10000 > 65535:
+                continue
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 10000))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port pair for a Redis cluster node")
+
+
+class RedisCluster:
+    """Real redis-server nodes made a cluster by ``redis-cli --cluster create`` (reference)."""
+
+    def __init__(self, handles: list[ServerHandle]) -> None:
+        self.nodes = handles
+        self.ids = [node_id(h.port) for h in handles]
+
+
+@contextmanager
+def start_redis_cluster(primaries: int = 3) -> Iterator[RedisCluster]:
+    handles: list[ServerHandle] = []
+    try:
+        for _ in range(primaries):
+            port = _bus_free_port()
+            handles.append(start_redis(["--cluster-enabled", "yes"], port=port))
+        subprocess.run(
+            [REDIS_CLI, "--cluster", "create", *(f"127.0.0.1:{h.port}" for h in handles),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )
+        deadline = time.monotonic() + 30
+        for h in handles:  # every node must see the whole cluster before tests compare replies
+            while b"cluster_state:ok" not in call(h.port, "CLUSTER", "INFO"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the redis-server cluster did not come up")
+                time.sleep(0.1)
+        yield RedisCluster(handles)
+    finally:
+        for h in handles:
+            h.stop()

@@ -32,6 +32,8 @@ def echo(c: Client, argv: list[bytes]) -> object:
 @command("select", 2, "loading stale fast", group=_C, summary="Changes the selected database.")
 def select(c: Client, argv: list[bytes]) -> object:
     idx = parse_int(argv[1], "value is not an integer or out of range")
+    if idx != 0 and c.server.cluster is not None:
+        raise RespError("SELECT is not allowed in cluster mode")
     if idx < 0 or idx >= len(c.server.ks.dbs):
         raise RespError("DB index is out of range")
     c.select(idx)
@@ -124,7 +126,7 @@ def hello(c: Client, argv: list[bytes]) -> object:
         b"version": REDIS_VERSION.encode(),
         b"proto": ver,
         b"id": c.id,
-        b"mode": b"standalone",
+        b"mode": b"standalone" if c.server.cluster is None else b"cluster",
         b"role": b"master",
         b"modules": [],
     }

@@ -152,6 +152,8 @@ def renamenx(c: Client, argv: list[bytes]) -> object:
 @command("move", 3, "write fast", keys=keys(1, flags="RW ACCESS DELETE"), group=_G,
          summary="Moves a key to another database.")
 def move(c: Client, argv: list[bytes]) -> object:
+    if c.server.cluster is not None:
+        raise RespError("MOVE is not allowed in cluster mode")
     src = c.db
     dst = _db_index(c, argv[2])
     if dst is src:
@@ -190,6 +192,8 @@ def copy(c: Client, argv: list[bytes]) -> object:
         else:
             raise syntax_error()
         j += 1
+    if dst is not src and c.server.cluster is not None:
+        raise RespError("Copying to another database is not allowed in cluster mode")
     key, newkey = argv[1], argv[2]
     if src is dst and key == newkey:
         raise RespError(_SAME_OBJECT)

@@ -44,7 +44,7 @@ def _section_server(srv: Server) -> list[str]:
         "redis_git_sha1:00000000",
         "redis_git_dirty:0",
         "redis_build_id:0",
-        "redis_mode:standalone",
+        f"redis_mode:{'standalone' if srv.cluster is None else 'cluster'}",
         f"os:{os.uname().sysname} {os.uname().release} {os.uname().machine}",
         "arch_bits:64",
         "monotonic_clock:POSIX clock_gettime",
@@ -307,7 +307,7 @@ def _section_modules(srv: Server) -> list[str]:
 
 
 def _section_cluster(srv: Server) -> list[str]:
-    return ["cluster_enabled:0"]
+    return [f"cluster_enabled:{int(srv.cluster is not None)}"]
 
 
 SECTIONS: Final = {
@@ -398,6 +398,8 @@ def flushall(c: Client, argv: list[bytes]) -> object:
          complexity="O(N) where N is the count of clients watching or blocking on keys from both databases.")
 def swapdb(c: Client, argv: list[bytes]) -> object:
     srv = c.server
+    if srv.cluster is not None:
+        raise RespError("SWAPDB is not allowed in cluster mode")
     try:
         a = parse_int(argv[1])
     except RespError:

@@ -47,6 +47,8 @@ class ClusterNode:
         self.topology: Topology | None = None
         self.router = Router(self)
         self.myid = self._load()
+        if self.topology is not None:
+            self._build_routes(self.topology)
         db = server.ks.dbs[0]  # cluster mode has one database
         db.slot_keys = SlotKeys()
         db.slot_keys.rebuild(db.data)
@@ -73,8 +75,6 @@ class ClusterNode:
             self.topology = None if top is None else Topology.from_dict(top)
         except (ValueError, KeyError, TypeError) as e:
             raise ValueError(f"{self.path} is damaged ({e}); move it away to start as a new node") from None
-        if self.topology is not None:
-            self._build_routes(self.topology)
         log.info("Node configuration loaded, I'm %s (topology version %d)", myid, self.version)
         return myid
 

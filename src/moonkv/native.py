@@ -24,6 +24,8 @@ import importlib.machinery
 # builtins, which mypyc cannot compile as native classes) stays Python.
 MODULES = (
     "moonkv.clock",
+    "moonkv.cluster._routing",
+    "moonkv.cluster.slots",
     "moonkv.commands._util",
     "moonkv.commands.bitmaps",
     "moonkv.commands.connection",

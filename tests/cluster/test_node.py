@@ -93,6 +93,9 @@ def test_replica_reads_with_readonly_and_roles_follow_the_topology() -> None:
         assert b" flags=r " in c.call("CLIENT", "INFO")
         assert c.call("READWRITE") == b"+OK\r\n"
         assert c.call("GET", "k") == moved
+        c.call("READONLY")
+        assert c.call("RESET") == b"+RESET\r\n"  # RESET ends READONLY, as in Redis
+        assert c.call("GET", "k") == moved
         assert c.call("CLUSTER", "REPLICAS", cl.ids[0]).count(b" myself,slave " + cl.ids[0].encode()) == 1
         assert c.call("CLUSTER", "REPLICAS", cl.ids[1]) == b"-ERR The specified node is not a master\r\n"
         c.close()
@@ -108,3 +111,4 @@ def test_replica_reads_with_readonly_and_roles_follow_the_topology() -> None:
         c.call("READONLY")
         assert c.call("GET", "k") == b"$1\r\nw\r\n"
         c.close()
+

@@ -32,11 +32,3 @@ def key_slot(key: bytes) -> int:
             return crc_hqx(key[start + 1 : end], 0) & _MASK
     return crc_hqx(key, 0) & _MASK
 
-
-def parse_slot(text: bytes | str) -> int | None:
-    """A slot number written in decimal, or None if it is not one in 0..16383."""
-    s = text.decode("ascii", "replace") if isinstance(text, bytes) else text
-    if not s.isdigit() or not s.isascii() or len(s) > 5:
-        return None
-    n = int(s)
-    return n if n < SLOTS else None

@@ -62,6 +62,7 @@ def reset(c: Client, argv: list[bytes]) -> object:
     c.name = b""
     c.reply_mode = REPLY_ON
     c.no_evict = False
+    c.readonly = c.asking = False  # cluster mode's READONLY and ASKING
     srv.acl.attach(c, srv.acl.default)
     c.authenticated = srv.acl.default_open
     return "RESET"

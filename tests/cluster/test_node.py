@@ -112,3 +112,35 @@ def test_replica_reads_with_readonly_and_roles_follow_the_topology() -> None:
         assert c.call("GET", "k") == b"$1\r\nw\r\n"
         c.close()
 
+
+
+def test_keys_in_slot_survive_restart_and_rollback() -> None:
+    """The per-slot index follows a failed script's rollback, FLUSHALL, expiry and a reload."""
+    h = start_moonkv(["--cluster-enabled", "yes"])  # durable: the default data directory log
+    try:
+        myid = node_id(h.port)
+        assert set_topology(h.port, topology(1, [(myid, h.port, [(0, 16383)])])) == b"+OK\r\n"
+        slot = 3300  # {b}
+        c = RawClient(h.port)
+        assert c.call("MSET", "{b}1", "x", "{b}2", "y", "{b}3", "z") == b"+OK\r\n"
+        fail = "redis.call('set', KEYS[1], 1); redis.call('del', KEYS[2]); return redis.call('incr', KEYS[3])"
+        assert c.call("EVAL", fail, 3, "{b}new", "{b}1", "{b}3").startswith(b"-ERR")
+        assert c.call("CLUSTER", "COUNTKEYSINSLOT", slot) == b":3\r\n"
+        assert c.call("EVAL", "redis.call('flushall'); error('boom')", 1, "{b}3").startswith(b"-ERR")
+        assert c.call("CLUSTER", "COUNTKEYSINSLOT", slot) == b":3\r\n"
+        assert c.call("PEXPIRE", "{b}2", 1) == b":1\r\n"
+        time.sleep(0.05)
+        assert c.call("GET", "{b}2") == b"$-1\r\n"
+        assert c.call("CLUSTER", "COUNTKEYSINSLOT", slot) == b":2\r\n"
+        c.close()
+        h.stop()
+        h = start_moonkv(["--cluster-enabled", "yes"], dir=h.dir, port=h.port)
+        c = RawClient(h.port)
+        assert c.call("CLUSTER", "COUNTKEYSINSLOT", slot) == b":2\r\n"
+        assert sorted(c.call("CLUSTER", "GETKEYSINSLOT", slot, 10).split(b"\r\n")[1:]) == sorted(
+            [b"$4", b"$4", b"{b}1", b"{b}3", b""])
+        assert c.call("FLUSHALL") == b"+OK\r\n"
+        assert c.call("CLUSTER", "COUNTKEYSINSLOT", slot) == b":0\r\n"
+        c.close()
+    finally:
+        h.stop()

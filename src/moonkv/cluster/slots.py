@@ -15,7 +15,7 @@ from binascii import crc_hqx
 from typing import Final
 
 SLOTS: Final = 16384
-_MASK: Final = SLOTS - 1
+MASK: Final = SLOTS - 1
 
 
 def crc16(data: bytes) -> int:
@@ -29,6 +29,6 @@ def key_slot(key: bytes) -> int:
     if start >= 0:
         end = key.find(b"}", start + 1)
         if end > start + 1:
-            return crc_hqx(key[start + 1 : end], 0) & _MASK
-    return crc_hqx(key, 0) & _MASK
+            return crc_hqx(key[start + 1 : end], 0) & MASK
+    return crc_hqx(key, 0) & MASK
 

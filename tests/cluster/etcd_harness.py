@@ -1,0 +1,353 @@
+"""Real etcd, moonkv nodes and controllers on loopback for the cluster tests and the
+failover benchmark: every process started here is stopped by ``close()``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from moonkv.cluster.etcd import Keys, close_quietly, connect
+from moonkv.cluster.slots import SLOTS
+from moonkv.cluster.topology import Topology
+from moonkv.controller import TopologyStore
+from tests.helpers import RawClient, ServerHandle, free_port, start_moonkv
+
+ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+
+
+def wait_until(cond: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+
+
+class Etcd:
+    """One etcd member; ``kill`` and ``start`` again keep its data and ports."""
+
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="moonkv-etcd-")
+        self.port = free_port()
+        self.peer_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        peer = f"http://127.0.0.1:{self.peer_port}"
+        client = f"http://127.0.0.1:{self.port}"
+        with open(os.path.join(self.dir, "etcd.log"), "ab") as log:
+            self.proc = subprocess.Popen(
+                [ETCD, "--name", "t", "--data-dir", os.path.join(self.dir, "data"),
+                 "--listen-client-urls", client, "--advertise-client-urls", client,
+                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                 "--initial-cluster", f"t={peer}"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        wait_until(self._answers, 20, "etcd to answer")
+
+    def _answers(self) -> bool:
+        async def ask() -> bool:
+            try:
+                c = await connect([("127.0.0.1", self.port)], timeout=1.0)
+            except Exception:
+                return False
+            await close_quietly(c)
+            return True
+
+        return asyncio.run(ask())
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def etcd_call(endpoint: str, fn: Callable[[Any], Any]) -> Any:
+    """Runs ``await fn(client)`` against etcd in a fresh event loop."""
+
+    async def run() -> Any:
+        host, port = endpoint.rsplit(":", 1)
+        c = await connect([(host, int(port))], timeout=2.0)
+        try:
+            return await fn(c)
+        finally:
+            await close_quietly(c)
+
+    return asyncio.run(run())
+
+
+class Cluster:
+    """etcd, ``primaries`` × (1 + ``replicas``) nodes with the record written, and
+    ``controllers`` controller processes."""
+
+    def __init__(self, primaries: int = 1, replicas: int = 1, controllers: int = 1,
+                 node_timeout: int = 3000, name: str = "t", node_args: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.keys = Keys(name)
+        self.node_timeout = node_timeout
+        self.etcd = Etcd()
+        self.nodes: dict[str, ServerHandle] = {}
+        self.node_args = node_args
+        self.controllers: list[subprocess.Popen[bytes]] = []
+        self.logdir = tempfile.mkdtemp(prefix="moonkv-ctl-")
+        try:
+            handles = [self._start_node() for _ in range(primaries * (1 + replicas))]
+            ids = [RawClient(h.port).call("CLUSTER", "MYID").split(b"\r\n")[1].decode() for h in handles]
+            self.nodes = dict(zip(ids, handles, strict=True))
+            self._write_initial(ids, handles, primaries)
+            for i in range(controllers):
+                self.start_controller(f"c{i}")
+            self.wait_pushed()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start_node(self, dir: str | None = None, port: int | None = None, endpoint: str = "") -> ServerHandle:
+        return start_moonkv([
+            "--cluster-enabled", "yes", "--cluster-etcd-endpoints", endpoint or self.etcd.endpoint,
+            "--cluster-name", self.name, "--cluster-node-timeout", str(self.node_timeout),
+            *self.node_args,
+        ], dir=dir, port=port)
+
+    def _write_initial(self, ids: list[str], handles: list[ServerHandle], primaries: int) -> None:
+        nodes = []
+        for i, (nid, h) in enumerate(zip(ids, handles, strict=True)):
+            if i < primaries:
+                lo, hi = i * SLOTS // primaries, (i + 1) * SLOTS // primaries - 1
+                nodes.append({"id": nid, "host": "127.0.0.1", "port": h.port, "tls_port": 0, "role": "primary",
+                              "primary": None, "slots": [[lo, hi]], "failed": False})
+            else:
+                nodes.append({"id": nid, "host": "127.0.0.1", "port": h.port, "tls_port": 0, "role": "replica",
+                              "primary": ids[(i - primaries) % primaries], "slots": [], "failed": False})
+        record = {"version": 0, "name": self.name, "nodes": nodes, "migrations": []}
+        etcd_call(self.etcd.endpoint, lambda c: TopologyStore(c, self.keys).change(lambda _: record))
+
+    def start_controller(self, name: str) -> subprocess.Popen[bytes]:
+        with open(os.path.join(self.logdir, f"{name}.log"), "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "moonkv", "cluster", "controller", "--etcd", self.etcd.endpoint,
+                 "--cluster", self.name, "--name", name, "--node-timeout", str(self.node_timeout)],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        self.controllers.append(proc)
+        return proc
+
+    def controller_log(self, name: str) -> str:
+        with open(os.path.join(self.logdir, f"{name}.log"), encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    # -- what etcd and the nodes say -------------------------------------------
+
+    def record(self) -> Topology:
+        topology, _ = etcd_call(self.etcd.endpoint, lambda c: TopologyStore(c, self.keys).read())
+        assert topology is not None
+        return topology
+
+    def leader(self) -> str | None:
+        async def get(c: Any) -> Any:
+            return await c.get(self.keys.leader)
+
+        got = etcd_call(self.etcd.endpoint, get)
+        return got.value.decode().split(" ")[0] if got is not None else None
+
+    def node_version(self, node_id: str) -> int:
+        try:
+            reply = RawClient(self.nodes[node_id].port, timeout=2).call("CLUSTER", "TOPOLOGY")
+        except OSError:
+            return -1
+        return int(reply.split(b"\r\n")[1][1:])
+
+    def wait_pushed(self, timeout: float = 30) -> Topology:
+        """Until every running node serves the record's version."""
+        record = self.record()
+        wait_until(lambda: all(self.node_version(n) == record.version for n, h in self.nodes.items()
+                               if h.proc.poll() is None), timeout, f"version {record.version} everywhere")
+        return record
+
+    def primary(self, slot: int = 0) -> str:
+        owner = self.record().owner(slot)
+        assert owner is not None
+        return owner.id
+
+    def replicas(self, primary: str) -> list[str]:
+        return [n.id for n in self.record().replicas_of(primary)]
+
+    def restart_node(self, node_id: str, endpoint: str = "") -> ServerHandle:
+        """Stops the node and starts it again on its data (talking to etcd through
+        ``endpoint`` when given)."""
+        old = self.nodes[node_id]
+        old.stop()
+        self.nodes[node_id] = self._start_node(dir=old.dir, port=old.port, endpoint=endpoint)
+        return self.nodes[node_id]
+
+    def close(self) -> None:
+        for proc in self.controllers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for h in self.nodes.values():
+            if h.proc.poll() is None:
+                h.proc.send_signal(signal.SIGCONT)
+            h.stop()
+        self.etcd.close()
+        shutil.rmtree(self.logdir, ignore_errors=True)
+
+
+class Writer:
+    """Writes ``k<i>`` = ``i`` forever, each followed by ``WAIT 1``, to whichever node takes
+    it; records each write acknowledged by a replica and when."""
+
+    def __init__(self, cluster: Cluster, wait_ms: int = 1000) -> None:
+        self.cluster = cluster
+        self.wait_ms = wait_ms
+        self.acked: dict[bytes, float] = {}  # key -> when WAIT confirmed it
+        self.last_error = b""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        i = 0
+        conns: dict[int, socket.socket] = {}
+        while not self._stop.is_set():
+            key = b"k%d" % i
+            for h in list(self.cluster.nodes.values()):
+                if self._write(conns, h.port, key):
+                    i += 1
+                    break
+            else:
+                time.sleep(0.01)
+        for s in conns.values():
+            s.close()
+
+    def _write(self, conns: dict[int, socket.socket], port: int, key: bytes) -> bool:
+        try:
+            s = conns.get(port)
+            if s is None:
+                s = conns[port] = socket.create_connection(("127.0.0.1", port), timeout=2)
+            s.sendall(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(key), key)
+                      + b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$%d\r\n%d\r\n" % (len(str(self.wait_ms)), self.wait_ms))
+            buf = b""
+            while buf.count(b"\r\n") < 2:
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise ConnectionError
+                buf += chunk
+            first, second = buf.split(b"\r\n")[:2]
+            if first != b"+OK":
+                self.last_error = first
+                return False
+            if second.startswith(b":") and int(second[1:]) >= 1:
+                self.acked[key] = time.monotonic()
+            return True
+        except (OSError, ValueError):
+            conns.pop(port, None)
+            return False
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+class Proxy:
+    """A TCP relay to ``port`` (a way to cut one process off from etcd): ``cut()`` closes
+    the listener and every relayed connection."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._cut = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                a, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                b = socket.create_connection(("127.0.0.1", self.target), timeout=2)
+            except OSError:
+                a.close()
+                continue
+            with self._lock:
+                if self._cut:
+                    a.close()
+                    b.close()
+                    return
+                self._conns += [a, b]
+            for x, y in ((a, b), (b, a)):
+                threading.Thread(target=self._pipe, args=(x, y), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            src.settimeout(None)
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            self.sock.close()
+            for c in self._conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                c.close()
+
+
+def read_keys(port: int, keys: list[bytes]) -> dict[bytes, bytes | None]:
+    c = RawClient(port)
+    out: dict[bytes, bytes | None] = {}
+    for k in keys:
+        reply = c.call("GET", k)
+        out[k] = None if reply.startswith(b"$-1") else reply.split(b"\r\n")[1]
+    c.close()
+    return out
+
+
+__all__ = ["Cluster", "Etcd", "Proxy", "Writer", "etcd_call", "read_keys", "wait_until"]

@@ -25,6 +25,15 @@ from tests.helpers import RawClient, ServerHandle, free_port, start_moonkv
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 
 
+def call(port: int, *args: str | int | bytes, timeout: float = 10) -> bytes:
+    """One command on a fresh connection; the raw reply."""
+    c = RawClient(port, timeout=timeout)
+    try:
+        return c.call(*args)
+    finally:
+        c.close()
+
+
 def wait_until(cond: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -120,12 +129,13 @@ class Cluster:
         self.logdir = tempfile.mkdtemp(prefix="moonkv-ctl-")
         try:
             handles = [self._start_node() for _ in range(primaries * (1 + replicas))]
-            ids = [RawClient(h.port).call("CLUSTER", "MYID").split(b"\r\n")[1].decode() for h in handles]
+            ids = [call(h.port, "CLUSTER", "MYID").split(b"\r\n")[1].decode() for h in handles]
             self.nodes = dict(zip(ids, handles, strict=True))
             self._write_initial(ids, handles, primaries)
             for i in range(controllers):
                 self.start_controller(f"c{i}")
-            self.wait_pushed()
+            if controllers:
+                self.wait_pushed()
         except BaseException:
             self.close()
             raise
@@ -180,7 +190,7 @@ class Cluster:
 
     def node_version(self, node_id: str) -> int:
         try:
-            reply = RawClient(self.nodes[node_id].port, timeout=2).call("CLUSTER", "TOPOLOGY")
+            reply = call(self.nodes[node_id].port, "CLUSTER", "TOPOLOGY", timeout=2)
         except OSError:
             return -1
         return int(reply.split(b"\r\n")[1][1:])
@@ -222,17 +232,22 @@ class Cluster:
 
 
 class Writer:
-    """Writes ``k<i>`` = ``i`` forever, each followed by ``WAIT 1``, to whichever node takes
-    it; records each write acknowledged by a replica and when."""
+    """Writes ``k<i>`` = ``k<i>`` forever, each followed by ``WAIT 1``, to whichever node
+    takes it; records when each SET was answered +OK and which writes a replica
+    acknowledged."""
 
     def __init__(self, cluster: Cluster, wait_ms: int = 1000) -> None:
         self.cluster = cluster
         self.wait_ms = wait_ms
-        self.acked: dict[bytes, float] = {}  # key -> when WAIT confirmed it
+        self.ok: list[float] = []  # when each SET was answered +OK
+        self.acked: set[bytes] = set()  # keys WAIT 1 confirmed
         self.last_error = b""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
+
+    def first_ok_after(self, t: float) -> float | None:
+        return next((x for x in self.ok if x > t), None)
 
     def _run(self) -> None:
         i = 0
@@ -249,28 +264,38 @@ class Writer:
             s.close()
 
     def _write(self, conns: dict[int, socket.socket], port: int, key: bytes) -> bool:
+        s = conns.get(port)
         try:
-            s = conns.get(port)
             if s is None:
                 s = conns[port] = socket.create_connection(("127.0.0.1", port), timeout=2)
+            wait = str(self.wait_ms).encode()
             s.sendall(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(key), key)
-                      + b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$%d\r\n%d\r\n" % (len(str(self.wait_ms)), self.wait_ms))
+                      + b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$%d\r\n%s\r\n" % (len(wait), wait))
             buf = b""
-            while buf.count(b"\r\n") < 2:
-                chunk = s.recv(4096)
-                if not chunk:
-                    raise ConnectionError
-                buf += chunk
-            first, second = buf.split(b"\r\n")[:2]
-            if first != b"+OK":
-                self.last_error = first
+            while b"\r\n" not in buf:
+                buf += self._recv(s)
+            if not buf.startswith(b"+OK\r\n"):
+                self.last_error = buf.split(b"\r\n")[0]
                 return False
+            self.ok.append(time.monotonic())
+            while buf.count(b"\r\n") < 2:
+                buf += self._recv(s)
+            second = buf.split(b"\r\n")[1]
             if second.startswith(b":") and int(second[1:]) >= 1:
-                self.acked[key] = time.monotonic()
+                self.acked.add(key)
             return True
         except (OSError, ValueError):
+            if s is not None:
+                s.close()
             conns.pop(port, None)
             return False
+
+    @staticmethod
+    def _recv(s: socket.socket) -> bytes:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise ConnectionError("closed")
+        return chunk
 
     def stop(self) -> None:
         self._stop.set()
@@ -342,6 +367,7 @@ class Proxy:
 
 def read_keys(port: int, keys: list[bytes]) -> dict[bytes, bytes | None]:
     c = RawClient(port)
+    c.call("READONLY")  # a replica serves the reads too
     out: dict[bytes, bytes | None] = {}
     for k in keys:
         reply = c.call("GET", k)
@@ -350,4 +376,4 @@ def read_keys(port: int, keys: list[bytes]) -> dict[bytes, bytes | None]:
     return out
 
 
-__all__ = ["Cluster", "Etcd", "Proxy", "Writer", "etcd_call", "read_keys", "wait_until"]
+__all__ = ["Cluster", "call", "Etcd", "Proxy", "Writer", "etcd_call", "read_keys", "wait_until"]

@@ -11,8 +11,7 @@ import pytest
 
 from moonkv.cluster.topology import Topology
 from moonkv.controller import NotLeader, TopologyStore
-from tests.cluster.etcd_harness import Cluster, etcd_call, wait_until
-from tests.helpers import RawClient
+from tests.cluster.etcd_harness import Cluster, call, etcd_call, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -33,10 +32,14 @@ def test_leader_sigkill_another_takes_over_topology_unchanged() -> None:
         assert took < 3 + 2  # the leader lease's TTL (3 s) and the poll
         after = cluster.wait_pushed()
         assert after.to_json() == before.to_json()  # nothing changed hands
-        # The new leader serves: a restarted node gets the current version from it.
-        node = next(iter(cluster.nodes))
+        # The new leader serves: a node down while the topology changed gets the
+        # current version from it when it starts again.
+        (node,) = cluster.replicas(cluster.primary())
+        cluster.nodes[node].stop()
+        newer = etcd_call(cluster.etcd.endpoint, lambda c: TopologyStore(c, cluster.keys).change(lambda rec: rec))
+        assert newer.version == after.version + 1
         cluster.restart_node(node)
-        wait_until(lambda: cluster.node_version(node) == after.version, 15, "the push to the restarted node")
+        wait_until(lambda: cluster.node_version(node) == newer.version, 15, "the push to the restarted node")
     finally:
         cluster.close()
 
@@ -82,11 +85,11 @@ def test_stale_push_refused_and_the_controller_pushes_the_current_version() -> N
         etcd_call(cluster.etcd.endpoint, lambda c: TopologyStore(c, cluster.keys).change(lambda rec: rec))
         newer = cluster.wait_pushed(timeout=10)
         assert newer.version == record.version + 1
-        reply = RawClient(port).call("CLUSTER", "SETTOPOLOGY", record.version, record.to_json())
+        reply = call(port, "CLUSTER", "SETTOPOLOGY", record.version, record.to_json())
         assert reply == b"-ERR topology version %d is older than this node's %d\r\n" % (record.version, newer.version)
         # A different record under the version the node has is refused too.
         other = Topology.from_dict({**newer.to_dict(), "name": "other"})
-        reply = RawClient(port).call("CLUSTER", "SETTOPOLOGY", other.version, other.to_json())
+        reply = call(port, "CLUSTER", "SETTOPOLOGY", other.version, other.to_json())
         assert reply.startswith(b"-ERR topology version %d is already applied" % newer.version)
     finally:
         cluster.close()

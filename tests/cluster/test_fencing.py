@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.cluster.etcd_harness import Cluster, Proxy, wait_until
+from tests.cluster.etcd_harness import Cluster, Proxy, call, wait_until
 from tests.helpers import RawClient
 
 pytestmark = pytest.mark.timeout(180)
@@ -19,7 +19,7 @@ CLUSTERDOWN = b"-CLUSTERDOWN The cluster is down\r\n"
 
 def _set(port: int, key: str = "probe") -> bytes:
     try:
-        return RawClient(port, timeout=1).call("SET", key, "v")
+        return call(port, "SET", key, "v", timeout=1)
     except OSError as e:
         return f"-conn {e}".encode()
 
@@ -36,7 +36,7 @@ def test_etcd_sigkilled_reads_go_on_writes_fence_then_everything_recovers() -> N
         fenced_after = time.monotonic() - killed
         assert fenced_after <= 0.8 * 3 + 0.5, fenced_after  # 0.8 × cluster-node-timeout after the last refresh
         time.sleep(2)  # etcd away for a while: reads keep being served, writes refused
-        assert RawClient(primary).call("GET", "before") == b"$1\r\nv\r\n"
+        assert call(primary, "GET", "before") == b"$1\r\nv\r\n"
         assert _set(primary) == CLUSTERDOWN
         cluster.etcd.start()
         wait_until(lambda: _set(primary, "after") == b"+OK\r\n", 20, "writes to resume after etcd returns")
@@ -71,8 +71,12 @@ def test_primary_cut_off_from_etcd_fences_before_its_replacement_writes() -> Non
                     if c.call("SET", f"probe-{node}", "v") == b"+OK\r\n":
                         accepted[node].append(t0)  # sent at t0: the node accepted it after t0
                 except OSError:
+                    if c is not None:
+                        c.close()
                     c = None
                     time.sleep(0.01)
+            if c is not None:
+                c.close()
 
         threads = [threading.Thread(target=probe, args=(n,), daemon=True) for n in (old, new)]
         for t in threads:

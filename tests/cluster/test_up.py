@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from tests.helpers import RawClient, free_port
+from tests.cluster.etcd_harness import call
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -54,7 +55,7 @@ def test_up_status_failover_and_ctrl_c_cleans_up() -> None:
         ports = [base + i for i in range(1, 7)]
         pids = _children(proc.pid)
         assert len(pids) == 8  # etcd, 6 nodes, the controller
-        roles = [RawClient(p).call("ROLE").split(b"\r\n")[2] for p in ports]
+        roles = [call(p, "ROLE").split(b"\r\n")[2] for p in ports]
         assert roles.count(b"master") == 3 and roles.count(b"slave") == 3
         status = _moonkv("status", "--dir", d)
         assert status.returncode == 0, status.stderr
@@ -64,7 +65,7 @@ def test_up_status_failover_and_ctrl_c_cleans_up() -> None:
         fo = _moonkv("failover", "--dir", d, "--node", _first_id(ports[0]))
         assert fo.returncode == 0, fo.stderr
         assert "topology version 2" in fo.stdout
-        assert RawClient(ports[0]).call("ROLE").split(b"\r\n")[2] == b"slave"
+        assert call(ports[0], "ROLE").split(b"\r\n")[2] == b"slave"
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
         assert proc.returncode == 0
@@ -93,4 +94,4 @@ def _children(pid: int) -> list[int]:
 
 
 def _first_id(port: int) -> str:
-    return RawClient(port).call("CLUSTER", "MYID").split(b"\r\n")[1].decode()
+    return call(port, "CLUSTER", "MYID").split(b"\r\n")[1].decode()

@@ -409,9 +409,10 @@ async def _swap(store: TopologyStore, primary_id: str, replica_id: str, timeout_
 
     new = await store.change(promotion(primary_id, replica_id, failed=False))
     # The leading controller sees the record change and pushes it to every node.
-    print(f"failover: {replica_id} is the primary of "
-          f"{','.join(f'{lo}-{hi}' for lo, hi in (new.node(replica_id).slots if new else ()))}"
-          f" (topology version {new.version if new else '?'})", flush=True)
-
+    promoted = new.node(replica_id) if new is not None else None
+    if new is None or promoted is None:
+        raise RuntimeError(f"the topology changed meanwhile: {replica_id} was not made the primary")
+    ranges = ",".join(f"{lo}-{hi}" for lo, hi in promoted.slots)
+    print(f"failover: {replica_id} is the primary of {ranges} (topology version {new.version})", flush=True)
 
 __all__ = ["main"]

@@ -15,7 +15,8 @@ The node keeps ``/moonkv/<name>/nodes/<id>`` under an etcd lease whose time to l
 
 Everything runs on the node's event loop through aetcd's asyncio client; a refresh that
 hangs is abandoned after a quarter of the timeout, and the fence is a timer, so nothing on
-the request path looks at the clock. Imports only ``cluster.etcd``.
+the request path looks at the clock. :func:`join` wires it to a node: the node's id,
+its announced address and role, ``ClusterNode.set_fenced`` and ``ClusterNode.on_push``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from moonkv.cluster.etcd import Keys, close_quietly, connect
+from moonkv.cluster.etcd import Keys, close_quietly, connect, parse_endpoints
+
+if TYPE_CHECKING:
+    from moonkv.cluster._node import ClusterNode
 
 log = logging.getLogger("moonkv.cluster")
 
@@ -199,3 +203,28 @@ class Membership:
             self._registered_as = value
         except Exception as e:  # noqa: BLE001 - informational; the next push retries
             log.info("cluster: could not update the node's registration: %s", e)
+
+
+def join(node: ClusterNode, loop: asyncio.AbstractEventLoop) -> Membership:
+    """Starts the lease keeper of ``node`` (fenced until registered and pushed to)."""
+    cfg = node.server.config
+
+    def registration() -> dict[str, Any]:
+        me = node.me
+        return {
+            "host": cfg["cluster-announce-ip"] or (cfg["bind"].split() or ["127.0.0.1"])[0],
+            "port": cfg["cluster-announce-port"] or node.server.port or cfg["port"],
+            "role": me.role if me is not None else "unassigned",
+        }
+
+    membership = Membership(
+        endpoints=parse_endpoints(cfg["cluster-etcd-endpoints"]),
+        name=cfg["cluster-name"],
+        node_id=node.myid,
+        timeout_ms=cfg["cluster-node-timeout"],
+        registration=registration,
+        fence=node.set_fenced,
+    )
+    node.on_push = membership.topology_pushed
+    membership.start(loop)
+    return membership

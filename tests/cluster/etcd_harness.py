@@ -115,10 +115,12 @@ def etcd_call(endpoint: str, fn: Callable[[Any], Any]) -> Any:
 
 class Cluster:
     """etcd, ``primaries`` × (1 + ``replicas``) nodes with the record written, and
-    ``controllers`` controller processes."""
+    ``controllers`` controller processes. ``proxy_first``: the first primary reaches etcd
+    through ``self.proxy`` (a :class:`Proxy`), which a test may cut."""
 
     def __init__(self, primaries: int = 1, replicas: int = 1, controllers: int = 1,
-                 node_timeout: int = 3000, name: str = "t", node_args: tuple[str, ...] = ()) -> None:
+                 node_timeout: int = 3000, name: str = "t", node_args: tuple[str, ...] = (),
+                 proxy_first: bool = False) -> None:
         self.name = name
         self.keys = Keys(name)
         self.node_timeout = node_timeout
@@ -127,8 +129,10 @@ class Cluster:
         self.node_args = node_args
         self.controllers: list[subprocess.Popen[bytes]] = []
         self.logdir = tempfile.mkdtemp(prefix="moonkv-ctl-")
+        self.proxy = Proxy(self.etcd.port) if proxy_first else None
         try:
-            handles = [self._start_node() for _ in range(primaries * (1 + replicas))]
+            handles = [self._start_node(endpoint=self.proxy.endpoint if self.proxy and i == 0 else "")
+                       for i in range(primaries * (1 + replicas))]
             ids = [call(h.port, "CLUSTER", "MYID").split(b"\r\n")[1].decode() for h in handles]
             self.nodes = dict(zip(ids, handles, strict=True))
             self._write_initial(ids, handles, primaries)
@@ -210,12 +214,11 @@ class Cluster:
     def replicas(self, primary: str) -> list[str]:
         return [n.id for n in self.record().replicas_of(primary)]
 
-    def restart_node(self, node_id: str, endpoint: str = "") -> ServerHandle:
-        """Stops the node and starts it again on its data (talking to etcd through
-        ``endpoint`` when given)."""
+    def restart_node(self, node_id: str) -> ServerHandle:
+        """Stops the node (if it runs) and starts it again on its data."""
         old = self.nodes[node_id]
         old.stop()
-        self.nodes[node_id] = self._start_node(dir=old.dir, port=old.port, endpoint=endpoint)
+        self.nodes[node_id] = self._start_node(dir=old.dir, port=old.port)
         return self.nodes[node_id]
 
     def close(self) -> None:
@@ -227,6 +230,8 @@ class Cluster:
             if h.proc.poll() is None:
                 h.proc.send_signal(signal.SIGCONT)
             h.stop()
+        if self.proxy is not None:
+            self.proxy.cut()
         self.etcd.close()
         shutil.rmtree(self.logdir, ignore_errors=True)
 

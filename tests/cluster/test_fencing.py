@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.cluster.etcd_harness import Cluster, Proxy, call, wait_until
+from tests.cluster.etcd_harness import Cluster, call, wait_until
 from tests.helpers import RawClient
 
 pytestmark = pytest.mark.timeout(180)
@@ -48,14 +48,11 @@ def test_etcd_sigkilled_reads_go_on_writes_fence_then_everything_recovers() -> N
 
 
 def test_primary_cut_off_from_etcd_fences_before_its_replacement_writes() -> None:
-    cluster = Cluster(primaries=1, replicas=1, controllers=1)
-    proxy = None
+    cluster = Cluster(primaries=1, replicas=1, controllers=1, proxy_first=True)
     try:
         old = cluster.primary()
         (new,) = cluster.replicas(old)
-        proxy = Proxy(cluster.etcd.port)
-        cluster.restart_node(old, endpoint=proxy.endpoint)
-        cluster.wait_pushed()
+        assert cluster.proxy is not None
         ports = {old: cluster.nodes[old].port, new: cluster.nodes[new].port}
         wait_until(lambda: _set(ports[old]) == b"+OK\r\n", 15, "the restarted primary to take writes")
         # Probe both nodes without pause; record every accepted write per node.
@@ -82,7 +79,7 @@ def test_primary_cut_off_from_etcd_fences_before_its_replacement_writes() -> Non
         for t in threads:
             t.start()
         time.sleep(0.3)
-        proxy.cut()
+        cluster.proxy.cut()
         cut = time.monotonic()
         wait_until(lambda: accepted[new], 20, "the replacement to accept writes")
         time.sleep(0.5)
@@ -96,8 +93,6 @@ def test_primary_cut_off_from_etcd_fences_before_its_replacement_writes() -> Non
         record = cluster.record()
         assert record.owner(0).id == new and record.node(old).failed
     finally:
-        if proxy is not None:
-            proxy.cut()
         cluster.close()
 
 

@@ -4,7 +4,7 @@ it, Ctrl-C stops every process it started."""
 from __future__ import annotations
 
 import os
-import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,21 +36,23 @@ def _moonkv(*args: str) -> subprocess.CompletedProcess[str]:
 def test_up_status_failover_and_ctrl_c_cleans_up() -> None:
     d = tempfile.mkdtemp(prefix="moonkv-up-")
     base = free_port() // 10 * 10 % 50000 + 10000
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moonkv", "cluster", "up", "--primaries", "3", "--replicas", "1",
-         "--dir", d, "--port-base", str(base)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    out_path, err_path = os.path.join(d, "up.out"), os.path.join(d, "up.err")
+    with open(out_path, "w") as out_f, open(err_path, "w") as err_f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moonkv", "cluster", "up", "--primaries", "3", "--replicas", "1",
+             "--dir", d, "--port-base", str(base)],
+            stdout=out_f, stderr=err_f,
+        )
     pids: list[int] = []
     try:
         out = ""
         deadline = time.monotonic() + 90
-        while "is up" not in out:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        while "Ctrl-C" not in out:
+            assert proc.poll() is None, open(err_path).read()
             assert time.monotonic() < deadline, out
-            ready, _, _ = select.select([proc.stdout], [], [], 1)
-            if ready and proc.stdout is not None:
-                out += proc.stdout.readline()
+            time.sleep(0.1)
+            with open(out_path) as f:
+                out = f.read()
         assert f"redis-cli -c -p {base + 1}" in out
         ports = [base + i for i in range(1, 7)]
         pids = _children(proc.pid)
@@ -78,6 +80,7 @@ def test_up_status_failover_and_ctrl_c_cleans_up() -> None:
         for pid in pids:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _children(pid: int) -> list[int]:

@@ -25,10 +25,12 @@ from tests.helpers import RawClient, ServerHandle, free_port, start_moonkv
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 
 
-def call(port: int, *args: str | int | bytes, timeout: float = 10) -> bytes:
-    """One command on a fresh connection; the raw reply."""
+def call(port: int, *args: str | int | bytes, timeout: float = 10, password: str | None = None) -> bytes:
+    """One command on a fresh connection (after AUTH with ``password``); the raw reply."""
     c = RawClient(port, timeout=timeout)
     try:
+        if password is not None:
+            assert c.call("AUTH", password) == b"+OK\r\n"
         return c.call(*args)
     finally:
         c.close()
@@ -116,24 +118,32 @@ def etcd_call(endpoint: str, fn: Callable[[Any], Any]) -> Any:
 class Cluster:
     """etcd, ``primaries`` × (1 + ``replicas``) nodes with the record written, and
     ``controllers`` controller processes. ``proxy_first``: the first primary reaches etcd
-    through ``self.proxy`` (a :class:`Proxy`), which a test may cut."""
+    through ``self.proxy`` (a :class:`Proxy`), which a test may cut. ``password``: the
+    nodes require it (requirepass, masterauth) and the controllers give it. ``tls``: (CA,
+    certificate, key) files: each node also listens on a TLS port (in the record as
+    ``tls_port``) and the controllers talk TLS to it with that certificate."""
 
     def __init__(self, primaries: int = 1, replicas: int = 1, controllers: int = 1,
                  node_timeout: int = 3000, name: str = "t", node_args: tuple[str, ...] = (),
-                 proxy_first: bool = False) -> None:
+                 proxy_first: bool = False, password: str | None = None,
+                 tls: tuple[str, str, str] | None = None) -> None:
         self.name = name
         self.keys = Keys(name)
         self.node_timeout = node_timeout
         self.etcd = Etcd()
         self.nodes: dict[str, ServerHandle] = {}
-        self.node_args = node_args
+        self.password = password
+        self.tls = tls
+        self.tls_ports: dict[int, int] = {}  # node port -> its TLS port
+        self.node_args = node_args + (("--requirepass", password, "--masterauth", password) if password else ())
         self.controllers: list[subprocess.Popen[bytes]] = []
         self.logdir = tempfile.mkdtemp(prefix="moonkv-ctl-")
         self.proxy = Proxy(self.etcd.port) if proxy_first else None
         try:
             handles = [self._start_node(endpoint=self.proxy.endpoint if self.proxy and i == 0 else "")
                        for i in range(primaries * (1 + replicas))]
-            ids = [call(h.port, "CLUSTER", "MYID").split(b"\r\n")[1].decode() for h in handles]
+            ids = [call(h.port, "CLUSTER", "MYID", password=password).split(b"\r\n")[1].decode()
+                   for h in handles]
             self.nodes = dict(zip(ids, handles, strict=True))
             self._write_initial(ids, handles, primaries)
             for i in range(controllers):
@@ -145,7 +155,15 @@ class Cluster:
             raise
 
     def _start_node(self, dir: str | None = None, port: int | None = None, endpoint: str = "") -> ServerHandle:
+        port = port or free_port()
+        tls: tuple[str, ...] = ()
+        if self.tls is not None:
+            ca, cert, key = self.tls
+            tls_port = self.tls_ports.setdefault(port, free_port())
+            tls = ("--tls-port", str(tls_port), "--tls-cert-file", cert, "--tls-key-file", key,
+                   "--tls-ca-cert-file", ca)
         return start_moonkv([
+            *tls,
             "--cluster-enabled", "yes", "--cluster-etcd-endpoints", endpoint or self.etcd.endpoint,
             "--cluster-name", self.name, "--cluster-node-timeout", str(self.node_timeout),
             *self.node_args,
@@ -156,19 +174,27 @@ class Cluster:
         for i, (nid, h) in enumerate(zip(ids, handles, strict=True)):
             if i < primaries:
                 lo, hi = i * SLOTS // primaries, (i + 1) * SLOTS // primaries - 1
-                nodes.append({"id": nid, "host": "127.0.0.1", "port": h.port, "tls_port": 0, "role": "primary",
+                nodes.append({"id": nid, "host": "127.0.0.1", "port": h.port, "tls_port": self.tls_ports.get(h.port, 0),
+                              "role": "primary",
                               "primary": None, "slots": [[lo, hi]], "failed": False})
             else:
-                nodes.append({"id": nid, "host": "127.0.0.1", "port": h.port, "tls_port": 0, "role": "replica",
+                nodes.append({"id": nid, "host": "127.0.0.1", "port": h.port, "tls_port": self.tls_ports.get(h.port, 0),
+                              "role": "replica",
                               "primary": ids[(i - primaries) % primaries], "slots": [], "failed": False})
         record = {"version": 0, "name": self.name, "nodes": nodes, "migrations": []}
         etcd_call(self.etcd.endpoint, lambda c: TopologyStore(c, self.keys).change(lambda _: record))
 
-    def start_controller(self, name: str) -> subprocess.Popen[bytes]:
+    def start_controller(self, name: str, password: str | None = None, ca: str | None = None) -> subprocess.Popen[bytes]:
+        password = password or self.password
+        tls: tuple[str, ...] = ()
+        if self.tls is not None:
+            tls = ("--tls", "--tls-ca-cert-file", ca or self.tls[0], "--tls-cert-file", self.tls[1],
+                   "--tls-key-file", self.tls[2])
         with open(os.path.join(self.logdir, f"{name}.log"), "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "moonkv", "cluster", "controller", "--etcd", self.etcd.endpoint,
-                 "--cluster", self.name, "--name", name, "--node-timeout", str(self.node_timeout)],
+                 "--cluster", self.name, "--name", name, "--node-timeout", str(self.node_timeout),
+                 *(("--password", password) if password else ()), *tls],
                 stdout=log, stderr=subprocess.STDOUT,
             )
         self.controllers.append(proc)
@@ -194,7 +220,7 @@ class Cluster:
 
     def node_version(self, node_id: str) -> int:
         try:
-            reply = call(self.nodes[node_id].port, "CLUSTER", "TOPOLOGY", timeout=2)
+            reply = call(self.nodes[node_id].port, "CLUSTER", "TOPOLOGY", timeout=2, password=self.password)
         except OSError:
             return -1
         return int(reply.split(b"\r\n")[1][1:])

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import signal
+import tempfile
 import time
 from typing import Any
 
@@ -93,3 +96,56 @@ def test_stale_push_refused_and_the_controller_pushes_the_current_version() -> N
         assert reply.startswith(b"-ERR topology version %d is already applied" % newer.version)
     finally:
         cluster.close()
+
+
+def test_controller_authenticates_to_nodes_that_require_a_password() -> None:
+    cluster = Cluster(primaries=1, replicas=1, controllers=1, password="s3cret")  # waits for the pushes
+    try:
+        record = cluster.record()
+        (replica,) = cluster.replicas(cluster.primary())
+        wait_until(lambda: b"master_link_status:up" in call(cluster.nodes[replica].port, "INFO", "replication",
+                                                             password="s3cret"), 15, "the replica's link")
+        # A controller with the wrong password reaches no node; the right one does.
+        cluster.controllers[0].kill()
+        cluster.controllers[0].wait()
+        newer = etcd_call(cluster.etcd.endpoint, lambda c: TopologyStore(c, cluster.keys).change(lambda rec: rec))
+        wrong = cluster.start_controller("wrong", password="nope")
+        wait_until(lambda: cluster.leader() == "wrong", 15, "the wrong controller to lead")
+        wait_until(lambda: "WRONGPASS" in cluster.controller_log("wrong"), 5, "its AUTH to be refused")
+        assert {cluster.node_version(n) for n in cluster.nodes} == {record.version}
+        wrong.kill()
+        wrong.wait()
+        cluster.start_controller("right")
+        wait_until(lambda: {cluster.node_version(n) for n in cluster.nodes} == {newer.version}, 20,
+                   "the pushes with the right password")
+    finally:
+        cluster.close()
+
+
+def test_controller_talks_tls_to_the_nodes_tls_port() -> None:
+    import trustme
+
+    d = tempfile.mkdtemp(prefix="moonkv-ctl-tls-")
+    ca, other = trustme.CA(), trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    files = {name: os.path.join(d, name) for name in ("ca.crt", "other.crt", "node.crt", "node.key")}
+    ca.cert_pem.write_to_path(files["ca.crt"])
+    other.cert_pem.write_to_path(files["other.crt"])
+    leaf.cert_chain_pems[0].write_to_path(files["node.crt"])
+    leaf.private_key_pem.write_to_path(files["node.key"])
+    cluster = Cluster(primaries=1, replicas=1, controllers=0,
+                      tls=(files["ca.crt"], files["node.crt"], files["node.key"]))
+    try:
+        assert all(n.tls_port for n in cluster.record().nodes)
+        # A controller that does not trust the nodes' CA pushes nothing.
+        cluster.start_controller("untrusting", ca=files["other.crt"])
+        wait_until(lambda: "CERTIFICATE_VERIFY_FAILED" in cluster.controller_log("untrusting"), 15,
+                   "the certificate check to fail")
+        assert {cluster.node_version(n) for n in cluster.nodes} == {0}
+        cluster.controllers[0].kill()
+        cluster.controllers[0].wait()
+        cluster.start_controller("trusting")
+        cluster.wait_pushed(timeout=20)
+    finally:
+        cluster.close()
+        shutil.rmtree(d, ignore_errors=True)

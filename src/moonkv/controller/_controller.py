@@ -70,6 +70,7 @@ class Controller:
         self._acked: dict[str, int] = {}
         self._inflight: set[str] = set()
         self._links: dict[str, NodeLink] = {}
+        self._problems: dict[str, str] = {}  # node -> why the last push failed (logged once)
         self._lock = asyncio.Lock()
 
     # -- the loop ----------------------------------------------------------------
@@ -152,6 +153,7 @@ class Controller:
         self.alive.clear()
         self._missing_since.clear()
         self._acked.clear()
+        self._problems.clear()
         for link in self._links.values():
             link.close()
         self._links.clear()
@@ -239,12 +241,19 @@ class Controller:
         try:
             await self._link(n).call("CLUSTER", "SETTOPOLOGY", topology.version, topology.to_json())
             self._acked[n.id] = topology.version
+            self._problems.pop(n.id, None)
         except NodeError as e:
-            log.warning("controller: node %s refused version %d: %s", n.id, topology.version, e)
+            self._problem(n.id, f"refused version {topology.version}: {e}")
         except (OSError, TimeoutError) as e:
-            log.debug("controller: node %s unreachable: %s", n.id, e)
+            self._problem(n.id, f"unreachable: {type(e).__name__} {e}")
         finally:
             self._inflight.discard(n.id)
+
+    def _problem(self, node_id: str, what: str) -> None:
+        """Logs why pushes to a node fail, once per reason (they are retried every tick)."""
+        if self._problems.get(node_id) != what:
+            self._problems[node_id] = what
+            log.warning("controller: node %s %s", node_id, what)
 
 
 async def _until(aw: Any, stop: asyncio.Event) -> bool:

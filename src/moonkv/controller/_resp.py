@@ -56,7 +56,11 @@ class NodeLink:
             argv: tuple[bytes | str | int, ...] = ("AUTH", self.auth.password)
             if self.auth.user:
                 argv = ("AUTH", self.auth.user, self.auth.password)
-            await self._roundtrip(argv)
+            try:
+                await self._roundtrip(argv)
+            except NodeError:
+                self.close()  # not authenticated: never reuse this connection
+                raise
 
     async def _roundtrip(self, args: tuple[bytes | str | int, ...]) -> Any:
         assert self._reader is not None and self._writer is not None

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from moonkv.cluster.etcd import Keys, close_quietly, connect
-from moonkv.cluster.slots import SLOTS
 from moonkv.cluster.topology import Topology
 from moonkv.controller import TopologyStore
+from tests.cluster.conftest import split_slots, topology
 from tests.helpers import RawClient, ServerHandle, free_port, start_moonkv
 
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
@@ -170,18 +170,11 @@ class Cluster:
         ], dir=dir, port=port)
 
     def _write_initial(self, ids: list[str], handles: list[ServerHandle], primaries: int) -> None:
-        nodes = []
-        for i, (nid, h) in enumerate(zip(ids, handles, strict=True)):
-            if i < primaries:
-                lo, hi = i * SLOTS // primaries, (i + 1) * SLOTS // primaries - 1
-                nodes.append({"id": nid, "host": "127.0.0.1", "port": h.port, "tls_port": self.tls_ports.get(h.port, 0),
-                              "role": "primary",
-                              "primary": None, "slots": [[lo, hi]], "failed": False})
-            else:
-                nodes.append({"id": nid, "host": "127.0.0.1", "port": h.port, "tls_port": self.tls_ports.get(h.port, 0),
-                              "role": "replica",
-                              "primary": ids[(i - primaries) % primaries], "slots": [], "failed": False})
-        record = {"version": 0, "name": self.name, "nodes": nodes, "migrations": []}
+        prim = [(ids[i], handles[i].port, [r]) for i, r in enumerate(split_slots(primaries))]
+        reps = [(ids[j], handles[j].port, ids[(j - primaries) % primaries]) for j in range(primaries, len(ids))]
+        record = topology(0, prim, reps, name=self.name)
+        for n in record["nodes"]:
+            n["tls_port"] = self.tls_ports.get(n["port"], 0)
         etcd_call(self.etcd.endpoint, lambda c: TopologyStore(c, self.keys).change(lambda _: record))
 
     def start_controller(self, name: str, password: str | None = None, ca: str | None = None) -> subprocess.Popen[bytes]:

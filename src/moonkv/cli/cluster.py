@@ -253,15 +253,15 @@ async def _node_id(port: int, stop: asyncio.Event) -> str:
 
 
 def _initial(name: str, ports: list[int], ids: list[str], primaries: int, replicas: int) -> Any:
-    """The first record (when etcd has none): slots spread evenly over the primaries,
-    replicas assigned round-robin."""
+    """The first record (when etcd has none): slots split over the primaries as
+    ``redis-cli --cluster create`` splits them, replicas assigned round-robin."""
 
     def mutate(rec: dict[str, Any] | None) -> dict[str, Any] | None:
         if rec is not None:
             return None  # a directory used before: its record stands
         nodes: list[dict[str, Any]] = []
         for i in range(primaries):
-            lo, hi = i * SLOTS // primaries, (i + 1) * SLOTS // primaries - 1
+            lo, hi = round(i * SLOTS / primaries), round((i + 1) * SLOTS / primaries) - 1
             nodes.append({"id": ids[i], "host": "127.0.0.1", "port": ports[i], "tls_port": 0,
                           "role": PRIMARY, "primary": None, "slots": [[lo, hi]], "failed": False})
         for j in range(primaries, len(ids)):

@@ -264,6 +264,7 @@ class Writer:
         self.cluster = cluster
         self.wait_ms = wait_ms
         self.ok: list[float] = []  # when each SET was answered +OK
+        self.written: set[bytes] = set()  # keys whose SET was answered +OK
         self.acked: set[bytes] = set()  # keys WAIT 1 confirmed
         self.last_error = b""
         self._stop = threading.Event()
@@ -302,6 +303,7 @@ class Writer:
                 self.last_error = buf.split(b"\r\n")[0]
                 return False
             self.ok.append(time.monotonic())
+            self.written.add(key)
             while buf.count(b"\r\n") < 2:
                 buf += self._recv(s)
             second = buf.split(b"\r\n")[1]

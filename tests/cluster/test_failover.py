@@ -4,6 +4,8 @@ comes back as a replica; redis-py's RedisCluster follows."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -84,4 +86,34 @@ def test_redis_py_cluster_client_keeps_working_across_failover() -> None:
     finally:
         if rc is not None:
             rc.close()
+        cluster.close()
+
+
+def test_planned_failover_from_the_cli_loses_no_write_answered_ok() -> None:
+    cluster = Cluster(primaries=1, replicas=1, controllers=1)
+    writer = None
+    try:
+        old = cluster.primary()
+        (new,) = cluster.replicas(old)
+        writer = Writer(cluster)
+        wait_until(lambda: len(writer.written) >= 50, 20, "writes before the failover")
+        done = subprocess.run(
+            [sys.executable, "-m", "moonkv", "cluster", "failover", "--etcd", cluster.etcd.endpoint,
+             "--cluster", cluster.name, "--node", old[:10]],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        cluster.wait_pushed()
+        count = len(writer.written)
+        wait_until(lambda: len(writer.written) > count + 50, 15, "writes on the new primary")
+        writer.stop()
+        record = cluster.record()
+        assert record.owner(0).id == new and record.node(old).primary == new and not record.node(old).failed
+        written = sorted(writer.written)
+        got = read_keys(cluster.nodes[new].port, written)
+        lost = [k for k, v in got.items() if v != k]
+        assert not lost, f"{len(lost)} of {len(written)} writes answered +OK lost: {lost[:5]}"
+    finally:
+        if writer is not None:
+            writer.stop()
         cluster.close()

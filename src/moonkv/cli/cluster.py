@@ -25,7 +25,7 @@ from typing import Any
 
 from moonkv.cluster.etcd import Keys, close_quietly, connect, parse_endpoints
 from moonkv.cluster.slots import SLOTS
-from moonkv.cluster.topology import PRIMARY, REPLICA, Topology
+from moonkv.cluster.topology import PRIMARY, REPLICA, Node, Topology
 from moonkv.controller import (
     Controller,
     NodeAuth,
@@ -64,11 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--name", default="", help="this controller's name (default: random)")
     c.add_argument("--node-timeout", type=int, default=3000, metavar="MS",
                    help="the nodes' cluster-node-timeout (grace at takeover)")
-    c.add_argument("--user", help="ACL user for AUTH to the nodes")
-    c.add_argument("--password", "--auth", dest="password", help="password for AUTH to the nodes")
-    c.add_argument("--tls", action="store_true", help="talk TLS to the nodes' tls-port")
-    for f in ("cert-file", "key-file", "key-file-pass", "ca-cert-file", "ca-cert-dir"):
-        c.add_argument(f"--tls-{f}", default="")
+    _node_options(c)
     c.set_defaults(run=_controller)
 
     u = sub.add_parser("up", help="start etcd, nodes and a controller on this machine")
@@ -82,10 +78,12 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("status", help="slots, nodes, roles, replication lag, version, leader")
     _etcd_options(s, required=False)
+    _node_options(s)
     s.set_defaults(run=_status)
 
     fo = sub.add_parser("failover", help="swap a primary with its replica, losing no write")
     _etcd_options(fo, required=False)
+    _node_options(fo)
     fo.add_argument("--node", help="a replica to promote, or a primary to replace (default: every primary)")
     fo.add_argument("--timeout", type=int, default=5000, metavar="MS", help="FAILOVER's TIMEOUT")
     fo.set_defaults(run=_failover)
@@ -97,6 +95,30 @@ def _etcd_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     if not required:
         p.add_argument("--dir", help="a `cluster up` directory (instead of --etcd)")
     p.add_argument("--cluster", default="moonkv", help="the cluster's name in etcd")
+
+
+_TLS_FILES = ("cert-file", "key-file", "key-file-pass", "ca-cert-file", "ca-cert-dir")
+
+
+def _node_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--user", help="ACL user for AUTH to the nodes")
+    p.add_argument("--password", "--auth", dest="password", help="password for AUTH to the nodes")
+    p.add_argument("--tls", action="store_true", help="talk TLS to the nodes' tls-port")
+    for f in _TLS_FILES:
+        p.add_argument(f"--tls-{f}", default="")
+
+
+def _node_auth(opts: argparse.Namespace) -> NodeAuth:
+    tls = None
+    if opts.tls:
+        from moonkv.engine import Config
+        from moonkv.tls import client_context
+
+        cfg = Config()
+        for f in _TLS_FILES:
+            cfg.load(f"tls-{f}", getattr(opts, f"tls_{f.replace('-', '_')}"))
+        tls = client_context(cfg)
+    return NodeAuth(opts.user, opts.password, tls)
 
 
 def _endpoints(opts: argparse.Namespace) -> list[tuple[str, int]]:
@@ -119,20 +141,11 @@ def _stop_event() -> asyncio.Event:
 
 
 async def _controller(opts: argparse.Namespace) -> int:
-    tls = None
-    if opts.tls:
-        from moonkv.engine import Config
-        from moonkv.tls import client_context
-
-        cfg = Config()
-        for f in ("cert-file", "key-file", "key-file-pass", "ca-cert-file", "ca-cert-dir"):
-            cfg.load(f"tls-{f}", getattr(opts, f"tls_{f.replace('-', '_')}"))
-        tls = client_context(cfg)
     controller = Controller(
         endpoints=parse_endpoints(opts.etcd),
         cluster=opts.cluster,
         name=opts.name,
-        auth=NodeAuth(opts.user, opts.password, tls),
+        auth=_node_auth(opts),
         node_timeout_ms=opts.node_timeout,
     )
     await controller.run(_stop_event())
@@ -314,9 +327,10 @@ async def _status(opts: argparse.Namespace) -> int:
           f"leader: {leader.value.decode().split(' ')[0] if leader is not None else '(none)'}")
     print(f"slots assigned: {topology.assigned()}/{SLOTS}"
           + (f"  migrating: {len(topology.migrations)}" if topology.migrations else ""))
-    facts = await asyncio.gather(*(_node_facts(n.host, n.port) for n in topology.nodes))
+    auth = _node_auth(opts)
+    facts = await asyncio.gather(*(_node_facts(n, auth) for n in topology.nodes))
     offsets = {n.id: f.get("master_repl_offset") for n, f in zip(topology.nodes, facts, strict=True)}
-    print(f"{'ID':<12} {'ADDRESS':<21} {'ROLE':<8} {'SLOTS':<22} {'STATE':<8} {'LAG':>10} {'VERSION':>7}")
+    print(f"{'ID':<12} {'ADDRESS':<21} {'ROLE':<20} {'SLOTS':<22} {'STATE':<8} {'LAG':>10} {'VERSION':>7}")
     for n, f in zip(topology.nodes, facts, strict=True):
         state = "failed" if n.failed else "alive" if n.id in alive else "no-lease"
         if "error" in f:
@@ -326,13 +340,18 @@ async def _status(opts: argparse.Namespace) -> int:
             lag = str(int(offsets[n.primary or ""] or 0) - int(f["slave_repl_offset"]))
         slots = ",".join(f"{lo}-{hi}" if lo != hi else str(lo) for lo, hi in n.slots)
         role = n.role if n.role == PRIMARY else f"replica of {n.primary[:8] if n.primary else '?'}"
-        print(f"{n.id[:12]:<12} {n.host + ':' + str(n.port):<21} {role:<8} {slots or '-':<22} {state:<8} "
+        print(f"{n.id[:12]:<12} {n.host + ':' + str(n.port):<21} {role:<20} {slots or '-':<22} {state:<8} "
               f"{lag:>10} {f.get('version', '-'):>7}")
     return 0
 
 
-async def _node_facts(host: str, port: int) -> dict[str, str]:
-    link = NodeLink(host, port, NodeAuth(), timeout=1.0)
+def _link(n: Node, auth: NodeAuth, timeout: float) -> NodeLink:
+    """A link to a node of the record: its TLS port when talking TLS."""
+    return NodeLink(n.host, n.tls_port if auth.tls is not None and n.tls_port else n.port, auth, timeout)
+
+
+async def _node_facts(n: Node, auth: NodeAuth) -> dict[str, str]:
+    link = _link(n, auth, 1.0)
     try:
         info = info_fields(await link.call("INFO", "replication"))
         info["version"] = str((await link.call("CLUSTER", "TOPOLOGY"))[0])
@@ -358,7 +377,7 @@ async def _failover(opts: argparse.Namespace) -> int:
             raise RuntimeError("no topology in etcd yet")
         pairs = _failover_pairs(topology, opts.node)
         for primary_id, replica_id in pairs:
-            await _swap(store, primary_id, replica_id, opts.timeout)
+            await _swap(store, primary_id, replica_id, opts.timeout, _node_auth(opts))
     finally:
         await close_quietly(client)
     return 0
@@ -387,17 +406,17 @@ def _failover_pairs(topology: Topology, node: str | None) -> list[tuple[str, str
     return [(n.id, replicas[0].id)]
 
 
-async def _swap(store: TopologyStore, primary_id: str, replica_id: str, timeout_ms: int) -> None:
+async def _swap(store: TopologyStore, primary_id: str, replica_id: str, timeout_ms: int, auth: NodeAuth) -> None:
     topology, _ = await store.read()
     assert topology is not None
     p, r = topology.node(primary_id), topology.node(replica_id)
     assert p is not None and r is not None
-    link = NodeLink(p.host, p.port, NodeAuth(), timeout=timeout_ms / 1000 + 5)
+    link = _link(p, auth, timeout_ms / 1000 + 5)
     try:
         await link.call("FAILOVER", "TO", r.host, r.port, "TIMEOUT", timeout_ms)
     finally:
         link.close()
-    target = NodeLink(r.host, r.port, NodeAuth(), timeout=2.0)
+    target = _link(r, auth, 2.0)
     deadline = time.monotonic() + timeout_ms / 1000 + 5
     try:
         while (await target.call("ROLE"))[0] != b"master":

@@ -10,6 +10,8 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v redis-cli >/dev/null || need_apt+=(redis-tools)
 command -v redis-benchmark >/dev/null || need_apt+=(redis-tools)
 command -v tclsh8.6 >/dev/null || need_apt+=(tcl)
+# tests/cluster: cluster mode's coordination runs on a real etcd (docs/cluster.md).
+command -v etcd >/dev/null || need_apt+=(etcd-server)
 # tests/tls: openssl rehash (a CA directory) and DH parameters.
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v dpkg-source >/dev/null || need_apt+=(dpkg-dev)
@@ -29,8 +31,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-# Debian starts a redis-server on 6379 when the package is installed; the tests
-# start their own servers on free ports and never need that one.
+# Debian starts a redis-server on 6379 (and etcd-server an etcd on 2379) when the
+# package is installed; the tests start their own on free ports and never need those.
 
 . scripts/venv.sh
 moonkv_venv '.[test]'

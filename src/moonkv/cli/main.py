@@ -85,6 +85,7 @@ commands:
   restore --dir D FILE [--force]          load a backup into a data directory
   check --dir D [--repair]                verify (and repair) a data directory
   compact --dir D                         rewrite a data directory's log from its state
+  cluster controller|up|status|failover   cluster mode through etcd (docs/cluster.md)
   --version                               the version, and which build runs (native or python)
 """
 
@@ -99,6 +100,7 @@ _SUBCOMMANDS = {
     "restore": "datadir",
     "check": "datadir",
     "compact": "datadir",
+    "cluster": "cluster",
 }
 
 

@@ -8,9 +8,15 @@ is on; the engine's executor then asks :func:`route` about every command.
 
 from __future__ import annotations
 
+import asyncio
+from typing import TYPE_CHECKING
+
 from moonkv.cluster._node import STATE_FILE, ClusterNode
 from moonkv.cluster._routing import Router
 from moonkv.engine import Server
+
+if TYPE_CHECKING:
+    from moonkv.cluster._membership import Membership
 
 
 def attach(server: Server, directory: str) -> ClusterNode:
@@ -20,4 +26,16 @@ def attach(server: Server, directory: str) -> ClusterNode:
     return node
 
 
-__all__ = ["STATE_FILE", "ClusterNode", "Router", "attach"]
+def join_etcd(node: ClusterNode, loop: asyncio.AbstractEventLoop) -> Membership:
+    """``cluster-etcd-endpoints``: keep the node's liveness lease and fence writes by it.
+    The only place a node imports aetcd (the ``cluster`` extra)."""
+    try:
+        from moonkv.cluster._membership import join
+    except ImportError as e:
+        raise SystemExit(
+            f"moonkv: cluster-etcd-endpoints needs aetcd ({e}); install it with: pip install 'moonkv[cluster]'"
+        ) from None
+    return join(node, loop)
+
+
+__all__ = ["STATE_FILE", "ClusterNode", "Router", "attach", "join_etcd"]

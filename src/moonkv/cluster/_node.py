@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from typing import Any, Final
 
 from moonkv.cluster._routing import (
@@ -46,6 +47,8 @@ class ClusterNode:
         self.path = os.path.join(directory, STATE_FILE)
         self.topology: Topology | None = None
         self.router = Router(self)
+        # cluster-etcd-endpoints: the lease keeper, told of every push (cluster/_membership.py).
+        self.on_push: Callable[[], None] | None = None
         self.myid = self._load()
         if self.topology is not None:
             self._build_routes(self.topology)
@@ -107,6 +110,7 @@ class ClusterNode:
                 raise RespError(f"topology version {version} is older than this node's {cur.version}")
             if version == cur.version:
                 if top.to_json() == cur.to_json():
+                    self._pushed()
                     return
                 raise RespError(f"topology version {version} is already applied with a different record")
         try:
@@ -117,6 +121,11 @@ class ClusterNode:
         self._build_routes(top)
         self.apply_role()
         log.info("Topology version %d applied", version)
+        self._pushed()
+
+    def _pushed(self) -> None:
+        if self.on_push is not None:
+            self.on_push()
 
     def address(self, n: Node) -> tuple[str, int]:
         """The address clients are sent to: the TLS port under ``tls-cluster``, as Redis."""

@@ -55,6 +55,7 @@ class ServerProcess:
         self.tls = TlsPort(self)
         self._idle_check = 0.0  # when the cron next looks for idle clients
         self._metrics: Any = None  # moonkv.metrics.MetricsEndpoint when metrics-port is set
+        self._membership: Any = None  # moonkv.cluster's lease keeper with cluster-etcd-endpoints
 
     # -- group commit --------------------------------------------------------------
 
@@ -114,6 +115,12 @@ class ServerProcess:
         srv.scheduler = _LoopScheduler(loop)
         srv.on_unpause = self._unpaused
         self._done = loop.create_future()
+        if srv.cluster is not None and srv.config["cluster-etcd-endpoints"]:
+            # Before the first client: the node is fenced until etcd holds its lease
+            # and the controller pushed it a topology (docs/cluster.md).
+            from moonkv.cluster import join_etcd
+
+            self._membership = join_etcd(srv.cluster.node, loop)
         if sock is None and srv.config["port"]:
             sock = bind_socket(srv.config["bind"], srv.config["port"])
         eng = srv.scripting
@@ -255,6 +262,8 @@ class ServerProcess:
         for conn in list(self.connections.values()):
             if conn.transport is not None:
                 conn.transport.close()
+        if self._membership is not None:
+            await self._membership.stop()  # revokes the lease: a replica takes over at once
         p = srv.persistence
         if p is not None:
             p.shutdown(save=srv.shutdown_requested != "nosave")

@@ -1,0 +1,119 @@
+"""Failover: SIGKILL of a primary under continuous WAIT 1 writes; the old primary
+comes back as a replica; redis-py's RedisCluster follows."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.cluster.etcd_harness import Cluster, Writer, call, read_keys, wait_until
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_primary_sigkill_replica_promoted_writes_resume_nothing_acknowledged_lost() -> None:
+    cluster = Cluster(primaries=1, replicas=2, controllers=1)
+    writer = None
+    try:
+        old = cluster.primary()
+        replicas = cluster.replicas(old)
+        writer = Writer(cluster)
+        wait_until(lambda: len(writer.acked) >= 50, 20, "acknowledged writes before the kill")
+        cluster.nodes[old].proc.send_signal(signal.SIGKILL)
+        cluster.nodes[old].proc.wait()
+        killed = time.monotonic()
+        resumed = wait_until(lambda: writer.first_ok_after(killed), 15, "a write accepted after the kill")
+        # Writes go on being acknowledged: the other replica follows the new primary.
+        before = len(writer.acked)
+        wait_until(lambda: len(writer.acked) > before + 20, 15, "WAIT 1 to acknowledge writes again")
+        writer.stop()
+        outage = resumed - killed
+        assert outage < 5.0, f"writes resumed {outage:.2f} s after SIGKILL"
+        record = cluster.record()
+        replica = record.owner(0).id
+        assert replica in replicas
+        assert record.node(old).failed and record.node(old).primary == replica
+        assert [n.primary for n in record.replicas_of(replica)] == [replica, replica]
+        acked = sorted(writer.acked)
+        got = read_keys(cluster.nodes[replica].port, acked)
+        lost = [k for k, v in got.items() if v != k]
+        assert not lost, f"{len(lost)} of {len(acked)} acknowledged writes lost: {lost[:5]}"
+        # The old primary returns: no longer failed, it follows the new primary.
+        cluster.restart_node(old)
+        wait_until(lambda: not cluster.record().node(old).failed, 15, "the old primary to be marked back")
+        cluster.wait_pushed()
+        wait_until(lambda: read_keys(cluster.nodes[old].port, acked[-1:])[acked[-1]] == acked[-1], 20,
+                   "the old primary to resync from the new one")
+    finally:
+        if writer is not None:
+            writer.stop()
+        cluster.close()
+
+
+def test_redis_py_cluster_client_keeps_working_across_failover() -> None:
+    from redis.cluster import ClusterNode, RedisCluster
+
+    cluster = Cluster(primaries=2, replicas=1, controllers=1)
+    rc = None
+    try:
+        ports = [h.port for h in cluster.nodes.values()]
+        rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", p) for p in ports],
+                          socket_timeout=2)
+        for i in range(200):
+            assert rc.set(f"key:{i}", i)
+        victim = cluster.primary(0)
+        # Every write so far is on the victim's replica before the kill.
+        assert call(cluster.nodes[victim].port, "WAIT", 1, 5000) == b":1\r\n"
+        cluster.nodes[victim].proc.send_signal(signal.SIGKILL)
+        cluster.nodes[victim].proc.wait()
+        killed = time.monotonic()
+        done, gave_up = 0, []
+        while done < 200 and time.monotonic() - killed < 30:
+            try:
+                assert rc.set(f"after:{done}", done)
+                done += 1
+            except Exception as e:  # the client's own retries ran out during the outage
+                gave_up.append(f"{time.monotonic() - killed:.1f}s {type(e).__name__}")
+                time.sleep(0.2)
+        assert done == 200, gave_up
+        # The same client object, no rebuild: it found the new primary by itself.
+        assert rc.get("after:199") == b"199"
+        assert [rc.get(f"key:{i}") for i in range(200)] == [str(i).encode() for i in range(200)]
+    finally:
+        if rc is not None:
+            rc.close()
+        cluster.close()
+
+
+def test_planned_failover_from_the_cli_loses_no_write_answered_ok() -> None:
+    cluster = Cluster(primaries=1, replicas=1, controllers=1)
+    writer = None
+    try:
+        old = cluster.primary()
+        (new,) = cluster.replicas(old)
+        writer = Writer(cluster)
+        wait_until(lambda: len(writer.written) >= 50, 20, "writes before the failover")
+        done = subprocess.run(
+            [sys.executable, "-m", "moonkv", "cluster", "failover", "--etcd", cluster.etcd.endpoint,
+             "--cluster", cluster.name, "--node", old[:10]],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        cluster.wait_pushed()
+        count = len(writer.written)
+        wait_until(lambda: len(writer.written) > count + 50, 15, "writes on the new primary")
+        writer.stop()
+        record = cluster.record()
+        assert record.owner(0).id == new and record.node(old).primary == new and not record.node(old).failed
+        written = sorted(writer.written)
+        got = read_keys(cluster.nodes[new].port, written)
+        lost = [k for k, v in got.items() if v != k]
+        assert not lost, f"{len(lost)} of {len(written)} writes answered +OK lost: {lost[:5]}"
+    finally:
+        if writer is not None:
+            writer.stop()
+        cluster.close()

@@ -33,6 +33,7 @@ MODULES = (
     "functions",
     "persistence",
     "cluster",
+    "migrate",
     "replication",
     "acl",
     "pubsub",

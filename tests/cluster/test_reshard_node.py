@@ -1,0 +1,270 @@
+"""Resharding between real moonkv nodes, the topology pushed by hand (no etcd, no controller):
+the node's side of docs/cluster.md "Resharding" (moonkv/cluster/_migrate.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+import redis
+from redis.cluster import RedisCluster
+
+from moonkv.cluster.slots import key_slot
+from tests.helpers import RawClient, ServerHandle, start_moonkv
+
+pytestmark = pytest.mark.timeout(180)
+
+CLUSTER_ARGS = ["--cluster-enabled", "yes", "--appendfsync", "always"]
+
+
+class Node:
+    def __init__(self, handle: ServerHandle) -> None:
+        self.h = handle
+        self.r = redis.Redis(port=handle.port, socket_timeout=20)
+        self.id = self.r.execute_command("CLUSTER", "MYID").decode()
+
+    @property
+    def port(self) -> int:
+        return self.h.port
+
+    def restart(self, sig: int = signal.SIGKILL) -> None:
+        self.h.stop(sig)
+        self.r.close()
+        self.h = start_moonkv(CLUSTER_ARGS, dir=self.h.dir, port=self.h.port)
+        self.r = redis.Redis(port=self.h.port, socket_timeout=20)
+
+
+class Cluster:
+    """Nodes and the topology record this test keeps and pushes (the controller's part)."""
+
+    def __init__(self, nodes: list[Node]) -> None:
+        self.nodes = nodes
+        self.version = 0
+        self.owned: dict[str, set[int]] = {n.id: set() for n in nodes}
+        self.migrations: list[tuple[int, str, str]] = []
+
+    def record(self) -> bytes:
+        def ranges(slots: set[int]) -> list[list[int]]:
+            out: list[list[int]] = []
+            for s in sorted(slots):
+                if out and out[-1][1] == s - 1:
+                    out[-1][1] = s
+                else:
+                    out.append([s, s])
+            return out
+
+        return json.dumps({
+            "version": self.version, "name": "moonkv",
+            "nodes": [{"id": n.id, "host": "127.0.0.1", "port": n.port, "tls_port": 0, "role": "primary",
+                       "primary": None, "slots": ranges(self.owned[n.id]), "failed": False} for n in self.nodes],
+            "migrations": [{"slot": s, "from": a, "to": b} for s, a, b in self.migrations],
+        }).encode()
+
+    def push(self) -> None:
+        self.version += 1
+        rec = self.record()
+        for n in reversed(self.nodes):  # targets first, as the controller may push in any order
+            assert n.r.execute_command("CLUSTER", "SETTOPOLOGY", self.version, rec) == b"OK"
+
+    def start_moves(self, slots: list[int], src: Node, dst: Node) -> None:
+        self.migrations += [(s, src.id, dst.id) for s in slots]
+        self.push()
+
+    def finish_moves(self, slots: list[int], src: Node, dst: Node) -> None:
+        gone = set(slots)
+        self.migrations = [m for m in self.migrations if m[0] not in gone]
+        self.owned[src.id] -= gone
+        self.owned[dst.id] |= gone
+        self.push()
+
+    def owner(self, slot: int) -> Node:
+        return next(n for n in self.nodes if slot in self.owned[n.id])
+
+
+def migration_rows(n: Node) -> list[list[object]]:
+    return [[x.decode() if isinstance(x, bytes) else x for x in row]
+            for row in n.r.execute_command("CLUSTER", "MIGRATIONS")]
+
+
+def wait_handed(src: Node, slots: list[int], timeout: float = 60.0) -> list[list[object]]:
+    want = set(slots)
+    deadline = time.monotonic() + timeout
+    rows: list[list[object]] = []
+    while time.monotonic() < deadline:
+        rows = [r for r in migration_rows(src) if r[1] == "export" and r[0] in want]
+        if len(rows) == len(want) and all(r[3] == "handed" for r in rows):
+            return rows
+        time.sleep(0.02)
+    raise AssertionError(f"slots not handed over in time: {rows[:5]}")
+
+
+@pytest.fixture
+def two() -> Iterator[tuple[Cluster, Node, Node]]:
+    with ExitStack() as stack:
+        a = Node(start_moonkv(CLUSTER_ARGS))
+        stack.callback(lambda: a.h.stop())
+        b = Node(start_moonkv(CLUSTER_ARGS))
+        stack.callback(lambda: b.h.stop())
+        c = Cluster([a, b])
+        c.owned[a.id] = set(range(16384))
+        c.push()
+        yield c, a, b
+
+
+class Writer(threading.Thread):
+    """redis-py's RedisCluster writing continuously; remembers what was acknowledged."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.rc = RedisCluster(host="127.0.0.1", port=port, socket_timeout=20)
+        self.stop_flag = threading.Event()
+        self.acked: dict[bytes, bytes] = {}
+        self.incrs = 0
+        self.errors: list[BaseException] = []
+
+    def run(self) -> None:
+        i = 0
+        try:
+            while not self.stop_flag.is_set():
+                key = b"key:%d" % (i % 3000)
+                val = b"v%d" % i
+                self.rc.set(key, val)
+                self.acked[key] = val
+                # One slot (hash tag) for a counter and a pair written together.
+                self.rc.incr(b"{tag}:count")
+                self.incrs += 1
+                self.rc.mset({b"{tag}:a": val, b"{tag}:b": val})
+                self.acked[b"{tag}:a"] = self.acked[b"{tag}:b"] = val
+                i += 1
+        except BaseException as e:  # noqa: BLE001 - the test reports it
+            self.errors.append(e)
+        finally:
+            self.rc.close()
+
+
+def test_slots_move_under_load_and_no_acknowledged_write_is_lost(two: tuple[Cluster, Node, Node]) -> None:
+    c, a, b = two
+    for i in range(3000):  # a first copy of every key, in every slot moved below
+        a.r.set(b"key:%d" % i, b"seed")
+    w = Writer(a.port)
+    w.start()
+    try:
+        time.sleep(0.3)
+        tag = key_slot(b"{tag}")
+        batches = [[tag, *range(200)], list(range(200, 1500)), list(range(1500, 4096))]
+        pauses = []
+        for slots in batches:
+            c.start_moves(slots, a, b)
+            rows = wait_handed(a, slots)
+            pauses.append(max(int(r[5]) for r in rows) / 1e6)  # type: ignore[call-overload]
+            c.finish_moves(slots, a, b)
+            time.sleep(0.2)
+        time.sleep(0.3)
+    finally:
+        w.stop_flag.set()
+        w.join(30)
+    assert not w.errors, w.errors
+    assert w.incrs > 0 and len(w.acked) > 100
+    assert max(pauses) < 0.4, pauses
+    # Every acknowledged write is on the node the topology gives its slot, and only there.
+    for key, val in w.acked.items():
+        owner = c.owner(key_slot(key))
+        assert owner.r.get(key) == val, (key, owner.port)
+    assert c.owner(key_slot(b"{tag}")) is b
+    assert int(b.r.get(b"{tag}:count") or 0) == w.incrs
+    moved = set(c.owned[b.id])
+
+    def left_on_a() -> list[bytes]:
+        return [k for k in a.r.scan_iter(count=1000) if key_slot(k) in moved]
+
+    deadline = time.monotonic() + 20
+    while left_on_a() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left_on_a() == []
+    assert all(key_slot(k) in moved for k in b.r.scan_iter(count=1000))
+
+
+def test_handover_answers_ask_then_moved_and_a_restarted_source_waits_for_the_target(
+    two: tuple[Cluster, Node, Node],
+) -> None:
+    c, a, b = two
+    slot = key_slot(b"{user}")
+    a.r.mset({b"{user}:name": b"ann", b"{user}:mail": b"ann@x"})
+    a.r.set(b"other", b"stays")
+    c.start_moves([slot], a, b)
+    wait_handed(a, [slot])
+    # Handed over, not yet committed: the source sends every command on the slot to the
+    # target with ASK (single and multi-key alike: it no longer has those keys)...
+    ra = RawClient(a.port)
+    assert ra.call("GET", "{user}:name") == b"-ASK %d 127.0.0.1:%d\r\n" % (slot, b.port)
+    assert ra.call("MSET", "{user}:name", "x", "{user}:new", "y") == b"-ASK %d 127.0.0.1:%d\r\n" % (slot, b.port)
+    assert ra.call("GET", "other") == b"$5\r\nstays\r\n"
+    # ... the target serves them after ASKING only, and redis-cli -c follows the ASK.
+    rb = RawClient(b.port)
+    assert rb.call("GET", "{user}:name").startswith(b"-MOVED %d 127.0.0.1:%d" % (slot, a.port))
+    assert rb.call("ASKING") == b"+OK\r\n"
+    assert rb.call("GET", "{user}:name") == b"$3\r\nann\r\n"
+    cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+    out = subprocess.run([cli, "-c", "-p", str(a.port), "SET", "{user}:mail", "ann@y"],
+                         capture_output=True, timeout=20, check=True).stdout
+    assert out.strip() == b"OK"
+    out = subprocess.run([cli, "-c", "-p", str(a.port), "GET", "{user}:mail"],
+                         capture_output=True, timeout=20, check=True).stdout
+    assert out.strip() == b"ann@y"
+    # The source crashes before the handover is committed, and the target is away when it
+    # returns: it recorded that it was ending, so it refuses writes on the slot (TRYAGAIN,
+    # as Redis for a slot being moved) until the target says it has the slot.
+    os.kill(b.h.proc.pid, signal.SIGSTOP)
+    try:
+        ra.close()
+        a.restart()
+        ra = RawClient(a.port)
+        assert ra.call("MSET", "{user}:name", "z", "{user}:mail", "z") == (
+            b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n")
+        assert ra.call("SET", "{user}:name", "z") == b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n"
+        assert ra.call("GET", "other") == b"$5\r\nstays\r\n"
+    finally:
+        os.kill(b.h.proc.pid, signal.SIGCONT)
+    wait_handed(a, [slot])
+    assert ra.call("GET", "{user}:mail") == b"-ASK %d 127.0.0.1:%d\r\n" % (slot, b.port)
+    # The commit: MOVED from the source, the keys are the target's alone.
+    c.finish_moves([slot], a, b)
+    assert ra.call("GET", "{user}:mail") == b"-MOVED %d 127.0.0.1:%d\r\n" % (slot, b.port)
+    assert rb.call("MGET", "{user}:name", "{user}:mail") == b"*2\r\n$3\r\nann\r\n$5\r\nann@y\r\n"
+    deadline = time.monotonic() + 10
+    while a.r.dbsize() != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert a.r.dbsize() == 1
+    ra.close()
+    rb.close()
+
+
+def test_a_target_killed_during_the_copy_restarts_the_migration(two: tuple[Cluster, Node, Node]) -> None:
+    c, a, b = two
+    slot = key_slot(b"{big}")
+    payload = os.urandom(64 * 1024)
+    for i in range(300):  # ~20 MB in one slot: the copy takes a while
+        a.r.set(b"{big}:%d" % i, payload)
+    c.start_moves([slot], a, b)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        rows = [r for r in migration_rows(a) if r[0] == slot]
+        if rows and rows[0][3] in ("copy", "stream"):
+            break
+        time.sleep(0.005)
+    b.restart()  # SIGKILL mid-copy, back on the same directory and port
+    a.r.set(b"{big}:written-meanwhile", b"yes")
+    rows = wait_handed(a, [slot])
+    assert int(rows[0][6]) >= 2  # type: ignore[call-overload]
+    c.finish_moves([slot], a, b)
+    assert b.r.dbsize() == 301
+    assert b.r.get(b"{big}:299") == payload
+    assert b.r.get(b"{big}:written-meanwhile") == b"yes"

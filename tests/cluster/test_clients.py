@@ -12,7 +12,7 @@ import redis.asyncio
 from redis.cluster import RedisCluster
 
 from moonkv.cluster.slots import key_slot
-from tests.cluster.conftest import LocalCluster, call
+from tests.cluster.conftest import LocalCluster, call, wait_handed
 from tests.helpers import RawClient
 
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
@@ -98,6 +98,7 @@ def test_redis_cli_follows_moved_and_ask(cluster3: LocalCluster) -> None:
     try:
         cluster3.push(dict(base, version=base["version"] + 1,
                            migrations=[{"slot": slot, "from": cluster3.ids[0], "to": cluster3.ids[1]}]))
+        wait_handed(p0, [slot])  # moved, not yet committed: the source answers ASK
         assert _cli(p0, "GET", "{b}absent").strip() == f"ASK {slot} 127.0.0.1:{p1}"
         assert _cli(p0, "-c", "SET", "{b}absent", "moved-in").strip() == "OK"  # ASKING + SET on node 1
         c = RawClient(p1)

@@ -18,6 +18,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from moonkv.cluster.slots import key_slot
+from tests.cluster.conftest import migrations, wait_handed
 from tests.helpers import RawClient, ServerHandle, start_moonkv
 
 pytestmark = pytest.mark.timeout(180)
@@ -89,23 +90,6 @@ class Cluster:
         return next(n for n in self.nodes if slot in self.owned[n.id])
 
 
-def migration_rows(n: Node) -> list[list[object]]:
-    return [[x.decode() if isinstance(x, bytes) else x for x in row]
-            for row in n.r.execute_command("CLUSTER", "MIGRATIONS")]
-
-
-def wait_handed(src: Node, slots: list[int], timeout: float = 60.0) -> list[list[object]]:
-    want = set(slots)
-    deadline = time.monotonic() + timeout
-    rows: list[list[object]] = []
-    while time.monotonic() < deadline:
-        rows = [r for r in migration_rows(src) if r[1] == "export" and r[0] in want]
-        if len(rows) == len(want) and all(r[3] == "handed" for r in rows):
-            return rows
-        time.sleep(0.02)
-    raise AssertionError(f"slots not handed over in time: {rows[:5]}")
-
-
 @pytest.fixture
 def two() -> Iterator[tuple[Cluster, Node, Node]]:
     with ExitStack() as stack:
@@ -163,7 +147,7 @@ def test_slots_move_under_load_and_no_acknowledged_write_is_lost(two: tuple[Clus
         pauses = []
         for slots in batches:
             c.start_moves(slots, a, b)
-            rows = wait_handed(a, slots)
+            rows = wait_handed(a.port, slots)
             pauses.append(max(int(r[5]) for r in rows) / 1e6)  # type: ignore[call-overload]
             c.finish_moves(slots, a, b)
             time.sleep(0.2)
@@ -200,7 +184,7 @@ def test_handover_answers_ask_then_moved_and_a_restarted_source_waits_for_the_ta
     a.r.mset({b"{user}:name": b"ann", b"{user}:mail": b"ann@x"})
     a.r.set(b"other", b"stays")
     c.start_moves([slot], a, b)
-    wait_handed(a, [slot])
+    wait_handed(a.port, [slot])
     # Handed over, not yet committed: the source sends every command on the slot to the
     # target with ASK (single and multi-key alike: it no longer has those keys)...
     ra = RawClient(a.port)
@@ -233,7 +217,7 @@ def test_handover_answers_ask_then_moved_and_a_restarted_source_waits_for_the_ta
         assert ra.call("GET", "other") == b"$5\r\nstays\r\n"
     finally:
         os.kill(b.h.proc.pid, signal.SIGCONT)
-    wait_handed(a, [slot])
+    wait_handed(a.port, [slot])
     assert ra.call("GET", "{user}:mail") == b"-ASK %d 127.0.0.1:%d\r\n" % (slot, b.port)
     # The commit: MOVED from the source, the keys are the target's alone.
     c.finish_moves([slot], a, b)
@@ -256,13 +240,13 @@ def test_a_target_killed_during_the_copy_restarts_the_migration(two: tuple[Clust
     c.start_moves([slot], a, b)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        rows = [r for r in migration_rows(a) if r[0] == slot]
+        rows = [r for r in migrations(a.port) if r[0] == slot]
         if rows and rows[0][3] in ("copy", "stream"):
             break
         time.sleep(0.005)
     b.restart()  # SIGKILL mid-copy, back on the same directory and port
     a.r.set(b"{big}:written-meanwhile", b"yes")
-    rows = wait_handed(a, [slot])
+    rows = wait_handed(a.port, [slot])
     assert int(rows[0][6]) >= 2  # type: ignore[call-overload]
     c.finish_moves([slot], a, b)
     assert b.r.dbsize() == 301

@@ -82,15 +82,18 @@ class Export:
     """The source's job for slots going to one target: copy, stream, pause, hand over."""
 
     def __init__(self, node: Migrations, slots: frozenset[int], target: str, host: str, port: int,
-                 *, ending: bool) -> None:
+                 *, ending: bool, ask: bool) -> None:
         self.node = node
         self.slots = slots
         self.target = target  # the target's node id
         self.host = host
         self.port = port
-        # start | copy | stream | paused | handed.  A source that restarted after it recorded
-        # "ending" starts paused: it cannot know yet whether the target took over.
-        self.state = "paused" if ending else "start"
+        # Whether handed-over slots get ASK: not when the target owns no slot yet, as it is
+        # then missing from CLUSTER SLOTS and clients cannot follow (redis-py issue 4015).
+        self.ask = ask
+        # start | copy | stream | paused | handed, and recovering: a source that restarted
+        # after it recorded "ending" cannot know yet whether the target took over.
+        self.state = "recovering" if ending else "start"
         self.streaming = False  # the slots' units go to the target (from BEGIN on)
         self.units: list[list[list[bytes]]] = []  # committed, not yet written
         self.sent = 0  # commands written in this attempt after BEGIN
@@ -110,9 +113,9 @@ class Export:
     def redirect(self, slot: int, write: bool) -> str | None:
         """The error line for a command on ``slot``, None to serve it here."""
         state = self.state
-        if state == "handed":
+        if state == "handed" and self.ask:
             return f"ASK {slot} {self.host}:{self.port}"
-        if state == "paused" and write:
+        if state == "recovering" or (write and (state == "paused" or state == "handed")):
             return TRYAGAIN
         return None
 
@@ -178,7 +181,9 @@ class Export:
             self.streaming = False
             self.units = []
             self._close()
-            if not self.node.ending(self.slots):
+            if self.node.ending(self.slots):
+                self.state = "recovering"  # END went out: the target may have completed
+            else:
                 self.state = "start"  # nothing was handed over: the source serves the slots
             await asyncio.sleep(0.5)
 
@@ -222,7 +227,7 @@ class Export:
             return
         if reply != b"+OK":
             raise ExportError(f"the target refused the slots: {reply.decode('utf-8', 'replace')}")
-        if self.state == "paused":  # restarted while ending, and the target did not complete
+        if self.state == "recovering":  # the target did not complete: the source serves again
             node.set_ending(self.slots, False)
         self.state = "copy"
         self.streaming = True
@@ -392,7 +397,7 @@ class Migrations:
             target = topo.node(target_id)
             if new and target is not None:
                 host, port = address(target)
-                job = Export(self, new, target_id, host, port, ending=self.ending(new))
+                job = Export(self, new, target_id, host, port, ending=self.ending(new), ask=bool(target.slots))
                 for s in new:
                     self.exports[s] = job
         for cid, imp in list(self.imports.items()):

@@ -5,6 +5,7 @@
     moonkv cluster up --primaries 3 --replicas 1 --dir D [--port-base 7000]
     moonkv cluster status (--etcd HOST:PORT[,...] | --dir D)
     moonkv cluster failover [--node ID] (--etcd HOST:PORT[,...] | --dir D)
+    moonkv cluster add-node / remove-node / rebalance (moonkv/cli/reshard.py)
 
 See docs/cluster.md ("Operations").
 """
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from moonkv.cli import reshard
 from moonkv.cluster.etcd import Keys, close_quietly, connect, parse_endpoints
 from moonkv.cluster.slots import SLOTS
 from moonkv.cluster.topology import PRIMARY, REPLICA, Node, Topology
@@ -87,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     fo.add_argument("--node", help="a replica to promote, or a primary to replace (default: every primary)")
     fo.add_argument("--timeout", type=int, default=5000, metavar="MS", help="FAILOVER's TIMEOUT")
     fo.set_defaults(run=_failover)
+
+    reshard.add_commands(sub, _etcd_options, _endpoints)
     return p
 
 

@@ -1,0 +1,116 @@
+"""`moonkv cluster add-node / rebalance / remove-node` against real etcd, a controller and
+nodes, with redis-py's RedisCluster writing throughout (docs/cluster.md "Operations")."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+
+from moonkv.cluster.slots import SLOTS, key_slot
+from moonkv.cluster.topology import Topology
+from tests.cluster.etcd_harness import Cluster, wait_until
+from tests.cluster.load import Writer
+from tests.helpers import RawClient
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def cli(cl: Cluster, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "moonkv", "cluster", *args, "--etcd", cl.etcd.endpoint,
+                          "--cluster", cl.name], capture_output=True, timeout=180)
+    assert out.returncode == 0, out.stderr.decode()
+    return out.stdout.decode()
+
+
+def slot_counts(top: Topology) -> dict[str, int]:
+    return {p.id: sum(hi - lo + 1 for lo, hi in p.slots) for p in top.primaries()}
+
+
+def check_acked(cl: Cluster, w: Writer) -> None:
+    """Every acknowledged write is on the primary the record gives its slot."""
+    top = cl.wait_pushed()
+    conns: dict[str, redis.Redis] = {}
+    try:
+        for key, val in w.acked.items():
+            owner = top.owner(key_slot(key))
+            assert owner is not None
+            r = conns.get(owner.id) or conns.setdefault(owner.id, redis.Redis(port=owner.port))
+            assert r.get(key) == val, (key, owner.port)
+        owner = top.owner(key_slot(b"{tag}"))
+        assert owner is not None
+        assert int(conns[owner.id].get(b"{tag}:count") or 0) == w.incrs
+    finally:
+        for r in conns.values():
+            r.close()
+
+
+def test_add_node_then_rebalance_under_load() -> None:
+    cl = Cluster(primaries=1, replicas=0, node_timeout=10000)  # no failover on a loaded machine
+    try:
+        first = next(iter(cl.nodes))
+        w = Writer(cl.nodes[first].port)
+        w.start()
+        try:
+            time.sleep(0.5)
+            h = cl._start_node()
+            c = RawClient(h.port)
+            new_id = c.call("CLUSTER", "MYID").split(b"\r\n")[1].decode()
+            c.close()
+            cl.nodes[new_id] = h
+            assert new_id in cli(cl, "add-node", f"127.0.0.1:{h.port}")
+            top = cl.wait_pushed()
+            assert slot_counts(top) == {first: SLOTS, new_id: 0}
+            out = cli(cl, "rebalance")
+            assert "8192 slot(s) moved" in out, (out, cl.record().to_json())
+            time.sleep(0.5)
+        finally:
+            w.stop_flag.set()
+            w.join(30)
+        assert not w.errors, w.trace
+        assert w.incrs > 0
+        top = cl.wait_pushed()
+        assert slot_counts(top) == {first: SLOTS // 2, new_id: SLOTS // 2}
+        assert not top.migrations
+        check_acked(cl, w)
+        # The source deleted what it handed over.
+        old = redis.Redis(port=cl.nodes[first].port)
+        try:
+            wait_until(lambda: all(top.owner(key_slot(k)).id == first  # type: ignore[union-attr]
+                                   for k in old.scan_iter(count=1000)), 20, "the moved keys to go")
+        finally:
+            old.close()
+    finally:
+        cl.close()
+
+
+def test_remove_node_moves_its_slots_away_first() -> None:
+    cl = Cluster(primaries=3, replicas=0, node_timeout=10000)
+    try:
+        ids = list(cl.nodes)
+        w = Writer(cl.nodes[ids[0]].port)
+        w.start()
+        try:
+            time.sleep(0.5)
+            out = cli(cl, "remove-node", ids[2][:10])
+            assert f"remove-node: {ids[2]} left the cluster" in out
+            time.sleep(0.3)
+        finally:
+            w.stop_flag.set()
+            w.join(30)
+        assert not w.errors, w.trace
+        top = cl.wait_pushed()
+        assert top.node(ids[2]) is None
+        counts = slot_counts(top)
+        assert sum(counts.values()) == SLOTS and abs(counts[ids[0]] - counts[ids[1]]) <= 1
+        check_acked(cl, w)
+        gone = redis.Redis(port=cl.nodes[ids[2]].port)
+        try:
+            wait_until(lambda: gone.dbsize() == 0, 20, "the removed node's keys to go")
+        finally:
+            gone.close()
+    finally:
+        cl.close()

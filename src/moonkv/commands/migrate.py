@@ -8,7 +8,7 @@ the controller reads MIGRATIONS to learn when a source handed a slot over
 from __future__ import annotations
 
 from moonkv.cluster._migrate import Migrations
-from moonkv.cluster.slots import parse_slot
+from moonkv.cluster.slots import SLOTS
 from moonkv.commands._util import parse_int
 from moonkv.commands.table import command
 from moonkv.engine import Client
@@ -31,11 +31,11 @@ def cluster_importslots(c: Client, argv: list[bytes]) -> object:
     mig = _migrations(c)
     verb = argv[2].lower()
     if verb == b"begin" and len(argv) >= 5:
-        slots = [parse_slot(a) for a in argv[4:]]
-        if None in slots:
+        slots = frozenset(parse_int(a, "Invalid or out of range slot") for a in argv[4:])
+        if not all(0 <= s < SLOTS for s in slots):
             raise RespError("Invalid or out of range slot")
         c.server.suppress_effect()  # the DELs it runs are the effects
-        return mig.begin(c, argv[3].decode("utf-8", "replace"), frozenset(s for s in slots if s is not None))
+        return mig.begin(c, argv[3].decode("utf-8", "replace"), slots)
     if verb == b"keys":
         c.server.suppress_effect()
         return mig.restore_keys(c, argv[3:])

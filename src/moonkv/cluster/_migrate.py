@@ -63,6 +63,7 @@ STATE_FILE: Final = "cluster-migrations.json"
 _BATCH: Final = 128  # keys per KEYS command and per DEL
 _SMALL_GAP: Final = 64 * 1024  # unacknowledged bytes under which the source pauses the slots
 _WINDOW: Final = 8 << 20  # unacknowledged bytes past which the copy waits for the target
+_BEHIND: Final = 64 << 20  # unacknowledged bytes past which the attempt gives up (memory bound)
 _FLUSH_VERBS: Final = frozenset({b"flushall", b"flushdb"})
 
 
@@ -146,6 +147,13 @@ class Export:
         if w is None:
             return
         data = _command(argv)
+        if self.unacked + len(data) > _BEHIND and not self.error:
+            # Writes on the slots outrun the target: drop this attempt rather than buffer
+            # without bound; the next one starts from BEGIN.
+            self.error = f"the target is more than {_BEHIND >> 20} MiB behind"
+            self.acked.set()
+            self._close()
+            return
         w.write(data)
         self.sent += 1
         self.unacked += len(data)
@@ -385,9 +393,12 @@ class Migrations:
                 out.setdefault(m.target, set()).add(m.slot)
         self.incoming = {m.slot for m in topo.migrations if m.target == me}
         gone: set[int] = set()
-        for slot, job in list(self.exports.items()):
-            if slot not in out.get(job.target, ()):
-                job.stop()
+        # A job whose slots are not all listed any more stops; the slots still listed get a
+        # new job below (it starts from BEGIN, which a complete target answers at once).
+        ended = {job for slot, job in self.exports.items() if slot not in out.get(job.target, ())}
+        for job in ended:
+            job.stop()
+            for slot in job.slots:
                 del self.exports[slot]
                 owner = topo.owner(slot)
                 if owner is None or owner.id != me:
@@ -551,6 +562,9 @@ class Migrations:
             self._run(spec, [b"DEL", *keys[i : i + _BATCH]])
             srv.end_unit()
             await asyncio.sleep(0)
+        p = srv.persistence
+        if p is not None and p.needs_flush():
+            p.flush()  # durable now, not at the next client's group commit
 
     # -- introspection ------------------------------------------------------------------------
 

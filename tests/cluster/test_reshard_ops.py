@@ -40,9 +40,9 @@ def check_acked(cl: Cluster, w: Writer) -> None:
             assert owner is not None
             r = conns.get(owner.id) or conns.setdefault(owner.id, redis.Redis(port=owner.port))
             assert r.get(key) == val, (key, owner.port)
-        owner = top.owner(key_slot(b"{tag}"))
+        owner = top.owner(key_slot(w.counter))
         assert owner is not None
-        assert int(conns[owner.id].get(b"{tag}:count") or 0) == w.incrs
+        assert int(conns[owner.id].get(w.counter) or 0) == w.incrs
     finally:
         for r in conns.values():
             r.close()
@@ -52,8 +52,9 @@ def test_add_node_then_rebalance_under_load() -> None:
     cl = Cluster(primaries=1, replicas=0, node_timeout=10000)  # no failover on a loaded machine
     try:
         first = next(iter(cl.nodes))
-        w = Writer(cl.nodes[first].port)
-        w.start()
+        writers = [Writer(cl.nodes[first].port), Writer(cl.nodes[first].port, use_asyncio=True, prefix=b"async")]
+        for w in writers:
+            w.start()
         try:
             time.sleep(0.5)
             h = cl._start_node()
@@ -68,14 +69,17 @@ def test_add_node_then_rebalance_under_load() -> None:
             assert "8192 slot(s) moved" in out, (out, cl.record().to_json())
             time.sleep(0.5)
         finally:
-            w.stop_flag.set()
-            w.join(30)
-        assert not w.errors, w.trace
-        assert w.incrs > 0
+            for w in writers:
+                w.stop_flag.set()
+                w.join(30)
+        for w in writers:
+            assert not w.errors, w.trace
+            assert w.incrs > 0
         top = cl.wait_pushed()
         assert slot_counts(top) == {first: SLOTS // 2, new_id: SLOTS // 2}
         assert not top.migrations
-        check_acked(cl, w)
+        for w in writers:
+            check_acked(cl, w)
         # The source deleted what it handed over.
         old = redis.Redis(port=cl.nodes[first].port)
         try:

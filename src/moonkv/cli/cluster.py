@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     fo.add_argument("--timeout", type=int, default=5000, metavar="MS", help="FAILOVER's TIMEOUT")
     fo.set_defaults(run=_failover)
 
-    reshard.add_commands(sub, _etcd_options, _endpoints)
+    reshard.add_commands(sub, _etcd_options, _node_options, _node_auth, _endpoints)
     return p
 
 

@@ -1,6 +1,6 @@
 """``moonkv cluster add-node / remove-node / rebalance``: the membership and the slots' spread.
 
-    moonkv cluster add-node HOST:PORT [--replica-of ID] (--etcd HOST:PORT[,...] | --dir D)
+    moonkv cluster add-node HOST:PORT [--replica-of ID] [--tls-port N] [node options] (--etcd HOST:PORT[,...] | --dir D)
     moonkv cluster remove-node ID (--etcd ... | --dir D)
     moonkv cluster rebalance (--etcd ... | --dir D)
 
@@ -23,15 +23,15 @@ from moonkv.controller._reshard import Move, add_node, drain, rebalance, remove_
 Endpoints = Callable[[argparse.Namespace], list[tuple[str, int]]]
 
 
-def add_commands(sub: Any, etcd_options: Callable[..., None], endpoints: Endpoints) -> None:
-    """Declare the three subcommands on ``moonkv cluster``'s parser."""
+def add_commands(sub: Any, etcd_options: Callable[..., None], node_options: Callable[[Any], None],
+                 node_auth: Callable[[argparse.Namespace], NodeAuth], endpoints: Endpoints) -> None:
+    """Declare the three subcommands on ``moonkv cluster``'s parser (its option helpers given)."""
     a = sub.add_parser("add-node", help="add a running node, as a primary without slots or a replica")
     a.add_argument("address", metavar="HOST:PORT")
     a.add_argument("--replica-of", metavar="ID", help="the primary it replicates (an id or its prefix)")
-    a.add_argument("--tls-port", type=int, default=0, help="the node's tls-port, if it has one")
-    a.add_argument("--user", help="ACL user for AUTH to the node")
-    a.add_argument("--password", "--auth", dest="password", help="password for AUTH to the node")
-    a.set_defaults(run=_add_node)
+    a.add_argument("--tls-port", type=int, default=0, help="the node's tls-port (with --tls, asked there)")
+    node_options(a)
+    a.set_defaults(run=_add_node, node_auth=node_auth)
     r = sub.add_parser("remove-node", help="move a primary's slots away, then drop the node")
     r.add_argument("node", metavar="ID", help="the node's id or a prefix of it")
     r.set_defaults(run=_remove_node)
@@ -61,7 +61,10 @@ async def _add_node(opts: argparse.Namespace) -> int:
     host, sep, port = opts.address.rpartition(":")
     if not sep or not host or not port.isdigit():
         raise ValueError(f"bad address '{opts.address}' (expected HOST:PORT)")
-    link = NodeLink(host, int(port), NodeAuth(opts.user, opts.password), timeout=5.0)
+    auth: NodeAuth = opts.node_auth(opts)
+    if auth.tls is not None and not opts.tls_port:
+        raise ValueError("--tls needs the node's --tls-port")
+    link = NodeLink(host, opts.tls_port if auth.tls is not None else int(port), auth, timeout=5.0)
     try:
         node_id = (await link.call("CLUSTER", "MYID")).decode()
     finally:

@@ -33,7 +33,8 @@ def test_tls_cluster_advertises_the_tls_ports(certs: Certs) -> None:
 def test_a_slot_moves_over_tls_with_auth(certs: Certs) -> None:
     """The source reaches the target's tls_port (tls-cluster) and authenticates with
     masterauth (docs/cluster.md "Resharding")."""
-    args = ("--cluster-enabled", "yes", "--tls-cluster", "yes", "--requirepass", "pw", "--masterauth", "pw")
+    args = ("--cluster-enabled", "yes", "--tls-cluster", "yes", "--requirepass", "pw", "--masterauth", "pw",
+            "--cluster-migration-ask", "yes")
     a, a_tls = start_tls_moonkv(certs, *args)
     with running(a):
         b, b_tls = start_tls_moonkv(certs, *args)

@@ -20,11 +20,13 @@ with ``tls-cluster``) and sends, in one ordered stream of pipelined internal com
    ending, and sends ``END`` with the number of commands it sent.  The target checks the
    count, records on disk that the slots are complete and answers; its log holds
    everything it applied before the reply leaves (group commit).
-4. The source has *handed over*: every command on those slots gets ``ASK target``, and
-   the target serves ``ASKING`` commands for them.  The controller reads ``handed`` in
-   ``CLUSTER MIGRATIONS``, commits the topology where the target owns the slots and pushes
-   it; then both nodes drop their state and the source deletes the slots' keys (as ``DEL``
-   units, so its log and its replicas follow).
+4. The source has *handed over*.  By default it keeps serving reads of those slots (the
+   target takes no write yet) and answers writes with ``TRYAGAIN`` until the commit; with
+   ``cluster-migration-ask yes`` (and a target that owns slots) every command on them gets
+   ``ASK target`` instead.  The target serves the slots from then on.  The controller sees
+   them complete in the target's ``CLUSTER MIGRATIONS``, commits the topology where the
+   target owns them and pushes it; then both nodes drop their state, the source answers
+   ``MOVED`` and deletes the slots' keys (as ``DEL`` units, so its log and replicas follow).
 
 Guarantees: before ``END`` the source has every write (a crash of either side, or a lost
 connection, restarts the migration from ``BEGIN``); after the target's ``END`` reply the
@@ -89,8 +91,8 @@ class Export:
         self.target = target  # the target's node id
         self.host = host
         self.port = port
-        # Whether handed-over slots get ASK: not when the target owns no slot yet, as it is
-        # then missing from CLUSTER SLOTS and clients cannot follow (redis-py issue 4015).
+        # Whether handed-over slots get ASK (cluster-migration-ask, and the target owns slots:
+        # one that owns none is missing from CLUSTER SLOTS and no client could follow).
         self.ask = ask
         # start | copy | stream | paused | handed, and recovering: a source that restarted
         # after it recorded "ending" cannot know yet whether the target took over.
@@ -408,7 +410,8 @@ class Migrations:
             target = topo.node(target_id)
             if new and target is not None:
                 host, port = address(target)
-                job = Export(self, new, target_id, host, port, ending=self.ending(new), ask=bool(target.slots))
+                ask = bool(self.server.config["cluster-migration-ask"] and target.slots)
+                job = Export(self, new, target_id, host, port, ending=self.ending(new), ask=ask)
                 for s in new:
                     self.exports[s] = job
         for cid, imp in list(self.imports.items()):
@@ -437,7 +440,8 @@ class Migrations:
         return None if job is None else job.redirect(slot, write)
 
     def importing(self, slot: int) -> bool:
-        """For routing: ``slot`` comes here and arrived whole (ASKING commands are served)."""
+        """For routing: ``slot`` comes here and arrived whole, so this node serves it (with or
+        without ASKING: the source serves no write on it any more)."""
         return slot in self.complete
 
     # -- the effects sink (source) -----------------------------------------------------------

@@ -16,8 +16,8 @@ like any command.  The rules are Redis 7.0's ``getNodeByQuery``:
   decides (docs/cluster.md "Resharding"): run here while the keys are copied,
   ``TRYAGAIN`` for writes during the pause, ``ASK`` to the target once handed over
   (moonkv keeps every key until then, so Redis's per-key test does not apply);
-* a slot migrating in: run here after ASKING once it arrived whole, ``MOVED`` to
-  the owner otherwise;
+* a slot migrating in: run here once it arrived whole (ASKING or not: the
+  source no longer writes it), ``MOVED`` to the owner before;
 * a replica serves reads of its primary's slots to READONLY connections;
   everything else is ``MOVED slot host:port`` of the owner.
 
@@ -116,7 +116,7 @@ class Router:
             write = write or any(spec.may_replicate for spec, _ in cmds)
             err = self.node.migrations.redirect(slot, write)
             return None if err is None else RespError(full=err)
-        if state == IMPORTING and c.asking and self.node.migrations.importing(slot):
+        if state == IMPORTING and self.node.migrations.importing(slot):
             return None
         if state == PRIMARYS and c.readonly and not write:
             return None

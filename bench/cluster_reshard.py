@@ -4,11 +4,12 @@
     .venv/bin/python bench/cluster_reshard.py [--runs 10] [--keys 2000] [--requests 200000]
 
 1. The pause. etcd, a controller and three primaries: A and B own the slots, C none. One slot
-   holding ``--keys`` keys (100-byte values) moves ``--runs`` times A → B → A ... (the target
-   owns slots: handed-over commands get ``ASK``) and ``--runs`` times A → C → A ... (C → A is
-   not counted: A owns slots; A → C is, the target owning nothing: writes wait for the
-   commit's ``MOVED``). Each move goes through the operator's path (``run_moves``: a version
-   with the migration, the source copies and hands over, the leading controller commits).
+   holding ``--keys`` keys (100-byte values) moves ``--runs`` times A → B (and back, not
+   counted) with the default ``cluster-migration-ask no`` (writes wait for the commit's
+   ``MOVED``), ``--runs`` times with ``yes`` on A (``ASK`` once handed over), and ``--runs``
+   times A → C, a target owning nothing. Each move goes through the operator's path
+   (``run_moves``: a version with the migration, the source copies and hands over, the
+   leading controller commits).
    A client writes ``SET`` to keys of that slot in a loop over one connection, following
    ``ASK``/``MOVED`` and retrying ``TRYAGAIN`` (8 times at once, then every millisecond). The *write
    pause* of a move is the longest time between a write's first ``TRYAGAIN`` and the next
@@ -147,38 +148,43 @@ def pause_runs(runs: int, keys: int) -> dict[str, object]:
         fill.close()
         writer = SlotWriter(a.port)
         wait_until(lambda: len(writer.acked) > 100, 20, "writes before the first move")
-        ask: list[float] = []
-        quiet: list[float] = []
-        for target, into in ((b_id, ask), (c_id, quiet)):
+        rows: dict[str, list[float]] = {"wait": [], "ask": [], "slotless": []}
+        for row, target in (("wait", b_id), ("ask", b_id), ("slotless", c_id)):
+            _call(a.port, "CONFIG", "SET", "cluster-migration-ask", "yes" if row == "ask" else "no")
             for _ in range(runs):
                 _moves(cl, [(slot, a.id, target)])
                 time.sleep(0.05)
-                into.append(writer.take_pause())
+                rows[row].append(writer.take_pause())
                 _moves(cl, [(slot, target, a.id)])
                 time.sleep(0.05)
-                writer.take_pause()  # back to A, which owns slots: not counted here
+                writer.take_pause()  # back to A (default directive on the target): not counted
         writer.stop()
         acked = dict(writer.acked)
         owner = cl.wait_pushed().owner(slot)
         assert owner is not None
         got = read_keys(owner.port, sorted(acked))
         lost = sum(1 for k, v in acked.items() if got.get(k) != v)
-        return {
-            "keys_in_slot": keys,
-            "ask_target_pause_s": [round(x, 4) for x in ask],
-            "ask_target_median_s": round(statistics.median(ask), 4),
-            "ask_target_max_s": round(max(ask), 4),
-            "slotless_target_pause_s": [round(x, 4) for x in quiet],
-            "slotless_target_median_s": round(statistics.median(quiet), 4),
-            "slotless_target_max_s": round(max(quiet), 4),
-            "writes_acknowledged": writer.writes,
-            "acknowledged_writes_lost": lost,
-            "unexpected_replies": [e.decode() for e in writer.errors[:5]],
-        }
+        result: dict[str, object] = {"keys_in_slot": keys}
+        for row, pauses in rows.items():
+            result[row] = {"pause_s": [round(x, 4) for x in pauses], "median_s": round(statistics.median(pauses), 4),
+                           "max_s": round(max(pauses), 4)}
+        result.update(writes_acknowledged=writer.writes, acknowledged_writes_lost=lost,
+                      unexpected_replies=[e.decode() for e in writer.errors[:5]])
+        return result
     finally:
         if writer is not None:
             writer.stop()
         cl.close()
+
+
+def _call(port: int, *args: str) -> None:
+    s = socket.create_connection(("127.0.0.1", port))
+    try:
+        s.sendall(encode_command(list(args)))
+        reply = _read_lines(s, 1)[0]
+        assert reply == b"+OK", reply
+    finally:
+        s.close()
 
 
 def _moves(cl: Cluster, moves: list[tuple[int, str, str]]) -> None:
@@ -228,11 +234,14 @@ def main() -> int:
     p = result["pause"]
     assert isinstance(p, dict)
     print(f"write pause per slot move ({opts.runs} runs each, {opts.keys} keys in the slot):")
-    print(f"  target owning slots (ASK):   median {p['ask_target_median_s'] * 1000:.1f} ms, "
-          f"max {p['ask_target_max_s'] * 1000:.1f} ms  {p['ask_target_pause_s']}")
-    print(f"  target owning none (MOVED): median {p['slotless_target_median_s'] * 1000:.1f} ms, "
-          f"max {p['slotless_target_max_s'] * 1000:.1f} ms  {p['slotless_target_pause_s']}")
-    print(f"  acknowledged writes: {p['writes_acknowledged']}, lost: {p['acknowledged_writes_lost']}", flush=True)
+    for row, what in (("wait", "target owning slots, default (TRYAGAIN until MOVED)"),
+                      ("ask", "target owning slots, cluster-migration-ask yes (ASK)"),
+                      ("slotless", "target owning none (TRYAGAIN until MOVED)")):
+        r = p[row]
+        assert isinstance(r, dict)
+        print(f"  {what}: median {r['median_s'] * 1000:.1f} ms, max {r['max_s'] * 1000:.1f} ms  {r['pause_s']}")
+    print(f"  acknowledged writes: {p['writes_acknowledged']}, lost: {p['acknowledged_writes_lost']}, "
+          f"unexpected replies: {p['unexpected_replies']}", flush=True)
     result["throughput"] = t = throughput(opts.rounds, opts.requests)
     print(f"redis-benchmark --cluster -P 16 -c 50: 1 primary {t['one_primary_rps']}, "
           f"2 primaries {t['two_primaries_rps']} (x{t['speedup']}), load {t['loadavg_at_end']}")

@@ -3,6 +3,7 @@ nodes, with redis-py's RedisCluster writing throughout (docs/cluster.md "Operati
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +18,8 @@ from tests.cluster.load import Writer
 from tests.helpers import RawClient
 
 pytestmark = pytest.mark.timeout(240)
+
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 
 
 def cli(cl: Cluster, *args: str) -> str:
@@ -78,6 +81,9 @@ def test_add_node_then_rebalance_under_load() -> None:
         top = cl.wait_pushed()
         assert slot_counts(top) == {first: SLOTS // 2, new_id: SLOTS // 2}
         assert not top.migrations
+        check = subprocess.run([REDIS_CLI, "--cluster", "check", f"127.0.0.1:{h.port}"], capture_output=True,
+                               timeout=60).stdout.decode()
+        assert "[OK] All 16384 slots covered." in check and "[ERR]" not in check, check
         for w in writers:
             check_acked(cl, w)
         # The source deleted what it handed over.

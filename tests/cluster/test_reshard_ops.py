@@ -128,3 +128,32 @@ def test_remove_node_moves_its_slots_away_first() -> None:
             gone_node.stop()
     finally:
         cl.close()
+
+
+def test_add_node_as_a_replica() -> None:
+    cl = Cluster(primaries=1, replicas=0, node_timeout=10000)
+    try:
+        primary = next(iter(cl.nodes))
+        p = redis.Redis(port=cl.nodes[primary].port)
+        p.set(b"before", b"1")
+        h = cl._start_node()
+        c = RawClient(h.port)
+        new_id = c.call("CLUSTER", "MYID").split(b"\r\n")[1].decode()
+        c.close()
+        cl.nodes[new_id] = h
+        assert f"is a replica of {primary}" in cli(cl, "add-node", f"127.0.0.1:{h.port}", "--replica-of", primary[:8])
+        top = cl.wait_pushed()
+        assert [n.id for n in top.replicas_of(primary)] == [new_id]
+        r = RawClient(h.port)
+        try:
+            assert r.call("READONLY") == b"+OK\r\n"  # a replica serves this connection's reads
+            wait_until(lambda: b"master_link_status:up" in r.call("INFO", "replication"), 30, "the replica's link")
+            p.set(b"after", b"2")
+            wait_until(lambda: r.call("GET", "after") == b"$1\r\n2\r\n", 30, "the write to arrive")
+            assert r.call("GET", "before") == b"$1\r\n1\r\n"
+        finally:
+            r.close()
+            p.close()
+        assert "already" in cli(cl, "add-node", f"127.0.0.1:{h.port}", "--replica-of", primary[:8])
+    finally:
+        cl.close()

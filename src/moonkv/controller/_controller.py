@@ -234,6 +234,8 @@ class Controller:
         if topology is None:
             return
         loop = asyncio.get_running_loop()
+        for gone in self._links.keys() - {n.id for n in topology.nodes}:  # removed nodes
+            self._links.pop(gone).close()
         for n in topology.nodes:
             if self._acked.get(n.id) != topology.version and n.id not in self._inflight:
                 self._inflight.add(n.id)

@@ -23,7 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from moonkv.cluster.etcd import Keys, close_quietly, connect, parse_endpoints
+try:
+    from moonkv.cluster.etcd import Keys, close_quietly, connect, parse_endpoints
+except ImportError as _e:  # aetcd is the cluster extra
+    raise SystemExit(f"moonkv cluster needs aetcd ({_e}); install it with: pip install 'moonkv[cluster]'") from None
 from moonkv.cluster.slots import SLOTS
 from moonkv.cluster.topology import PRIMARY, REPLICA, Node, Topology
 from moonkv.controller import (

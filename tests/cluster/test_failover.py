@@ -55,14 +55,18 @@ def test_primary_sigkill_replica_promoted_writes_resume_nothing_acknowledged_los
 
 
 def test_redis_py_cluster_client_keeps_working_across_failover() -> None:
+    from redis.backoff import ExponentialBackoff
     from redis.cluster import ClusterNode, RedisCluster
+    from redis.retry import Retry
 
     cluster = Cluster(primaries=2, replicas=1, controllers=1)
     rc = None
     try:
         ports = [h.port for h in cluster.nodes.values()]
+        # Retries that outlast a failover (docs/cluster.md): redis-py's default (3, with
+        # jitter) usually does too, but not always on a loaded machine.
         rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", p) for p in ports],
-                          socket_timeout=2)
+                          socket_timeout=2, retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), 20))
         for i in range(200):
             assert rc.set(f"key:{i}", i)
         victim = cluster.primary(0)

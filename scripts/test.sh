@@ -35,7 +35,7 @@ fi
 # package is installed; the tests start their own on free ports and never need those.
 
 . scripts/venv.sh
-moonkv_venv '.[test]'
+moonkv_venv '.[test,cluster]'
 export PATH="$ROOT/.venv/bin:$PATH"
 
 echo "== ruff"
@@ -51,7 +51,7 @@ mypy
 export MOONKV_FUZZ_SEED="${MOONKV_FUZZ_SEED:-fac9cd1d5a56}"
 echo "== pytest (pure Python, editable install in .venv)"
 MOONKV_EXPECT_BUILD=python pytest -q -p no:cacheprovider "$@"
-moonkv_wheel_venv '[test]'
+moonkv_wheel_venv '[test,cluster]'
 wheel_build=native
 case "${MOONKV_PURE_PYTHON:-0}" in 0|"") ;; *) wheel_build=python ;; esac
 echo "== pytest ($wheel_build build, the wheel installed in .venv-wheel)"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from moonkv.cluster.topology import Topology
-from moonkv.controller import NotLeader, TopologyStore
+from moonkv.controller import NotLeader, TopologyStore, promotion
 from tests.cluster.etcd_harness import Cluster, call, etcd_call, wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -74,6 +74,26 @@ def test_changes_compare_the_revision_and_the_leader_key() -> None:
         with pytest.raises(NotLeader):
             etcd_call(cluster.etcd.endpoint, deposed)
         assert cluster.record().version == 3
+
+        # A failover commits only while the failed primary's key is absent.
+        primary = cluster.primary()
+        (replica,) = cluster.replicas(primary)
+        key = keys.node(primary)
+
+        async def fail_over(c: Any) -> Any:
+            return await TopologyStore(c, keys).change(promotion(primary, replica, failed=True), absent=(key,))
+
+        async def put_key(c: Any) -> None:
+            await c.put(key, b"{}")
+
+        async def delete_key(c: Any) -> None:
+            await c.delete(key)
+
+        etcd_call(cluster.etcd.endpoint, put_key)  # the node registered again
+        assert etcd_call(cluster.etcd.endpoint, fail_over) is None
+        assert cluster.record().version == 3
+        etcd_call(cluster.etcd.endpoint, delete_key)
+        assert etcd_call(cluster.etcd.endpoint, fail_over).owner(0).id == replica
     finally:
         cluster.close()
 

@@ -55,14 +55,18 @@ def test_primary_sigkill_replica_promoted_writes_resume_nothing_acknowledged_los
 
 
 def test_redis_py_cluster_client_keeps_working_across_failover() -> None:
+    from redis.backoff import ExponentialBackoff
     from redis.cluster import ClusterNode, RedisCluster
+    from redis.retry import Retry
 
     cluster = Cluster(primaries=2, replicas=1, controllers=1)
     rc = None
     try:
         ports = [h.port for h in cluster.nodes.values()]
+        # Retries that outlast a failover (docs/cluster.md): redis-py's default (3, with
+        # jitter) usually does too, but not always on a loaded machine.
         rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", p) for p in ports],
-                          socket_timeout=2)
+                          socket_timeout=2, retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), 20))
         for i in range(200):
             assert rc.set(f"key:{i}", i)
         victim = cluster.primary(0)
@@ -71,15 +75,12 @@ def test_redis_py_cluster_client_keeps_working_across_failover() -> None:
         cluster.nodes[victim].proc.send_signal(signal.SIGKILL)
         cluster.nodes[victim].proc.wait()
         killed = time.monotonic()
-        done, gave_up = 0, []
-        while done < 200 and time.monotonic() - killed < 30:
-            try:
-                assert rc.set(f"after:{done}", done)
-                done += 1
-            except Exception as e:  # the client's own retries ran out during the outage
-                gave_up.append(f"{time.monotonic() - killed:.1f}s {type(e).__name__}")
-                time.sleep(0.2)
-        assert done == 200, gave_up
+        # redis-py's own retries (MOVED, CLUSTERDOWN, connection errors) cover the outage:
+        # no call raises while the replica is promoted.
+        for i in range(200):
+            assert rc.set(f"after:{i}", i)
+        assert time.monotonic() - killed < 30
+        assert cluster.record().owner(0).id != victim  # they went to the promoted replica
         # The same client object, no rebuild: it found the new primary by itself.
         assert rc.get("after:199") == b"199"
         assert [rc.get(f"key:{i}") for i in range(200)] == [str(i).encode() for i in range(200)]

@@ -113,3 +113,18 @@ def test_sigstopped_primary_is_replaced_and_stays_fenced_when_it_wakes() -> None
         assert _set(cluster.nodes[new].port) == b"+OK\r\n"
     finally:
         cluster.close()
+
+
+def test_with_the_controller_away_a_restarted_primary_serving_the_current_version_writes() -> None:
+    cluster = Cluster(primaries=1, replicas=1, controllers=1)
+    try:
+        for proc in cluster.controllers:
+            proc.kill()
+            proc.wait()
+        primary = cluster.primary()
+        version = cluster.record().version
+        cluster.restart_node(primary)  # registers anew: fenced until it knows it is current
+        wait_until(lambda: _set(cluster.nodes[primary].port) == b"+OK\r\n", 10, "writes without a controller")
+        assert cluster.record().version == version and cluster.primary() == primary
+    finally:
+        cluster.close()

@@ -98,3 +98,16 @@ def _children(pid: int) -> list[int]:
 
 def _first_id(port: int) -> str:
     return call(port, "CLUSTER", "MYID").split(b"\r\n")[1].decode()
+
+
+def test_cluster_cli_bad_input_gets_a_clear_error() -> None:
+    cases = [
+        (("status", "--etcd", "bad"), "bad etcd endpoint 'bad' (expected host:port)"),
+        (("status",), "give --etcd HOST:PORT or --dir D"),
+        (("status", "--etcd", f"127.0.0.1:{free_port()}"), "no etcd endpoint answered"),
+        (("up", "--primaries", "0", "--dir", tempfile.gettempdir()), "--primaries must be at least 1"),
+    ]
+    for args, message in cases:
+        done = _moonkv(*args)
+        assert done.returncode == 1 and message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr

@@ -24,8 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+try:
+    from moonkv.cluster.etcd import Keys, close_quietly, connect, parse_endpoints
+except ImportError as _e:  # aetcd is the cluster extra
+    raise SystemExit(f"moonkv cluster needs aetcd ({_e}); install it with: pip install 'moonkv[cluster]'") from None
 from moonkv.cli import reshard
-from moonkv.cluster.etcd import Keys, close_quietly, connect, parse_endpoints
 from moonkv.cluster.slots import SLOTS
 from moonkv.cluster.topology import PRIMARY, REPLICA, Node, Topology
 from moonkv.controller import (

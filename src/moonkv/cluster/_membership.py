@@ -9,9 +9,11 @@ The node keeps ``/moonkv/<name>/nodes/<id>`` under an etcd lease whose time to l
   promotes a replacement only once the key is gone, so the old primary stops writing
   before the new one starts.
 - A lease etcd no longer has (expired, or this process is new) means a replacement may
-  have been promoted meanwhile: the node registers again under a new lease and stays
-  fenced until the controller pushed it a topology (:meth:`Membership.topology_pushed`,
-  called by CLUSTER SETTOPOLOGY), which tells it what it is now.
+  have been promoted meanwhile: the node registers again under a new lease, then reads
+  the record's version in etcd, and stays fenced until it serves that version or a newer
+  one (at once when it has it already; otherwise the controller's push brings it,
+  :meth:`Membership.topology_pushed`). The controller's failover transaction requires the
+  node's key to be absent, so no failover commits after the registration the read follows.
 
 Everything runs on the node's event loop through aetcd's asyncio client; a refresh that
 hangs is abandoned after a quarter of the timeout, and the fence is a timer, so nothing on
@@ -52,6 +54,7 @@ class Membership:
         timeout_ms: int,
         registration: Callable[[], dict[str, Any]],
         fence: Callable[[bool], None],
+        version: Callable[[], int],
         username: str | None = None,
         password: str | None = None,
     ) -> None:
@@ -61,6 +64,9 @@ class Membership:
         self.timeout = timeout_ms / 1000.0
         self.registration = registration
         self._fence_cb = fence
+        self.version = version  # the topology version the node serves
+        # The record's version in etcd read after the last registration (unknown: inf).
+        self.needed_version = math.inf
         self.username = username
         self.password = password
         self.fenced = True
@@ -102,8 +108,9 @@ class Membership:
             await close_quietly(client)
 
     def topology_pushed(self) -> None:
-        """The controller pushed a topology: a node that registered anew knows its role."""
-        if self.awaiting_push and self.lease_id is not None:
+        """The node applied a pushed topology: once it serves the version etcd had after
+        it registered, it knows its role."""
+        if self.awaiting_push and self.version() >= self.needed_version:
             self.awaiting_push = False
             self._set_fence()
         if self._task is not None and self.registration() != self._registered_as:
@@ -160,6 +167,8 @@ class Membership:
     async def _register(self) -> None:
         client = self._client
         ttl = max(1, math.ceil(self.timeout))
+        self.awaiting_push = True
+        self.needed_version = math.inf
         sent = time.monotonic()
         lease = await asyncio.wait_for(client.lease(ttl), self.timeout / 4)
         value = self.registration()
@@ -169,8 +178,12 @@ class Membership:
         )
         self.lease_id = lease.id
         self._registered_as = value
-        self.awaiting_push = True
-        log.info("cluster: registered in etcd under lease %x (ttl %ss)", lease.id, lease.ttl)
+        got = await asyncio.wait_for(client.get(self.keys.topology), self.timeout / 4)
+        # A record that does not parse raises: the node stays fenced and tries again.
+        self.needed_version = int(json.loads(got.value)["version"]) if got is not None else 0
+        log.info("cluster: registered in etcd under lease %x (ttl %ss); topology version there: %d",
+                 lease.id, lease.ttl, self.needed_version)
+        self.topology_pushed()  # it may serve that version already
         self._refreshed(sent)
 
     async def _refresh(self) -> None:
@@ -224,6 +237,7 @@ def join(node: ClusterNode, loop: asyncio.AbstractEventLoop) -> Membership:
         timeout_ms=cfg["cluster-node-timeout"],
         registration=registration,
         fence=node.set_fenced,
+        version=lambda: node.version,
     )
     node.on_push = membership.topology_pushed
     membership.start(loop)

@@ -15,7 +15,7 @@ from typing import Any
 import aetcd
 
 
-class EtcdUnavailable(Exception):
+class EtcdUnavailable(ConnectionError):
     """No endpoint answered."""
 
 

@@ -181,14 +181,14 @@ class Controller:
 
     # -- changing the topology ---------------------------------------------------
 
-    async def change(self, mutate: Mutation) -> Topology | None:
+    async def change(self, mutate: Mutation, *, absent: tuple[bytes, ...] = ()) -> Topology | None:
         """THE topology change of a leading controller: etcd transaction (see
         :meth:`TopologyStore.change`), then the new version goes to every node."""
         store = self.store
         if store is None:
             raise NotLeader("this controller does not lead")
         async with self._lock:
-            new = await store.change(mutate)
+            new = await store.change(mutate, absent=absent)
             if new is not None:
                 log.info("controller: topology version %d committed", new.version)
                 if self.topology is None or new.version > self.topology.version:
@@ -205,7 +205,9 @@ class Controller:
         candidates = [r for r in topology.replicas_of(primary_id) if not r.failed and r.id in self.alive]
         best = await self._most_advanced(candidates)
         log.warning("controller: primary %s is gone; promoting %s", primary_id, best or "nobody")
-        return await self.change(promotion(primary_id, best, failed=True))
+        # Only while its lease is gone: a primary that registered again meanwhile (and may
+        # take writes once it serves the current version) keeps its slots.
+        return await self.change(promotion(primary_id, best, failed=True), absent=(self.keys.node(primary_id),))
 
     async def _most_advanced(self, replicas: list[Node]) -> str | None:
         async def offset(n: Node) -> tuple[int, str]:
@@ -237,6 +239,8 @@ class Controller:
         if topology is None:
             return
         loop = asyncio.get_running_loop()
+        for gone in self._links.keys() - {n.id for n in topology.nodes}:  # removed nodes
+            self._links.pop(gone).close()
         for n in topology.nodes:
             if self._acked.get(n.id) != topology.version and n.id not in self._inflight:
                 self._inflight.add(n.id)

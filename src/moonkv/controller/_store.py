@@ -43,10 +43,14 @@ class TopologyStore:
             return None, 0
         return Topology.from_json(got.value), int(got.mod_revision)
 
-    async def change(self, mutate: Mutation, *, attempts: int = 20) -> Topology | None:
+    async def change(
+        self, mutate: Mutation, *, absent: tuple[bytes, ...] = (), attempts: int = 20
+    ) -> Topology | None:
         """Applies ``mutate`` to the current record; returns the committed record, or
-        None when ``mutate`` asked for no change. Raises TopologyError for a result that
-        does not validate, NotLeader, or RuntimeError after ``attempts`` conflicts."""
+        None when ``mutate`` asked for no change or a key of ``absent`` exists (the
+        transaction requires them absent: a failover requires the failed node's
+        ``nodes/<id>`` to be). Raises TopologyError for a result that does not validate,
+        NotLeader, or RuntimeError after ``attempts`` conflicts."""
         for _ in range(attempts):
             current, revision = await self.read()
             before = current.to_dict() if current is not None else None
@@ -55,27 +59,32 @@ class TopologyStore:
                 return None
             after["version"] = (current.version if current is not None else 0) + 1
             new = Topology.from_dict(after)
-            if await self._put(new, revision):
+            outcome = await self._put(new, revision, absent)
+            if outcome == "committed":
                 return new
+            if outcome == "present":
+                return None
         raise RuntimeError(f"the topology changed under {attempts} attempts in a row; giving up")
 
-    async def _put(self, new: Topology, revision: int) -> bool:
+    async def _put(self, new: Topology, revision: int, absent: tuple[bytes, ...]) -> str:
+        """"committed", "present" (a key of ``absent`` exists) or "conflict"."""
         tx = self.client.transactions
         compare = [tx.mod(self.keys.topology) == revision]
+        compare += [tx.create(key) == 0 for key in absent]
         if self.leader_token is not None:
             compare.append(tx.value(self.keys.leader) == self.leader_token)
         ok, responses = await self.client.transaction(
             compare=compare,
             success=[tx.put(self.keys.topology, new.to_json())],
-            failure=[tx.get(self.keys.leader)],
+            failure=[tx.get(self.keys.leader), *(tx.get(key) for key in absent)],
         )
         if ok:
-            return True
-        if self.leader_token is not None:
-            leader = responses[0] if responses else []  # [(value, meta)] or [] when absent
-            if not leader or leader[0][0] != self.leader_token:
-                raise NotLeader("this controller no longer leads")
-        return False
+            return "committed"
+        # Each get answers [(value, meta)], or [] for a missing key.
+        leader, present = responses[0], responses[1:]
+        if self.leader_token is not None and (not leader or leader[0][0] != self.leader_token):
+            raise NotLeader("this controller no longer leads")
+        return "present" if any(present) else "conflict"
 
 
 def node_registration(value: bytes) -> dict[str, Any]:

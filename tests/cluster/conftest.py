@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import hiredis
 import pytest
 
 from tests.helpers import RawClient, ServerHandle, start_moonkv, start_redis
@@ -42,6 +43,27 @@ def call(port: int, *args: bytes | str | int) -> bytes:
         return c.call(*args)
     finally:
         c.close()
+
+
+def migrations(port: int) -> list[list[object]]:
+    """CLUSTER MIGRATIONS of one node, bulk strings decoded (docs/cluster.md "Resharding")."""
+    reader = hiredis.Reader()
+    reader.feed(call(port, "CLUSTER", "MIGRATIONS"))
+    rows = reader.gets()
+    return [[x.decode() if isinstance(x, bytes) else x for x in row] for row in rows]
+
+
+def wait_handed(port: int, slots: Sequence[int], timeout: float = 60.0) -> list[list[object]]:
+    """Wait until the source on ``port`` handed ``slots`` over; their CLUSTER MIGRATIONS rows."""
+    want = set(slots)
+    deadline = time.monotonic() + timeout
+    rows: list[list[object]] = []
+    while time.monotonic() < deadline:
+        rows = [r for r in migrations(port) if r[1] == "export" and r[0] in want]
+        if len(rows) == len(want) and all(r[3] == "handed" for r in rows):
+            return rows
+        time.sleep(0.02)
+    raise AssertionError(f"slots not handed over in time: {rows[:5]}")
 
 
 def node_id(port: int) -> str:

@@ -12,7 +12,7 @@ import redis.asyncio
 from redis.cluster import RedisCluster
 
 from moonkv.cluster.slots import key_slot
-from tests.cluster.conftest import LocalCluster, call
+from tests.cluster.conftest import LocalCluster, call, wait_handed
 from tests.helpers import RawClient
 
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
@@ -96,8 +96,10 @@ def test_redis_cli_follows_moved_and_ask(cluster3: LocalCluster) -> None:
     slot = key_slot(b"{b}")
     base = cluster3.topology
     try:
+        assert call(p0, "CONFIG", "SET", "cluster-migration-ask", "yes") == b"+OK\r\n"
         cluster3.push(dict(base, version=base["version"] + 1,
                            migrations=[{"slot": slot, "from": cluster3.ids[0], "to": cluster3.ids[1]}]))
+        wait_handed(p0, [slot])  # moved, not yet committed: the source answers ASK
         assert _cli(p0, "GET", "{b}absent").strip() == f"ASK {slot} 127.0.0.1:{p1}"
         assert _cli(p0, "-c", "SET", "{b}absent", "moved-in").strip() == "OK"  # ASKING + SET on node 1
         c = RawClient(p1)
@@ -105,6 +107,7 @@ def test_redis_cli_follows_moved_and_ask(cluster3: LocalCluster) -> None:
         assert c.call("GET", "{b}absent") == b"$8\r\nmoved-in\r\n"
         c.close()
     finally:
+        call(p0, "CONFIG", "SET", "cluster-migration-ask", "no")
         cluster3.push(cluster3.initial(version=cluster3.topology["version"] + 1))
         for h in cluster3.nodes:
             call(h.port, "FLUSHALL")

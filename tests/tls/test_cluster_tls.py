@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import time
+
+from moonkv.cluster.slots import key_slot
 from tests.cluster.conftest import call, node_id, set_topology, topology
-from tests.helpers import running
+from tests.helpers import RawClient, running
 from tests.tls.conftest import Certs, start_tls_moonkv
 
 
@@ -24,3 +28,37 @@ def test_tls_cluster_advertises_the_tls_ports(certs: Certs) -> None:
         assert call(h.port, "CONFIG", "SET", "tls-cluster", "no") == b"+OK\r\n"
         assert call(h.port, "GET", "foo") == b"-MOVED 12182 127.0.0.1:7002\r\n"
         assert b":7444\r\n" not in call(h.port, "CLUSTER", "SLOTS")
+
+
+def test_a_slot_moves_over_tls_with_auth(certs: Certs) -> None:
+    """The source reaches the target's tls_port (tls-cluster) and authenticates with
+    masterauth (docs/cluster.md "Resharding")."""
+    args = ("--cluster-enabled", "yes", "--tls-cluster", "yes", "--requirepass", "pw", "--masterauth", "pw",
+            "--cluster-migration-ask", "yes")
+    a, a_tls = start_tls_moonkv(certs, *args)
+    with running(a):
+        b, b_tls = start_tls_moonkv(certs, *args)
+        with running(b):
+            ca, cb = RawClient(a.port), RawClient(b.port)
+            try:
+                for c in (ca, cb):
+                    assert c.call("AUTH", "pw") == b"+OK\r\n"
+                ids = [c.call("CLUSTER", "MYID").split(b"\r\n")[1].decode() for c in (ca, cb)]
+                slot = key_slot(b"{k}")
+                top = topology(1, [(ids[0], a.port, [(0, 16382)]), (ids[1], b.port, [(16383, 16383)])])
+                top["nodes"][0]["tls_port"], top["nodes"][1]["tls_port"] = a_tls, b_tls
+                for version, migrations in ((1, []), (2, [{"slot": slot, "from": ids[0], "to": ids[1]}])):
+                    if version == 2:
+                        assert ca.call("SET", "{k}:x", "over tls") == b"+OK\r\n"
+                    top = dict(top, version=version, migrations=migrations)
+                    for c in (cb, ca):
+                        assert c.call("CLUSTER", "SETTOPOLOGY", version, json.dumps(top)) == b"+OK\r\n"
+                deadline = time.monotonic() + 30
+                while ca.call("GET", "{k}:x") != b"-ASK %d 127.0.0.1:%d\r\n" % (slot, b_tls):
+                    assert time.monotonic() < deadline, ca.call("CLUSTER", "MIGRATIONS")
+                    time.sleep(0.02)
+                assert cb.call("ASKING") == b"+OK\r\n"
+                assert cb.call("GET", "{k}:x") == b"$8\r\nover tls\r\n"
+            finally:
+                ca.close()
+                cb.close()

@@ -5,6 +5,7 @@
     moonkv cluster up --primaries 3 --replicas 1 --dir D [--port-base 7000]
     moonkv cluster status (--etcd HOST:PORT[,...] | --dir D)
     moonkv cluster failover [--node ID] (--etcd HOST:PORT[,...] | --dir D)
+    moonkv cluster add-node / remove-node / rebalance (moonkv/cli/reshard.py)
 
 See docs/cluster.md ("Operations").
 """
@@ -27,6 +28,7 @@ try:
     from moonkv.cluster.etcd import Keys, close_quietly, connect, parse_endpoints
 except ImportError as _e:  # aetcd is the cluster extra
     raise SystemExit(f"moonkv cluster needs aetcd ({_e}); install it with: pip install 'moonkv[cluster]'") from None
+from moonkv.cli import reshard
 from moonkv.cluster.slots import SLOTS
 from moonkv.cluster.topology import PRIMARY, REPLICA, Node, Topology
 from moonkv.controller import (
@@ -90,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     fo.add_argument("--node", help="a replica to promote, or a primary to replace (default: every primary)")
     fo.add_argument("--timeout", type=int, default=5000, metavar="MS", help="FAILOVER's TIMEOUT")
     fo.set_defaults(run=_failover)
+
+    reshard.add_commands(sub, _etcd_options, _node_options, _node_auth, _endpoints)
     return p
 
 

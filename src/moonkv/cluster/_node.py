@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable
 from typing import Any, Final
 
+from moonkv.cluster._migrate import Migrations
 from moonkv.cluster._routing import (
     ELSEWHERE,
     IMPORTING,
@@ -52,6 +53,7 @@ class ClusterNode:
         self.myid = self._load()
         if self.topology is not None:
             self._build_routes(self.topology)
+        self.migrations = Migrations(server, directory, self.myid)  # resharding (cluster/_migrate.py)
         db = server.ks.dbs[0]  # cluster mode has one database
         db.slot_keys = SlotKeys()
         db.slot_keys.rebuild(db.data)
@@ -171,7 +173,10 @@ class ClusterNode:
     # -- roles -------------------------------------------------------------------
 
     def apply_role(self) -> None:
-        """Make the replication role match the topology (the listener calls it at start too)."""
+        """Make the replication role and the slot migrations match the topology (the listener
+        calls it at start too)."""
+        if self.topology is not None:
+            self.migrations.follow(self.topology, self.address)
         me = self.me
         repl = self.server.replication
         if me is None or repl is None or repl.loop is None:

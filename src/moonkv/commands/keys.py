@@ -540,13 +540,11 @@ def object_refcount(c: Client, argv: list[bytes]) -> object:
     return 1
 
 
-@command("debug|object", 3, "admin noscript loading stale", group="server",
-         summary="Returns low-level information about a key's value.")
-def debug_object(c: Client, argv: list[bytes]) -> object:
-    """Redis's fields with moonkv's figures: the value's address, its encoding, the size of
-    its serialized state, the access clock (0 without one, as OBJECT IDLETIME) and, for a
-    list, its chunks."""
-    v = c.db.data.get(argv[2])  # as Redis: the table itself, a key past its TTL included
+def describe_value(c: Client, key: bytes) -> str:
+    """DEBUG OBJECT's line (commands/server.py): Redis's fields with moonkv's figures: the
+    value's address, its encoding, the size of its serialized state, the access clock (0
+    without one, as OBJECT IDLETIME) and, for a list, its chunks."""
+    v = c.db.data.get(key)  # as Redis: the table itself, a key past its TTL included
     if v is None:
         raise RespError("no such key")
     if type(v) is bytes:
@@ -559,7 +557,7 @@ def debug_object(c: Client, argv: list[bytes]) -> object:
         refcount = 1
     now_ms = c.db.ks.now_ms()
     t = c.db.tracker
-    idle = t.idle_ms(argv[2], now_ms) // 1000 if t is not None and not _lfu(c) else 0
+    idle = t.idle_ms(key, now_ms) // 1000 if t is not None and not _lfu(c) else 0
     line = (f"Value at:{id(v):#x} refcount:{refcount} encoding:{enc.decode()} "
             f"serializedlength:{len(encode_value(v))} lru:{(now_ms // 1000 - idle) & 0xFFFFFF} "
             f"lru_seconds_idle:{idle}")

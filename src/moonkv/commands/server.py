@@ -10,6 +10,7 @@ from typing import Final
 
 from moonkv import REDIS_VERSION, __version__, native
 from moonkv.commands._util import glob_match, parse_int
+from moonkv.commands.keys import describe_value
 from moonkv.commands.table import all_commands, command, container
 from moonkv.engine import NO_REPLY, Client, Server, enabled_for
 from moonkv.errors import RespError, syntax_error
@@ -561,6 +562,12 @@ def debug_error(c: Client, argv: list[bytes]) -> object:
     # The text as it is (its own prefix included), newlines blanked; as Redis, it is
     # sent as raw protocol and not counted as an error reply.
     return RawReply(b"-" + argv[2].replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n")
+
+
+@command("debug|object", 3, "admin noscript loading stale", group=_S,
+         summary="Returns low-level information about a key's value.")
+def debug_object(c: Client, argv: list[bytes]) -> object:
+    return describe_value(c, argv[2])
 
 
 @command("debug|sleep", 3, "admin noscript loading stale", group=_S, summary="Blocks the server for a time.")

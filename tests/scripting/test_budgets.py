@@ -266,8 +266,11 @@ def test_shutdown_nosave_ends_a_script_stuck_in_c() -> None:
 SLOW = b"local t = redis.call('TIME') local s = t[1] * 1e6 + t[2] local n = 0 " \
        b"while true do n = n + 1 if n % 1000 == 0 then local u = redis.call('TIME') " \
        b"if u[1] * 1e6 + u[2] - s > 400000 then return n end end end"
-# One long C call (about a second): the watchdog thread, not the count hook, declares it busy.
-IN_C = b"return string.rep('a', 10000):find('a*b')"
+# One long C call: the watchdog thread, not the count hook, declares it busy, which takes up
+# to ~350 ms (its 250 ms poll and 100 ms of grace), so the call must last longer than that
+# on a fast machine (10,000 'a's took 0.17 s: the PING was answered after the script) and
+# not too long on a loaded one (30,000 took 8 s): 20,000 take about 0.7 s unloaded.
+IN_C = b"return string.rep('a', 20000):find('a*b')"
 PING = b"*1\r\n$4\r\nPING\r\n"
 
 

@@ -237,7 +237,9 @@ def main() -> None:
         child(args.child, args.requests, settings)  # type: ignore[arg-type]
         return
     from moonkv import native
+    from moonkv.commands import load
 
+    load()  # the command table first, as the server fills it before it reports its build
     names = [s.strip() for s in args.only.split(",")] if args.only else list(SCENARIOS)
     print(f"build {native.build_kind()}, {args.requests} reads, settings {args.set or 'default'}")
     n = args.requests

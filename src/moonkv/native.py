@@ -51,8 +51,11 @@ MODULES = (
     "moonkv.protocol._encoder",
     "moonkv.protocol._parser",
     "moonkv.protocol._types",
+    "moonkv.pubsub._hub",
     "moonkv.scripting._engine",
+    "moonkv.scripting._stats",
     "moonkv.server._connection",
+    "moonkv.tracking._tracker",
 )
 
 

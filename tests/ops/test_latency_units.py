@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from moonkv.monitoring import LatencyMonitor, cumulative_usec, percentile_usec, record
+from moonkv.monitoring import LatencyMonitor, cumulative_usec, percentile_usec, record, total
 
 
 def test_graph_draws_two_samples_as_redis_does() -> None:
@@ -44,3 +44,18 @@ def test_histogram_percentiles_within_a_bucket() -> None:
     assert list(cdf) == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
     assert cdf[1024] == 1000
     assert sorted(cdf.values()) == list(cdf.values())
+
+
+def test_histogram_counts_past_the_small_int_carry() -> None:
+    # A bucket's count carries into a second counter every 256 samples (_histogram's doc).
+    h: list[int] = []
+    for _ in range(1000):
+        record(h, 5000)
+    for _ in range(300):
+        record(h, 2_000_000)
+    record(h, 7)
+    assert total(h) == 1301
+    assert cumulative_usec(h) == {1: 1, 8: 1001, 2048: 1301}
+    p50, p99 = percentile_usec(h, [50.0, 99.0])
+    assert 5.0 <= p50 <= 5.0 * 1.0625
+    assert 2000.0 <= p99 <= 2000.0 * 1.0625

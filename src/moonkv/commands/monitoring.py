@@ -7,7 +7,7 @@ from typing import Final
 from moonkv.commands.table import CommandSpec, all_commands, command, container, lookup
 from moonkv.engine import Client
 from moonkv.errors import RespError
-from moonkv.monitoring import cumulative_usec
+from moonkv.monitoring import cumulative_usec, total
 from moonkv.protocol import Verbatim
 
 _S: Final = "server"
@@ -112,7 +112,7 @@ def latency_doctor(c: Client, argv: list[bytes]) -> object:
 
 def _cdf(spec: CommandSpec) -> dict[bytes, object]:
     h = spec.latency
-    return {b"calls": sum(h), b"histogram_usec": cumulative_usec(h)}
+    return {b"calls": total(h), b"histogram_usec": cumulative_usec(h)}
 
 
 @command("latency|histogram", -2, _LATENCY, group=_S, since="7.0.0",

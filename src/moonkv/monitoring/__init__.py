@@ -8,7 +8,7 @@ package imports nothing of moonkv's but the errors module, so the engine (and
 the commands that show the figures) can use it.
 """
 
-from moonkv.monitoring._histogram import cumulative_usec, percentile_usec, record
+from moonkv.monitoring._histogram import cumulative_usec, percentile_usec, record, total
 from moonkv.monitoring._latency import LatencyMonitor
 from moonkv.monitoring._slowlog import REDACT, SlowLog, SlowLogEntry, redact_migrate
 
@@ -21,4 +21,5 @@ __all__ = [
     "percentile_usec",
     "record",
     "redact_migrate",
+    "total",
 ]

@@ -628,7 +628,7 @@ class ScriptEngine:
         del ks.ready[mark_ready:]
         del ks.expired_effects[mark_expired:]
         rt.tight = True  # the failure's text (below) takes heap, too: the next run checks
-        if r[1] == b"not enough memory" or run.kill_message == OOM_MSG:
+        if outcome == MEMORY_BUDGET:  # (not run.kill_message here: see _stopped_by)
             rt.recover_memory()
             limit = self.config["lua-memory-limit"]
             msg = (

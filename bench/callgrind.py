@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""CPU instructions per request, counted by valgrind's callgrind: independent of the load.
+
+    .venv-wheel/bin/python bench/callgrind.py [--only NAME,...] [--requests N] [--set NAME=VALUE ...]
+
+Each scenario runs in process: the engine built as the server builds it (``assemble``, no
+data directory), a connection with a transport that keeps nothing, and the requests fed to
+``Connection.data_received`` followed by the iteration's flush, as the event loop calls
+them.  What is left out is only the event loop and the system calls.  Each scenario runs
+twice under callgrind, with N and 2N requests after the same set-up and warm-up; the
+difference of the two totals over N is the count per request (the set-up, the interpreter's
+start and the warm-up cancel out).  ``PYTHONHASHSEED=0``; the slow log's threshold is
+raised so that valgrind's slowness logs nothing (a real run logs nothing either).  Repeated
+runs agree within a few instructions per request.  A pipelined scenario sends 16 commands per read and reports per
+command; PUBLISH reports per delivered message too.  ``--set`` changes the configuration
+(``--set latency-tracking=no``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from run import SCRIPTS as RUN_SCRIPTS  # noqa: E402  (bench/run.py: the scripts the benchmarks run)
+from run import sha1  # noqa: E402
+
+SCRIPTS = {**RUN_SCRIPTS, "one": "return 1"}
+
+# name -> (requests per read, set-up, the reads: one is fed per request, cycling)
+Scenario = tuple[int, Callable[["Harness"], None], Callable[["Harness"], list[bytes]]]
+
+
+def resp(*args: bytes | str | int) -> bytes:
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        v = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(v), v))
+    return b"".join(out)
+
+
+class Transport:
+    """What a Connection needs of an asyncio transport; it keeps only the last write."""
+
+    def __init__(self) -> None:
+        self.last = b""
+
+    def write(self, data: bytes) -> None:
+        self.last = data
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def set_write_buffer_limits(self, high: int, low: int) -> None:
+        pass
+
+    def get_extra_info(self, name: str) -> Any:
+        return ("127.0.0.1", 40000) if name in ("peername", "sockname") else None
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return False
+
+
+class Harness:
+    def __init__(self, settings: list[tuple[str, str]]) -> None:
+        from moonkv.engine import Config
+        from moonkv.server import ServerProcess, assemble
+
+        config = Config()
+        # Under valgrind a command runs ~50x slower and the shared machine deschedules it:
+        # the default 10 ms slow-log threshold would log commands a real run never logs.
+        # 100 s keeps the threshold test and logs nothing.
+        base = [("save", ""), ("appendonly", "no"), ("slowlog-log-slower-than", "100000000")]
+        for name, value in [*base, *settings]:
+            config.load(name, value)
+        self.server = assemble(config, with_persistence=False)
+        self.proc = ServerProcess(self.server)
+        self.conn = self.connect()
+
+    def connect(self) -> Any:
+        from moonkv.server._connection import Connection
+
+        conn = Connection(self.proc)
+        conn.connection_made(Transport())  # type: ignore[arg-type]
+        return conn
+
+    def send(self, data: bytes, conn: Any = None) -> None:
+        (conn or self.conn).data_received(data)
+        self.proc.outbox.flush()
+
+    def mset(self, keys: int, value: bytes = b"v") -> None:
+        for start in range(0, keys, 1000):
+            args: list[bytes | str | int] = ["MSET"]
+            for i in range(start, min(keys, start + 1000)):
+                args += [b"key:%d" % i, value]
+            self.send(resp(*args))
+
+
+def keys_reads(cmd: Callable[[int], bytes], pipeline: int = 1, distinct: int = 1000) -> list[bytes]:
+    """1000 reads of ``pipeline`` commands each, over ``distinct`` keys."""
+    step = max(1, distinct // (1000 * pipeline))
+    return [b"".join(cmd(((i * pipeline + j) * step) % distinct) for j in range(pipeline)) for i in range(1000)]
+
+
+def no_setup(h: Harness) -> None:
+    h.mset(1000)
+
+
+def load_scripts(h: Harness) -> None:
+    h.mset(1000)
+    for body in SCRIPTS.values():
+        h.send(resp("SCRIPT", "LOAD", body))
+
+
+def evalsha(script: str, *keys_args: str) -> Callable[[int], bytes]:
+    sha = sha1(SCRIPTS[script])
+    return lambda i: resp("EVALSHA", sha, *[a.replace("#", str(i)) for a in keys_args])
+
+
+TRACKED = int(os.environ.get("CALLGRIND_TRACKED", "20000"))  # keys a tracking client read
+
+
+def tracking_setup(h: Harness) -> None:
+    """One RESP3 connection tracks TRACKED keys (it read them all), as bench/tracking.py."""
+    h.mset(TRACKED)
+    h.send(resp("HELLO", "3"))
+    h.send(resp("CLIENT", "TRACKING", "on"))
+    for start in range(0, TRACKED, 1000):
+        h.send(resp("MGET", *[b"key:%d" % i for i in range(start, min(TRACKED, start + 1000))]))
+
+
+def subscribers(k: int) -> Callable[[Harness], None]:
+    def setup(h: Harness) -> None:
+        for _ in range(k):
+            h.send(resp("SUBSCRIBE", "bench-channel"), h.connect())
+    return setup
+
+
+def hll_setup(h: Harness) -> None:
+    for k in range(4):  # dense: 20k elements each
+        for start in range(0, 20000, 1000):
+            h.send(resp("PFADD", f"hll:{k}", *[b"e%d:%d" % (k, i) for i in range(start, start + 1000)]))
+
+
+SET = lambda i: resp("SET", b"key:%d" % i, b"xxx")  # noqa: E731
+GET = lambda i: resp("GET", b"key:%d" % i)  # noqa: E731
+
+SCENARIOS: dict[str, Scenario] = {
+    "GET": (1, no_setup, lambda h: keys_reads(GET)),
+    "SET": (1, no_setup, lambda h: keys_reads(SET)),
+    "GET P16": (16, no_setup, lambda h: keys_reads(GET, 16)),
+    "SET P16": (16, no_setup, lambda h: keys_reads(SET, 16)),
+    "EVALSHA return 1": (1, load_scripts, lambda h: [resp("EVALSHA", sha1("return 1"), "0")]),
+    "EVALSHA GET": (1, load_scripts, lambda h: keys_reads(evalsha("get", "1", "key:#"))),
+    "EVALSHA GET P16": (16, load_scripts, lambda h: keys_reads(evalsha("get", "1", "key:#"), 16)),
+    "EVALSHA SET+EXPIRE": (1, load_scripts, lambda h: keys_reads(evalsha("set_expire", "1", "key:#", "v"))),
+    "EVALSHA token bucket": (1, load_scripts, lambda h: keys_reads(
+        evalsha("token_bucket", "1", "bucket:#", "10", "100", "1"))),
+    "EVALSHA 10 calls": (1, load_scripts, lambda h: keys_reads(
+        evalsha("ten_calls", "3", "a:#", "b:#", "c:#", "v"))),
+    "GET tracked": (16, tracking_setup, lambda h: keys_reads(GET, 16, TRACKED)),
+    "GET untracked": (16, lambda h: h.mset(TRACKED), lambda h: keys_reads(GET, 16, TRACKED)),
+    "PUBLISH 1 sub": (16, subscribers(1), lambda h: [resp("PUBLISH", "bench-channel", "m" * 100) * 16]),
+    "PUBLISH 10 subs": (16, subscribers(10), lambda h: [resp("PUBLISH", "bench-channel", "m" * 100) * 16]),
+    "PUBLISH 100 subs": (16, subscribers(100), lambda h: [resp("PUBLISH", "bench-channel", "m" * 100) * 16]),
+    "PFADD sparse": (1, no_setup, lambda h: [resp("PFADD", f"small:{i}", f"a{i}", f"b{i}", f"c{i}")
+                                            for i in range(1000)]),
+    "PFCOUNT 4 dense": (1, hll_setup, lambda h: [resp("PFCOUNT", "hll:0", "hll:1", "hll:2", "hll:3")]),
+    "PFCOUNT 1 dense": (1, hll_setup, lambda h: [resp("PFCOUNT", "hll:0")]),
+}
+
+
+def child(name: str, n: int, settings: list[tuple[str, str]]) -> None:
+    h = Harness(settings)
+    _, setup, reads = SCENARIOS[name]
+    setup(h)
+    data = reads(h)
+    m = len(data)
+    for i in range(max(m, 200)):  # warm-up: every read once
+        h.send(data[i % m])
+    conn = h.conn
+    last = conn.transport.last
+    if last[:1] == b"-" or b"\r\n-" in last:
+        raise SystemExit(f"{name}: an error reply: {last[:200]!r}")
+    flush = h.proc.outbox.flush
+    for i in range(n):
+        conn.data_received(data[i % m])
+        flush()
+
+
+def instructions(name: str, n: int, settings: list[str]) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cg.out")
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+               os.path.abspath(__file__), "--child", name, "--requests", str(n)]
+        for s in settings:
+            cmd += ["--set", s]
+        env = dict(os.environ, PYTHONHASHSEED="0")
+        run = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if run.returncode != 0:
+            raise RuntimeError(f"{name}: {run.stderr[-2000:]}")
+        m = re.search(r"Collected : (\d+)", run.stderr)
+        if m is None:
+            raise RuntimeError(f"{name}: no total in callgrind's output")
+        return int(m.group(1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
+    ap.add_argument("--requests", type=int, default=4000, help="N: the runs have N and 2N reads")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    settings = [tuple(s.split("=", 1)) for s in args.set]
+    if args.child:
+        child(args.child, args.requests, settings)  # type: ignore[arg-type]
+        return
+    from moonkv import native
+    from moonkv.commands import load
+
+    load()  # the command table first, as the server fills it before it reports its build
+    names = [s.strip() for s in args.only.split(",")] if args.only else list(SCENARIOS)
+    print(f"build {native.build_kind()}, {args.requests} reads, settings {args.set or 'default'}")
+    n = args.requests
+    for name in names:
+        per_read = (instructions(name, 2 * n, args.set) - instructions(name, n, args.set)) / n
+        per_cmd = per_read / SCENARIOS[name][0]
+        line = f"{name:24} {per_cmd / 1000:8.2f}k instructions per command"
+        k = re.match(r"PUBLISH (\d+)", name)
+        if k:
+            line += f", {per_cmd / int(k.group(1)) / 1000:.2f}k per delivered message"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

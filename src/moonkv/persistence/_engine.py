@@ -102,7 +102,7 @@ def write_snapshot(server: Any, path: str, *, progress: Any = None) -> int:
     meta: dict[str, Any] = {"version": 1, "time_ms": ks.now_ms(), "databases": len(ks.dbs)}
     p = server.persistence
     if p is not None and p.repl_pos is not None:
-        meta["repl"] = p.repl_pos  # a replica's stream position, as its log records carry it
+        meta["repl"] = p.repl_pos  # the stream position, as the log records carry it
     w = fmt.SnapshotWriter(path, meta)
     try:
         for db in ks.dbs:
@@ -186,9 +186,15 @@ class Persistence:
         self.worker_result: tuple[int, OSError | None, int] = (0, None, 0)  # batch, error, fsync ns
         self.units = 0  # records committed (group commit: units / flushes per write+fsync)
         self.flushes = 0
-        # On a replica: [replid, offset, db] of the primary's stream applied so far, written
-        # into every record (and snapshot) so a restart resumes from there (docs/replication.md).
+        # [replid, offset, db] of the replication stream: on a replica, how far it applied its
+        # primary's; on a primary with a backlog, how far it streamed its own.  Written into
+        # every record (and snapshot) so a restart resumes from there (docs/replication.md).
         self.repl_pos: list[Any] | None = None
+        # Called once the data directory is loaded, before any client is served
+        # (replication takes up a primary's stream position there).
+        self.after_load: list[Callable[[], None]] = []
+        # Shown every record of that load (LoadReport.observe).
+        self.load_observer: Callable[[list[Any] | None, list[Any] | None], None] | None = None
 
     # -- opening ---------------------------------------------------------------------
 
@@ -285,7 +291,7 @@ class Persistence:
         srv.loading = True
         self.load_start = time.time()
         self._last_progress = time.monotonic()
-        self.load_report = _load.LoadReport()
+        self.load_report = _load.LoadReport(observe=self.load_observer)
         yield from _load.load_steps(
             srv, self.dir, self.manifest, self.load_report, log=log.warning,
             repair_tail=bool(self.config["aof-load-truncated"]),
@@ -327,6 +333,8 @@ class Persistence:
         if self.config["appendonly"]:
             self._start_logging()
         self.base_size = self.snap_size + self.logs_size
+        for cb in self.after_load:
+            cb()
         srv.loading = False
 
     def _size(self, name: str | None) -> int:

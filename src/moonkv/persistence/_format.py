@@ -285,7 +285,8 @@ def decode_unit(
 ) -> tuple[int, list[list[Any]], list[Any] | None]:
     """A log record's ``(time_ms, [[db, argv], ...], repl)``; FormatError unless it is one.
 
-    ``repl`` is a replica's ``[replid, offset, db]``, None on a primary's records.
+    ``repl`` is the replication stream's ``[replid, offset, db]`` (``db`` -1: a primary's
+    stream selects one next), None on records of a primary that never had a backlog.
 
     The checksum only says the bytes are the ones written: a record that
     decodes to anything else (a damaged writer, a hand-edited file) is refused

@@ -30,8 +30,11 @@ class LoadReport:
     expired: int = 0
     total_bytes: int = 0
     loaded_bytes: int = 0
-    # A replica's stream position ([replid, offset, db]) as of the last record loaded.
+    # The replication stream's position ([replid, offset, db]) as of the last record loaded.
     repl_pos: list[Any] | None = None
+    # Told each record's effects and position (None for a snapshot's): replication
+    # rebuilds a primary's backlog from the log's tail with it.
+    observe: Callable[[list[Any] | None, list[Any] | None], None] | None = None
 
 
 def key_delay(usec: int) -> Callable[[int], Iterator[None]] | None:
@@ -162,6 +165,8 @@ def _load_snapshot(
                 if isinstance(t, int):
                     ks.frozen_ms = t
                 report.repl_pos = meta.get("repl")
+                if report.observe is not None:
+                    report.observe(None, report.repl_pos)
             elif tag == fmt.SCRIPTS:
                 eng = server.scripting
                 if eng is not None and rec[1] is not None:
@@ -215,7 +220,9 @@ def _replay_log(
             ts, effects, report.repl_pos = decode(path, off, payload)
         except fmt.FormatError as e:
             raise CorruptDirectory(e, 0) from None
-        # (report.repl_pos: a replica's stream position; None on a primary's records.)
+        # (report.repl_pos: the replication stream's position; None before a backlog existed.)
+        if report.observe is not None:
+            report.observe(effects, report.repl_pos)
         ks.frozen_ms = ts
         for dbid, argv in effects:
             if dbid >= len(dbs):

@@ -16,6 +16,10 @@ from moonkv.replication._node import Peer, Replication
 def attach(server: Server) -> Replication:
     node = Replication(server)
     server.replication = node
+    p = server.persistence
+    if p is not None:  # a restarted primary takes up its stream and rebuilds its backlog
+        p.load_observer = node.observe_record
+        p.after_load.append(node.restore)
     return node
 
 

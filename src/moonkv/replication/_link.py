@@ -164,7 +164,7 @@ class ReplicaLink:
         node = self.node
         pos = node.position()  # after loading: a restarted replica resumes from its log
         p = srv.persistence
-        if p is not None and p.repl_pos is not None:
+        if p is not None and p.repl_pos is not None and int(p.repl_pos[2]) >= 0:
             self.client.select(int(p.repl_pos[2]))  # the stream's database at that offset
         if pos is None:
             psync = [b"PSYNC", b"?", b"-1"]

@@ -33,6 +33,8 @@ from moonkv.replication._backlog import Backlog
 log = logging.getLogger("moonkv")
 
 NO_ID: Final = "0" * 40
+# The stream bytes of a primary's empty log records, told apart by length.
+_CONTROL: Final = {len(_stream.PING): _stream.PING, len(_stream.GETACK): _stream.GETACK}
 
 
 def new_replid() -> str:
@@ -82,6 +84,8 @@ class Replication:
         self.second_offset = -1
         self.offset = 0  # master_repl_offset: the stream's last byte (served or applied)
         self.backlog: Backlog | None = None
+        self.rebuilt: Backlog | None = None  # while loading: the log tail's stream
+        self.rebuilt_db = -1
         self.peers: list[Peer] = []
         self.seldb = -1  # the database the stream last selected (-1: send SELECT next)
         self.outgoing: list[bytes] = []  # stream bytes of this iteration, not yet sent
@@ -141,28 +145,24 @@ class Replication:
             if db == self.seldb:
                 self.feed(_stream.command(argv))
                 return
-        out: list[bytes] = []
-        first = True
-        for db, argv in effects:
-            if db != self.seldb:
-                out.append(_stream.select(db))
-                self.seldb = db
-            if first:
-                first = False
-                if len(effects) > 1:
-                    out.append(_stream.MULTI)
-            out.append(_stream.command(argv))
-        if len(effects) > 1:
-            out.append(_stream.EXEC)
-        self.feed(b"".join(out))
+        data, self.seldb = _stream.unit(effects, self.seldb)
+        self.feed(data)
 
     def feed(self, data: bytes) -> None:
-        """Append stream bytes to the backlog; replicas get this iteration's bytes at its end."""
+        """Append stream bytes to the backlog; replicas get this iteration's bytes at its end.
+
+        On a primary the position reached goes into the unit's log record (this sink
+        commits before the persistence's), so a restart knows its stream's end.
+        """
         backlog = self.backlog
         if backlog is None:
             return
         backlog.append(data)
         self.offset += len(data)
+        if self.master is None:
+            p = self.server.persistence
+            if p is not None:
+                p.repl_pos = [self.replid, self.offset, self.seldb]
         if self.peers:
             self.outgoing.append(data)
             if not self.send_scheduled:
@@ -219,10 +219,19 @@ class Replication:
                     self.peers.remove(p)
                 self._refresh_good()
 
+    def feed_control(self, data: bytes) -> None:
+        """A primary's PING or GETACK: stream bytes that are no unit of the log.  An empty
+        record carries the position past them, written (and fsynced with ``always``)
+        before they leave, so a restarted primary never lags behind what its replicas got."""
+        self.feed(data)
+        p = self.server.persistence
+        if p is not None and p.logging:
+            p.commit([])
+
     def _register_sink(self) -> None:
         sinks = self.server.sinks
         if self not in sinks:
-            sinks.append(self)
+            sinks.insert(0, self)  # before the persistence: its record carries our position
 
     def _unregister_sink(self) -> None:
         sinks = self.server.sinks
@@ -274,11 +283,26 @@ class Replication:
         return NO_REPLY
 
     def _can_continue(self, rid: str, offset: int) -> bool:
-        if self.backlog is None:
+        """Whether PSYNC ``rid`` ``offset`` can continue; says why not in the log, as Redis."""
+        backlog = self.backlog
+        if backlog is None:
             return False
         if rid != self.replid and (rid != self.replid2 or offset > self.second_offset):
+            if rid == "?":
+                return False
+            if rid != self.replid2:
+                log.info("Partial resynchronization not accepted: Replication ID mismatch "
+                         "(Replica asked for '%s', my replication IDs are '%s' and '%s')",
+                         rid, self.replid, self.replid2)
+            else:
+                log.info("Partial resynchronization not accepted: Requested offset for second ID "
+                         "was %d, but I can reply up to %d", offset, self.second_offset)
             return False
-        return self.backlog.since(offset) is not None
+        if backlog.since(offset) is None:
+            log.info("Unable to partial resync with replica for lack of backlog (Replica request "
+                     "was: %d).", offset)
+            return False
+        return True
 
     def _start_full_sync(self, peer: Peer) -> None:
         child = self.child
@@ -446,7 +470,7 @@ class Replication:
         def send() -> None:
             self.getack_scheduled = False
             if self.waiters and any(p.state == "online" for p in self.peers):
-                self.feed(_stream.GETACK)
+                self.feed_control(_stream.GETACK)
 
         self.loop.call_soon(send)
 
@@ -490,7 +514,7 @@ class Replication:
         srv.paused_until = float("inf")
         srv.pause_writes_only = True
         log.info("FAILOVER requested to %s", f"{target[0]}:{target[1]}" if target else "any replica")
-        self.feed(_stream.GETACK)
+        self.feed_control(_stream.GETACK)
         return "OK"
 
     def _failover_step(self) -> None:
@@ -554,10 +578,10 @@ class Replication:
         srv.ks.active_expire_enabled = False  # expiries come from the primary's DELs
         self._fail_waiters()
         p = srv.persistence
-        if was_primary and p is not None and p.loaded and p.repl_pos is None and self.offset:
+        if was_primary and p is not None and p.loaded and self.offset:
             # A primary turned replica offers its own history: a partial resync if the new
             # primary's history contains it, a full one (dropping a divergent tail) if not.
-            p.repl_pos = [self.replid, self.offset, 0]
+            p.repl_pos = [self.replid, self.offset, self.seldb]
         self.link = ReplicaLink(self, host, port, failover=failover)
         log.info("Connecting to MASTER %s:%d", host, port)
         return "OK"
@@ -582,9 +606,7 @@ class Replication:
         self._register_sink()
         srv.refresh_write_refusal()
         srv.ks.active_expire_enabled = True
-        p = srv.persistence
-        if p is not None:
-            p.repl_pos = None
+        self._start_history()
         log.info("MASTER MODE enabled (replid %s, replid2 %s up to offset %d)",
                  self.replid, self.replid2, self.second_offset - 1)
         return "OK"
@@ -594,6 +616,68 @@ class Replication:
         self.replid = new_replid()
         self.replid2 = NO_ID
         self.second_offset = -1
+        if self.master is None and self.backlog is not None:
+            self._start_history()
+
+    def restore(self) -> None:
+        """The data directory is loaded: a primary takes up the stream its log (or snapshot)
+        ends with, as Redis 7.0 does from its RDB's replication fields: that history becomes
+        replid2 up to its offset, under a new replid, with an empty backlog at the offset, so
+        a replica that had it all continues with a partial resync.  A replica offers its
+        position in PSYNC instead (:meth:`position`)."""
+        p = self.server.persistence
+        pos = p.repl_pos if p is not None else None
+        rebuilt, self.rebuilt = self.rebuilt, None
+        if pos is None or self.master is not None:
+            return
+        self.offset = int(pos[1])
+        self.replid2 = str(pos[0])
+        self.second_offset = self.offset + 1
+        self.replid = new_replid()
+        self.seldb = -1
+        if rebuilt is not None and rebuilt.offset == self.offset:
+            rebuilt.resize(self.config["repl-backlog-size"])
+            self.backlog = rebuilt
+        self._ensure_backlog()
+        self._register_sink()
+        self._start_history()
+        log.info("Restored the replication stream: replid2 %s up to offset %d, %d bytes of backlog "
+                 "rebuilt from the log", self.replid2, self.offset, len(self._ensure_backlog().buf))
+
+    def observe_record(self, effects: list[Any] | None, pos: list[Any] | None) -> None:
+        """While loading: rebuild the backlog from the log's tail (the snapshot's position
+        first, with ``effects`` None).  A record's stream bytes are its unit as the stream
+        had it (from the database the previous position selected) or, for an empty record,
+        the PING or GETACK its offset moved by.  Where they do not reach the record's offset
+        exactly (a replica's records, whose stream held its primary's PINGs; a record
+        without a position) the rebuilt backlog starts again, empty, at that offset."""
+        if pos is None:
+            self.rebuilt = None
+            return
+        offset = int(pos[1])
+        rb = self.rebuilt
+        if rb is not None and effects is not None:
+            if effects:
+                data, _ = _stream.unit(effects, self.rebuilt_db)
+            else:
+                data = _CONTROL.get(offset - rb.offset, b"")
+            if rb.offset + len(data) == offset:
+                rb.append(data)
+            else:
+                rb = None
+        if rb is None:
+            self.rebuilt = Backlog(self.config["repl-backlog-size"], offset)
+        self.rebuilt_db = int(pos[2])
+
+    def _start_history(self) -> None:
+        """A primary's new history starts here: durable now (an empty record), so a restart
+        before the next write keeps it."""
+        p = self.server.persistence
+        if p is None:
+            return
+        p.repl_pos = [self.replid, self.offset, self.seldb]
+        if p.logging:
+            p.commit([])
 
     def _abort_child(self) -> None:
         child = self.child
@@ -655,7 +739,7 @@ class Replication:
             if self.peers and not self.is_replica:
                 if now - self.last_ping >= self.config["repl-ping-replica-period"]:
                     self.last_ping = now
-                    self.feed(_stream.PING)
+                    self.feed_control(_stream.PING)
             timeout = self.config["repl-timeout"]
             for p in list(self.peers):
                 if p.state == "online" and now - p.ack_time > timeout:
@@ -663,7 +747,7 @@ class Replication:
                     p.client.close()
             self._refresh_good()
             if self.failover_state == "waiting-for-sync":
-                self.feed(_stream.GETACK)
+                self.feed_control(_stream.GETACK)
                 self._failover_step()
         except Exception:  # noqa: BLE001 - the cron must never stop
             log.exception("replication cron failed")

@@ -30,6 +30,27 @@ def select(db: int) -> bytes:
     return command([b"SELECT", b"%d" % db])
 
 
+def unit(effects: list[tuple[int, list[bytes]]], seldb: int) -> tuple[bytes, int]:
+    """A committed unit's bytes when the stream has ``seldb`` selected (-1: none yet), and
+    the database selected after it: ``SELECT`` when the database changes, ``MULTI`` ...
+    ``EXEC`` around more than one command (the first ``SELECT`` goes before ``MULTI``)."""
+    out: list[bytes] = []
+    multi = len(effects) > 1
+    first = True
+    for db, argv in effects:
+        if db != seldb:
+            out.append(select(db))
+            seldb = db
+        if first:
+            first = False
+            if multi:
+                out.append(MULTI)
+        out.append(command(argv))
+    if multi:
+        out.append(EXEC)
+    return b"".join(out), seldb
+
+
 class StreamError(Exception):
     """The stream is not well-formed RESP: the link is dropped and resumes from the last unit."""
 

@@ -13,6 +13,7 @@ from moonkv.engine._pause import is_paused, pause, unpause
 from moonkv.engine._protect import DENIED, enabled_for, is_local_peer, refuses_peer
 from moonkv.engine._server import (
     BLOCKED,
+    MASTERDOWN,
     NO_REPLY,
     NOT_DATA,
     BlockState,
@@ -25,6 +26,7 @@ from moonkv.engine._server import (
 __all__ = [
     "BLOCKED",
     "DENIED",
+    "MASTERDOWN",
     "NO_REPLY",
     "NOT_DATA",
     "DIRECTIVES",

@@ -103,6 +103,9 @@ _PUBSUB_ALLOWED: Final = frozenset({
     "quit", "reset",
 })
 # Commands a client in MULTI may still send when out of memory (Redis's processCommand).
+# A replica whose link is down, with replica-serve-stale-data no, to commands without the
+# stale flag (and scripts that do not declare allow-stale).
+MASTERDOWN: Final = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 _MULTI_OOM_OK: Final = frozenset({"exec", "discard", "quit", "reset"})
 
 
@@ -260,20 +263,32 @@ class Server:
         return self.error_reply(OomError("command not allowed when used memory > 'maxmemory'."))
 
     def refresh_write_refusal(self) -> None:
-        """Recompute :attr:`write_refusal` (replication reports role and good replicas)."""
+        """Recompute :attr:`write_refusal` (replication reports role, link and good replicas).
+
+        A stale replica (:meth:`stale`) always has one, so the paths that let reads skip
+        the checks while writes are refused send its reads to the check too.
+        """
         cfg = self.config
         repl = self.replication
         cluster = self.cluster
         if cluster is not None and cluster.fenced:  # a primary that lost its liveness lease
             self.write_refusal = "CLUSTERDOWN The cluster is down"
         elif repl is not None and repl.is_replica:
-            self.write_refusal = (
-                "READONLY You can't write against a read only replica." if cfg["replica-read-only"] else None
-            )
+            if cfg["replica-read-only"]:
+                self.write_refusal = "READONLY You can't write against a read only replica."
+            else:
+                self.write_refusal = MASTERDOWN if repl.stale else None
         elif cfg["min-replicas-to-write"] > (repl.good_replicas if repl is not None else 0):
             self.write_refusal = "NOREPLICAS Not enough good replicas to write."
         else:
             self.write_refusal = None
+
+    def stale(self) -> bool:
+        """Whether this replica refuses what has no stale flag (-MASTERDOWN): its link to
+        the primary is not up and replica-serve-stale-data is no.  Only asked while
+        :attr:`write_refusal` is set."""
+        repl = self.replication
+        return repl is not None and bool(repl.stale)
 
     def _thresholds(self) -> None:
         cfg = self.config
@@ -303,7 +318,8 @@ class Server:
             and c.authenticated
             and not self.loading
             and self.write_error is None
-            and (self.write_refusal is None or not spec.is_write)  # a replica's reads stay fast
+            # A replica's reads stay fast (unless it is stale).
+            and (self.write_refusal is None or not (spec.is_write or self.stale()))
         ):
             a = spec.arity
             n = len(argv)
@@ -340,6 +356,11 @@ class Server:
                     f"Can't execute '{spec.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
                     "PING / QUIT / RESET are allowed in this context"
                 )
+            if self.write_refusal is not None and self.stale() and (
+                not spec.stale_ok
+                or (spec.name == "exec" and c.multi is not None and not all(s.stale_ok for s, _ in c.multi))
+            ):
+                raise RespError(full=MASTERDOWN)
         except RespError as e:
             if spec is not None:
                 spec.rejected_calls += 1
@@ -413,7 +434,7 @@ class Server:
         if self.write_error is not None:
             return NOT_DATA
         spec = (self._data or self._data_commands()).get(argv[0])
-        if spec is None or (self.write_refusal is not None and spec.is_write):
+        if spec is None or (self.write_refusal is not None and (spec.is_write or self.stale())):
             return NOT_DATA
         a = spec.arity
         n = len(argv)

@@ -87,6 +87,11 @@ class ReplicaLink:
 
     # -- the connection ------------------------------------------------------------
 
+    def _set_state(self, state: str) -> None:
+        """Into or out of ``connected``: whether a stale replica refuses commands changes."""
+        self.state = state
+        self.server.refresh_write_refusal()
+
     def stop(self) -> None:
         self.active = False
         self.task.cancel()
@@ -116,7 +121,7 @@ class ReplicaLink:
             self.parser.reset()
             if self.state == "connected" or self.down_since is None:
                 self.down_since = time.monotonic()
-            self.state = "connect"
+            self._set_state("connect")
             if self.active:
                 await asyncio.sleep(1.0)
 
@@ -192,7 +197,7 @@ class ReplicaLink:
             log.info("Successful partial resynchronization with master %s:%d", self.host, self.port)
         else:
             raise LinkError(f"unexpected reply to PSYNC from master: '{reply.decode('utf-8', 'replace')}'")
-        self.state = "connected"
+        self._set_state("connected")
         self.synced = True
         self.down_since = None
         self.failover = False

@@ -127,10 +127,21 @@ class Replication:
             self.backlog.resize(value)
         elif name == "client-output-buffer-limit":
             self.limits = value[REPLICA_CLASS]
+        elif name == "replica-serve-stale-data":
+            self.server.refresh_write_refusal()
 
     @property
     def is_replica(self) -> bool:
         return self.master is not None
+
+    @property
+    def stale(self) -> bool:
+        """A replica whose link is not up (connecting, handshaking or syncing) while
+        replica-serve-stale-data is no: it answers -MASTERDOWN (Server.stale)."""
+        if self.master is None or self.config["replica-serve-stale-data"]:
+            return False
+        link = self.link
+        return link is None or link.state != "connected"
 
     def _ensure_backlog(self) -> Backlog:
         if self.backlog is None:
@@ -569,6 +580,7 @@ class Replication:
         was_primary = self.master is None
         if self.link is not None:
             self.link.stop()
+            self.link = None
         self.disconnect_peers()
         self._abort_child()
         self._unregister_sink()

@@ -32,7 +32,7 @@ from lupa.lua51 import LuaError, LuaMemoryError
 
 from moonkv.commands._util import parse_int
 from moonkv.commands.table import CommandSpec, lookup
-from moonkv.engine import Client, Server
+from moonkv.engine import MASTERDOWN, Client, Server
 from moonkv.errors import NoScriptError, RespError
 from moonkv.keyspace.memory import bytes_size
 from moonkv.monitoring import record
@@ -428,7 +428,7 @@ class ScriptEngine:
                 self.check_no_cluster()
             if read_only and not script.no_writes:
                 raise RespError("Can not execute a script with write flag using *_ro command.")
-            self.check_script_flags(True, script.flags, ro)
+        self.check_script_flags(script.has_shebang, script.flags, ro)
         return self.run(c, script.fn, sha, nkeys, argv, True, ro, script.allow_oom or ro, not script.has_shebang)
 
     @staticmethod
@@ -467,15 +467,22 @@ class ScriptEngine:
             raise RespError("Can not run script on cluster, 'no-cluster' flag is set.")
 
     def check_script_flags(self, has_shebang: bool, flags: set[str], read_only: bool) -> None:
-        """Checks Redis makes before running a script that declared flags."""
+        """Checks Redis makes before running a script (mostly one that declared flags)."""
+        srv = self.server
+        refusal = srv.write_refusal  # a read-only or stale replica, too few good replicas
         if not has_shebang:
+            if refusal is not None and srv.stale():
+                raise RespError(full=MASTERDOWN)  # as Redis's eval compatibility mode
             return
+        stale = refusal is not None and srv.stale()
         if not read_only:
             if "allow-oom" not in flags and self.over_maxmemory():
                 raise RespError(full="OOM command not allowed when used memory > 'maxmemory'.")
-            refusal = self.server.write_refusal  # a read-only replica, too few good replicas
-            if refusal is not None:
+            # (A writable stale replica's refusal is MASTERDOWN, which allow-stale lifts.)
+            if refusal is not None and not (refusal == MASTERDOWN and "allow-stale" in flags):
                 raise RespError(full=refusal)
+        if stale and "allow-stale" not in flags:
+            raise RespError(full=MASTERDOWN)
 
     def over_maxmemory(self) -> bool:
         """Whether the check before this command found memory over maxmemory (eviction
@@ -521,8 +528,8 @@ class ScriptEngine:
         run.rt = rt
         self.running = run
         # Which commands redis.call may run without the general checks.
-        if c.acl_user is not None:
-            self._fast = _NO_FAST
+        if c.acl_user is not None or (srv.write_refusal is not None and srv.stale()):
+            self._fast = _NO_FAST  # (a stale replica: each call checks the stale flag)
         elif read_only or (legacy and (srv.write_refusal is not None or self._maxmemory)):
             self._fast = self._plain_ro  # writes need _write_check's per-command checks
         else:
@@ -885,6 +892,9 @@ class ScriptEngine:
             if not_here is not None:
                 spec.rejected_calls += 1
                 return self._refuse(not_here)
+        if not spec.stale_ok and srv.write_refusal is not None and srv.stale():
+            spec.rejected_calls += 1
+            return self._refuse("ERR Can not execute the command on a stale replica")
         # Handlers shape RESP3 replies (maps, doubles) by the client's protocol,
         # which is the script's redis.setresp() choice (see _setresp).
         return srv.call(self.client, spec, argv)

@@ -125,13 +125,24 @@ def _shard_count(c: Client) -> int:
          complexity="O(N+M) where N is the number of clients subscribed to the receiving channel "
                     "and M is the total number of subscribed patterns (by any client).")
 def publish(c: Client, argv: list[bytes]) -> object:
+    _propagate(c, argv)
     return c.server.pubsub.publish(argv[1], argv[2])
+
+
+def _propagate(c: Client, argv: list[bytes]) -> None:
+    """Redis sends PUBLISH (and SPUBLISH outside cluster mode) to replicas, in the unit that
+    published: an effect of database -1, which the log keeps for the stream's offsets but
+    never replays.  Nothing while no replica ever attached."""
+    repl = c.server.replication
+    if repl is not None and repl.propagating:
+        c.server.emit(-1, argv)
 
 
 @command("spublish", 3, "pubsub loading stale fast may_replicate", keys=keys(1, 0, flags="NOT_KEY"), group=_G,
          since="7.0.0", summary="Post a message to a shard channel",
          complexity="O(N) where N is the number of clients subscribed to the receiving shard channel.")
 def spublish(c: Client, argv: list[bytes]) -> object:
+    _propagate(c, argv)
     return c.server.pubsub.publish(argv[1], argv[2], shard=True)
 
 

@@ -225,6 +225,8 @@ def _replay_log(
             report.observe(effects, report.repl_pos)
         ks.frozen_ms = ts
         for dbid, argv in effects:
+            if dbid < 0:  # PUBLISH sent to replicas: part of the stream, not of the data
+                continue
             if dbid >= len(dbs):
                 err = fmt.FormatError(path, off, f"database {dbid} out of range (databases {len(dbs)})")
                 raise CorruptDirectory(err, 0)

@@ -84,6 +84,8 @@ class Replication:
         self.second_offset = -1
         self.offset = 0  # master_repl_offset: the stream's last byte (served or applied)
         self.backlog: Backlog | None = None
+        # A primary streaming its units (its sink registered): PUBLISH becomes an effect.
+        self.propagating = False
         self.rebuilt: Backlog | None = None  # while loading: the log tail's stream
         self.rebuilt_db = -1
         self.peers: list[Peer] = []
@@ -243,11 +245,13 @@ class Replication:
         sinks = self.server.sinks
         if self not in sinks:
             sinks.insert(0, self)  # before the persistence: its record carries our position
+        self.propagating = True
 
     def _unregister_sink(self) -> None:
         sinks = self.server.sinks
         if self in sinks:
             sinks.remove(self)
+        self.propagating = False
 
     # -- PSYNC / SYNC (a replica attaching to this node) --------------------------------
 

@@ -33,12 +33,13 @@ def select(db: int) -> bytes:
 def unit(effects: list[tuple[int, list[bytes]]], seldb: int) -> tuple[bytes, int]:
     """A committed unit's bytes when the stream has ``seldb`` selected (-1: none yet), and
     the database selected after it: ``SELECT`` when the database changes, ``MULTI`` ...
-    ``EXEC`` around more than one command (the first ``SELECT`` goes before ``MULTI``)."""
+    ``EXEC`` around more than one command (the first ``SELECT`` goes before ``MULTI``).
+    An effect in database -1 (PUBLISH, for replicas only) selects nothing."""
     out: list[bytes] = []
     multi = len(effects) > 1
     first = True
     for db, argv in effects:
-        if db != seldb:
+        if db != seldb and db >= 0:  # (-1: PUBLISH, which no database holds)
             out.append(select(db))
             seldb = db
         if first:

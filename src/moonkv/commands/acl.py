@@ -6,7 +6,7 @@ import time
 
 from moonkv.commands._util import parse_int
 from moonkv.commands.table import command, container, lookup, resolve_subcommand
-from moonkv.engine import Client
+from moonkv.engine import LOG_ONLY, Client
 from moonkv.engine._acl import (
     CATEGORIES,
     DENIED_CMD,
@@ -63,8 +63,9 @@ def acl_setuser(c: Client, argv: list[bytes]) -> object:
         raise RespError(
             f"Error in ACL SETUSER modifier '{rule.decode('utf-8', 'replace')}': {reason}"
         ) from None
-    if acl.durable:  # the whole user, with hashed passwords only (docs/durability.md)
-        c.server.emit(0, [b"ACL", b"SETUSER", name, *acl.rules(acl.users[name])])
+    if acl.durable:  # the whole user, with hashed passwords only (docs/durability.md); as
+        # in Redis, replicas do not get it (docs/replication.md)
+        c.server.emit(LOG_ONLY, [b"ACL", b"SETUSER", name, *acl.rules(acl.users[name])])
     return "OK"
 
 
@@ -109,7 +110,7 @@ def acl_deluser(c: Client, argv: list[bytes]) -> object:
     acl = c.server.acl
     gone = [n for n in names if acl.deluser(n, c)]
     if gone and acl.durable:
-        c.server.emit(0, [b"ACL", b"DELUSER", *gone])
+        c.server.emit(LOG_ONLY, [b"ACL", b"DELUSER", *gone])
     return len(gone)
 
 

@@ -13,7 +13,7 @@ from typing import Final
 
 from moonkv.commands._util import glob_match
 from moonkv.commands.table import command, container, keys
-from moonkv.engine import Client
+from moonkv.engine import REPLICAS_ONLY, Client
 from moonkv.errors import RespError
 from moonkv.protocol import Push, Replies
 
@@ -135,7 +135,7 @@ def _propagate(c: Client, argv: list[bytes]) -> None:
     never replays.  Nothing while no replica ever attached."""
     repl = c.server.replication
     if repl is not None and repl.propagating:
-        c.server.emit(-1, argv)
+        c.server.emit(REPLICAS_ONLY, argv)
 
 
 @command("spublish", 3, "pubsub loading stale fast may_replicate", keys=keys(1, 0, flags="NOT_KEY"), group=_G,

@@ -13,9 +13,11 @@ from moonkv.engine._pause import is_paused, pause, unpause
 from moonkv.engine._protect import DENIED, enabled_for, is_local_peer, refuses_peer
 from moonkv.engine._server import (
     BLOCKED,
+    LOG_ONLY,
     MASTERDOWN,
     NO_REPLY,
     NOT_DATA,
+    REPLICAS_ONLY,
     BlockState,
     Effect,
     EffectsSink,
@@ -26,9 +28,11 @@ from moonkv.engine._server import (
 __all__ = [
     "BLOCKED",
     "DENIED",
+    "LOG_ONLY",
     "MASTERDOWN",
     "NO_REPLY",
     "NOT_DATA",
+    "REPLICAS_ONLY",
     "DIRECTIVES",
     "REPLY_OFF",
     "REPLY_ON",

@@ -225,22 +225,21 @@ def _replay_log(
             report.observe(effects, report.repl_pos)
         ks.frozen_ms = ts
         for dbid, argv in effects:
-            if dbid < 0:  # PUBLISH sent to replicas: part of the stream, not of the data
-                continue
             if dbid >= len(dbs):
                 err = fmt.FormatError(path, off, f"database {dbid} out of range (databases {len(dbs)})")
                 raise CorruptDirectory(err, 0)
-            if len(argv) == 3 and argv[0] in _SET:
+            if len(argv) == 3 and argv[0] in _SET and dbid >= 0:
                 db = dbs[dbid]
                 db.data[argv[1]] = argv[2]
                 if db.expires:
                     db.expires.pop(argv[1], None)
                 ks.dirty += 1
                 continue
-            if argv[0] == b"ACL":
-                # An ACL user as a whole (commands/acl.py); ignored once an ACL file or
-                # config users define the users.
-                if acl.durable:
+            if dbid < 0 or argv[0] == b"ACL":
+                # PUBLISH sent to replicas (REPLICAS_ONLY) is no data. An ACL user as a whole
+                # (commands/acl.py: LOG_ONLY, database 0 in older logs); ignored once an ACL
+                # file or config users define the users.
+                if argv[0] == b"ACL" and acl.durable:
                     try:
                         acl.replay(argv)
                     except AclRuleError as e:

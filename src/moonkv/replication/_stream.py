@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from moonkv.engine import LOG_ONLY
+
 MULTI: Final = b"*1\r\n$5\r\nMULTI\r\n"
 EXEC: Final = b"*1\r\n$4\r\nEXEC\r\n"
 PING: Final = b"*1\r\n$4\r\nPING\r\n"
@@ -34,12 +36,15 @@ def unit(effects: list[tuple[int, list[bytes]]], seldb: int) -> tuple[bytes, int
     """A committed unit's bytes when the stream has ``seldb`` selected (-1: none yet), and
     the database selected after it: ``SELECT`` when the database changes, ``MULTI`` ...
     ``EXEC`` around more than one command (the first ``SELECT`` goes before ``MULTI``).
-    An effect in database -1 (PUBLISH, for replicas only) selects nothing."""
+    A ``REPLICAS_ONLY`` effect (PUBLISH) selects nothing; ``LOG_ONLY`` ones (ACL users)
+    are left out."""
+    if any(db == LOG_ONLY for db, _ in effects):
+        effects = [e for e in effects if e[0] != LOG_ONLY]
     out: list[bytes] = []
     multi = len(effects) > 1
     first = True
     for db, argv in effects:
-        if db != seldb and db >= 0:  # (-1: PUBLISH, which no database holds)
+        if db != seldb and db >= 0:  # (REPLICAS_ONLY: PUBLISH, which no database holds)
             out.append(select(db))
             seldb = db
         if first:

@@ -60,7 +60,6 @@ def test_a_replica_keeps_its_own_users_through_full_syncs_and_restarts() -> None
             caught_up(primary, replica)
             replica.execute_command("ACL", "SETUSER", "bob", "on", ">pw", "~*", "+@all")
             # A second full sync: the primary starts a new history.
-            primary.execute_command("REPLICAOF", "NO", "ONE")  # (already one: a no-op)
             replica.execute_command("REPLICAOF", "NO", "ONE")
             primary.set("k2", "v2")
             replica.execute_command("REPLICAOF", "127.0.0.1", str(ph.port))

@@ -178,3 +178,18 @@ def test_the_rebuilt_backlog_starts_at_the_last_checkpoint() -> None:
         finally:
             rh.stop()
             ph.stop()
+
+
+def test_a_snapshot_taken_before_any_select_syncs_a_replica() -> None:
+    """The position a primary's snapshot carries may have no database selected (-1)."""
+    with nodes(["--repl-ping-replica-period", "1"]) as (ph,), nodes(replica_args(ph)) as (rh,):
+        primary = client(ph)
+        caught_up(primary, client(rh))  # the first sync's fork: nothing selected in the stream
+        # A PING: a record at db -1, the position the next snapshot carries.
+        wait_until(lambda: info(primary)["master_repl_offset"] != "0", what="a PING")
+        with nodes(replica_args(ph)) as (r2,):
+            second = client(r2)
+            caught_up(primary, second)
+            primary.set("after", "1")
+            caught_up(primary, second)
+            assert dataset(primary) == dataset(second)

@@ -800,7 +800,8 @@ class Persistence:
             report = _load.load_all(srv, self.dir, fmt.Manifest(snap, []), repair_tail=False)
         finally:
             srv.sinks = saved_sinks
-        db = int(report.repl_pos[2]) if report.repl_pos else 0
+        # (-1: a primary's stream that selects a database next)
+        db = max(int(report.repl_pos[2]), 0) if report.repl_pos else 0
         self.repl_pos = [replid, offset, db]
         logs: list[str] = []
         if self.logging:

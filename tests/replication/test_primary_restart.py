@@ -193,3 +193,27 @@ def test_a_snapshot_taken_before_any_select_syncs_a_replica() -> None:
             primary.set("after", "1")
             caught_up(primary, second)
             assert dataset(primary) == dataset(second)
+
+
+def test_writes_made_in_process_on_a_primarys_directory_end_its_stream() -> None:
+    """moonkv.open() serves no replicas: what it writes is in no backlog, so the server that
+    reopens the directory starts a new history and its replica is copied again."""
+    import moonkv
+
+    with nodes([]) as (ph,), nodes(replica_args(ph)) as (rh,):
+        primary, replica = client(ph), client(rh)
+        primary.set("a", "1")
+        caught_up(primary, replica)
+        old = info(primary)["master_replid"]
+        ph.stop()
+        with moonkv.open(ph.dir) as r:
+            r.set("in-process", "1")
+        ph = start_moonkv([], dir=ph.dir, port=ph.port)
+        primary = client(ph)
+        caught_up(primary, replica)
+        assert replica.get("in-process") == b"1"
+        assert old not in (info(primary)["master_replid"], info(primary)["master_replid2"])
+        st = info(primary, "stats")
+        assert (st["sync_full"], st["sync_partial_ok"]) == ("1", "0"), st
+        assert dataset(primary) == dataset(replica)
+        ph.stop()

@@ -647,6 +647,11 @@ class Replication:
         rebuilt, self.rebuilt = self.rebuilt, None
         if pos is None or self.master is not None:
             return
+        if self.loop is None:
+            # An embedded instance serves no replicas: its writes belong to no stream, so its
+            # records carry no position and the next server starts a new history.
+            p.repl_pos = None
+            return
         self.offset = int(pos[1])
         self.replid2 = str(pos[0])
         self.second_offset = self.offset + 1

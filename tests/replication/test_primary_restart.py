@@ -69,16 +69,18 @@ def _scenario(primary: ServerHandle, replica: ServerHandle, restart: object) -> 
     caught_up(p, r)
     before = _fields(p)
     primary = restart(primary)  # type: ignore[operator]
-    p = client(primary)
-    wait_until(lambda: info(p)["connected_slaves"] == "1" and "state=online" in info(p)["slave0"],
-               what="the replica to come back")
-    after = _fields(p)
-    p.set("after", "1")
-    caught_up(p, r)
-    assert dataset(p, (0, 2)) == dataset(r, (0, 2))
-    st = info(p, "stats")
-    assert (st["sync_full"], st["sync_partial_ok"]) == ("0", "1"), st
-    primary.stop()
+    try:  # (the restarted server is no longer the one its caller stops)
+        p = client(primary)
+        wait_until(lambda: info(p)["connected_slaves"] == "1" and "state=online" in info(p)["slave0"],
+                   what="the replica to come back")
+        after = _fields(p)
+        p.set("after", "1")
+        caught_up(p, r)
+        assert dataset(p, (0, 2)) == dataset(r, (0, 2))
+        st = info(p, "stats")
+        assert (st["sync_full"], st["sync_partial_ok"]) == ("0", "1"), st
+    finally:
+        primary.stop()
     return before, after
 
 
@@ -114,31 +116,32 @@ def test_sigkill_of_the_primary_under_writes() -> None:
     which continues from the primary's log without a copy, twice."""
     with nodes([]) as (ph,), nodes(replica_args(ph)) as (rh,):
         replica = client(rh)
-        primary = client(ph)
         link_up(replica)
         acked = 0
-        for round_ in range(1, 3):
-            w = _Writer(ph.port)
-            w.thread.start()
-            wait_until(lambda w=w: w.units > 30, what="writes")
-            ph.stop(signal.SIGKILL)
-            w.stop.set()
-            w.thread.join(timeout=20)
-            acked += w.units
-            ph = start_moonkv([], dir=ph.dir, port=ph.port)
-            primary = client(ph)
-            # Every acknowledged unit survived; the one in flight may have committed.
-            ctr = int(primary.get("ctr"))
-            assert acked <= ctr <= acked + 1, (acked, ctr)
-            acked = ctr
-            for k in ("sctr", "ctr"):  # the writer's two units per round: align both counters
-                if int(primary.get(k)) < acked:
-                    primary.incr(k)
-            caught_up(primary, replica)
-            assert dataset(primary) == dataset(replica)
-            st = info(primary, "stats")
-            assert (st["sync_full"], st["sync_partial_ok"]) == ("0", "1"), (round_, st)
-        ph.stop()
+        try:
+            for round_ in range(1, 3):
+                w = _Writer(ph.port)
+                w.thread.start()
+                wait_until(lambda w=w: w.units > 30, what="writes")
+                ph.stop(signal.SIGKILL)
+                w.stop.set()
+                w.thread.join(timeout=20)
+                acked += w.units
+                ph = start_moonkv([], dir=ph.dir, port=ph.port)
+                primary = client(ph)
+                # Every acknowledged unit survived; the one in flight may have committed.
+                ctr = int(primary.get("ctr"))
+                assert acked <= ctr <= acked + 1, (acked, ctr)
+                acked = ctr
+                for k in ("sctr", "ctr"):  # the writer's two units per round: align both counters
+                    if int(primary.get(k)) < acked:
+                        primary.incr(k)
+                caught_up(primary, replica)
+                assert dataset(primary) == dataset(replica)
+                st = info(primary, "stats")
+                assert (st["sync_full"], st["sync_partial_ok"]) == ("0", "1"), (round_, st)
+        finally:
+            ph.stop()  # the last one started (nodes() stops the first)
 
 
 def test_the_rebuilt_backlog_starts_at_the_last_checkpoint() -> None:
@@ -209,11 +212,13 @@ def test_writes_made_in_process_on_a_primarys_directory_end_its_stream() -> None
         with moonkv.open(ph.dir) as r:
             r.set("in-process", "1")
         ph = start_moonkv([], dir=ph.dir, port=ph.port)
-        primary = client(ph)
-        caught_up(primary, replica)
-        assert replica.get("in-process") == b"1"
-        assert old not in (info(primary)["master_replid"], info(primary)["master_replid2"])
-        st = info(primary, "stats")
-        assert (st["sync_full"], st["sync_partial_ok"]) == ("1", "0"), st
-        assert dataset(primary) == dataset(replica)
-        ph.stop()
+        try:
+            primary = client(ph)
+            caught_up(primary, replica)
+            assert replica.get("in-process") == b"1"
+            assert old not in (info(primary)["master_replid"], info(primary)["master_replid2"])
+            st = info(primary, "stats")
+            assert (st["sync_full"], st["sync_partial_ok"]) == ("1", "0"), st
+            assert dataset(primary) == dataset(replica)
+        finally:
+            ph.stop()

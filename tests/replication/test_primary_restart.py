@@ -33,8 +33,12 @@ def _restart(h: ServerHandle, sig: int | None) -> ServerHandle:
 
 
 def _restart_redis(h: ServerHandle) -> ServerHandle:
-    with contextlib.suppress(redis.ConnectionError):  # SHUTDOWN SAVE writes the RDB with the
-        redis.Redis(port=h.port).shutdown(save=True)  # replication fields
+    r = redis.Redis(port=h.port)
+    try:
+        with contextlib.suppress(redis.ConnectionError):  # SHUTDOWN SAVE writes the RDB with
+            r.shutdown(save=True)  # the replication fields
+    finally:
+        r.close()  # (a dropped client's socket is a ResourceWarning in a later test)
     h.proc.wait(timeout=15)
     # start_redis picks a new port and directory: start it by hand on the old ones.
     proc = subprocess.Popen(

@@ -180,6 +180,16 @@ def _load_snapshot(
         raise CorruptDirectory(fmt.FormatError(path, None, f"undecodable snapshot data ({e})"), 0) from None
 
 
+def _outside_databases(dbid: int, argv: list[Any]) -> bool:
+    """The effects a log keeps outside the databases: PUBLISH/SPUBLISH sent to replicas
+    (REPLICAS_ONLY, -1) and ACL users (LOG_ONLY, -2); any other negative database is
+    corruption."""
+    if not argv or type(argv[0]) is not bytes:
+        return False
+    name = argv[0].lower()
+    return (dbid == -1 and name in (b"publish", b"spublish")) or (dbid == -2 and name == b"acl")
+
+
 def _replay_log(
     server: Any,
     path: str,
@@ -225,7 +235,7 @@ def _replay_log(
             report.observe(effects, report.repl_pos)
         ks.frozen_ms = ts
         for dbid, argv in effects:
-            if dbid >= len(dbs):
+            if dbid >= len(dbs) or (dbid < 0 and not _outside_databases(dbid, argv)):
                 err = fmt.FormatError(path, off, f"database {dbid} out of range (databases {len(dbs)})")
                 raise CorruptDirectory(err, 0)
             if len(argv) == 3 and argv[0] in _SET and dbid >= 0:

@@ -48,6 +48,12 @@ def cluster(etcd: Etcd) -> Iterator[tuple[LocalCluster, str]]:
     """Three primaries sharing ``etcd`` under a cluster name of their own."""
     name = f"scripts{next(_names)}"
     with start_cluster(3, args=etcd_args(etcd, name)) as cl:
+        # A node with etcd endpoints is fenced (refuses writes) until its lease is registered
+        # (cluster/_membership.py): wait for each to take a write in its own slot.
+        for h, key in zip(cl.nodes, KEY_ON, strict=True):
+            until(lambda port=h.port, k=key: call(port, "SET", k, "x") == b"+OK\r\n",
+                  f"node {h.port} to take writes")
+            assert call(h.port, "DEL", key) == b":1\r\n"
         yield cl, name
 
 

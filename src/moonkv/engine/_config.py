@@ -289,8 +289,11 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("replica-announced", "bool", True),
     # Cluster mode (docs/cluster.md): moonkv.cluster.
     Directive("cluster-enabled", "bool", False, immutable=True),
-    Directive("cluster-etcd-endpoints", "string", "", immutable=True),
-    Directive("cluster-name", "string", "moonkv", immutable=True),
+    # moonkv's own start-up-only directives are hidden from CONFIG GET patterns (answered when
+    # named): tools that set back every directive CONFIG GET * lists skip only Redis's
+    # immutable ones (unit/introspection's "CONFIG sanity").
+    Directive("cluster-etcd-endpoints", "string", "", immutable=True, hidden=True),
+    Directive("cluster-name", "string", "moonkv", immutable=True, hidden=True),
     Directive("cluster-node-timeout", "int", 3000, minimum=1),
     Directive("cluster-announce-ip", "string", ""),
     Directive("cluster-announce-port", "int", 0, minimum=0, maximum=65535),

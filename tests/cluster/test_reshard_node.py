@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from moonkv.cluster.slots import key_slot
+from moonkv.controller._reshard import slot_ranges
 from tests.cluster.conftest import migrations, wait_handed
 from tests.cluster.load import Writer
 from tests.helpers import RawClient, ServerHandle, start_moonkv
@@ -53,19 +54,10 @@ class Cluster:
         self.migrations: list[tuple[int, str, str]] = []
 
     def record(self) -> bytes:
-        def ranges(slots: set[int]) -> list[list[int]]:
-            out: list[list[int]] = []
-            for s in sorted(slots):
-                if out and out[-1][1] == s - 1:
-                    out[-1][1] = s
-                else:
-                    out.append([s, s])
-            return out
-
         return json.dumps({
             "version": self.version, "name": "moonkv",
             "nodes": [{"id": n.id, "host": "127.0.0.1", "port": n.port, "tls_port": 0, "role": "primary",
-                       "primary": None, "slots": ranges(self.owned[n.id]), "failed": False} for n in self.nodes],
+                       "primary": None, "slots": slot_ranges(self.owned[n.id]), "failed": False} for n in self.nodes],
             "migrations": [{"slot": s, "from": a, "to": b} for s, a, b in self.migrations],
         }).encode()
 

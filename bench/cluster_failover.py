@@ -14,8 +14,6 @@ bench/results/cluster_failover-<ts>.json.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import json
 import os
 import signal
 import statistics
@@ -23,6 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import results_file  # noqa: E402 - bench/, beside this script
 from tests.cluster.etcd_harness import Cluster, Writer, read_keys, wait_until  # noqa: E402
 
 
@@ -72,11 +71,7 @@ def main() -> int:
     print(f"\n| cluster-node-timeout | runs | median | max | acknowledged writes lost |\n|---|---|---|---|---|\n"
           f"| {opts.node_timeout} ms | {opts.runs} | {result['median_s']:.2f} s | {result['max_s']:.2f} s "
           f"| {lost_total} |")
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out, exist_ok=True)
-    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    with open(os.path.join(out, f"cluster_failover-{stamp}.json"), "w") as f:
-        json.dump(result, f, indent=1)
+    print(f"results: {os.path.relpath(results_file.save('cluster_failover', result))}")
     return 0
 
 

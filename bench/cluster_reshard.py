@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as _dt
-import json
 import os
 import re
 import shutil
@@ -38,6 +36,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import results_file  # noqa: E402 - bench/, beside this script
 from tests.cluster.conftest import start_cluster  # noqa: E402
 from tests.cluster.etcd_harness import Cluster, read_keys, wait_until  # noqa: E402
 from tests.helpers import encode_command  # noqa: E402
@@ -245,11 +244,7 @@ def main() -> int:
     result["throughput"] = t = throughput(opts.rounds, opts.requests)
     print(f"redis-benchmark --cluster -P 16 -c 50: 1 primary {t['one_primary_rps']}, "
           f"2 primaries {t['two_primaries_rps']} (x{t['speedup']}), load {t['loadavg_at_end']}")
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out, exist_ok=True)
-    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    with open(os.path.join(out, f"cluster_reshard-{stamp}.json"), "w") as f:
-        json.dump(result, f, indent=1)
+    print(f"results: {os.path.relpath(results_file.save('cluster_reshard', result))}")
     return 0
 
 

@@ -92,8 +92,8 @@ def test_merge_equals_register_by_register_sets() -> None:
         dest = hll.add(hll.new(), [b"d%d" % rnd.randrange(10**9) for _ in range(n)], 3000)
         src = hll.add(hll.new(), [b"s%d" % rnd.randrange(10**9) for _ in range(n)], 3000)
         assert dest is not None and src is not None
-        regs = hll.max_registers(hll.registers(dest), hll.registers(src))
-        merged = hll.merge_into(dest, regs, False, 3000)
+        regs = bytes(max(x, y) for x, y in zip(hll.registers(dest), hll.registers(src), strict=True))
+        merged = hll.merge_into(dest, hll.union(hll.planes(dest), hll.planes(src)), False, 3000)
         w = hll.SparseWriter(dest, 3000)
         for i in range(hll.REGISTERS):
             if regs[i]:
@@ -102,10 +102,59 @@ def test_merge_equals_register_by_register_sets() -> None:
         assert hll.registers(merged) == regs
 
 
-def test_max_registers() -> None:
-    rnd = random.Random(9)
-    a, b = _regs(rnd, 63), _regs(rnd, 63)
-    assert hll.max_registers(a, b) == bytes(max(x, y) for x, y in zip(a, b, strict=True))
+def _random_value(rnd: random.Random, top: int, dense: bool) -> bytes:
+    """A value with random registers up to ``top``: dense, or sparse (top at most 32)."""
+    regs = _regs(rnd, top)
+    if dense:
+        return hll.to_dense(hll.new())[:hll.HEADER] + hll._pack(regs)
+    w = hll.SparseWriter(hll.new(), 1 << 20, indexed=True)
+    for i, r in enumerate(regs):
+        if r:
+            w.set(i, r)
+    assert not w.is_dense
+    return w.value()
+
+
+@pytest.mark.parametrize("top", [0, 1, 5, 32, 63])
+def test_bit_planes_round_trip_both_encodings(top: int) -> None:
+    rnd = random.Random(top)
+    for dense in (True, False) if top <= 32 else (True,):
+        v = _random_value(rnd, top, dense)
+        p = hll._planes_of_dense(v) if dense else hll._planes_of_registers(hll.registers(v))
+        assert len(p) == hll.PLANE_COUNT and all(0 <= x < 1 << hll.REGISTERS for x in p)
+        assert hll.planes_registers(p) == hll.registers(v)
+        if dense:
+            assert hll._dense_body(p) == v[hll.HEADER:]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_union_and_histogram_against_bytewise(seed: int) -> None:
+    rnd = random.Random(seed)
+    top = (1, 7, 32, 63)[seed]
+    a = _random_value(rnd, top, True)
+    b = _random_value(rnd, min(top, 32), False)
+    want = bytes(max(x, y) for x, y in zip(hll.registers(a), hll.registers(b), strict=True))
+    u = hll.union(hll.planes(a), hll.planes(b))
+    assert hll.planes_registers(u) == want
+    assert hll.histogram(u) == [want.count(v) for v in range(64)]
+    assert hll.count_planes(u) == hll.estimate([want.count(v) for v in range(64)])
+    assert hll.union(u, hll.NO_REGISTERS) == u == hll.union(hll.NO_REGISTERS, u)
+
+
+def test_planes_cache_is_bounded_and_keyed_by_the_value_object() -> None:
+    rnd = random.Random(3)
+    values = [_random_value(rnd, 20, True) for _ in range(hll._CACHE_SIZE + 5)]
+    for v in values:
+        hll.planes(v)
+    assert len(hll._cache) == hll._CACHE_SIZE
+    assert id(values[0]) not in hll._cache and id(values[-1]) in hll._cache
+    # An equal value that is another object is decoded again, to the same planes.
+    copy = bytes(bytearray(values[-1]))
+    assert copy is not values[-1] and hll.planes(copy) == hll.planes(values[-1])
+    # A value about to be replaced is not remembered.
+    other = _random_value(rnd, 20, True)
+    hll.planes(other, keep=False)
+    assert id(other) not in hll._cache
 
 
 @pytest.mark.parametrize("body", [b"", b"\x7f\xfe", b"\x7f\xff\x00", b"\x7f\xff\x80", b"\x80" * 5000, b"\x7f"])

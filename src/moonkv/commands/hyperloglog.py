@@ -38,6 +38,22 @@ def _check(value: object) -> bytes:
     return value
 
 
+def _union(c: Client, keys: list[bytes]) -> tuple[hll.Planes, bool]:
+    """The register-wise maximum of the HyperLogLogs at ``keys`` (missing keys count as
+    empty), and whether one of them is dense (hllMerge)."""
+    db = c.db
+    merged: hll.Planes | None = None
+    any_dense = False
+    for key in keys:
+        value = db.lookup_read(key)
+        if value is not None:
+            value = _check(value)
+            any_dense = any_dense or value[4] == hll.DENSE
+            p = hll.planes(value)
+            merged = p if merged is None else hll.union(merged, p)
+    return (hll.NO_REGISTERS if merged is None else merged), any_dense
+
+
 def _max_bytes(c: Client) -> int:
     return int(c.server.config["hll-sparse-max-bytes"])
 
@@ -72,12 +88,7 @@ def pfadd(c: Client, argv: list[bytes]) -> object:
 def pfcount(c: Client, argv: list[bytes]) -> object:
     db = c.db
     if len(argv) > 2:
-        regs = bytes(hll.REGISTERS)
-        for key in argv[1:]:
-            value = db.lookup_read(key)
-            if value is not None:
-                regs = hll.max_registers(regs, hll.registers(_check(value)))
-        return hll.count_registers(regs)
+        return hll.count_planes(_union(c, argv[1:])[0])
     key = argv[1]
     value = db.get(key)
     if value is None:
@@ -97,19 +108,12 @@ def pfcount(c: Client, argv: list[bytes]) -> object:
          complexity="O(N) to merge N HyperLogLogs, but with high constant times.")
 def pfmerge(c: Client, argv: list[bytes]) -> object:
     db = c.db
-    regs = bytes(hll.REGISTERS)
-    use_dense = False
-    for key in argv[1:]:  # the destination is merged too
-        value = db.lookup_read(key)
-        if value is not None:
-            value = _check(value)
-            use_dense = use_dense or value[4] == hll.DENSE
-            regs = hll.max_registers(regs, hll.registers(value))
+    merged, use_dense = _union(c, argv[1:])  # the destination is merged too
     dest = db.get(argv[1])
     if dest is None:
-        db.set(argv[1], hll.merge_into(hll.new(), regs, use_dense, _max_bytes(c)))
+        db.set(argv[1], hll.merge_into(hll.new(), merged, use_dense, _max_bytes(c)))
     else:
-        db.set(argv[1], hll.merge_into(dest, regs, use_dense, _max_bytes(c)), keep_ttl=True)
+        db.set(argv[1], hll.merge_into(dest, merged, use_dense, _max_bytes(c)), keep_ttl=True)
     db.notify(STRING, b"pfadd", argv[1])  # as Redis: a merge is a mass add
     return "OK"
 

@@ -25,6 +25,13 @@ and the command stores it with ``db.set`` (undo log, WATCH, durable log).
 Nothing here knows about RESP.  Dense registers are unpacked and packed with
 ``bytes.translate`` tables and big-integer bit operations over whole streams
 of registers rather than a Python loop per register.
+
+Register-wise maxima (PFCOUNT of several keys, PFMERGE) and histograms (the
+estimate) work on *bit planes*: six 16384-bit integers, plane ``k`` holding
+bit ``k`` of every register, so a maximum is a few dozen bitwise operations
+and a histogram a few dozen ANDs and ``int.bit_count`` calls, each over 2 KB.
+A value's planes are remembered in a small cache keyed by the value object
+(values are immutable, so a write is a new object and a miss).
 """
 
 from __future__ import annotations
@@ -34,10 +41,10 @@ import random
 import re
 import struct
 from bisect import bisect_right
-from collections import Counter
+from collections import OrderedDict
 from collections.abc import Callable
 from itertools import accumulate
-from typing import Final
+from typing import Final, TypeAlias
 
 from moonkv.errors import CorruptedHllError
 
@@ -511,62 +518,193 @@ _SCAN_MAX: Final = 8  # a PFADD of more elements bisects (SparseWriter ``indexed
 
 
 def registers(value: bytes) -> bytes:
-    """One byte per register, for merging (hllMerge); corrupt sparse values raise."""
+    """One byte per register, in register order; corrupt sparse values raise."""
     if value[4] == DENSE:
         return _unpack(value)
     return _sparse_registers(value)
 
 
-_H80: Final = int.from_bytes(b"\x80" * REGISTERS, "little")
+# -- bit planes ------------------------------------------------------------------------
+#
+# Plane k of a value is an integer whose bit 4096*j + g is bit k of register 4g + j: the
+# registers in the order of the dense encoding's four register streams end to end. Every
+# plane of every value uses that order, which is all a maximum or a histogram needs.  The
+# planes come from one byte per register (or per stream byte) by an 8x8 bit-matrix
+# transpose of each 8-byte word, done on the whole string as one integer (Hacker's
+# Delight 7-3: three rounds of shifts and masks that never cross a word).
+
+Planes: TypeAlias = tuple[int, ...]  # 6 planes of REGISTERS bits
+PLANE_COUNT: Final = 6
+NO_REGISTERS: Final[Planes] = (0,) * PLANE_COUNT
+_ALL: Final = (1 << REGISTERS) - 1
+_PLANE_BYTES: Final = REGISTERS // 8
+_STREAM_BYTES: Final = REGISTERS // 4  # one of the dense encoding's three byte streams
+_PIECE: Final = _STREAM_BYTES // 8  # one stream's bits of one plane: 4096 bits
 
 
-def max_registers(a: bytes, b: bytes) -> bytes:
-    """Register-wise maximum of two unpacked register arrays (values 0..63)."""
-    x = int.from_bytes(a, "little")
-    y = int.from_bytes(b, "little")
-    # Per byte lane (x | 0x80) - y keeps bit 7 exactly when x >= y; no borrow crosses lanes.
-    ge = (((x | _H80) - y) & _H80) >> 7
-    return (y ^ ((x ^ y) & (ge * 0xFF))).to_bytes(REGISTERS, "little")
+def _word_mask(pattern: int) -> int:
+    return int.from_bytes(pattern.to_bytes(8, "little") * (REGISTERS // 8), "little")
 
 
-def merge_into(dest: bytes, regs: bytes, use_dense: bool, max_bytes: int) -> bytes:
-    """PFMERGE's write: raise ``dest``'s registers to ``regs``; the cached count goes stale."""
+_T7: Final = _word_mask(0x00AA00AA00AA00AA)
+_T14: Final = _word_mask(0x0000CCCC0000CCCC)
+_T28: Final = _word_mask(0x00000000F0F0F0F0)
+
+
+def _transpose(x: int) -> int:
+    """Each 64-bit word of ``x`` (up to REGISTERS bytes) as an 8x8 bit matrix, transposed:
+    bit m of byte k becomes bit k of byte m. Its own inverse."""
+    t = (x ^ (x >> 7)) & _T7
+    x ^= t ^ (t << 7)
+    t = (x ^ (x >> 14)) & _T14
+    x ^= t ^ (t << 14)
+    t = (x ^ (x >> 28)) & _T28
+    return x ^ t ^ (t << 28)
+
+
+# Where bit k of register 4g + j sits in the dense encoding: (stream, bit) of byte g of
+# stream 0 (bytes 0, 3, 6, ...), 1 or 2; _SOURCE[j][k].
+_SOURCE: Final = (
+    tuple((0, k) for k in range(6)),
+    ((0, 6), (0, 7), (1, 0), (1, 1), (1, 2), (1, 3)),
+    ((1, 4), (1, 5), (1, 6), (1, 7), (2, 0), (2, 1)),
+    tuple((2, 2 + k) for k in range(6)),
+)
+# The inverse: the (register stream j, plane k) of bit b of stream s; _TARGET[b][s].
+_TARGET: Final = tuple(
+    tuple(next((j, k) for j in range(4) for k in range(6) if _SOURCE[j][k] == (s, b)) for s in range(3))
+    for b in range(8)
+)
+
+
+def _planes_of_dense(value: bytes) -> Planes:
+    streams = value[HEADER::3] + value[HEADER + 1::3] + value[HEADER + 2::3]
+    t = _transpose(int.from_bytes(streams, "little")).to_bytes(DENSE_BYTES, "little")
+    bits = [t[b::8] for b in range(8)]  # bit b of stream 0, then of 1, then of 2
+    out = []
+    for k in range(PLANE_COUNT):
+        parts = []
+        for j in range(4):
+            s, b = _SOURCE[j][k]
+            parts.append(bits[b][s * _PIECE:(s + 1) * _PIECE])
+        out.append(int.from_bytes(b"".join(parts), "little"))
+    return tuple(out)
+
+
+def _planes_of_registers(regs: bytes) -> Planes:
+    ordered = regs[0::4] + regs[1::4] + regs[2::4] + regs[3::4]
+    t = _transpose(int.from_bytes(ordered, "little")).to_bytes(REGISTERS, "little")
+    return tuple(int.from_bytes(t[k::8], "little") for k in range(PLANE_COUNT))
+
+
+def _dense_body(planes: Planes) -> bytes:
+    """The 12288 bytes of dense registers of ``planes``."""
+    raw = [p.to_bytes(_PLANE_BYTES, "little") for p in planes]
+    t = bytearray(DENSE_BYTES)
+    for b in range(8):
+        parts = []
+        for s in range(3):
+            j, k = _TARGET[b][s]
+            parts.append(raw[k][j * _PIECE:(j + 1) * _PIECE])
+        t[b::8] = b"".join(parts)
+    streams = _transpose(int.from_bytes(t, "little")).to_bytes(DENSE_BYTES, "little")
+    body = bytearray(DENSE_BYTES)
+    for s in range(3):
+        body[s::3] = streams[s * _STREAM_BYTES:(s + 1) * _STREAM_BYTES]
+    return bytes(body)
+
+
+def planes_registers(planes: Planes) -> bytes:
+    """One byte per register of ``planes``, in register order."""
+    t = bytearray(REGISTERS)
+    for k in range(PLANE_COUNT):
+        t[k::8] = planes[k].to_bytes(_PLANE_BYTES, "little")
+    ordered = _transpose(int.from_bytes(t, "little")).to_bytes(REGISTERS, "little")
+    regs = bytearray(REGISTERS)
+    for j in range(4):
+        regs[j::4] = ordered[j * _STREAM_BYTES:(j + 1) * _STREAM_BYTES]
+    return bytes(regs)
+
+
+# The planes of recently read or written values, keyed by the value's id: an entry holds
+# the value itself, so no other live object has that id. Oldest out first; at most
+# _CACHE_SIZE * (12 KB of planes + the value) of memory.
+_CACHE_SIZE: Final = 64
+_cache: OrderedDict[int, tuple[bytes, Planes]] = OrderedDict()
+
+
+def _remember(value: bytes, planes: Planes) -> None:
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.popitem(last=False)
+    _cache[id(value)] = (value, planes)
+
+
+def planes(value: bytes, keep: bool = True) -> Planes:
+    """The bit planes of a value, remembered for the next call unless ``keep`` is false
+    (a value about to be replaced); corrupt sparse values raise."""
+    hit = _cache.get(id(value))
+    if hit is not None:
+        return hit[1]
+    p = _planes_of_dense(value) if value[4] == DENSE else _planes_of_registers(_sparse_registers(value))
+    if keep:
+        _remember(value, p)
+    return p
+
+
+def union(a: Planes, b: Planes) -> Planes:
+    """Register-wise maximum (hllMerge): a bit-serial comparison from the top plane down."""
+    a_greater = 0
+    equal = _ALL
+    for k in range(PLANE_COUNT - 1, -1, -1):
+        differ = a[k] ^ b[k]
+        a_greater |= equal & a[k] & differ
+        equal &= ~differ
+    return tuple(bk ^ ((ak ^ bk) & a_greater) for ak, bk in zip(a, b, strict=True))
+
+
+def histogram(planes: Planes) -> list[int]:
+    """Register-value histogram of ``planes`` (hllRawRegHisto): the registers are split by
+    each plane from the top, counting only the groups that are not empty."""
+    groups = [(_ALL, 0, REGISTERS)]  # (registers as a mask, value so far, how many)
+    for k in range(PLANE_COUNT - 1, -1, -1):
+        plane = planes[k]
+        split = []
+        for mask, v, n in groups:
+            ones = mask & plane
+            c = ones.bit_count() if ones else 0
+            if c:
+                split.append((ones, v | (1 << k), c))
+            if c != n:
+                split.append((mask ^ ones, v, n - c))
+        groups = split
+    histo = [0] * 64
+    for _, v, n in groups:
+        histo[v] = n
+    return histo
+
+
+def merge_into(dest: bytes, merged: Planes, use_dense: bool, max_bytes: int) -> bytes:
+    """PFMERGE's write: ``dest`` with its registers raised to ``merged`` (which includes
+    ``dest``'s own); the cached count goes stale."""
     if use_dense or dest[4] == DENSE:
-        dense = to_dense(dest)
-        return stale(dense[:HEADER] + _pack(max_registers(_unpack(dense), regs)))
+        out = stale(dest[:4] + bytes((DENSE,)) + dest[5:HEADER] + _dense_body(merged))
+    else:
+        out = _merge_sparse(dest, merged, max_bytes)
+    _remember(out, merged)
+    return out
+
+
+def _merge_sparse(dest: bytes, merged: Planes, max_bytes: int) -> bytes:
+    regs = planes_registers(merged)
     w = SparseWriter(dest, max_bytes, indexed=True)
     for m in _NONZERO_RE.finditer(regs):  # in register order, as Redis sets them
         w.set(m.start(), regs[m.start()])
-        if w.is_dense:
-            merged = w.value()
-            return stale(merged[:HEADER] + _pack(max_registers(_unpack(merged), regs)))
+        if w.is_dense:  # the rest are raised in the dense registers
+            return stale(w.value()[:HEADER] + _dense_body(merged))
     return stale(w.value())
 
 
 _NONZERO_RE: Final = re.compile(rb"[^\x00]")
-
-
-# Histogram of one byte per register: the values a sample says are most common are
-# deleted from the string one at a time (``bytes.translate``, in C), each count being the
-# length it lost, until what is left is short enough to count element by element.
-_DELETE: Final = [bytes((v,)) for v in range(256)]
-_SAMPLE_STEP: Final = 61
-_COUNT_DIRECTLY: Final = 512
-
-
-def _histogram(regs: bytes) -> list[int]:
-    histo = [0] * 64
-    rest = regs
-    for v, _ in Counter(regs[::_SAMPLE_STEP]).most_common():
-        if len(rest) < _COUNT_DIRECTLY:
-            break
-        shorter = rest.translate(None, _DELETE[v])
-        histo[v] = len(rest) - len(shorter)
-        rest = shorter
-    for v, n in Counter(rest).items():
-        histo[v] += n
-    return histo
-
 
 def _sigma(x: float) -> float:
     if x == 1.0:
@@ -612,15 +750,13 @@ def estimate(histo: list[int]) -> int:
 def count(value: bytes) -> int:
     """The estimate for one value (ignoring its cache); corrupt sparse values raise."""
     if value[4] == DENSE:
-        r0, r1, r2, r3 = _streams(value)
-        return estimate(_histogram(r0 + r1 + r2 + r3))
+        return estimate(histogram(planes(value, keep=False)))
     return estimate(_sparse_histogram(value))
 
 
-def count_registers(regs: bytes) -> int:
-    """The estimate for unpacked registers (PFCOUNT of several keys)."""
-    return estimate(_histogram(regs))
-
+def count_planes(planes: Planes) -> int:
+    """The estimate for the registers of ``planes`` (PFCOUNT of several keys)."""
+    return estimate(histogram(planes))
 
 # -- PFDEBUG ---------------------------------------------------------------------------
 

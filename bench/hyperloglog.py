@@ -11,12 +11,16 @@ alternating between the servers, medians).  The tests:
 * PFADD into 10000 small sparse HyperLogLogs, random keys and elements;
 * PFCOUNT of one key: the cached count after the first call;
 * PFCOUNT of random keys among 10000 sparse HyperLogLogs whose caches start stale;
-* PFCOUNT of two dense keys: merged into a temporary and estimated on every call;
-* PFMERGE of two dense keys into a third.
+* PFCOUNT of several keys (merged and estimated on every call, never cached in the values):
+  2 and 3 dense keys (20000 elements each), a sparse key (200 elements) with a dense one,
+  two sparse keys (200 and 1000 elements) with and without a dense one, and 2 keys drawn
+  at random among 200 dense ones (more than moonkv keeps decoded: mostly decoded anew);
+* PFMERGE of 2 dense keys, of a sparse and a dense key, and of 2 sparse keys, each into a
+  destination of its own (created by the first call, then merged into again).
 
-Targets: PFADD and PFCOUNT at most 2x Redis's CPU per request (issue 18), non-pipelined as
-bench/run.py's data-type targets; the -P 16 ratios are reported beside them.
-Results go to ``bench/results/hll-<timestamp>.json``.
+Targets: PFADD and PFCOUNT (one key or several) and PFMERGE at most 2x Redis's CPU per
+request (issue 18), non-pipelined as bench/run.py's data-type targets; the -P 16 ratios are
+reported beside them.  Results go to ``bench/results/hll-<timestamp>.json``.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from run import (  # noqa: E402 - bench/ is not a package
 
 R = "__rand_int__"
 SMALL_KEYS = 10_000
+DENSE_COPIES = 200  # past moonkv's cache of decoded values (64)
 
 
 def _fill(c: RespConn, key: str, n: int, prefix: str) -> None:
@@ -59,7 +64,23 @@ def prep_dense(c: RespConn) -> None:
     c.call("FLUSHALL")
     _fill(c, "hll", 20_000, "a")
     _fill(c, "hll2", 20_000, "b")
+    _fill(c, "hll3", 20_000, "c")
+    _fill(c, "sp", 200, "d")
+    _fill(c, "sp2", 1000, "e")
+    for key, want in (("hll", "dense"), ("sp", "sparse"), ("sp2", "sparse")):
+        got = c.call("PFDEBUG", "ENCODING", key)
+        if got != want:
+            raise RuntimeError(f"{key} is {got}, not {want}")
     c.call("PFCOUNT", "hll")
+
+
+def prep_copies(c: RespConn) -> None:
+    """prep_dense, and DENSE_COPIES dense keys, each the 20000 elements of ``hll`` and 20 of its own."""
+    prep_dense(c)
+    for i in range(DENSE_COPIES):
+        key = f"d:{i:012d}"
+        c.call("COPY", "hll", key, "REPLACE")
+        c.call("PFADD", key, *(f"own:{i}:{j}" for j in range(20)))
 
 
 def prep_small(c: RespConn) -> None:
@@ -70,11 +91,20 @@ def prep_small(c: RespConn) -> None:
 
 def tests(n: int) -> list[Test]:
     g = "hyperloglog"
+    multi = max(n // 5, 1000)  # requests of the multi-key tests: 50-300 us each
     return [
         Test(g, "PFADD dense", ["pfadd", "hll", f"ele:{R}"], n, prep_dense, 2.0, None, keyspace=1_000_000_000),
-        Test(g, "PFCOUNT cached", ["pfcount", "hll"], n, None, 2.0, None),
-        Test(g, "PFCOUNT 2 dense keys", ["pfcount", "hll", "hll2"], max(n // 20, 500), None, 2.0, None),
-        Test(g, "PFMERGE 2 dense keys", ["pfmerge", "dst", "hll", "hll2"], max(n // 20, 500), None, None, None),
+        Test(g, "PFCOUNT cached", ["pfcount", "hll"], n, prep_dense, 2.0, None),
+        Test(g, "PFCOUNT 2 dense keys", ["pfcount", "hll", "hll2"], multi, prep_dense, 2.0, None),
+        Test(g, "PFCOUNT 3 dense keys", ["pfcount", "hll", "hll2", "hll3"], multi, prep_dense, 2.0, None),
+        Test(g, "PFCOUNT sparse+dense", ["pfcount", "sp", "hll"], multi, prep_dense, 2.0, None),
+        Test(g, "PFCOUNT 2 sparse+dense", ["pfcount", "sp", "sp2", "hll"], multi, prep_dense, 2.0, None),
+        Test(g, "PFCOUNT 2 sparse keys", ["pfcount", "sp", "sp2"], multi, prep_dense, 2.0, None),
+        Test(g, "PFMERGE 2 dense keys", ["pfmerge", "dst", "hll", "hll2"], multi, prep_dense, 2.0, None),
+        Test(g, "PFMERGE sparse+dense", ["pfmerge", "dst2", "sp", "hll"], multi, prep_dense, 2.0, None),
+        Test(g, "PFMERGE 2 sparse keys", ["pfmerge", "dst3", "sp", "sp2"], multi, prep_dense, 2.0, None),
+        Test(g, "PFCOUNT 2 of 200 dense", ["pfcount", f"d:{R}", f"d:{R}"], multi, prep_copies, None, None,
+             keyspace=DENSE_COPIES),
         Test(g, "PFADD sparse", ["pfadd", f"hll:{R}", f"ele:{R}"], n, prep_small, 2.0, None, keyspace=SMALL_KEYS),
         Test(g, "PFCOUNT sparse", ["pfcount", f"hll:{R}"], n, prep_small, 2.0, None, keyspace=SMALL_KEYS),
     ]
@@ -86,12 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="runs per test and server, alternating")
     ap.add_argument("--no-pipeline", action="store_true", help="skip the -P 16 runs")
     ap.add_argument("--no-pin", action="store_true", help="do not pin servers and client to CPUs")
+    ap.add_argument("--test", action="append", default=[], metavar="NAME",
+                    help="run only the tests whose name starts with NAME (repeatable)")
     args = ap.parse_args(argv)
     if shutil.which("redis-benchmark") is None:
         print("bench: redis-benchmark not found (apt-get install redis-tools)", file=sys.stderr)
         return 2
     pin_cpus(not args.no_pin)
     chosen = tests(args.requests)
+    if args.test:
+        chosen = [t for t in chosen if any(t.name.startswith(x) for x in args.test)]
     pipelines = [1] if args.no_pipeline else [1, 16]
     servers = [Server("moonkv", moonkv_argv), Server("redis", redis_argv)]
     started = _dt.datetime.now(_dt.UTC)

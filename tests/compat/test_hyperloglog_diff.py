@@ -174,3 +174,34 @@ def test_cache_and_transactions(diff: Differ) -> None:
     diff("TTL", "h")
     diff("PFMERGE", "h", "h")
     diff("TTL", "h")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_multi_key_counts_and_merges_after_every_kind_of_change(diff: Differ, seed: int) -> None:
+    # PFCOUNT of several keys and PFMERGE over sparse/dense mixes while the keys keep
+    # changing (moonkv remembers decoded registers per value: every change must show).
+    rnd = random.Random(500 + seed)
+    keys = [f"k{i}" for i in range(5)]
+    for key in keys:
+        n = rnd.choice((0, 1, 30, 400, 3000, 9000))
+        if n:
+            _add(diff, key, _elements(rnd, n), 1000)
+    for _ in range(40):
+        op = rnd.random()
+        picked = rnd.sample(keys + ["missing"], rnd.randint(2, 4))
+        if op < 0.3:
+            diff("PFADD", rnd.choice(keys), *_elements(rnd, rnd.choice((1, 5, 200))))
+        elif op < 0.5:
+            diff("PFMERGE", *picked)
+            diff("GET", picked[0])
+        elif op < 0.6 and diff("PFDEBUG", "ENCODING", picked[0]) == b"+dense\r\n":
+            # A register above any sparse value, or down to 0, written over the bytes.
+            diff("SETRANGE", picked[0], str(16 + rnd.randrange(12288)), bytes((rnd.choice((0, 0xFF)),)))
+        elif op < 0.7:
+            diff("COPY", picked[0], picked[1], "REPLACE")
+        elif op < 0.75:
+            diff("DEL", picked[0])
+        diff("PFCOUNT", *picked)
+        diff("PFCOUNT", rnd.choice(keys))
+    for key in keys:
+        diff("GET", key)

@@ -536,7 +536,7 @@ def registers(value: bytes) -> bytes:
 Planes: TypeAlias = tuple[int, ...]  # 6 planes of REGISTERS bits
 PLANE_COUNT: Final = 6
 NO_REGISTERS: Final[Planes] = (0,) * PLANE_COUNT
-_ALL: Final = (1 << REGISTERS) - 1
+_ALL: Final = int.from_bytes(b"\xff" * (REGISTERS // 8), "little")  # not 1 << REGISTERS: mypyc would fold it
 _PLANE_BYTES: Final = REGISTERS // 8
 _STREAM_BYTES: Final = REGISTERS // 4  # one of the dense encoding's three byte streams
 _PIECE: Final = _STREAM_BYTES // 8  # one stream's bits of one plane: 4096 bits

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """HyperLogLog: moonkv vs redis-server, server CPU per request, driven by redis-benchmark.
 
-    .venv-wheel/bin/python bench/hyperloglog.py [--rounds N] [--requests N] [--no-pipeline]
+    .venv-wheel/bin/python bench/hyperloglog.py [--rounds N] [--requests N] [--no-pipeline] [--test NAME]
 
 Uses bench/run.py's machinery (servers on free loopback ports pinned to one
 CPU, ``redis-benchmark -c 50``, CPU time from ``/proc/PID/stat``, rounds

@@ -539,7 +539,7 @@ NO_REGISTERS: Final[Planes] = (0,) * PLANE_COUNT
 _ALL: Final = int.from_bytes(b"\xff" * (REGISTERS // 8), "little")  # not 1 << REGISTERS: mypyc would fold it
 _PLANE_BYTES: Final = REGISTERS // 8
 _STREAM_BYTES: Final = REGISTERS // 4  # one of the dense encoding's three byte streams
-_PIECE: Final = _STREAM_BYTES // 8  # one stream's bits of one plane: 4096 bits
+_PIECE: Final = _STREAM_BYTES // 8  # bytes holding one bit of each byte of a stream
 
 
 def _word_mask(pattern: int) -> int:

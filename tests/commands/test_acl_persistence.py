@@ -325,6 +325,8 @@ def test_acls_survive_a_restart_through_the_data_directory(how: str) -> None:
 
 
 def test_an_aclfile_takes_over_from_the_data_directory() -> None:
+    """At start the file's users win; the data directory still records what ACL commands
+    change (they replicate either way), so without the file those changes are back."""
     h = start_moonkv(["--save", ""])
     try:
         c = RawClient(h.port)
@@ -339,12 +341,19 @@ def test_an_aclfile_takes_over_from_the_data_directory() -> None:
         h = start_moonkv(["--save", "", "--aclfile", path], dir=h.dir)
         c = RawClient(h.port)
         assert c.call("ACL", "USERS") == b"*2\r\n$7\r\ndefault\r\n$8\r\nfromfile\r\n"
-        assert c.call("ACL", "SETUSER", "notlogged", "on") == b"+OK\r\n"
+        assert c.call("ACL", "SETUSER", "bycommand", "on") == b"+OK\r\n"
+        c.close()
+        h.stop()
+        h = start_moonkv(["--save", "", "--aclfile", path], dir=h.dir)  # the file wins again
+        c = RawClient(h.port)
+        assert c.call("ACL", "USERS") == b"*2\r\n$7\r\ndefault\r\n$8\r\nfromfile\r\n"
         c.close()
         h.stop()
         h = start_moonkv(["--save", ""], dir=h.dir)  # back to the data directory's users
         c = RawClient(h.port)
-        assert c.call("ACL", "USERS") == b"*3\r\n$7\r\ndefault\r\n$7\r\nfromlog\r\n$8\r\nfromlog2\r\n"
+        assert c.call("ACL", "USERS") == (
+            b"*4\r\n$9\r\nbycommand\r\n$7\r\ndefault\r\n$7\r\nfromlog\r\n$8\r\nfromlog2\r\n"
+        )
         c.close()
     finally:
         h.stop()

@@ -6,7 +6,7 @@ import time
 
 from moonkv.commands._util import parse_int
 from moonkv.commands.table import command, container, lookup, resolve_subcommand
-from moonkv.engine import LOG_ONLY, Client
+from moonkv.engine import ACL_USERS, Client
 from moonkv.engine._acl import (
     CATEGORIES,
     DENIED_CMD,
@@ -38,6 +38,17 @@ _ACL_FILE = (
 container("acl", group=_S, since="6.0.0", summary="A container for Access List Control commands.")
 
 
+def _user_changed(c: Client, name: bytes) -> None:
+    """The whole user as an effect, with hashed passwords only (docs/durability.md): the log
+    keeps it and replicas replace their user of that name with it (docs/replication.md)."""
+    acl = c.server.acl
+    c.server.emit(ACL_USERS, [b"ACL", b"SETUSER", name, *acl.rules(acl.users[name])])
+
+
+def _users_deleted(c: Client, names: list[bytes]) -> None:
+    c.server.emit(ACL_USERS, [b"ACL", b"DELUSER", *names])
+
+
 def _bad_args(sub: str) -> RespError:
     return RespError(
         f"unknown subcommand or wrong number of arguments for '{sub}'. Try ACL HELP."
@@ -63,9 +74,7 @@ def acl_setuser(c: Client, argv: list[bytes]) -> object:
         raise RespError(
             f"Error in ACL SETUSER modifier '{rule.decode('utf-8', 'replace')}': {reason}"
         ) from None
-    if acl.durable:  # the whole user, with hashed passwords only (docs/durability.md); as
-        # in Redis, replicas do not get it (docs/replication.md)
-        c.server.emit(LOG_ONLY, [b"ACL", b"SETUSER", name, *acl.rules(acl.users[name])])
+    _user_changed(c, name)
     return "OK"
 
 
@@ -109,8 +118,9 @@ def acl_deluser(c: Client, argv: list[bytes]) -> object:
         raise RespError("The 'default' user cannot be removed")
     acl = c.server.acl
     gone = [n for n in names if acl.deluser(n, c)]
-    if gone and acl.durable:
-        c.server.emit(LOG_ONLY, [b"ACL", b"DELUSER", *gone])
+    if not gone:
+        return 0
+    _users_deleted(c, gone)
     return len(gone)
 
 
@@ -229,10 +239,17 @@ def acl_load(c: Client, argv: list[bytes]) -> object:
     acl = c.server.acl
     if not acl.file:
         raise RespError(_ACL_FILE)
+    before = list(acl.users)
     try:
         load_file(acl, acl.file, c)
     except AclFileError as e:
         raise RespError(str(e)) from None
+    # The new set as effects: the users it lacks, then each of its users whole.
+    gone = [name for name in before if name not in acl.users]
+    if gone:
+        _users_deleted(c, gone)
+    for name in sorted(acl.users):
+        _user_changed(c, name)
     return "OK"
 
 

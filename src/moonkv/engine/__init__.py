@@ -12,8 +12,8 @@ from moonkv.engine._pause import holds as pause_holds
 from moonkv.engine._pause import is_paused, pause, unpause
 from moonkv.engine._protect import DENIED, enabled_for, is_local_peer, refuses_peer
 from moonkv.engine._server import (
+    ACL_USERS,
     BLOCKED,
-    LOG_ONLY,
     MASTERDOWN,
     NO_REPLY,
     NOT_DATA,
@@ -26,9 +26,9 @@ from moonkv.engine._server import (
 )
 
 __all__ = [
+    "ACL_USERS",
     "BLOCKED",
     "DENIED",
-    "LOG_ONLY",
     "MASTERDOWN",
     "NO_REPLY",
     "NOT_DATA",

@@ -362,14 +362,18 @@ class Acl:
             self.deluser(name)
 
     def replay(self, argv: Sequence[bytes]) -> None:
-        """Apply one logged ACL effect: ``ACL SETUSER name rules...`` (the whole user, as
-        :meth:`rules` gives it) or ``ACL DELUSER name...``."""
-        sub = argv[1].lower()
+        """Apply one ACL effect (logged, replicated, or from the cluster's registry):
+        ``ACL SETUSER name rules...`` (the whole user, as :meth:`rules` gives it) or
+        ``ACL DELUSER name...``.  Raises AclRuleError(rule, reason) for anything else."""
+        sub = argv[1].lower() if len(argv) > 2 else b""
         if sub == b"setuser":
             self.replace_user(argv[2], argv[3:])
         elif sub == b"deluser":
             for name in argv[2:]:
-                self.deluser(name)
+                if name != b"default":  # (it cannot be removed)
+                    self.deluser(name)
+        else:
+            raise AclRuleError(b" ".join(argv[:2]), "not an ACL change (SETUSER or DELUSER)")
 
     def deluser(self, name: bytes, me: Client | None = None) -> bool:
         """Remove a user and disconnect its clients (``me`` gets its reply first)."""

@@ -43,10 +43,11 @@ from moonkv.pubsub import Hub
 from moonkv.tracking import Tracker, TrackingState
 
 Effect = tuple[int, list[bytes]]
-# Effects whose "database" says where they go: PUBLISH goes to replicas only (never
-# replayed from the log), ACL users to the log only (Redis does not replicate ACLs).
+# Effects that belong to no database (the stream sends them without a SELECT): PUBLISH
+# goes to replicas only (never replayed from the log); ACL users go to the log and to
+# replicas, and are replayed through Acl.replay (moonkv replicates them, Redis does not).
 REPLICAS_ONLY: Final = -1
-LOG_ONLY: Final = -2
+ACL_USERS: Final = -2
 
 log: Final = logging.getLogger("moonkv")
 _perf_ns: Final = time.perf_counter_ns  # the per-command clock of INFO commandstats

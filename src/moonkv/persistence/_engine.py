@@ -27,7 +27,6 @@ from typing import Any
 
 import msgpack
 
-from moonkv.engine import LOG_ONLY
 from moonkv.persistence import _format as fmt
 from moonkv.persistence import _load
 
@@ -97,10 +96,11 @@ def _set_pdeathsig() -> None:
         pass
 
 
-def write_snapshot(server: Any, path: str, *, progress: Any = None, acl: bool = True) -> int:
+def write_snapshot(server: Any, path: str, *, progress: Any = None) -> int:
     """Write the server's state to ``path`` (temporary file, fsync, rename). Returns bytes.
 
-    ``acl`` False leaves the ACL users out (a replica's full sync: Redis's RDB has none)."""
+    The ACL users are always in it, wherever they came from: a replica's full sync gives
+    it its primary's users, and the log's ACL records after it need their starting point."""
     ks = server.ks
     meta: dict[str, Any] = {"version": 1, "time_ms": ks.now_ms(), "databases": len(ks.dbs)}
     p = server.persistence
@@ -114,8 +114,7 @@ def write_snapshot(server: Any, path: str, *, progress: Any = None, acl: bool = 
         eng = server.scripting
         if eng is not None and hasattr(eng, "snapshot_state"):
             w.add([fmt.SCRIPTS, eng.snapshot_state()])
-        if acl and server.acl.durable:  # users defined by an ACL file or the configuration are theirs
-            w.add([fmt.ACL, server.acl.snapshot_state()])
+        w.add([fmt.ACL, server.acl.snapshot_state()])
         return w.commit()
     except BaseException:
         w.abort()
@@ -731,11 +730,11 @@ class Persistence:
         log.info("Background %s started by pid %d", "saving" if kind == "save" else "log rewrite", self.child_pid)
         return None
 
-    def fork_snapshot(self, path: str, *, acl: bool = True) -> int:
+    def fork_snapshot(self, path: str) -> int:
         """Fork a child that writes the state of this instant to ``path``; returns its pid.
 
         The caller reaps it (``os.waitpid``): exit code 0 means the file is complete.
-        Checkpoints and replication's full syncs (``acl`` False) use it.
+        Checkpoints and replication's full syncs use it.
         """
         lock_fd = self.lock_fd
         srv = self.server
@@ -751,7 +750,7 @@ class Persistence:
                     signal.set_wakeup_fd(-1)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
-                write_snapshot(srv, path, acl=acl)
+                write_snapshot(srv, path)
                 code = 0
             except BaseException as e:  # noqa: BLE001
                 with contextlib.suppress(Exception):
@@ -769,9 +768,8 @@ class Persistence:
         Memory is replaced by the snapshot's content; on disk the snapshot becomes the
         manifest's snapshot with a fresh log whose first record carries ``pos``, switched
         in atomically: a crash before the switch restarts from the old files (and the
-        replica syncs again), after it from the new ones.  The snapshot holds no ACL users
-        (Redis does not replicate them): the replica keeps its own, which that first
-        record carries when they live in the data directory.
+        replica syncs again), after it from the new ones.  The snapshot's ACL users replace
+        the replica's, whatever defines them at start (moonkv replicates ACLs; docs/replication.md).
         """
         srv = self.server
         try:
@@ -797,7 +795,7 @@ class Persistence:
                 eng.functions.flush()
         saved_sinks, srv.sinks = srv.sinks, []
         try:
-            report = _load.load_all(srv, self.dir, fmt.Manifest(snap, []), repair_tail=False)
+            report = _load.load_all(srv, self.dir, fmt.Manifest(snap, []), repair_tail=False, users=True)
         finally:
             srv.sinks = saved_sinks
         # (-1: a primary's stream that selects a database next)
@@ -810,12 +808,7 @@ class Persistence:
                 os.close(self.fd)
             self.fd, self.log_name, self.log_size = fd, name, len(fmt.LOG_MAGIC)
             self.broken = False
-            acl = srv.acl
-            users: list[tuple[int, list[bytes]]] = (
-                [(LOG_ONLY, [b"ACL", b"SETUSER", name, *rules]) for name, rules in acl.snapshot_state()]
-                if acl.durable else []
-            )
-            self.commit(users)  # the position (and our users), durable before the manifest names this log
+            self.commit([])  # the position, durable before the manifest names this log
             self.flush()
             if self.fsync_policy != "always":
                 fmt.fsync(self.fd)

@@ -77,8 +77,13 @@ def load_steps(
     *,
     repair_tail: bool = True,
     log: Callable[[str], None] = lambda s: None,
+    users: bool = False,
 ) -> Iterator[None]:
-    """Load ``m``'s files into ``server`` (a generator: yields between chunks)."""
+    """Load ``m``'s files into ``server`` (a generator: yields between chunks).
+
+    ACL users are restored when they live in the data directory (``Acl.durable``), or
+    always with ``users`` (a replica's full sync: it takes its primary's)."""
+    users = users or server.acl.durable
     paths = plan(dir, m)
     sizes = []
     for p in paths:
@@ -93,10 +98,10 @@ def load_steps(
     for i, path in enumerate(paths):
         data = fmt.read_file(path)
         if m is not None and m.snapshot and i == 0:
-            yield from _load_snapshot(server, path, data, report, base, pause)
+            yield from _load_snapshot(server, path, data, report, base, pause, users)
         else:
             last = i == len(paths) - 1
-            yield from _replay_log(server, path, data, report, base, last, repair_tail, log, pause)
+            yield from _replay_log(server, path, data, report, base, last, repair_tail, log, pause, users)
         base += sizes[i]
         report.loaded_bytes = base
     # Keys whose TTL passed while the server was down (or during replay) are gone.
@@ -128,7 +133,7 @@ def _all_bytes(items: list[Any]) -> bool:
 
 def _load_snapshot(
     server: Any, path: str, data: bytes, report: LoadReport, base: int,
-    pause: Callable[[int], Iterator[None]] | None,
+    pause: Callable[[int], Iterator[None]] | None, users: bool,
 ) -> Iterator[None]:
     ks = server.ks
     dbs = ks.dbs
@@ -172,7 +177,7 @@ def _load_snapshot(
                 if eng is not None and rec[1] is not None:
                     eng.restore_state(rec[1])
             elif tag == fmt.ACL:
-                if server.acl.durable:
+                if users:
                     server.acl.restore_state(rec[1])
     except fmt.FormatError as e:
         raise CorruptDirectory(e, 0) from None
@@ -182,7 +187,7 @@ def _load_snapshot(
 
 def _outside_databases(dbid: int, argv: list[Any]) -> bool:
     """The effects a log keeps outside the databases: PUBLISH/SPUBLISH sent to replicas
-    (REPLICAS_ONLY, -1) and ACL users (LOG_ONLY, -2); any other negative database is
+    (REPLICAS_ONLY, -1) and ACL users (ACL_USERS, -2); any other negative database is
     corruption."""
     if not argv or type(argv[0]) is not bytes:
         return False
@@ -200,6 +205,7 @@ def _replay_log(
     repair_tail: bool,
     log: Callable[[str], None],
     pause: Callable[[int], Iterator[None]] | None,
+    users: bool,
 ) -> Iterator[None]:
     from moonkv.commands.table import lookup, resolve_subcommand
     from moonkv.engine import Client
@@ -247,9 +253,9 @@ def _replay_log(
                 continue
             if dbid < 0 or argv[0] == b"ACL":
                 # PUBLISH sent to replicas (REPLICAS_ONLY) is no data. An ACL user as a whole
-                # (commands/acl.py: LOG_ONLY, database 0 in older logs); ignored once an ACL
+                # (commands/acl.py: ACL_USERS, database 0 in older logs); ignored once an ACL
                 # file or config users define the users.
-                if argv[0] == b"ACL" and acl.durable:
+                if argv[0] == b"ACL" and users:
                     try:
                         acl.replay(argv)
                     except AclRuleError as e:

@@ -19,7 +19,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from moonkv.commands.table import lookup, resolve_subcommand
-from moonkv.engine import Client
+from moonkv.engine import ACL_USERS, Client
+from moonkv.engine._acl import AclRuleError
 from moonkv.errors import RespError
 from moonkv.replication import _stream
 from moonkv.tls import client_context
@@ -320,14 +321,34 @@ class ReplicaLink:
             node = self.node
             p.repl_pos = [node.replid, node.offset, self.client.db.id]
 
+    def _failed(self, argv: list[bytes], why: object) -> None:
+        if not self.first_failure:
+            self.first_failure = f"{argv[:3]!r}: {why}"
+            log.warning("A command from the primary failed: %s", self.first_failure)
+
+    def _acl(self, argv: list[bytes]) -> None:
+        """``ACL SETUSER name rules...`` (the whole user) or ``ACL DELUSER name...``: applied
+        as the loader replays them, whatever defines this node's users at start, and kept
+        as an effect of the unit (this node's log; its replicas get the bytes as they came)."""
+        try:
+            self.server.acl.replay(argv)
+        except AclRuleError as e:
+            self._failed(argv, e.args[-1])
+            return
+        self.server.emit(ACL_USERS, argv)
+
     def _apply(self, cmds: list[list[bytes]]) -> None:
         srv = self.server
         c = self.client
         parser = self.parser
         end = self.node.offset + (parser.pos - parser.start)
         for argv in cmds:
-            if argv[0].lower() == b"select":
+            name = argv[0].lower()
+            if name == b"select":
                 self._select(argv)
+                continue
+            if name == b"acl":
+                self._acl(argv)
                 continue
             spec = lookup(argv[0])
             try:
@@ -338,9 +359,8 @@ class ReplicaLink:
                 reply: Any = srv.call(c, spec, argv)
             except RespError as e:
                 reply = e
-            if isinstance(reply, RespError) and not self.first_failure:
-                self.first_failure = f"{argv[:3]!r}: {reply}"
-                log.warning("A command from the primary failed: %s", self.first_failure)
+            if isinstance(reply, RespError):
+                self._failed(argv, reply)
         ks = srv.ks
         if ks.expired_effects:  # keys found expired on the way: same record as the unit
             srv.effects[0:0] = ks.expired_effects

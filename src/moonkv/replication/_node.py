@@ -159,8 +159,7 @@ class Replication:
                 self.feed(_stream.command(argv))
                 return
         data, self.seldb = _stream.unit(effects, self.seldb)
-        if data:  # (empty: the unit only changed ACL users)
-            self.feed(data)
+        self.feed(data)
 
     def feed(self, data: bytes) -> None:
         """Append stream bytes to the backlog; replicas get this iteration's bytes at its end.
@@ -342,7 +341,7 @@ class Replication:
         tmpdir = tempfile.mkdtemp(prefix="moonkv-sync-")
         path = os.path.join(tmpdir, "sync.mkv")
         try:
-            pid = p.fork_snapshot(path, acl=False)  # Redis's RDB carries no ACL users
+            pid = p.fork_snapshot(path)  # with the ACL users: the replica takes ours
         except OSError as e:
             log.error("Can't fork for a replica's full sync: %s", e)
             shutil.rmtree(tmpdir, ignore_errors=True)

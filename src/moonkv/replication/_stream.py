@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from moonkv.engine import LOG_ONLY
 from moonkv.protocol import encode
 
 MULTI: Final = b"*1\r\n$5\r\nMULTI\r\n"
@@ -37,15 +36,13 @@ def unit(effects: list[Any], seldb: int) -> tuple[bytes, int]:
     the database selected after it: ``SELECT`` when the database changes, ``MULTI`` ...
     ``EXEC`` around more than one command (the first ``SELECT`` goes before ``MULTI``).
     ``effects`` are ``(db, argv)`` pairs: tuples from the engine, lists from the log.
-    A ``REPLICAS_ONLY`` effect (PUBLISH) selects nothing; ``LOG_ONLY`` ones (ACL users)
-    are left out."""
-    if any(db == LOG_ONLY for db, _ in effects):
-        effects = [e for e in effects if e[0] != LOG_ONLY]
+    An effect of no database (``REPLICAS_ONLY``: PUBLISH; ``ACL_USERS``: ACL SETUSER and
+    DELUSER) selects nothing."""
     out: list[bytes] = []
     multi = len(effects) > 1
     first = True
     for db, argv in effects:
-        if db != seldb and db >= 0:  # (REPLICAS_ONLY: PUBLISH, which no database holds)
+        if db != seldb and db >= 0:
             out.append(select(db))
             seldb = db
         if first:

@@ -4,7 +4,7 @@
 (the controller and the CLI use them).  :func:`attach` gives an assembled
 server its :class:`ClusterNode` as ``server.cluster`` when ``cluster-enabled``
 is on; the engine's executor then asks :func:`route` about every command.
-:mod:`moonkv.cluster._scripts` (scripts and libraries on every node, through etcd)
+:mod:`moonkv.cluster._shared` (scripts, libraries and ACL users on every node, through etcd)
 is attached by the network layer with ``cluster-etcd-endpoints``; it imports aetcd,
 the optional ``cluster`` extra.
 """

@@ -75,6 +75,8 @@ def acl_setuser(c: Client, argv: list[bytes]) -> object:
             f"Error in ACL SETUSER modifier '{rule.decode('utf-8', 'replace')}': {reason}"
         ) from None
     _user_changed(c, name)
+    if acl.shared is not None:  # cluster mode: on every node before the reply
+        return acl.shared.users_changed(c, "OK", [name])
     return "OK"
 
 
@@ -121,6 +123,8 @@ def acl_deluser(c: Client, argv: list[bytes]) -> object:
     if not gone:
         return 0
     _users_deleted(c, gone)
+    if acl.shared is not None:
+        return acl.shared.users_changed(c, len(gone), gone)
     return len(gone)
 
 
@@ -250,6 +254,8 @@ def acl_load(c: Client, argv: list[bytes]) -> object:
         _users_deleted(c, gone)
     for name in sorted(acl.users):
         _user_changed(c, name)
+    if acl.shared is not None:
+        return acl.shared.users_replaced(c)
     return "OK"
 
 

@@ -143,6 +143,9 @@ class Acl:
         # Users live in the data directory unless an ACL file or config users define them.
         self.durable = True
         self.file = ""  # aclfile: ACL LOAD / ACL SAVE
+        # The cluster-wide registry of users (moonkv.cluster._shared), attached by the
+        # listener in cluster mode with etcd; None otherwise.
+        self.shared: Any = None
         self.log: list[LogEntry] = []
         self._ids: dict[str, int] = {}
         self._specs: list[CommandSpec] = []

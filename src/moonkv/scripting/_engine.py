@@ -213,7 +213,7 @@ class ScriptEngine:
         self.on_busy: Callable[[RunState], None] | None = None
         self.on_busy_end: Callable[[RunState], None] | None = None
         self.functions: Any = None  # FunctionRegistry, attached by moonkv.scripting
-        # The cluster-wide registry of scripts and libraries (moonkv.cluster._scripts),
+        # The cluster-wide registry of scripts and libraries (moonkv.cluster._shared),
         # attached by the listener in cluster mode with etcd; None otherwise.
         self.shared: Any = None
         # Cluster mode's check of each redis.call (moonkv.cluster._script_slots.ScriptSlots),

@@ -60,7 +60,7 @@ class ServerProcess:
         # After the TLS port's: a CONFIG SET that TLS refuses never moves the plain ports.
         server.config.on_commit(self._on_commit)
         self._membership: Any = None  # moonkv.cluster's lease keeper with cluster-etcd-endpoints
-        self._shared: Any = None  # moonkv.cluster._scripts.SharedScripts in cluster mode with etcd
+        self._shared: Any = None  # moonkv.cluster._shared.SharedState in cluster mode with etcd
 
     # -- group commit --------------------------------------------------------------
 
@@ -153,7 +153,7 @@ class ServerProcess:
             srv.cluster.node.apply_role()  # the role the persisted topology gives this node
         cfg = srv.config
         if cfg["cluster-enabled"] and cfg["cluster-etcd-endpoints"] and eng is not None:
-            self._shared = _shared_scripts(srv)
+            self._shared = _shared_state(srv)
             self._shared.start(loop)  # reads etcd once the data is loaded
         loop.call_later(0.1, self._cron)
         if eng is not None:
@@ -346,12 +346,14 @@ def _address(bind: str, port: int) -> tuple[str, int]:
     """Where the plain port listens: bind's first address (127.0.0.1 when empty)."""
     hosts = bind.split()
     return (hosts[0] if hosts else "127.0.0.1", port)
-def _shared_scripts(srv: Server) -> Any:
-    """The cluster-wide script registry (docs/cluster.md); imported only in cluster
-    mode with etcd, so a standalone server never loads aetcd and gRPC."""
+
+
+def _shared_state(srv: Server) -> Any:
+    """The cluster-wide registry of scripts, libraries and ACL users (docs/cluster.md);
+    imported only in cluster mode with etcd, so a standalone server never loads aetcd and gRPC."""
     cfg = srv.config
     try:
-        from moonkv.cluster._scripts import SharedScripts
+        from moonkv.cluster._shared import SharedState
         from moonkv.cluster.etcd import parse_endpoints
     except ImportError as e:
         raise SystemExit(
@@ -362,7 +364,7 @@ def _shared_scripts(srv: Server) -> Any:
         endpoints = parse_endpoints(cfg["cluster-etcd-endpoints"])
     except ValueError as e:
         raise SystemExit(f"moonkv: cluster-etcd-endpoints: {e}") from None
-    return SharedScripts(srv, endpoints, cfg["cluster-name"], cfg["cluster-node-timeout"] / 1000)
+    return SharedState(srv, endpoints, cfg["cluster-name"], cfg["cluster-node-timeout"] / 1000)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

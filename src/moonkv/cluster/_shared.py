@@ -1,14 +1,20 @@
-"""Scripts and function libraries as cluster-wide objects, kept in etcd.
+"""Scripts, function libraries and ACL users as cluster-wide objects, kept in etcd.
 
-Redis loads scripts per node, and every client library re-implements "NOSCRIPT,
-load, retry".  In a moonkv cluster with ``cluster-etcd-endpoints``, what a client
-loads on one node is on every node, primaries and replicas, present and future.
-The registry lives in etcd under ``/moonkv/<cluster-name>/``:
+Redis loads scripts and defines users per node, and every client library
+re-implements "NOSCRIPT, load, retry".  In a moonkv cluster with
+``cluster-etcd-endpoints``, what a client loads or defines on one node is on every
+node, primaries and replicas, present and future.  The registry lives in etcd
+under ``/moonkv/<cluster-name>/``:
 
 - ``scripts/<sha1>``: the body of a script loaded with SCRIPT LOAD (kept);
 - ``evals/<sha1>``: the body of a script an EVAL created; bounded like the local
   cache: a node whose ``lua-eval-cache-size`` evicts it deletes the key;
-- ``functions/<library>``: a library's code.
+- ``functions/<library>``: a library's code;
+- ``acl/<user>``: a user's whole rules as ACL LIST prints them (hashed passwords).
+  One key per user, so that changes of different users on different nodes never
+  overwrite each other; ACL LOAD writes its users and deletes the others.  The
+  first node to find no ``acl/`` key writes its users (``default`` included), so
+  once a node has started etcd always holds the cluster's whole set.
 
 Guarantees, and how:
 
@@ -25,12 +31,14 @@ Guarantees, and how:
 - **Every node applies every change.**  A node watches the prefix and applies
   what it sees through the command table with an internal client (``SCRIPT LOAD``,
   ``FUNCTION LOAD REPLACE``, ``FUNCTION DELETE``), so its durable log and its
-  replicas record them as their own; deletions drop the script or library.
+  replicas record them as their own; deletions drop the script or library.  Users
+  go through ``Acl.replay`` (the whole user, as replication applies them), with the
+  same effect a client's ACL SETUSER/DELUSER has.
 - **etcd is the truth after a (re)connection.**  Once its data directory is
   loaded, and again whenever the watch had to be re-established, a node reads the
-  whole prefix and makes its cache equal to it: what is missing is loaded, what
-  etcd no longer has (flushed while the node was away) is dropped.  The node
-  serves meanwhile; a miss asks etcd anyway.
+  whole prefix and makes its cache and users equal to it: what is missing is
+  loaded, what etcd no longer has (flushed or deleted while the node was away) is
+  dropped.  The node serves meanwhile; a miss asks etcd anyway.
 
 Only requests from connected clients publish: replays of the durable log, the
 replication stream and the registry's own applications do not (their client is
@@ -38,8 +46,9 @@ not in ``Server.clients``).  When etcd does not confirm within
 ``cluster-node-timeout``, the command's change stays on this node and the client
 gets an error saying so (EVAL still gets its script's result: it carries its body).
 
-The network layer attaches the registry (``ScriptEngine.shared``) and starts it;
-this module imports the engine and the command table, never the network layer.
+The network layer attaches the registry (``ScriptEngine.shared``, ``Acl.shared``)
+and starts it; this module imports the engine and the command table, never the
+network layer.
 """
 
 from __future__ import annotations
@@ -53,7 +62,9 @@ import aetcd
 
 from moonkv.cluster.etcd import Keys, close_quietly
 from moonkv.commands.table import lookup, resolve_subcommand
-from moonkv.engine import BLOCKED, Client, Server
+from moonkv.engine import ACL_USERS, BLOCKED, Client, Server
+from moonkv.engine._acl import AclRuleError
+from moonkv.engine._aclfile import UnmatchedSelector, merge_selectors
 from moonkv.errors import NoScriptError, RespError
 from moonkv.scripting import ScriptEngine, sha1hex
 
@@ -62,13 +73,14 @@ log: Final = logging.getLogger("moonkv.cluster")
 SCRIPTS: Final = b"scripts/"
 EVALS: Final = b"evals/"
 FUNCTIONS: Final = b"functions/"
+ACL: Final = b"acl/"
 _NOT_CONFIRMED: Final = (
     "etcd did not confirm the change ({}): it holds on this node only; "
     "send the command again to register it for the whole cluster"
 )
 
 
-class SharedScripts:
+class SharedState:
     """This node's view of the cluster-wide registry (see the module doc)."""
 
     def __init__(
@@ -99,11 +111,13 @@ class SharedScripts:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self.engine.shared = self
+        self.server.acl.shared = self
         self._task = loop.create_task(self._follow())
 
     async def close(self) -> None:
         self._closed = True
         self.engine.shared = None
+        self.server.acl.shared = None
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -143,7 +157,7 @@ class SharedScripts:
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - etcd away, a compacted revision, ...
-                log.warning("Script registry: etcd: %s; reconnecting in %.1fs", e or type(e).__name__, delay)
+                log.warning("Cluster registry: etcd: %s; reconnecting in %.1fs", e or type(e).__name__, delay)
                 await self._drop_etcd()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
@@ -154,6 +168,7 @@ class SharedScripts:
         scripts: dict[bytes, bytes] = {}
         evals: dict[bytes, bytes] = {}
         libraries: dict[bytes, bytes] = {}
+        users: dict[bytes, bytes] = {}
         n = len(self.prefix)
         for kv in got:
             key = kv.key[n:]
@@ -163,6 +178,11 @@ class SharedScripts:
                 evals[key[len(EVALS):]] = kv.value
             elif key.startswith(FUNCTIONS):
                 libraries[key[len(FUNCTIONS):]] = kv.value
+            elif key.startswith(ACL):
+                users[key[len(ACL):]] = kv.value
+        if not users:  # the first node here: its users become the cluster's
+            if not await self._seed_users(etcd):
+                return await self._sync(etcd)  # another node wrote its users first: take them
         eng = self.engine
         for sha, script in list(eng.scripts.items()):
             if sha not in (scripts if script.loaded else evals) and sha not in scripts:
@@ -177,7 +197,28 @@ class SharedScripts:
                 self._run(b"FUNCTION", b"DELETE", name)
         for name, code in libraries.items():
             self._apply(True, self.prefix + FUNCTIONS + name, code)
+        gone = [n for n in self.server.acl.users if users and n not in users and n != b"default"]
+        for name in gone:
+            self._replay_user([b"ACL", b"DELUSER", name])
+        for name, rules in users.items():
+            self._apply(True, self.prefix + ACL + name, rules)
         return int(got.header.revision)
+
+    async def _seed_users(self, etcd: aetcd.Client) -> bool:
+        """No user in etcd yet: write this node's, unless another node did first (False)."""
+        acl = self.server.acl
+        tx = etcd.transactions
+        ok, _ = await etcd.transaction(
+            compare=[tx.create(self.prefix + ACL + b"default") == 0],
+            success=[tx.put(self.prefix + ACL + name, self._rules(name)) for name in acl.users],
+            failure=[],
+        )
+        return bool(ok)
+
+    def _rules(self, name: bytes) -> bytes:
+        """A user's value in etcd: its rules as ACL LIST prints them."""
+        acl = self.server.acl
+        return b" ".join(acl.rules(acl.users[name]))
 
     def _apply(self, put: bool, key: bytes, value: bytes) -> None:
         """One change seen in etcd, applied here unless this node has it already."""
@@ -191,7 +232,7 @@ class SharedScripts:
                 if script is not None and script.loaded == kept:
                     eng.forget(sha)
             elif sha1hex(value) != sha:
-                log.warning("Script registry: %r does not hold the script of that sha1", key)
+                log.warning("Cluster registry: %r does not hold the script of that sha1", key)
             elif script is None or (kept and not script.loaded):
                 # (the internal marker EVAL makes an EVAL-created entry, as in log replay)
                 self._run(b"SCRIPT", b"LOAD", value, *(() if kept else (b"EVAL",)))
@@ -203,6 +244,32 @@ class SharedScripts:
                     self._run(b"FUNCTION", b"DELETE", name)
             elif lib is None or lib.code != value:
                 self._run(b"FUNCTION", b"LOAD", b"REPLACE", value)
+        elif key.startswith(ACL):
+            name = key[len(ACL):]
+            users = self.server.acl.users
+            if not put:
+                if name in users and name != b"default":
+                    self._replay_user([b"ACL", b"DELUSER", name])
+            elif name not in users or self._rules(name) != value:
+                try:
+                    rules = merge_selectors(value.split(b" "))
+                except UnmatchedSelector:
+                    log.warning("Cluster registry: %r does not hold a user's rules", key)
+                    return
+                self._replay_user([b"ACL", b"SETUSER", name, *rules])
+
+    def _replay_user(self, argv: list[bytes]) -> None:
+        """Apply a user's change as its own unit, with the effect a client's would have
+        (the node's log, its replicas)."""
+        srv = self.server
+        try:
+            srv.acl.replay(argv)
+        except AclRuleError as e:
+            log.warning("Cluster registry: ACL %s %s failed: %s", argv[1].decode(),
+                        argv[2].decode("utf-8", "replace"), e.args[-1])
+            return
+        srv.emit(ACL_USERS, argv)
+        srv.end_unit()
 
     def _run(self, *args: bytes) -> None:
         """Apply a change through the command table, as its own unit (logged, replicated)."""
@@ -214,7 +281,7 @@ class SharedScripts:
         reply = srv.call(self.internal, spec, argv)
         srv.end_unit()
         if isinstance(reply, RespError):
-            log.warning("Script registry: %s %s failed: %s", args[0].decode(), args[1].decode(), reply)
+            log.warning("Cluster registry: %s %s failed: %s", args[0].decode(), args[1].decode(), reply)
 
     # -- publishing what a client changed --------------------------------------------------
 
@@ -234,7 +301,7 @@ class SharedScripts:
                 # The connection was dropped under the call (the watch found etcd away).
                 return "the connection to etcd was closed"
             except Exception as e:  # noqa: BLE001 - etcd away or slow
-                log.warning("Script registry: etcd did not take a change: %s", e or type(e).__name__)
+                log.warning("Cluster registry: etcd did not take a change: %s", e or type(e).__name__)
                 return str(e) or type(e).__name__
 
         assert self._loop is not None
@@ -323,6 +390,36 @@ class SharedScripts:
 
         return self._publish(c, "OK", work)
 
+    def users_changed(self, c: Client, reply: object, names: list[bytes]) -> object:
+        """ACL SETUSER/DELUSER: each user's key made what the node has now (put, or deleted
+        if the user is gone), when the etcd call runs: two quick changes of one user on this
+        node leave its latest rules.  The reply waits for etcd."""
+        keys = {name: self.prefix + ACL + name for name in names}
+
+        async def work(etcd: aetcd.Client) -> None:
+            users = self.server.acl.users
+            for name, key in keys.items():
+                if name in users:
+                    await etcd.put(key, self._rules(name))
+                else:
+                    await etcd.delete(key)
+
+        return self._publish(c, reply, work)
+
+    def users_replaced(self, c: Client) -> object:
+        """ACL LOAD: the file's users are the cluster's; every other user goes."""
+        prefix = self.prefix + ACL
+        users = {name: self._rules(name) for name in self.server.acl.users}
+
+        async def work(etcd: aetcd.Client) -> None:
+            for name, rules in users.items():
+                await etcd.put(prefix + name, rules)
+            for kv in await etcd.get_prefix(prefix):
+                if kv.key[len(prefix):] not in users:
+                    await etcd.delete(kv.key)
+
+        return self._publish(c, "OK", work)
+
     # -- misses --------------------------------------------------------------------------
 
     def find_script(self, c: Client, sha: bytes) -> object:
@@ -388,7 +485,7 @@ class SharedScripts:
                     raise
                 return None  # the connection was dropped under the read: answer as without it
             except Exception as e:  # noqa: BLE001 - etcd away: answer as without it
-                log.warning("Script registry: etcd could not be read: %s", e or type(e).__name__)
+                log.warning("Cluster registry: etcd could not be read: %s", e or type(e).__name__)
                 return None
 
         def done(t: asyncio.Task[Any]) -> None:

@@ -1,9 +1,11 @@
-"""Scripts and function libraries are cluster-wide objects (docs/cluster.md, "Scripts").
+"""Scripts, function libraries and ACL users are cluster-wide objects (docs/cluster.md,
+"Scripts" and "ACL users").
 
 Real moonkv nodes in cluster mode sharing a real etcd (started here on free loopback
 ports, stopped at the end): what one node loads, every node runs at once, without
 NOSCRIPT, whichever node a client reaches, including a node started later and a
-replica; flushes and deletions reach every node too.
+replica; flushes and deletions reach every node too. A user defined on one node can
+AUTH on every node.
 """
 
 from __future__ import annotations
@@ -294,3 +296,75 @@ def test_eval_created_scripts_stay_bounded(etcd: Etcd) -> None:
         until(lambda: etcd_call(etcd.endpoint, evals) == sorted(sha_of(x).encode() for x in bodies[7:]),
               "etcd to hold the three newest")
 
+
+
+WRONGPASS = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+
+
+def auth(port: int, user: str, password: str) -> bytes:
+    c = RawClient(port)
+    try:
+        return c.call("AUTH", user, password)
+    finally:
+        c.close()
+
+
+def test_acl_changes_reach_every_node(etcd: Etcd) -> None:
+    """ACL SETUSER/DELUSER on one node: AUTH on every other node, primaries and replicas,
+    within a bounded wait; a node started later has the users at start."""
+    name = f"scripts{next(_names)}"
+    with start_cluster(2, replicas=1, args=etcd_args(etcd, name)) as cl:
+        ports = [h.port for h in cl.nodes]
+        assert call(ports[0], "ACL", "SETUSER", "alice", "on", ">pw", "~*", "+@all") == b"+OK\r\n"
+        for port in ports[1:]:
+            until(lambda port=port: auth(port, "alice", "pw") == b"+OK\r\n", f"alice on node {port}")
+        # A change on another node replaces the whole user everywhere.
+        assert call(ports[3], "ACL", "SETUSER", "alice", "resetpass", ">pw2") == b"+OK\r\n"
+        assert call(ports[1], "ACL", "SETUSER", "bob", "on", ">b", "+ping") == b"+OK\r\n"
+        for port in ports:
+            until(lambda port=port: auth(port, "alice", "pw2") == b"+OK\r\n", f"the new password on {port}")
+            until(lambda port=port: auth(port, "bob", "b") == b"+OK\r\n", f"bob on {port}")
+            assert auth(port, "alice", "pw") == WRONGPASS
+        listing = call(ports[0], "ACL", "LIST")
+        for port in ports[1:]:
+            until(lambda port=port: call(port, "ACL", "LIST") == listing, f"the same users on {port}")
+        late = start_moonkv([*NODE_ARGS, *etcd_args(etcd, name)])
+        try:
+            until(lambda: call(late.port, "ACL", "LIST") == listing, "the users on a node started later")
+            assert auth(late.port, "bob", "b") == b"+OK\r\n"
+            assert call(ports[2], "ACL", "DELUSER", "bob") == b":1\r\n"
+            for port in (*ports, late.port):
+                until(lambda port=port: auth(port, "bob", "b") == WRONGPASS, f"bob gone from {port}")
+        finally:
+            late.stop()
+
+
+def test_a_node_away_during_a_deluser_drops_the_user(etcd: Etcd) -> None:
+    """etcd is the truth when a node comes back: a user deleted while it was down goes,
+    though its own log still holds it."""
+    name = f"scripts{next(_names)}"
+    with start_cluster(2, args=[*etcd_args(etcd, name), "--appendonly", "yes"]) as cl:
+        a, b = cl.nodes
+        assert call(a.port, "ACL", "SETUSER", "carol", "on", ">c") == b"+OK\r\n"
+        until(lambda: auth(b.port, "carol", "c") == b"+OK\r\n", "carol on node b")
+        b.stop()
+        assert call(a.port, "ACL", "DELUSER", "carol") == b":1\r\n"
+        again = start_moonkv([*NODE_ARGS, *etcd_args(etcd, name), "--appendonly", "yes"], dir=b.dir, port=b.port)
+        cl.nodes[1] = again
+        until(lambda: call(again.port, "ACL", "USERS") == b"*1\r\n$7\r\ndefault\r\n", "carol to go")
+
+
+def test_acl_load_replaces_the_users_of_every_node(etcd: Etcd, tmp_path: Any) -> None:
+    name = f"scripts{next(_names)}"
+    path = tmp_path / "users.acl"
+    path.write_text("user default on nopass ~* &* +@all\nuser alice on >pw ~* +@all\n")
+    with start_cluster(2, args=[*etcd_args(etcd, name), "--aclfile", str(path)]) as cl:
+        a, b = (h.port for h in cl.nodes)
+        assert call(b, "ACL", "SETUSER", "zed", "on", ">z") == b"+OK\r\n"
+        until(lambda: auth(a, "zed", "z") == b"+OK\r\n", "zed on node a")
+        path.write_text("user default on nopass ~* &* +@all -debug\nuser bob on >b ~* +@all\n")
+        assert call(a, "ACL", "LOAD") == b"+OK\r\n"
+        listing = call(a, "ACL", "LIST")
+        assert listing.count(b"user ") == 2
+        until(lambda: call(b, "ACL", "LIST") == listing, "node b to have exactly the file's users")
+        assert auth(b, "bob", "b") == b"+OK\r\n"

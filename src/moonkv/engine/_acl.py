@@ -140,7 +140,8 @@ class Acl:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.users: dict[bytes, User] = {}
-        # Users live in the data directory unless an ACL file or config users define them.
+        # Loading restores the data directory's users unless an ACL file or config users
+        # define them (the data directory records them either way: they replicate).
         self.durable = True
         self.file = ""  # aclfile: ACL LOAD / ACL SAVE
         # The cluster-wide registry of users (moonkv.cluster._shared), attached by the
@@ -351,7 +352,7 @@ class Acl:
         out += [f"({self.describe_selector(s)})".encode("utf-8", "surrogateescape") for s in u.selectors]
         return out
 
-    # -- durable state (moonkv's data directory, when no ACL file or config users) --------
+    # -- the users as state: snapshots, full syncs, and the changes that replicate ------
 
     def snapshot_state(self) -> list[list[Any]]:
         return [[name, self.rules(u)] for name, u in sorted(self.users.items())]

@@ -6,8 +6,10 @@
 * ``user`` directives in the configuration: applied at start; combining them
   with ``aclfile`` is refused as Redis refuses it.
 * Neither: users are durable through the data directory (``Acl.durable``):
-  ACL SETUSER/DELUSER are effects in the log and snapshots carry every user
-  (docs/durability.md).
+  loading restores them from the log's ACL effects and the snapshots' users
+  (docs/durability.md).  Those are written whatever the source, since users
+  replicate (docs/replication.md); with a file or directives they are not
+  restored at start.
 """
 
 from __future__ import annotations

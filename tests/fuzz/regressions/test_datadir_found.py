@@ -44,6 +44,8 @@ def manifest_of(body: bytes) -> bytes:
     [1700000000000, 7],  # effects not a list: TypeError traceback
     [1700000000000, [[0, [b"SET", "k", b"v"]]]],  # a str argument
     [1700000000000, [[-1, [b"SET", b"k", b"v"]]]],  # a negative database
+    [1700000000000, [[-2, [b"SET", b"k", b"v"]]]],  # ACL users' database holds no data
+    [1700000000000, [[-3, [b"ACL", b"DELUSER", b"k"]]]],  # no database at all
     [1700000000000, [[99, [b"SET", b"k", b"v"]]]],  # a database out of range: IndexError
     [1700000000000, [[1, []]]],  # an empty command
     b"\x92\x91\x90",  # not even an array

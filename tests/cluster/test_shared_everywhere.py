@@ -302,9 +302,13 @@ WRONGPASS = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n
 
 
 def auth(port: int, user: str, password: str) -> bytes:
+    """AUTH's reply; empty if the connection was closed first (the user was deleted just
+    after the AUTH: its clients are disconnected, the reply with them)."""
     c = RawClient(port)
     try:
         return c.call("AUTH", user, password)
+    except ConnectionError:
+        return b""
     finally:
         c.close()
 

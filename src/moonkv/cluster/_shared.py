@@ -101,6 +101,9 @@ class SharedState:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[str | None]] = set()
+        # The last ACL change sent to etcd: the next waits for it, so etcd keeps this
+        # node's changes of one user in the order they were made.
+        self._acl_last: asyncio.Task[str | None] | None = None
         self._closed = False
         # The registry's own applications run as this client (not a connected one).
         self.internal = Client(server)
@@ -391,20 +394,19 @@ class SharedState:
         return self._publish(c, "OK", work)
 
     def users_changed(self, c: Client, reply: object, names: list[bytes]) -> object:
-        """ACL SETUSER/DELUSER: each user's key made what the node has now (put, or deleted
-        if the user is gone), when the etcd call runs: two quick changes of one user on this
-        node leave its latest rules.  The reply waits for etcd."""
-        keys = {name: self.prefix + ACL + name for name in names}
+        """ACL SETUSER/DELUSER: each user's key becomes what the node has now (its rules, or
+        deleted).  The reply waits for etcd."""
+        users = self.server.acl.users
+        changes = {self.prefix + ACL + name: self._rules(name) if name in users else None for name in names}
 
         async def work(etcd: aetcd.Client) -> None:
-            users = self.server.acl.users
-            for name, key in keys.items():
-                if name in users:
-                    await etcd.put(key, self._rules(name))
-                else:
+            for key, rules in changes.items():
+                if rules is None:
                     await etcd.delete(key)
+                else:
+                    await etcd.put(key, rules)
 
-        return self._publish(c, reply, work)
+        return self._publish_acl(c, reply, work)
 
     def users_replaced(self, c: Client) -> object:
         """ACL LOAD: the file's users are the cluster's; every other user goes."""
@@ -418,7 +420,24 @@ class SharedState:
                 if kv.key[len(prefix):] not in users:
                     await etcd.delete(kv.key)
 
-        return self._publish(c, "OK", work)
+        return self._publish_acl(c, "OK", work)
+
+    def _publish_acl(self, c: Client, reply: object, work: Callable[[aetcd.Client], Awaitable[Any]]) -> object:
+        """As :meth:`_publish`, after the previous ACL change: the values are taken when the
+        command ran (a node's first read of etcd may drop a user created meanwhile; the
+        watch brings it back) and etcd gets them in the order the node made them."""
+        if not self._connected(c):
+            return reply
+        before = self._acl_last
+
+        async def in_order(etcd: aetcd.Client) -> None:
+            if before is not None:
+                await asyncio.wait([before])
+            await work(etcd)
+
+        task = self._submit(in_order)
+        self._acl_last = task
+        return self._hold(c, task, reply)
 
     # -- misses --------------------------------------------------------------------------
 

@@ -12,7 +12,14 @@ the optional ``cluster`` extra.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import TYPE_CHECKING
+
+# gRPC (under aetcd, imported by this package's etcd modules) registers fork handlers that
+# abort a forked child while another thread is inside gRPC ("Check failed:
+# next_worker->state == KICKED"): a node forks for snapshots and full syncs, and its children
+# never use gRPC.  gRPC reads the setting when it first starts, after this package's import.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 from moonkv.cluster._node import STATE_FILE, ClusterNode
 from moonkv.cluster._routing import Router

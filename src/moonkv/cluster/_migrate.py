@@ -67,6 +67,7 @@ _SMALL_GAP: Final = 64 * 1024  # unacknowledged bytes under which the source pau
 _WINDOW: Final = 8 << 20  # unacknowledged bytes past which the copy waits for the target
 _BEHIND: Final = 64 << 20  # unacknowledged bytes past which the attempt gives up (memory bound)
 _FLUSH_VERBS: Final = frozenset({b"flushall", b"flushdb"})
+_PAST_END: Final = frozenset({"paused", "handed", "recovering"})  # Export states after END went out
 
 
 def _command(argv: Iterable[bytes]) -> bytes:
@@ -438,6 +439,12 @@ class Migrations:
         """For routing: the error line for a command on ``slot`` this node exports, or None."""
         job = self.exports.get(slot)
         return None if job is None else job.redirect(slot, write)
+
+    def handed(self, slot: int) -> bool:
+        """For eviction: ``slot`` is exported past ``END`` (or may be: recovering), so the
+        target holds its keys and no deletion here reaches it any more."""
+        job = self.exports.get(slot)
+        return job is not None and job.state in _PAST_END
 
     def importing(self, slot: int) -> bool:
         """For routing: ``slot`` comes here and arrived whole, so this node serves it (with or

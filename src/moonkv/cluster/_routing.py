@@ -81,6 +81,13 @@ class Router:
             return self._decide(c, c.multi)
         return None
 
+    def keeps(self, key: bytes) -> bool:
+        """For eviction: whether ``key`` must stay. Its slot is moving out and was handed
+        over: the target has it and this node's copy serves reads until the commit deletes it,
+        so evicting it here would make a key readers saw go come back on the target."""
+        slot = key_slot(key)
+        return self.states[slot] == MIGRATING and bool(self.node.migrations.handed(slot))
+
     def consume(self, c: Client, spec: CommandSpec, argv: list[bytes]) -> RespError | None:
         """:meth:`route`, then end an ASKING that held for this command (or transaction)."""
         err = self.route(c, spec, argv)

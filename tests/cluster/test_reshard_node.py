@@ -337,3 +337,49 @@ def test_keys_evicted_on_the_source_during_a_move_are_gone_on_the_target(two: tu
     while a.r.dbsize() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert a.r.dbsize() == 0
+
+
+def test_a_migration_called_off_mid_copy_leaves_no_keys_on_the_target(two: tuple[Cluster, Node, Node]) -> None:
+    """What a target received of a slot whose migration is dropped (the controller's
+    failover of the source does that) is not its data: it deletes it."""
+    c, a, b = two
+    slot = key_slot(b"{part}")
+    payload = os.urandom(64 * 1024)
+    for i in range(300):
+        a.r.set(b"{part}:%d" % i, payload)
+    c.start_moves([slot], a, b)
+    deadline = time.monotonic() + 20
+    while not slot_keys(b.r, slot) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(a.h.proc.pid, signal.SIGSTOP)  # the copy stops half way
+    try:
+        assert 0 < len(slot_keys(b.r, slot)) < 300
+        c.migrations = []
+        c.version += 1
+        assert b.r.execute_command("CLUSTER", "SETTOPOLOGY", c.version, c.record()) == b"OK"
+    finally:
+        os.kill(a.h.proc.pid, signal.SIGCONT)
+    assert a.r.execute_command("CLUSTER", "SETTOPOLOGY", c.version, c.record()) == b"OK"
+    deadline = time.monotonic() + 20
+    while b.r.dbsize() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert b.r.dbsize() == 0
+    assert len(slot_keys(a.r, slot)) == 300 and a.r.get(b"{part}:7") == payload
+
+
+def test_a_source_killed_while_deleting_moved_keys_leaves_no_orphans(two: tuple[Cluster, Node, Node]) -> None:
+    c, a, b = two
+    slot = key_slot(b"{many}")
+    for i in range(0, 100_000, 1000):  # a slot whose deletion takes many event-loop turns
+        a.r.mset({b"{many}:%d" % j: b"x" for j in range(i, i + 1000)})
+    a.r.set(b"other", b"stays")
+    c.start_moves([slot], a, b)
+    wait_handed(a.port, [slot], timeout=120)
+    c.finish_moves([slot], a, b)  # A deletes the slot's keys from here, a batch per turn...
+    a.restart()  # ... and is SIGKILLed meanwhile; back with its log and the new topology
+    deadline = time.monotonic() + 30
+    while a.r.dbsize() != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert a.r.dbsize() == 1 and not slot_keys(a.r, slot)
+    assert a.r.get(b"other") == b"stays"
+    assert b.r.dbsize() == 100_000

@@ -345,6 +345,7 @@ class Migrations:
         self.complete: set[int] = set()  # target: those slots arrived whole
         self.incoming: set[int] = set()  # target: the topology lists them as coming here
         self.cleanups: set[asyncio.Task[None]] = set()
+        self.topology: Topology | None = None  # the one follow() was last given
         self._load()
 
     # -- the record on disk -------------------------------------------------------------------
@@ -388,8 +389,10 @@ class Migrations:
         """Start and stop jobs for the migrations of the topology the node now serves.
 
         Slots this node exported and no longer owns are deleted here (handed over); slots
-        it imported and now owns need nothing more."""
+        it imported and now owns need nothing more.  A primary also deletes whatever else
+        it holds of slots another primary owns (:meth:`_orphans`)."""
         me = self.my_id
+        self.topology = topo
         out: dict[str, set[int]] = {}
         for m in topo.migrations:
             if m.source == me:
@@ -427,9 +430,9 @@ class Migrations:
         self.complete &= self.incoming
         if changed:
             self._save()
-        if gone:
-            self._drop_slots(frozenset(gone))
         srv = self.server
+        if gone or srv.loading or self._orphans():
+            self._drop_slots(frozenset(gone))
         if self.exports and self not in srv.sinks:
             srv.sinks.append(self)
         elif not self.exports and self in srv.sinks:
@@ -558,15 +561,38 @@ class Migrations:
         for i in range(0, len(keys), _BATCH):
             self._run(spec, [b"DEL", *keys[i : i + _BATCH]])
 
+    def _orphans(self) -> set[int]:
+        """The slots this node holds keys of though the topology gives them to another primary
+        and does not move them here: what a crash while deleting moved slots left, or what a
+        target received of a migration called off before it completed.  Only a primary has
+        any: a replica holds what its primary sends (the primary's deletions reach it)."""
+        topo = self.topology
+        me = topo.node(self.my_id) if topo is not None else None
+        if topo is None or me is None or not me.is_primary:
+            return set()
+        out: set[int] = set()
+        for slot in self.server.ks.dbs[0].slot_keys.by_slot:
+            owner = topo.owner(slot)
+            if owner is not None and owner.id != self.my_id and slot not in self.incoming:
+                out.add(slot)
+        return out
+
     def _drop_slots(self, slots: frozenset[int]) -> None:
-        """Delete the keys of slots that left this node, a batch per event-loop turn."""
+        """Delete the keys of slots that left this node, and of the orphans once the data
+        directory is loaded, a batch per event-loop turn."""
         task = asyncio.ensure_future(self._drop(slots))
         self.cleanups.add(task)
         task.add_done_callback(self.cleanups.discard)
 
     async def _drop(self, slots: frozenset[int]) -> None:
         srv = self.server
-        keys = _keys_of(srv.ks.dbs[0], slots)
+        while srv.loading:
+            await asyncio.sleep(0.05)
+        orphans = self._orphans() - slots
+        if orphans:
+            log.warning("deleting the keys of %d slot(s) other primaries own (left by an interrupted deletion "
+                        "or a migration called off)", len(orphans))
+        keys = _keys_of(srv.ks.dbs[0], slots | orphans)
         spec = lookup(b"del")
         assert spec is not None
         for i in range(0, len(keys), _BATCH):

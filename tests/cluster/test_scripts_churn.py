@@ -94,8 +94,11 @@ def test_scripts_through_a_failover_are_whole_and_every_confirmed_one_survives()
         cluster.close()
 
 
-def test_scripts_through_resharding_see_only_retried_errors_and_move_whole() -> None:
-    cluster = Cluster(primaries=2, replicas=0, controllers=1, node_timeout=10000)  # no failover under load
+@pytest.mark.parametrize("ask", ["no", "yes"])
+def test_scripts_through_resharding_see_only_retried_errors_and_move_whole(ask: str) -> None:
+    # node_timeout: no failover under load. With ask yes the handed-over slot answers ASK.
+    cluster = Cluster(primaries=2, replicas=0, controllers=1, node_timeout=10000,
+                      node_args=("--cluster-migration-ask", ask))
     rc = writer = None
     try:
         slot = key_slot(f"{{{TAG}}}".encode())
@@ -113,7 +116,7 @@ def test_scripts_through_resharding_see_only_retried_errors_and_move_whole() -> 
         count = len(writer.replies)
         wait_until(lambda: len(writer.replies) > count + 20 or writer.errors, 30, "scripts after the moves")
         writer.stop()
-        # Only TRYAGAIN/ASK/MOVED came back (redis-py retries them itself): nothing raised.
+        # Only TRYAGAIN/ASK/MOVED came back (redis-py follows them itself): nothing raised.
         assert not writer.errors, writer.trace
         owner = cluster.record().owner(slot)
         assert owner is not None and owner.id == first

@@ -16,7 +16,7 @@ from redis.retry import Retry
 
 from moonkv.cluster.slots import key_slot
 from moonkv.controller import TopologyStore
-from moonkv.controller._reshard import run_moves
+from moonkv.controller._reshard import run_moves, start
 from tests.cluster.etcd_harness import Cluster, call, etcd_call, wait_until
 from tests.cluster.load import ScriptWriter, check_bump
 
@@ -134,6 +134,59 @@ def test_scripts_through_resharding_see_only_retried_errors_and_move_whole(ask: 
             r.close()
         for h in cluster.nodes.values():
             assert noscript_errors(h.port) == 0
+    finally:
+        if writer is not None:
+            writer.stop()
+        if rc is not None:
+            rc.close()
+        cluster.close()
+
+
+def test_scripts_through_a_failover_of_a_source_mid_move() -> None:
+    """The source of a move is SIGKILLed while it copies: the failover drops the migration, the
+    promoted replica keeps the slot and the scripts' whole units, and the target deletes what
+    it had received of the slot (docs/cluster.md "No orphans")."""
+    cluster = Cluster(primaries=2, replicas=1, controllers=1)
+    rc = writer = None
+    try:
+        slot = key_slot(f"{{{TAG}}}".encode())
+        source = cluster.primary(slot)
+        (target,) = [p.id for p in cluster.record().primaries() if p.id != source]
+        (heir,) = cluster.replicas(source)
+        dst = cluster.nodes[target].port
+        rc = client(cluster)
+        payload = b"x" * 65536
+        for i in range(300):  # ~20 MB in the slot: the copy takes a while
+            rc.set(f"{{{TAG}}}:big{i}", payload)
+        writer = ScriptWriter(rc, TAG, confirm=True)
+        writer.start()
+        wait_until(lambda: writer.confirmed >= 20 or writer.errors, 30, "confirmed scripts before the move")
+        etcd_call(cluster.etcd.endpoint,
+                  lambda c: TopologyStore(c, cluster.keys).change(start([(slot, source, target)])))
+        wait_until(lambda: call(dst, "CLUSTER", "COUNTKEYSINSLOT", slot) != b":0\r\n", 30,
+                   "the target to receive part of the slot")
+        # The target holds the rest of the stream (IMPORTSLOTS is a write) while the source dies.
+        assert call(dst, "CLIENT", "PAUSE", 20000, "WRITE") == b"+OK\r\n"
+        try:
+            cluster.nodes[source].proc.send_signal(signal.SIGKILL)
+            cluster.nodes[source].proc.wait()
+            wait_until(lambda: (o := cluster.record().owner(slot)) is not None and o.id == heir, 30, "the promotion")
+            assert not cluster.record().migrations  # the failover dropped the move
+        finally:
+            assert call(dst, "CLIENT", "UNPAUSE") == b"+OK\r\n"
+        count = len(writer.replies)
+        wait_until(lambda: len(writer.replies) > count + 20 or writer.errors, 30, "scripts on the new primary")
+        writer.stop()
+        assert not writer.errors, writer.trace
+        r = node(cluster, heir)
+        try:
+            assert check_bump(r, TAG) >= writer.confirmed
+            assert all(r.get(f"{{{TAG}}}:big{i}") == payload for i in range(300))
+        finally:
+            r.close()
+        wait_until(lambda: call(dst, "CLUSTER", "COUNTKEYSINSLOT", slot) == b":0\r\n", 30,
+                   "the target to delete the part it received")
+        assert noscript_errors(cluster.nodes[heir].port) == 0
     finally:
         if writer is not None:
             writer.stop()

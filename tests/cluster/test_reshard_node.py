@@ -383,3 +383,23 @@ def test_a_source_killed_while_deleting_moved_keys_leaves_no_orphans(two: tuple[
     assert a.r.dbsize() == 1 and not slot_keys(a.r, slot)
     assert a.r.get(b"other") == b"stays"
     assert b.r.dbsize() == 100_000
+
+
+def test_a_slot_moved_back_while_its_old_keys_are_deleted_keeps_every_key(two: tuple[Cluster, Node, Node]) -> None:
+    c, a, b = two
+    slot = key_slot(b"{back}")
+    for i in range(0, 100_000, 1000):  # A's deletion after the first move takes many turns
+        a.r.mset({b"{back}:%d" % j: b"%d" % j for j in range(i, i + 1000)})
+    c.start_moves([slot], a, b)
+    wait_handed(a.port, [slot], timeout=120)
+    c.finish_moves([slot], a, b)
+    c.start_moves([slot], b, a)  # at once: A is still deleting what it handed over
+    wait_handed(b.port, [slot], timeout=120)
+    c.finish_moves([slot], b, a)
+    deadline = time.monotonic() + 30
+    while b.r.dbsize() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert b.r.dbsize() == 0
+    assert a.r.dbsize() == 100_000
+    assert a.r.mget([b"{back}:%d" % j for j in range(0, 100_000, 997)]) == [
+        b"%d" % j for j in range(0, 100_000, 997)]

@@ -345,6 +345,7 @@ class Migrations:
         self.complete: set[int] = set()  # target: those slots arrived whole
         self.incoming: set[int] = set()  # target: the topology lists them as coming here
         self.cleanups: set[asyncio.Task[None]] = set()
+        self.dropping: set[int] = set()  # slots whose keys a cleanup task is deleting
         self.topology: Topology | None = None  # the one follow() was last given
         self._load()
 
@@ -431,7 +432,7 @@ class Migrations:
         if changed:
             self._save()
         srv = self.server
-        if gone or srv.loading or self._orphans():
+        if gone or srv.loading or self._orphans() - self.dropping:
             self._drop_slots(frozenset(gone))
         if self.exports and self not in srv.sinks:
             srv.sinks.append(self)
@@ -442,6 +443,10 @@ class Migrations:
         """For routing: the error line for a command on ``slot`` this node exports, or None."""
         job = self.exports.get(slot)
         return None if job is None else job.redirect(slot, write)
+
+    def handing(self) -> bool:
+        """Whether some exported slot is past ``END`` (see :meth:`handed`)."""
+        return any(job.state in _PAST_END for job in self.exports.values())
 
     def handed(self, slot: int) -> bool:
         """For eviction: ``slot`` is exported past ``END`` (or may be: recovering), so the
@@ -588,20 +593,36 @@ class Migrations:
         srv = self.server
         while srv.loading:
             await asyncio.sleep(0.05)
-        orphans = self._orphans() - slots
+        orphans = self._orphans() - slots - self.dropping
         if orphans:
             log.warning("deleting the keys of %d slot(s) other primaries own (left by an interrupted deletion "
                         "or a migration called off)", len(orphans))
-        keys = _keys_of(srv.ks.dbs[0], slots | orphans)
-        spec = lookup(b"del")
-        assert spec is not None
-        for i in range(0, len(keys), _BATCH):
-            self._run(spec, [b"DEL", *keys[i : i + _BATCH]])
-            srv.end_unit()
-            await asyncio.sleep(0)
+        slots |= orphans
+        self.dropping |= slots
+        try:
+            keys = _keys_of(srv.ks.dbs[0], slots)
+            spec = lookup(b"del")
+            assert spec is not None
+            for i in range(0, len(keys), _BATCH):
+                # A slot that comes back here meanwhile (the topology moves it to this node
+                # again) keeps its keys: they are the import's now.
+                batch = [k for k in keys[i : i + _BATCH] if not self._mine(key_slot(k))]
+                if batch:
+                    self._run(spec, [b"DEL", *batch])
+                    srv.end_unit()
+                await asyncio.sleep(0)
+        finally:
+            self.dropping -= slots
         p = srv.persistence
         if p is not None and p.needs_flush():
             p.flush()  # durable now, not at the next client's group commit
+
+    def _mine(self, slot: int) -> bool:
+        """``slot`` is this node's again, or coming to it."""
+        if slot in self.incoming:
+            return True
+        owner = self.topology.owner(slot) if self.topology is not None else None
+        return owner is not None and owner.id == self.my_id
 
     # -- introspection ------------------------------------------------------------------------
 

@@ -97,7 +97,7 @@ class Evictor:
         effects: list[tuple[int, list[bytes]]] = []
         result = EVICT_OK
         # Cluster mode: keys of slots handed over to another node stay (docs/cluster.md).
-        keeps = srv.cluster.keeps if srv.cluster is not None else None
+        keeps = srv.cluster.eviction_keeps() if srv.cluster is not None else None
         while used > limit:
             if kind == "random":
                 pick = self._random_pick(volatile, keeps)

@@ -19,6 +19,7 @@ from moonkv.controller import TopologyStore
 from moonkv.controller._reshard import run_moves, start
 from tests.cluster.etcd_harness import Cluster, call, etcd_call, wait_until
 from tests.cluster.load import ScriptWriter, check_bump
+from tests.cluster.test_scripts_everywhere import noscript_errors
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -35,11 +36,6 @@ def node(cluster: Cluster, node_id: str) -> redis.Redis:
     r = redis.Redis(port=cluster.nodes[node_id].port, socket_timeout=10)
     r.execute_command("READONLY")
     return r
-
-
-def noscript_errors(port: int) -> int:
-    stats = call(port, "INFO", "errorstats").decode()
-    return sum(int(line.split("count=")[1]) for line in stats.splitlines() if line.startswith("errorstat_NOSCRIPT"))
 
 
 def move(cluster: Cluster, slot: int, source: str, target: str) -> None:

@@ -282,3 +282,124 @@ def test_a_source_killed_during_the_copy_restarts_the_migration_and_loses_nothin
     assert b.r.dbsize() == 301
     assert b.r.get(b"{big}:acknowledged-before-the-kill") == b"yes"
     assert b.r.get(b"{big}:0") == payload
+
+
+def slot_keys(r: redis.Redis, slot: int) -> set[bytes]:
+    return set(r.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100_000))
+
+
+def test_keys_evicted_on_the_source_during_a_move_are_gone_on_the_target(two: tuple[Cluster, Node, Node]) -> None:
+    c, a, b = two
+    slot = key_slot(b"{ev}")
+    payload = os.urandom(64 * 1024)
+    for i in range(300):  # ~20 MB in one slot: the copy takes a while
+        a.r.set(b"{ev}:%d" % i, payload)
+    a.r.config_set("maxmemory-policy", "allkeys-random")
+    c.start_moves([slot], a, b)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        rows = [r for r in migrations(a.port) if r[0] == slot]
+        if rows and rows[0][3] in ("copy", "stream"):
+            break
+        time.sleep(0.005)
+    # The target stops reading: the source cannot finish the copy (nothing is acknowledged),
+    # and evicts half of the slot meanwhile.
+    os.kill(b.h.proc.pid, signal.SIGSTOP)
+    try:
+        assert [r[3] for r in migrations(a.port) if r[0] == slot] in (["copy"], ["stream"])
+        a.r.config_set("maxmemory", a.r.info("memory")["used_memory"] // 2)
+        deadline = time.monotonic() + 20
+        while len(slot_keys(a.r, slot)) > 200 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        a.r.config_set("maxmemory", 0)
+    finally:
+        os.kill(b.h.proc.pid, signal.SIGCONT)
+    left = slot_keys(a.r, slot)
+    assert 0 < len(left) <= 200
+    wait_handed(a.port, [slot])
+    assert slot_keys(b.r, slot) == left  # the evictions were streamed as deletions
+    # Handed over, not committed: the source serves reads of the slot from its copy, so it
+    # may not evict from it any more (the target would keep what a reader saw go).
+    a.r.config_set("maxmemory", a.r.info("memory")["used_memory"] // 2)
+    try:
+        ra = RawClient(a.port)
+        try:
+            assert ra.call("SET", "other", "y") == b"-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+        finally:
+            ra.close()
+        assert slot_keys(a.r, slot) == left
+        assert all(a.r.get(k) == payload for k in left)
+    finally:
+        a.r.config_set("maxmemory", 0)
+    c.finish_moves([slot], a, b)
+    assert slot_keys(b.r, slot) == left
+    deadline = time.monotonic() + 10
+    while a.r.dbsize() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert a.r.dbsize() == 0
+
+
+def test_a_migration_called_off_mid_copy_leaves_no_keys_on_the_target(two: tuple[Cluster, Node, Node]) -> None:
+    """What a target received of a slot whose migration is dropped (the controller's
+    failover of the source does that) is not its data: it deletes it."""
+    c, a, b = two
+    slot = key_slot(b"{part}")
+    payload = os.urandom(64 * 1024)
+    for i in range(300):
+        a.r.set(b"{part}:%d" % i, payload)
+    c.start_moves([slot], a, b)
+    deadline = time.monotonic() + 20
+    while not slot_keys(b.r, slot) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(a.h.proc.pid, signal.SIGSTOP)  # the copy stops half way
+    try:
+        assert 0 < len(slot_keys(b.r, slot)) < 300
+        c.migrations = []
+        c.version += 1
+        assert b.r.execute_command("CLUSTER", "SETTOPOLOGY", c.version, c.record()) == b"OK"
+    finally:
+        os.kill(a.h.proc.pid, signal.SIGCONT)
+    assert a.r.execute_command("CLUSTER", "SETTOPOLOGY", c.version, c.record()) == b"OK"
+    deadline = time.monotonic() + 20
+    while b.r.dbsize() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert b.r.dbsize() == 0
+    assert len(slot_keys(a.r, slot)) == 300 and a.r.get(b"{part}:7") == payload
+
+
+def test_a_source_killed_while_deleting_moved_keys_leaves_no_orphans(two: tuple[Cluster, Node, Node]) -> None:
+    c, a, b = two
+    slot = key_slot(b"{many}")
+    for i in range(0, 100_000, 1000):  # a slot whose deletion takes many event-loop turns
+        a.r.mset({b"{many}:%d" % j: b"x" for j in range(i, i + 1000)})
+    a.r.set(b"other", b"stays")
+    c.start_moves([slot], a, b)
+    wait_handed(a.port, [slot], timeout=120)
+    c.finish_moves([slot], a, b)  # A deletes the slot's keys from here, a batch per turn...
+    a.restart()  # ... and is SIGKILLed meanwhile; back with its log and the new topology
+    deadline = time.monotonic() + 30
+    while a.r.dbsize() != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert a.r.dbsize() == 1 and not slot_keys(a.r, slot)
+    assert a.r.get(b"other") == b"stays"
+    assert b.r.dbsize() == 100_000
+
+
+def test_a_slot_moved_back_while_its_old_keys_are_deleted_keeps_every_key(two: tuple[Cluster, Node, Node]) -> None:
+    c, a, b = two
+    slot = key_slot(b"{back}")
+    for i in range(0, 100_000, 1000):  # A's deletion after the first move takes many turns
+        a.r.mset({b"{back}:%d" % j: b"%d" % j for j in range(i, i + 1000)})
+    c.start_moves([slot], a, b)
+    wait_handed(a.port, [slot], timeout=120)
+    c.finish_moves([slot], a, b)
+    c.start_moves([slot], b, a)  # at once: A is still deleting what it handed over
+    wait_handed(b.port, [slot], timeout=120)
+    c.finish_moves([slot], b, a)
+    deadline = time.monotonic() + 30
+    while b.r.dbsize() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert b.r.dbsize() == 0
+    assert a.r.dbsize() == 100_000
+    assert a.r.mget([b"{back}:%d" % j for j in range(0, 100_000, 997)]) == [
+        b"%d" % j for j in range(0, 100_000, 997)]

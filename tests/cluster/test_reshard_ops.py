@@ -13,9 +13,9 @@ import redis
 
 from moonkv.cluster.slots import SLOTS, key_slot
 from moonkv.cluster.topology import Topology
-from tests.cluster.etcd_harness import Cluster, wait_until
+from tests.cluster.etcd_harness import Cluster, call, wait_until
 from tests.cluster.load import Writer
-from tests.helpers import RawClient
+from tests.helpers import RawClient, start_moonkv
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -126,6 +126,29 @@ def test_remove_node_moves_its_slots_away_first() -> None:
                 gone.close()
         finally:
             gone_node.stop()
+    finally:
+        cl.close()
+
+
+def test_add_node_refuses_a_node_with_keys() -> None:
+    cl = Cluster(primaries=1, replicas=0, node_timeout=10000)
+    try:
+        old = start_moonkv(["--appendonly", "yes"])  # a standalone past: one key on disk
+        try:
+            assert call(old.port, "SET", "kept", "1") == b"+OK\r\n"
+        finally:
+            old.stop()
+        h = cl._start_node(dir=old.dir)
+        c = RawClient(h.port)
+        new_id = c.call("CLUSTER", "MYID").split(b"\r\n")[1].decode()
+        c.close()
+        cl.nodes[new_id] = h
+        out = subprocess.run([sys.executable, "-m", "moonkv", "cluster", "add-node", f"127.0.0.1:{h.port}",
+                              "--etcd", cl.etcd.endpoint, "--cluster", cl.name], capture_output=True, timeout=60)
+        assert out.returncode != 0
+        assert f"node 127.0.0.1:{h.port} is not empty: it holds 1 key(s)" in out.stderr.decode()
+        assert cl.record().node(new_id) is None
+        assert call(h.port, "DBSIZE") == b":1\r\n"
     finally:
         cl.close()
 

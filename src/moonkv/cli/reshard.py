@@ -67,6 +67,7 @@ async def _add_node(opts: argparse.Namespace) -> int:
     link = NodeLink(host, opts.tls_port if auth.tls is not None else int(port), auth, timeout=5.0)
     try:
         node_id = (await link.call("CLUSTER", "MYID")).decode()
+        keys = await link.call("DBSIZE")
     finally:
         link.close()
     client, store = await _store(opts)
@@ -74,6 +75,9 @@ async def _add_node(opts: argparse.Namespace) -> int:
         topology, _ = await store.read()
         if topology is None:
             raise ValueError("no topology in etcd yet")
+        if keys and topology.node(node_id) is None:
+            # As redis-cli --cluster add-node: a primary would delete them (slots it does not own).
+            raise ValueError(f"node {host}:{port} is not empty: it holds {keys} key(s); a node joins empty")
         primary = _find(topology, opts.replica_of) if opts.replica_of else None
         node = {"id": node_id, "host": host, "port": int(port), "tls_port": opts.tls_port,
                 "role": REPLICA if primary else PRIMARY, "primary": primary, "slots": [], "failed": False}

@@ -67,6 +67,7 @@ _SMALL_GAP: Final = 64 * 1024  # unacknowledged bytes under which the source pau
 _WINDOW: Final = 8 << 20  # unacknowledged bytes past which the copy waits for the target
 _BEHIND: Final = 64 << 20  # unacknowledged bytes past which the attempt gives up (memory bound)
 _FLUSH_VERBS: Final = frozenset({b"flushall", b"flushdb"})
+_PAST_END: Final = frozenset({"paused", "handed", "recovering"})  # Export states after END went out
 
 
 def _command(argv: Iterable[bytes]) -> bytes:
@@ -344,6 +345,8 @@ class Migrations:
         self.complete: set[int] = set()  # target: those slots arrived whole
         self.incoming: set[int] = set()  # target: the topology lists them as coming here
         self.cleanups: set[asyncio.Task[None]] = set()
+        self.dropping: set[int] = set()  # slots whose keys a cleanup task is deleting
+        self.topology: Topology | None = None  # the one follow() was last given
         self._load()
 
     # -- the record on disk -------------------------------------------------------------------
@@ -387,8 +390,10 @@ class Migrations:
         """Start and stop jobs for the migrations of the topology the node now serves.
 
         Slots this node exported and no longer owns are deleted here (handed over); slots
-        it imported and now owns need nothing more."""
+        it imported and now owns need nothing more.  A primary also deletes whatever else
+        it holds of slots another primary owns (:meth:`_orphans`)."""
         me = self.my_id
+        self.topology = topo
         out: dict[str, set[int]] = {}
         for m in topo.migrations:
             if m.source == me:
@@ -426,9 +431,9 @@ class Migrations:
         self.complete &= self.incoming
         if changed:
             self._save()
-        if gone:
-            self._drop_slots(frozenset(gone))
         srv = self.server
+        if gone or srv.loading or self._orphans() - self.dropping:
+            self._drop_slots(frozenset(gone))
         if self.exports and self not in srv.sinks:
             srv.sinks.append(self)
         elif not self.exports and self in srv.sinks:
@@ -438,6 +443,16 @@ class Migrations:
         """For routing: the error line for a command on ``slot`` this node exports, or None."""
         job = self.exports.get(slot)
         return None if job is None else job.redirect(slot, write)
+
+    def handing(self) -> bool:
+        """Whether some exported slot is past ``END`` (see :meth:`handed`)."""
+        return any(job.state in _PAST_END for job in self.exports.values())
+
+    def handed(self, slot: int) -> bool:
+        """For eviction: ``slot`` is exported past ``END`` (or may be: recovering), so the
+        target holds its keys and no deletion here reaches it any more."""
+        job = self.exports.get(slot)
+        return job is not None and job.state in _PAST_END
 
     def importing(self, slot: int) -> bool:
         """For routing: ``slot`` comes here and arrived whole, so this node serves it (with or
@@ -551,24 +566,63 @@ class Migrations:
         for i in range(0, len(keys), _BATCH):
             self._run(spec, [b"DEL", *keys[i : i + _BATCH]])
 
+    def _orphans(self) -> set[int]:
+        """The slots this node holds keys of though the topology gives them to another primary
+        and does not move them here: what a crash while deleting moved slots left, or what a
+        target received of a migration called off before it completed.  Only a primary has
+        any: a replica holds what its primary sends (the primary's deletions reach it)."""
+        topo = self.topology
+        me = topo.node(self.my_id) if topo is not None else None
+        if topo is None or me is None or not me.is_primary:
+            return set()
+        out: set[int] = set()
+        for slot in self.server.ks.dbs[0].slot_keys.by_slot:
+            owner = topo.owner(slot)
+            if owner is not None and owner.id != self.my_id and slot not in self.incoming:
+                out.add(slot)
+        return out
+
     def _drop_slots(self, slots: frozenset[int]) -> None:
-        """Delete the keys of slots that left this node, a batch per event-loop turn."""
+        """Delete the keys of slots that left this node, and of the orphans once the data
+        directory is loaded, a batch per event-loop turn."""
         task = asyncio.ensure_future(self._drop(slots))
         self.cleanups.add(task)
         task.add_done_callback(self.cleanups.discard)
 
     async def _drop(self, slots: frozenset[int]) -> None:
         srv = self.server
-        keys = _keys_of(srv.ks.dbs[0], slots)
-        spec = lookup(b"del")
-        assert spec is not None
-        for i in range(0, len(keys), _BATCH):
-            self._run(spec, [b"DEL", *keys[i : i + _BATCH]])
-            srv.end_unit()
-            await asyncio.sleep(0)
+        while srv.loading:
+            await asyncio.sleep(0.05)
+        orphans = self._orphans() - slots - self.dropping
+        if orphans:
+            log.warning("deleting the keys of %d slot(s) other primaries own (left by an interrupted deletion "
+                        "or a migration called off)", len(orphans))
+        slots |= orphans
+        self.dropping |= slots
+        try:
+            keys = _keys_of(srv.ks.dbs[0], slots)
+            spec = lookup(b"del")
+            assert spec is not None
+            for i in range(0, len(keys), _BATCH):
+                # A slot that comes back here meanwhile (the topology moves it to this node
+                # again) keeps its keys: they are the import's now.
+                batch = [k for k in keys[i : i + _BATCH] if not self._mine(key_slot(k))]
+                if batch:
+                    self._run(spec, [b"DEL", *batch])
+                    srv.end_unit()
+                await asyncio.sleep(0)
+        finally:
+            self.dropping -= slots
         p = srv.persistence
         if p is not None and p.needs_flush():
             p.flush()  # durable now, not at the next client's group commit
+
+    def _mine(self, slot: int) -> bool:
+        """``slot`` is this node's again, or coming to it."""
+        if slot in self.incoming:
+            return True
+        owner = self.topology.owner(slot) if self.topology is not None else None
+        return owner is not None and owner.id == self.my_id
 
     # -- introspection ------------------------------------------------------------------------
 

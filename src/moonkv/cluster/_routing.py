@@ -28,6 +28,7 @@ Fencing (a primary that lost its liveness lease) is a write refusal
 from __future__ import annotations
 
 from binascii import crc_hqx
+from collections.abc import Callable
 from typing import Any, Final
 
 from moonkv.cluster.slots import MASK, SLOTS, key_slot
@@ -80,6 +81,17 @@ class Router:
         if spec.name == "exec" and c.multi:
             return self._decide(c, c.multi)
         return None
+
+    def eviction_keeps(self) -> Callable[[bytes], bool] | None:
+        """For eviction: the test of the keys that must stay, None while no slot needs it."""
+        return self._keeps if self.node.migrations.handing() else None
+
+    def _keeps(self, key: bytes) -> bool:
+        """Whether ``key`` must stay: its slot is moving out and was handed over, so the target
+        has it and this node's copy serves reads until the commit deletes it; evicting it here
+        would make a key readers saw go come back on the target."""
+        slot = key_slot(key)
+        return self.states[slot] == MIGRATING and bool(self.node.migrations.handed(slot))
 
     def consume(self, c: Client, spec: CommandSpec, argv: list[bytes]) -> RespError | None:
         """:meth:`route`, then end an ASKING that held for this command (or transaction)."""

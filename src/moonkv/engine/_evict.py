@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING, Final
 
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 POOL_SIZE: Final = 16
 CLIENT_SIZE: Final = 8192  # a connection's fixed buffers and objects (measured: docs/operations.md)
 _TTL_MAX: Final = (1 << 63) - 1
+
+_KEPT_TRIES: Final = 16  # random samples for a key that is not kept, when some are
+
+Keeps = Callable[[bytes], bool] | None  # a key that must not be evicted (cluster mode)
 
 EVICT_OK: Final = 0
 EVICT_RUNNING: Final = 1
@@ -91,11 +96,13 @@ class Evictor:
         samples = srv.config["maxmemory-samples"]
         effects: list[tuple[int, list[bytes]]] = []
         result = EVICT_OK
+        # Cluster mode: keys of slots handed over to another node stay (docs/cluster.md).
+        keeps = srv.cluster.eviction_keeps() if srv.cluster is not None else None
         while used > limit:
             if kind == "random":
-                pick = self._random_pick(volatile)
+                pick = self._random_pick(volatile, keeps)
             else:
-                pick = self._pool_pick(kind, volatile, samples)
+                pick = self._pool_pick(kind, volatile, samples, keeps)
             if pick is None:
                 result = EVICT_FAIL
                 break
@@ -139,17 +146,18 @@ class Evictor:
 
     # -- choosing keys -----------------------------------------------------------
 
-    def _random_pick(self, volatile: bool) -> tuple[int, bytes] | None:
+    def _random_pick(self, volatile: bool, keeps: Keeps) -> tuple[int, bytes] | None:
         dbs = self.server.ks.dbs
         start = random.randrange(len(dbs))
         for i in range(len(dbs)):
             db = dbs[(start + i) % len(dbs)]
-            keys = _sample(db, 1, volatile)
-            if keys:
-                return db.id, keys[0]
+            # Kept keys are skipped: a few samples find another (all of them kept: none).
+            for key in _sample(db, 1 if keeps is None else _KEPT_TRIES, volatile):
+                if keeps is None or not keeps(key):
+                    return db.id, key
         return None
 
-    def _pool_pick(self, kind: str, volatile: bool, samples: int) -> tuple[int, bytes] | None:
+    def _pool_pick(self, kind: str, volatile: bool, samples: int, keeps: Keeps) -> tuple[int, bytes] | None:
         ks = self.server.ks
         pool = self.pool
         now = ks.now_ms()
@@ -159,6 +167,8 @@ class Evictor:
                 if not db.data:
                     continue
                 for key in _sample(db, samples, volatile):
+                    if keeps is not None and keeps(key):
+                        continue
                     if kind == "ttl":
                         rank = _TTL_MAX - db.expires.get(key, _TTL_MAX)
                     elif tracker is not None:
@@ -173,7 +183,7 @@ class Evictor:
             while pool:
                 _, dbid, key = pool.pop()
                 db = ks.dbs[dbid]
-                if key in db.data and (not volatile or key in db.expires):
+                if key in db.data and (not volatile or key in db.expires) and (keeps is None or not keeps(key)):
                     return dbid, key
             # every pooled key was gone (deleted since it was sampled): sample again
 

@@ -19,7 +19,7 @@ from moonkv.controller import TopologyStore
 from moonkv.controller._reshard import run_moves, start
 from tests.cluster.etcd_harness import Cluster, call, etcd_call, wait_until
 from tests.cluster.load import ScriptWriter, check_bump
-from tests.cluster.test_scripts_everywhere import noscript_errors
+from tests.cluster.test_shared_everywhere import noscript_errors
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -139,6 +139,34 @@ def test_normal_client_hard_limit_drops_its_replies(server: ServerHandle) -> Non
         admin.close()
 
 
+def test_huge_random_count_stops_at_the_hard_limit(server: ServerHandle) -> None:
+    """HRANDFIELD/SRANDMEMBER/ZRANDMEMBER with a count of -999999999 (Redis's unit/obuf-limits):
+    the client is closed for its output buffer at once, the server neither builds the billion
+    elements nor grows, and a count whose reply fits is answered in full."""
+    admin = RawClient(server.port)
+    try:
+        admin.call("HSET", "h", "a", "b")
+        admin.call("SADD", "s", "a")
+        admin.call("ZADD", "z", "1", "a")
+        admin.call("CONFIG", "SET", "client-output-buffer-limit", "normal 1000000 0 0")
+        base = rss_kb(server)
+        for cmd in (["HRANDFIELD", "h", "-999999999"], ["HRANDFIELD", "h", "-499999999", "WITHVALUES"],
+                    ["SRANDMEMBER", "s", "-999999999"], ["ZRANDMEMBER", "z", "-999999999"],
+                    ["ZRANDMEMBER", "z", "-499999999", "WITHSCORES"]):
+            start = time.monotonic()
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                s.sendall(encode_command(cmd))
+                assert closed_by_server(s), cmd
+            assert time.monotonic() - start < 5, cmd
+        assert rss_kb(server) - base < 100 * 1024
+        assert admin.call("HRANDFIELD", "h", "-3") == b"*3\r\n" + b"$1\r\na\r\n" * 3
+        assert admin.call("SRANDMEMBER", "s", "-2") == b"*2\r\n" + b"$1\r\na\r\n" * 2
+        admin.call("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0")
+        assert admin.call("ZRANDMEMBER", "z", "-100000").startswith(b"*100000\r\n$1\r\na\r\n")
+    finally:
+        admin.close()
+
+
 def test_soft_limit_closes_only_after_its_seconds(server: ServerHandle) -> None:
     admin = RawClient(server.port)
     sub = socket.create_connection(("127.0.0.1", server.port))

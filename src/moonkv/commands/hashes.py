@@ -519,7 +519,7 @@ def hrandfield(c: Client, argv: list[bytes]) -> object:
             return []
         if cnt < 0:
             fields = list(h)
-            picks: list[bytes] = random.choices(fields, k=-cnt)
+            picks: list[bytes] = random.choices(fields, k=c.reply_elements(-cnt))
         elif cnt >= len(h):
             picks = list(h)
         else:

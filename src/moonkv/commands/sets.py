@@ -225,10 +225,11 @@ def srandmember(c: Client, argv: list[bytes]) -> object:
         if s is None or cnt == 0:
             return []
         if cnt < 0:
-            if len(s) >= _BIG and -cnt < len(s) // 4:
-                pool = _peek(s, min(len(s), 4 * -cnt))
-                return random.choices(pool, k=-cnt)
-            return random.choices(list(s), k=-cnt)
+            n = c.reply_elements(-cnt)
+            if len(s) >= _BIG and n < len(s) // 4:
+                pool = _peek(s, min(len(s), 4 * n))
+                return random.choices(pool, k=n)
+            return random.choices(list(s), k=n)
         if cnt >= len(s):
             return members_reply(s)
         if len(s) >= _BIG and cnt < len(s) // 4:

@@ -855,7 +855,7 @@ def zrandmember(c: Client, argv: list[bytes]) -> object:
             return []
         members = list(z.dict)
         if cnt < 0:
-            picks = random.choices(members, k=-cnt)
+            picks = random.choices(members, k=c.reply_elements(-cnt))
         elif cnt >= len(z):
             picks = [m for _s, m in z.sl]
         else:

@@ -20,6 +20,9 @@ REPLY_ON: Final = 0
 REPLY_OFF: Final = 1
 REPLY_SKIP: Final = 2
 
+# The fewest bytes one element of a reply takes (":0\r\n"; a bulk string takes 6 or more).
+_MIN_ELEMENT: Final = 4
+
 # CLIENT LIST's tot-mem: a client's fixed cost (its objects) before its buffers.
 _BASE_MEM: Final = 2048
 
@@ -33,7 +36,7 @@ class Client:
     REPLY OFF, in order with its replies; ``push_after``: after the reply of the
     command running now), ``close`` (drop the connection) and
     ``buffers`` (its query buffer bytes, output bytes not yet written and output chunks,
-    for CLIENT LIST and INFO).
+    for CLIENT LIST and INFO) and ``reply_room`` (client-output-buffer-limit).
     """
 
     def __init__(
@@ -78,6 +81,9 @@ class Client:
         self.push_after: Callable[[bytes], None] = self._push_now
         self.close: Callable[[], None] = _noop
         self.buffers: Callable[[], tuple[int, int, int]] = _no_buffers
+        # Reply bytes this client may still be sent before its output buffer's hard limit
+        # closes it; None: no limit (the network layer sets it; see Connection.reply_room).
+        self.reply_room: Callable[[], int | None] = _no_limit
         self.subs: Subscriptions | None = None  # while subscribed to something (pub/sub mode)
         # Bytes written but not yet taken by the socket (the network layer sets it).
         self.out_pending: Callable[[], int] = _zero
@@ -89,6 +95,17 @@ class Client:
 
     def _push_now(self, data: bytes) -> None:
         self.push(data)
+
+    def reply_elements(self, n: int) -> int:
+        """How many of ``n`` reply elements to build for a reply whose size the caller chose
+        (a negative count to HRANDFIELD, SRANDMEMBER, ZRANDMEMBER): all of them, unless they
+        cannot fit under this client's output buffer hard limit; then just enough to be sure
+        to pass it, as the client is closed at the flush with its reply dropped anyway (Redis
+        stops such a command mid-run). A count of a billion costs neither time nor memory."""
+        room = self.reply_room()
+        if room is None:
+            return n
+        return min(n, room // _MIN_ELEMENT + 1)
 
     def select(self, index: int) -> None:
         self.db = self.server.ks.dbs[index]
@@ -170,3 +187,7 @@ def _zero() -> int:
 
 def _no_buffers() -> tuple[int, int, int]:
     return 0, 0, 0
+
+
+def _no_limit() -> int | None:
+    return None

@@ -159,6 +159,7 @@ class Connection(asyncio.Protocol):
         c.close = self.close_client
         c.out_pending = transport.get_write_buffer_size  # type: ignore[attr-defined]
         c.buffers = self.buffers
+        c.reply_room = self.reply_room
         transport.set_write_buffer_limits(_HIGH_WATER, _LOW_WATER)  # type: ignore[attr-defined]
         self.client = c
         srv.add_client(c)
@@ -502,6 +503,19 @@ class Connection(asyncio.Protocol):
         self.held = None
         t.abort()
         self.server.remove_client(c)
+
+    def reply_room(self) -> int | None:
+        """Reply bytes this client may still be sent before its class's hard
+        client-output-buffer-limit closes it at the flush; None without a hard limit."""
+        c = self.client
+        limit = self.outbox.obuf_limits[_PUBSUB if c is not None and c.subs is not None else _NORMAL]
+        if limit is None or not limit[0]:
+            return None
+        held = self.held
+        t = self.transport
+        pending = t.get_write_buffer_size() if t is not None and not self.closed else 0
+        used = pending + (sum(len(b) for b in held) if held is not None else 0) - _REPLY_BUFFER
+        return max(0, limit[0] - used)
 
     def buffers(self) -> tuple[int, int, int]:
         """(query buffer bytes, output bytes over the reply buffer, output chunks) for CLIENT

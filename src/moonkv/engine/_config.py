@@ -277,6 +277,12 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("replica-read-only", "bool", True, aliases=("slave-read-only",)),
     Directive("replica-serve-stale-data", "bool", True, aliases=("slave-serve-stale-data",)),
     Directive("repl-diskless-sync", "bool", True),
+    # Accepted, no effect: a full sync sends a snapshot file at once (docs/replication.md).
+    Directive("repl-diskless-sync-delay", "int", 5, minimum=0, maximum=2**31 - 1),
+    # Accepted, no effect: a failed command from the primary or the log is counted and its
+    # first failure logged, Redis's "ignore" (docs/compatibility.md, "Replication").
+    Directive("propagation-error-behavior", "enum", "ignore",
+              choices=("ignore", "panic", "panic-on-replicas")),
     Directive("min-replicas-to-write", "int", 0, aliases=("min-slaves-to-write",)),
     Directive("min-replicas-max-lag", "int", 10, aliases=("min-slaves-max-lag",)),
     # CONFIG GET answers the primary followed now (commands/server.py), "" on a primary.

@@ -625,6 +625,21 @@ def test_object(diff: Differ) -> None:
     diff("OBJECT")
 
 
+def test_object_refcount_of_shared_integers_follows_the_policy(diff: Differ) -> None:
+    # Redis shares the integers 0..9999 unless maxmemory is set with an LRU or LFU policy.
+    try:
+        for maxmemory, policy in (("0", "allkeys-lru"), ("1gb", "allkeys-random"),
+                                  ("1gb", "allkeys-lru"), ("1gb", "volatile-lfu"),
+                                  ("1gb", "noeviction")):
+            diff("CONFIG", "SET", "maxmemory", maxmemory, "maxmemory-policy", policy)
+            diff("SET", "n", "1")
+            diff("OBJECT", "REFCOUNT", "n")
+            diff("SET", "n", "10000")
+            diff("OBJECT", "REFCOUNT", "n")
+    finally:
+        diff("CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction")
+
+
 def test_dump_restore(diff: Differ) -> None:
     # Payloads differ by design (moonkv's own format): compare moonkv with itself.
     m = diff.m

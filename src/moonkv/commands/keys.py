@@ -533,10 +533,20 @@ def object_refcount(c: Client, argv: list[bytes]) -> object:
     v = c.db.get(argv[2])
     if v is None:
         return None
+    return _refcount(c, v)
+
+
+def _refcount(c: Client, v: object) -> int:
+    """Redis's shared integer objects (0..9999) answer INT_MAX, unless maxmemory is set with an
+    LRU or LFU policy, where Redis stops sharing them (each value keeps its own access clock);
+    Redis decides when the value is created, moonkv when asked."""
     if type(v) is bytes:
         i = _int_encodable(v)
         if i is not None and 0 <= i < 10000:
-            return 2147483647  # Redis's shared integer objects
+            cfg = c.server.config
+            policy = cfg["maxmemory-policy"]
+            if not cfg["maxmemory"] or not ("lru" in policy or "lfu" in policy):
+                return 2147483647
     return 1
 
 
@@ -549,12 +559,10 @@ def describe_value(c: Client, key: bytes) -> str:
         raise RespError("no such key")
     if type(v) is bytes:
         enc = string_encoding(v)
-        i = _int_encodable(v)
-        refcount = 2147483647 if i is not None and 0 <= i < 10000 else 1
     else:
         got = v.encoding(c.server.config)
         enc = got if type(got) is bytes else str(got).encode()
-        refcount = 1
+    refcount = _refcount(c, v)
     now_ms = c.db.ks.now_ms()
     t = c.db.tracker
     idle = t.idle_ms(key, now_ms) // 1000 if t is not None and not _lfu(c) else 0

@@ -772,6 +772,10 @@ class Server:
         if c.blocked is None:
             return False
         state = self.unblock(c)
+        if isinstance(reply, RespError):  # UNBLOCKED: a failed call and an error reply
+            reply = self.error_reply(reply)
+            if state is not None:
+                state.spec.failed_calls += 1
         if state is not None:
             state.spec.calls += 1
         c.send(reply)

@@ -8,6 +8,7 @@ raw replies are compared.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -236,6 +237,25 @@ def test_a_bad_aclfile_stops_the_start() -> None:
         assert f"Aborting Redis startup because of ACL errors: {path}:2: Error in applying operation" in (
             _start_fails(["--aclfile", path], moonkv))
     assert "Error loading ACLs, opening file" in _start_fails(["--aclfile", path + ".missing"], moonkv=True)
+
+
+def test_a_relative_aclfile_is_in_dir() -> None:
+    """Redis changes into `dir`: `aclfile user.acl` names dir/user.acl (Redis's unit/acl)."""
+    d = tempfile.mkdtemp(prefix="moonkv-acl-")
+    with open(os.path.join(d, "users.acl"), "w") as f:
+        f.write(BASE)
+    m = start_moonkv(["--appendonly", "no", "--save", "", "--aclfile", "users.acl"], dir=d)
+    try:
+        c = RawClient(m.port)
+        assert c.call("ACL", "LOAD") == b"+OK\r\n"
+        assert c.call("ACL", "SAVE") == b"+OK\r\n"
+        c.close()
+    finally:
+        m.stop()
+    # Another dir, without the file (moonkv names the path it opened; Redis, in dir, 'users.acl').
+    where = re.escape(tempfile.gettempdir()) + r"/moonkv-acl-\w+/users.acl"
+    assert re.search(f"Error loading ACLs, opening file '{where}'",
+                     _start_fails(["--aclfile", "users.acl"], moonkv=True))
 
 
 def test_user_directives_from_a_config_file() -> None:

@@ -20,8 +20,12 @@ def assemble(config: Config, *, with_persistence: bool = True, lock_note: str | 
     """
     load_commands()
     server = Server(config)
-    load_acl_at_start(server.acl, config["aclfile"], config.users)  # ValueError: do not start
     data_dir = config["dir"]
+    aclfile = config["aclfile"]
+    if with_persistence and aclfile:
+        # Redis works in its `dir` (it changes into it): a relative aclfile names a file there.
+        aclfile = os.path.join(data_dir, aclfile)
+    load_acl_at_start(server.acl, aclfile, config.users)  # ValueError: do not start
     if with_persistence:
         try:
             os.makedirs(data_dir, exist_ok=True)

@@ -167,6 +167,32 @@ def test_huge_random_count_stops_at_the_hard_limit(server: ServerHandle) -> None
         admin.close()
 
 
+def test_unauthenticated_client_output_is_limited() -> None:
+    """A client that has not authenticated may leave at most 1024 bytes of replies unread, as
+    in Redis (unit/auth): one that floods requests without reading is closed."""
+    with running(start_moonkv(["--appendonly", "no", "--save", "", "--requirepass", "foobar"])) as h:
+        with socket.create_connection(("127.0.0.1", h.port)) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(10)
+            flood = encode_command(["SET", "x", "5"]) * 1000
+            closed = False
+            try:
+                for _ in range(2000):  # 2M requests, 62 MB of -NOAUTH replies
+                    s.sendall(flood)
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+            assert closed or closed_by_server(s)
+        admin = RawClient(h.port)
+        try:
+            assert admin.call("GET", "x").startswith(b"-NOAUTH")  # a reply under the limit
+            assert admin.call("AUTH", "foobar") == b"+OK\r\n"
+            admin.call("SET", "big", "x" * 100000)
+            assert admin.call("GET", "big") == b"$100000\r\n" + b"x" * 100000 + b"\r\n"
+            assert "overcoming of output buffer limits" in h.read_log()
+        finally:
+            admin.close()
+
+
 def test_soft_limit_closes_only_after_its_seconds(server: ServerHandle) -> None:
     admin = RawClient(server.port)
     sub = socket.create_connection(("127.0.0.1", server.port))

@@ -51,6 +51,9 @@ _BATCH_BYTES: Final = 4 * 1024 * 1024
 # (its reply list) as the output buffer: its limits and CLIENT LIST's omem.
 _REPLY_BUFFER: Final = 16 * 1024
 
+# The output a client that has not authenticated may leave unread (Redis's fixed limit).
+_UNAUTHENTICATED: Final = 1024
+
 # client-output-buffer-limit's classes (Outbox.obuf_limits) by index.
 _NORMAL: Final = 0
 _PUBSUB: Final = 2
@@ -445,7 +448,7 @@ class Connection(asyncio.Protocol):
         if data:
             if c is not None:
                 limit = self.outbox.obuf_limits[_PUBSUB if c.subs is not None else _NORMAL]
-                if limit is not None and self.over_limit(
+                if (limit is not None or not c.authenticated) and self.over_limit(
                     limit, len(data) + t.get_write_buffer_size() - _REPLY_BUFFER
                 ):
                     return
@@ -459,9 +462,16 @@ class Connection(asyncio.Protocol):
             t.close()
             self.server.remove_client(c)  # gone now: no longer subscribed or counted
 
-    def over_limit(self, limit: tuple[int, int, int], used: int) -> bool:
+    def over_limit(self, limit: tuple[int, int, int] | None, used: int) -> bool:
         """client-output-buffer-limit: close the client once ``used`` passes its hard limit,
-        or its soft limit for longer than the soft seconds (Redis's rule); True if closed."""
+        or its soft limit for longer than the soft seconds (Redis's rule), or 1024 bytes while
+        it has not authenticated (Redis's fixed limit then); True if closed."""
+        c = self.client
+        if used > _UNAUTHENTICATED and c is not None and not c.authenticated:
+            self.drop_over_limit()
+            return True
+        if limit is None:
+            return False
         hard, soft, seconds = limit
         if hard and used >= hard:
             self.drop_over_limit()

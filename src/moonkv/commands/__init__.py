@@ -13,6 +13,7 @@ import importlib
 
 MODULES = (
     "connection",
+    "debug",
     "server",
     "monitoring",
     "memory",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 
+from moonkv.commands.debug import debug_subcommand
 from moonkv.commands.table import command
 from moonkv.engine import Client
 from moonkv.errors import RespError, syntax_error
@@ -54,8 +55,7 @@ def bgrewriteaof(c: Client, argv: list[bytes]) -> object:
     return _engine(c).bgrewriteaof()  # type: ignore[attr-defined]
 
 
-@command("debug|persist-fault", -3, "admin noscript loading stale", group=_S,
-         summary="Makes the data directory's writes or fsyncs fail (tests).")
+@debug_subcommand("persist-fault", -3)
 def debug_persist_fault(c: Client, argv: list[bytes]) -> object:
     """DEBUG PERSIST-FAULT write|fsync ENOSPC|EIO|OFF  (or DEBUG PERSIST-FAULT OFF)."""
     from moonkv.persistence._format import FAULTS

@@ -10,6 +10,7 @@ from typing import Final
 
 from moonkv import REDIS_VERSION, __version__, native
 from moonkv.commands._util import glob_match, parse_int
+from moonkv.commands.debug import debug_subcommand
 from moonkv.commands.keys import describe_value
 from moonkv.commands.table import all_commands, command, container
 from moonkv.engine import NO_REPLY, Client, Server, enabled_for
@@ -553,24 +554,19 @@ def monitor(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-container("debug", summary="A container for debugging commands.", flags="admin noscript loading stale protected")
-
-
-@command("debug|error", 3, "admin noscript loading stale", group=_S,
-         summary="Replies with the given error (client test suites use it).")
+@debug_subcommand("error", 3)
 def debug_error(c: Client, argv: list[bytes]) -> object:
     # The text as it is (its own prefix included), newlines blanked; as Redis, it is
     # sent as raw protocol and not counted as an error reply.
     return RawReply(b"-" + argv[2].replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n")
 
 
-@command("debug|object", 3, "admin noscript loading stale", group=_S,
-         summary="Returns low-level information about a key's value.")
+@debug_subcommand("object", 3)
 def debug_object(c: Client, argv: list[bytes]) -> object:
     return describe_value(c, argv[2])
 
 
-@command("debug|sleep", 3, "admin noscript loading stale", group=_S, summary="Blocks the server for a time.")
+@debug_subcommand("sleep", 3)
 def debug_sleep(c: Client, argv: list[bytes]) -> object:
     try:
         secs = float(argv[2])
@@ -580,25 +576,24 @@ def debug_sleep(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("debug|set-active-expire", 3, "admin noscript loading stale", group=_S,
-         summary="Enables or disables the active expire cycle.")
+@debug_subcommand("set-active-expire", 3)
 def debug_set_active_expire(c: Client, argv: list[bytes]) -> object:
     c.server.ks.active_expire_enabled = parse_int(argv[2]) != 0
     return "OK"
 
 
-@command("debug|quicklist-packed-threshold", 3, "admin noscript loading stale", group=_S, summary="Sets the quicklist packed threshold.")
+@debug_subcommand("quicklist-packed-threshold", 3)
 def debug_quicklist(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("debug|stringmatch-len", 3, "admin noscript loading stale", group=_S, summary="Tests glob matching on a long string.")
+@debug_subcommand("stringmatch-len", 3)
 def debug_stringmatch(c: Client, argv: list[bytes]) -> object:
     glob_match(argv[2], b"a" * 4096)
     return "OK"
 
 
-@command("debug|change-repl-id", 2, "admin noscript loading stale", group=_S, summary="Changes the replication id.")
+@debug_subcommand("change-repl-id", 2)
 def debug_change_repl_id(c: Client, argv: list[bytes]) -> object:
     repl = c.server.replication
     if repl is not None:
@@ -608,7 +603,7 @@ def debug_change_repl_id(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("debug|reload", -2, "admin noscript loading stale", group=_S, summary="Saves and reloads the dataset.")
+@debug_subcommand("reload", -2)
 def debug_reload(c: Client, argv: list[bytes]) -> object:
     p = c.server.persistence
     if p is None:
@@ -617,7 +612,7 @@ def debug_reload(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("debug|loadaof", 2, "admin noscript loading stale", group=_S, summary="Flushes the log and reloads the dataset from it.")
+@debug_subcommand("loadaof", 2)
 def debug_loadaof(c: Client, argv: list[bytes]) -> object:
     p = c.server.persistence
     if p is None:
@@ -626,14 +621,12 @@ def debug_loadaof(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("debug|digest", 2, "admin noscript loading stale", group=_S,
-         summary="Returns a digest of the whole dataset.")
+@debug_subcommand("digest", 2)
 def debug_digest(c: Client, argv: list[bytes]) -> object:
     return dataset_digest(c.server.ks).hex()
 
 
-@command("debug|digest-value", -2, "admin noscript loading stale", group=_S,
-         summary="Returns a digest of the values of the given keys.")
+@debug_subcommand("digest-value", -2)
 def debug_digest_value(c: Client, argv: list[bytes]) -> object:
     return [value_digest(c.db, key).hex() for key in argv[2:]]
 
@@ -642,8 +635,7 @@ _ATTRIB_REPLY = b"$39\r\nSome real reply following the attribute\r\n"
 _PUSH_REPLY = b"$40\r\nSome real reply following the push reply\r\n"
 
 
-@command("debug|protocol", 3, "admin noscript loading stale", group=_S,
-         summary="Replies with a sample of one RESP type (client test suites use it).")
+@debug_subcommand("protocol", 3)
 def debug_protocol(c: Client, argv: list[bytes]) -> object:
     name = argv[2].lower()
     if name == b"string":
@@ -680,7 +672,7 @@ def debug_protocol(c: Client, argv: list[bytes]) -> object:
                     "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")
 
 
-@command("debug|help", 2, "loading stale", group=_S, summary="Returns helpful text about the different subcommands.")
+@debug_subcommand("help", 2)
 def debug_help(c: Client, argv: list[bytes]) -> object:
     return [
         "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

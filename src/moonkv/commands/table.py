@@ -142,6 +142,9 @@ class CommandSpec:
     movablekeys: bool = False
     # Redis's internal CMD_PROTECTED (DEBUG): refused unless enable-debug-command allows it.
     protected: bool = False
+    # execute()'s fast path may run it: neither a container (its subcommand is resolved on
+    # the general path) nor protected (enable-debug-command is checked there, first).
+    fast_path: bool = True
     one_key: bool = False  # its only key is argv[1] (GET, HGET, ...): no key spec walk
     # Statistics (INFO commandstats).
     calls: int = 0
@@ -164,6 +167,7 @@ class CommandSpec:
         self.allow_busy = "allow_busy" in f
         self.no_multi = "no_multi" in f
         self.protected = "protected" in f
+        self.fast_path = not self.protected
         self.movablekeys = self.get_keys is not None or any(
             k.keynum is not None or k.keyword is not None for k in self.keys
         )
@@ -299,6 +303,7 @@ def _register(spec: CommandSpec) -> None:
         parent = TABLE[parent_name.encode()]
         spec.parent = parent
         parent.subcommands[sub.encode()] = spec
+        parent.fast_path = False
         return
     key = spec.name.encode()
     if key in TABLE:

@@ -316,7 +316,7 @@ class Server:
         # The conditions are plain()'s, inlined: calling it costs 2.5 % of a GET.
         if (
             spec is not None
-            and not spec.subcommands
+            and spec.fast_path
             and c.multi is None
             and c.acl_user is None
             and c.subs is None

@@ -268,3 +268,16 @@ def test_exec_rechecks_and_deluser(acl: tuple[Differ, Callable[[], Differ]]) -> 
         for raw in (conn.m, conn.real):
             with pytest.raises((ConnectionError, OSError)):
                 raw.call("PING")
+
+
+def test_acl_log_of_a_failed_auth_names_the_command_as_sent(
+        acl: tuple[Differ, Callable[[], Differ]]) -> None:
+    d, _ = acl
+    for cmd in (("AUTH", "antirez", "wrong"), ("Auth", "x", "y"), ("HELLO", "2", "AUTH", "a", "b")):
+        d("ACL", "LOG", "RESET")
+        d(*cmd)
+        objects = []
+        for server in (d.m, d.real):
+            entry = server.call("ACL", "LOG", "1")
+            objects.append(entry.split(b"\r\n$6\r\nobject\r\n", 1)[1].split(b"\r\n")[1])
+        assert objects[0] == objects[1] == cmd[0].encode(), objects

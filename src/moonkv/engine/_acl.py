@@ -742,7 +742,7 @@ class Acl:
         stats[stat] += 1
         username = obj if reason == DENIED_AUTH else c.user.name
         if reason == DENIED_AUTH:
-            obj = c.last_cmd.lower() if c.last_cmd != b"NULL" else b"auth"
+            obj = c.last_cmd if c.last_cmd != b"NULL" else b"auth"  # as typed, as Redis
         now = int(time.time() * 1000)
         for i, e in enumerate(self.log[:10]):
             if (e.reason == rname and e.context == context and e.obj == obj

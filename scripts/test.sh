@@ -62,5 +62,6 @@ MOONKV_EXPECT_BUILD=$wheel_build .venv-wheel/bin/python -m pytest -q -p no:cache
 echo "== the installed package, outside the tree"
 bash scripts/smoke-installed.sh .venv-wheel/dist/moonkv-*.whl
 echo "== Redis's own test suite ($wheel_build build)"
-# The runner starts "$PYTHON -m moonkv server" per unit (default .venv/bin/python).
+# The runner starts "$PYTHON -m moonkv server" per unit (default .venv/bin/python), or, for
+# the spawned-full rows of ci.tsv, lets the harness start it through a launcher.
 PYTHON="$ROOT/.venv-wheel/bin/python" python3 tests/redis_suite/runner.py

@@ -1,11 +1,18 @@
 """Run units of Redis 7.0's own TCL test suite against moonkv (or a real redis-server).
 
 One command, no arguments needed: `python3 tests/redis_suite/runner.py` runs the units CI
-requires (tests/redis_suite/ci.tsv) in the minimal profile, each against a fresh moonkv (free
-port, fresh data directory) started with $PYTHON (default: .venv/bin/python), and fails unless
-every unit passes at least as many tests as real Redis 7.0.15 does in the same profile
+requires (tests/redis_suite/ci.tsv), each in the profile its row names, and fails unless every
+unit passes at least as many tests as real Redis 7.0.15 does in the same profile
 (tests/redis_suite/expected.tsv) minus the unit's documented allowance, with no failed test
-but the allowed ones, no exception, no timeout and no harness error.
+but the allowed ones, no exception, no timeout and no harness error. moonkv runs with $PYTHON
+(default: .venv/bin/python).
+
+Two ways to run a unit. External profiles (minimal, full): the runner starts a fresh server
+(free port, fresh data directory) and runtest talks to it (--host/--port), so units tagged
+external:skip run nothing. Spawned profiles (spawned, spawned-full: the tags of minimal and
+full): runtest starts every server itself from its config file, as upstream's own CI does, in
+a private copy of the suite whose src/redis-server is a launcher for moonkv (or, with
+--server redis, Debian's redis-server).
 
 The test sources are Debian's `redis` source package (7.0.x), fetched with `apt-get source`
 through a private apt configuration whose deb-src entries are derived from the machine's own
@@ -14,8 +21,9 @@ ${XDG_CACHE_HOME:-~/.cache}/moonkv/redis-suite and reused while its manifest sti
 
 Re-measuring Redis's counts (see docs/compatibility.md, "Redis's own test suite"):
 
-    python3 tests/redis_suite/runner.py --server redis --profile minimal --units all --record
-    python3 tests/redis_suite/runner.py --server redis --profile full --units all --record
+    python3 tests/redis_suite/runner.py --server redis --profile minimal all --record
+    python3 tests/redis_suite/runner.py --server redis --profile full all --record
+    python3 tests/redis_suite/runner.py --server redis --profile spawned-full all --record
 
 --target HOST:PORT runs the units against a server that is already running (never one holding
 data: the suite runs FLUSHALL). Exit code: 0 all units ok, 1 some unit not ok, 2 setup problem.
@@ -30,6 +38,7 @@ import hashlib
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -62,6 +71,13 @@ PROFILE_SERVER = {
     "minimal": ["--save", "", "--enable-debug-command", "no"],
     "full": ["--save", "", "--enable-debug-command", "yes", "--enable-protected-configs", "yes"],
 }
+# Spawned profiles: runtest starts the servers itself (no --host/--port), each from its own
+# config file (tests/assets/default.conf plus the unit's overrides, which enable debug commands
+# and protected configs), so the units tagged external:skip run too. They take the tags and
+# options of the external profile they name.
+SPAWNED = {"spawned": "minimal", "spawned-full": "full"}
+PROFILES = sorted([*PROFILE_TAGS, *SPAWNED])
+LAUNCHER = "src/redis-server"
 RESULT_RE = re.compile(r"^\[(ok|err|exception|skip|ignore|TIMEOUT)\]: ?(.*)$")
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 ERR_WHERE_RE = re.compile(r" in tests/\S+\.tcl$")
@@ -100,9 +116,10 @@ def read_expected(path: Path = EXPECTED) -> dict[tuple[str, str], int]:
     return {(row[0], row[1]): int(row[2]) for row in read_tsv(path)}
 
 
-def read_ci(path: Path = CI_UNITS) -> dict[str, Allowance]:
-    """The units CI requires, in order, with their allowances."""
-    return {row[0]: Allowance(int(row[1]), frozenset(n for n in row[2].split(";") if n), row[3])
+def read_ci(path: Path = CI_UNITS) -> dict[tuple[str, str], Allowance]:
+    """The (unit, profile) runs CI requires, in order, with their allowances."""
+    return {(row[0], row[1]): Allowance(int(row[2]), frozenset(n for n in row[3].split(";") if n),
+                                        row[4])
             for row in read_tsv(path)}
 
 
@@ -264,6 +281,9 @@ def link_tools(tree: Path) -> None:
 # ----------------------------------------------------------------------- servers ---
 
 
+
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -324,15 +344,46 @@ class ServerKind:
     name: str  # "moonkv" or "redis"
     python: str  # interpreter for moonkv
 
+    @staticmethod
+    def redis_server() -> str:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise SetupError("redis-server not found (apt-get install -y redis-server)")
+        return exe
+
     def command(self, port: int, data: Path, profile: str) -> list[str]:
         if self.name == "redis":
-            exe = shutil.which("redis-server")
-            if exe is None:
-                raise SetupError("redis-server not found (apt-get install -y redis-server)")
-            return [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
+            return [self.redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
                     "--daemonize", "no", "--appendonly", "no", *PROFILE_SERVER[profile]]
         return [self.python, "-m", "moonkv", "server", "--port", str(port), "--dir", str(data),
                 "--appendonly", "no", *PROFILE_SERVER[profile]]
+
+
+def launcher_script(kind: ServerKind) -> str:
+    """The src/redis-server of a spawned run: it replaces itself (exec, so the harness's pid
+    is the server's) with moonkv or Debian's redis-server, given the harness's arguments (a
+    config file, options). moonkv logs to stderr; the harness reads the server's log from its
+    stdout (where Redis logs with `logfile ""`), so stderr joins it."""
+    if kind.name == "redis":
+        return f"#!/bin/sh\nexec {shlex.quote(kind.redis_server())} \"$@\"\n"
+    return f"#!/bin/sh\nexec {shlex.quote(kind.python)} -m moonkv server \"$@\" 2>&1\n"
+
+
+def spawn_tree(tree: Path, kind: ServerKind, dest: Path) -> Path:
+    """A private copy of the suite for a spawned run: runtest and tests/ copied (runtest clears
+    tests/tmp of earlier servers when it starts, so runs must not share it), src/ holding only
+    the version, the installed 7.0 tools and the launcher. The cached tree is not touched."""
+    copy = dest / tree.name
+    (copy / "src").mkdir(parents=True)
+    shutil.copy2(tree / "runtest", copy / "runtest")
+    shutil.copy2(tree / "src" / "version.h", copy / "src" / "version.h")
+    shutil.copytree(tree / "tests", copy / "tests", symlinks=True,
+                    ignore=lambda d, names: names if Path(d) == tree / "tests" / "tmp" else [])
+    link_tools(copy)
+    launcher = copy / LAUNCHER
+    launcher.write_text(launcher_script(kind))
+    launcher.chmod(0o755)
+    return copy
 
 
 @contextmanager
@@ -394,12 +445,23 @@ def parse_log(unit: str, text: str) -> Result:
     return res
 
 
-def run_unit(tree: Path, tclsh: str, unit: str, host: str, port: int, profile: str,
+def runtest_command(tclsh: str, unit: str, target: tuple[str, int] | None, profile: str,
+                    stall_timeout: int) -> list[str]:
+    """runtest's command line: against `target`, or (None: a spawned profile) with the
+    harness starting its own servers."""
+    base = SPAWNED.get(profile, profile)
+    # Spawned: the harness deletes its servers' directories (their logs) when it ends, so a
+    # failed test's server log goes into the unit's log (--dump-logs).
+    where = ["--dump-logs"] if target is None else ["--host", target[0], "--port", str(target[1])]
+    return [tclsh, "tests/test_helper.tcl", *where, "--clients", "1",
+            "--baseport", str(harness_base_port()), "--portcount", "64",
+            "--timeout", str(stall_timeout), "--durable", "--tags", PROFILE_TAGS[base],
+            *PROFILE_ARGS[base], "--single", unit]
+
+
+def run_unit(tree: Path, tclsh: str, unit: str, target: tuple[str, int] | None, profile: str,
              unit_timeout: float, stall_timeout: int, log: Path) -> Result:
-    cmd = [tclsh, "tests/test_helper.tcl", "--host", host, "--port", str(port), "--clients", "1",
-           "--baseport", str(harness_base_port()), "--portcount", "64",
-           "--timeout", str(stall_timeout), "--durable", "--tags", PROFILE_TAGS[profile],
-           *PROFILE_ARGS[profile], "--single", unit]
+    cmd = runtest_command(tclsh, unit, target, profile, stall_timeout)
     start = time.monotonic()
     with log.open("wb") as lf:
         # Its own process group: the test clients tclsh spawns, and the redis-cli or
@@ -447,8 +509,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         description="Run units of Redis 7.0's TCL test suite against moonkv or redis-server.")
     ap.add_argument("units", nargs="*", help="units such as unit/type/string; 'all' for every "
-                    "unit in expected.tsv; default: the units CI requires (ci.tsv)")
-    ap.add_argument("--profile", choices=sorted(PROFILE_TAGS), default="minimal")
+                    "unit in expected.tsv for the profile; default: the units CI requires "
+                    "(ci.tsv), each in its profile")
+    ap.add_argument("--profile", choices=PROFILES,
+                    help="runtest tags and how servers start (default: minimal, or with no "
+                    "units each ci.tsv row's own; spawned*: the harness starts them)")
     ap.add_argument("--server", choices=("moonkv", "redis"), default="moonkv",
                     help="what to start for each unit (default moonkv)")
     ap.add_argument("--target", metavar="HOST:PORT",
@@ -465,6 +530,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.record and (args.server != "redis" or args.target):
         ap.error("--record measures real Redis: use it with --server redis and no --target")
+    if args.target and args.profile in SPAWNED:
+        ap.error(f"--profile {args.profile} starts its own servers: no --target")
     return args
 
 
@@ -475,6 +542,19 @@ def main(argv: Sequence[str]) -> int:
     except SetupError as e:
         say(str(e))
         return 2
+
+
+def plan(units: list[str], profile: str | None, expected: dict[tuple[str, str], int],
+         ci: dict[tuple[str, str], Allowance]) -> list[tuple[str, str]]:
+    """The (unit, profile) runs asked for: the named units (or 'all' measured) in `profile`
+    (default minimal), else the CI rows (of `profile` only, when given)."""
+    if units == ["all"]:
+        chosen = profile or "minimal"
+        return [(u, chosen) for u in sorted({u for u, p in expected if p == chosen})]
+    if units:
+        return [(u.removeprefix("tests/").removesuffix(".tcl"), profile or "minimal")
+                for u in units]
+    return [(u, p) for u, p in ci if profile is None or p == profile]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -490,69 +570,77 @@ def run(args: argparse.Namespace) -> int:
     link_tools(tree)
     expected = read_expected()
     ci = read_ci()
-    if args.units == ["all"]:
-        units = sorted({u for u, p in expected if p == args.profile})
-    else:
-        units = [u.removeprefix("tests/").removesuffix(".tcl") for u in args.units] or list(ci)
-    for u in units:
+    jobs = plan(args.units, args.profile, expected, ci)
+    for u, _ in jobs:
         if not (tree / "tests" / f"{u}.tcl").is_file():
             raise SetupError(f"no such unit: {u}")
+    target = None
     if args.target:
         host, _, port_s = args.target.rpartition(":")
         if not host or not port_s.isdigit() or not pings(host, int(port_s)):
             raise SetupError(f"no PONG from {args.target}")
+        target = (host, int(port_s))
     kind = ServerKind(args.server, args.python)
     logdir = args.logdir or Path(tempfile.mkdtemp(prefix="redis-suite-logs-"))
     logdir.mkdir(parents=True, exist_ok=True)
-    say(f"{tree_version(tree)} suite in {tree}, profile {args.profile}, "
+    profiles = " ".join(sorted({p for _, p in jobs}))
+    say(f"{tree_version(tree)} suite in {tree}, profile {profiles}, "
         f"server {args.target or kind.name}, logs in {logdir}")
 
     measured: dict[tuple[str, str], tuple[int, int, str]] = {}
     redis_version = ""
     if args.record:
-        ver = subprocess.run([kind.command(0, logdir, args.profile)[0], "--version"],
+        ver = subprocess.run([kind.redis_server(), "--version"],
                              capture_output=True, text=True).stdout
         m = re.search(r"v=(7\.0\.\d+)", ver)
         if m is None:
             raise SetupError(f"--record measures redis-server 7.0.x, this is: {ver.strip()}")
         redis_version = m.group(1)
     bad = total_passed = total_failed = total_expected = 0
-    for unit in units:
-        safe = unit.replace("/", "_")
-        log = logdir / f"{safe}.log"
-        if args.target:
-            res = run_unit(tree, tclsh, unit, host, int(port_s), args.profile,
-                           args.unit_timeout, args.stall_timeout, log)
-        else:
-            with fresh_server(kind, args.profile, logdir / f"{safe}.server.log") as (h, p):
-                res = run_unit(tree, tclsh, unit, h, p, args.profile, args.unit_timeout,
+    with tempfile.TemporaryDirectory(prefix="redis-suite-spawned-") as spawn_dir:
+        spawned_tree: Path | None = None
+        for unit, profile in jobs:
+            safe = f"{unit.replace('/', '_')}.{profile}"
+            log = logdir / f"{safe}.log"
+            if args.target:
+                res = run_unit(tree, tclsh, unit, target, profile, args.unit_timeout,
                                args.stall_timeout, log)
-        exp = expected.get((unit, args.profile))
-        allow = ci.get(unit, NO_ALLOWANCE)
-        if args.record:
-            # Measuring Redis: its count is the yardstick, whatever it is.
-            status = verdict(res, None, Allowance(0, frozenset(res.failures), ""))
-            status = "ok" if status == "no-expected-count" else status
-            if res.passed + res.failed:  # else the unit runs nothing against this server
-                measured[(unit, args.profile)] = (res.passed, res.failed, status)
-        else:
-            status = verdict(res, exp, allow)
-        bad += status != "ok"
-        total_passed += res.passed
-        total_failed += res.failed
-        total_expected += exp or 0
-        print(f"{unit:<36} passed={res.passed:<4} failed={res.failed:<3} "
-              f"expected={'-' if exp is None else exp:<4} "
-              f"allowed_missing={allow.missing} allowed_err={len(allow.failures)} "
-              f"time={res.seconds:.0f}s status={status}", flush=True)
-        if status != "ok" or res.failed:
-            for name in res.failures:
-                print(f"    [err] {name[:200]}" + (" (allowed)" if name in allow.failures else ""))
-            if status in ("harness-error", "timeout", "exception"):
-                tail = log.read_text(errors="replace").splitlines()[-8:]
-                print("".join(f"    | {ANSI_RE.sub('', t)[:200]}\n" for t in tail), end="")
-    print(f"TOTAL units={len(units)} passed={total_passed} failed={total_failed} "
-          f"expected={total_expected} bad_units={bad} profile={args.profile} logs={logdir}")
+            elif profile in SPAWNED:
+                if spawned_tree is None:
+                    spawned_tree = spawn_tree(tree, kind, Path(spawn_dir))
+                res = run_unit(spawned_tree, tclsh, unit, None, profile, args.unit_timeout,
+                               args.stall_timeout, log)
+            else:
+                with fresh_server(kind, profile, logdir / f"{safe}.server.log") as addr:
+                    res = run_unit(tree, tclsh, unit, addr, profile, args.unit_timeout,
+                                   args.stall_timeout, log)
+            exp = expected.get((unit, profile))
+            allow = ci.get((unit, profile), NO_ALLOWANCE)
+            if args.record:
+                # Measuring Redis: its count is the yardstick, whatever it is.
+                status = verdict(res, None, Allowance(0, frozenset(res.failures), ""))
+                status = "ok" if status == "no-expected-count" else status
+                if res.passed + res.failed:  # else the unit runs nothing against this server
+                    measured[(unit, profile)] = (res.passed, res.failed, status)
+            else:
+                status = verdict(res, exp, allow)
+            bad += status != "ok"
+            total_passed += res.passed
+            total_failed += res.failed
+            total_expected += exp or 0
+            print(f"{unit:<36} {profile:<12} passed={res.passed:<4} failed={res.failed:<3} "
+                  f"expected={'-' if exp is None else exp:<4} "
+                  f"allowed_missing={allow.missing} allowed_err={len(allow.failures)} "
+                  f"time={res.seconds:.0f}s status={status}", flush=True)
+            if status != "ok" or res.failed:
+                for name in res.failures:
+                    print(f"    [err] {name[:200]}"
+                          + (" (allowed)" if name in allow.failures else ""))
+                if status in ("harness-error", "timeout", "exception"):
+                    tail = log.read_text(errors="replace").splitlines()[-8:]
+                    print("".join(f"    | {ANSI_RE.sub('', t)[:200]}\n" for t in tail), end="")
+    print(f"TOTAL units={len(jobs)} passed={total_passed} failed={total_failed} "
+          f"expected={total_expected} bad_units={bad} profile={profiles} logs={logdir}")
     if measured:
         record(measured, redis_version)
     return 1 if bad else 0

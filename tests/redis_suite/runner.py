@@ -366,7 +366,9 @@ def launcher_script(kind: ServerKind) -> str:
     stdout (where Redis logs with `logfile ""`), so stderr joins it."""
     if kind.name == "redis":
         return f"#!/bin/sh\nexec {shlex.quote(kind.redis_server())} \"$@\"\n"
-    return f"#!/bin/sh\nexec {shlex.quote(kind.python)} -m moonkv server \"$@\" 2>&1\n"
+    # The harness runs it from the suite's copy: a relative interpreter path would not hold.
+    python = os.path.abspath(kind.python) if os.sep in kind.python else kind.python
+    return f"#!/bin/sh\nexec {shlex.quote(python)} -m moonkv server \"$@\" 2>&1\n"
 
 
 def spawn_tree(tree: Path, kind: ServerKind, dest: Path) -> Path:

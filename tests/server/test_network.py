@@ -358,6 +358,7 @@ def test_busy_port_gives_one_clear_line() -> None:
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, p.stderr
     assert str(port) in lines[0] and "in use" in lines[0].lower()
+    assert f"Failed listening on port {port} (TCP)" in lines[0]  # what Redis's harness looks for
 
 
 @pytest.mark.parametrize("args", [["--no-such-option", "1"], ["--port", "notaport"],

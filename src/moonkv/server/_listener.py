@@ -397,10 +397,10 @@ def run_server(config: Config) -> int:
         if config["port"]:
             sock = bind_socket(config["bind"], config["port"])
     except OSError as e:
-        # Redis's two lines: tools (Redis's test harness) look for "Failed listening on port".
-        log.warning("Could not create server TCP listening socket %s:%d: bind: %s",
-                    config["bind"], config["port"], e.strerror)
-        log.warning("Failed listening on port %d (TCP), aborting.", config["port"])
+        # One line, with Redis's words: its test harness retries another port when it reads
+        # "Failed listening on port".
+        print(f"moonkv: Failed listening on port {config['port']} (TCP), aborting: "
+              f"cannot listen on {config['bind']}:{config['port']}: {e.strerror}", file=sys.stderr)
         return 1
     try:
         server = assemble(config)

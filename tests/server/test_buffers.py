@@ -168,8 +168,9 @@ def test_huge_random_count_stops_at_the_hard_limit(server: ServerHandle) -> None
 
 
 def test_unauthenticated_client_output_is_limited() -> None:
-    """A client that has not authenticated may leave at most 1024 bytes of replies unread, as
-    in Redis (unit/auth): one that floods requests without reading is closed."""
+    """A client that has not authenticated and floods requests without reading is closed once
+    1 MiB of its replies wait (Redis: 1024 bytes; unit/auth checks it cannot take more than a
+    few MB), instead of being paused as an authenticated one is."""
     with running(start_moonkv(["--appendonly", "no", "--save", "", "--requirepass", "foobar"])) as h:
         with socket.create_connection(("127.0.0.1", h.port)) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

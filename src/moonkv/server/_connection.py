@@ -51,9 +51,6 @@ _BATCH_BYTES: Final = 4 * 1024 * 1024
 # (its reply list) as the output buffer: its limits and CLIENT LIST's omem.
 _REPLY_BUFFER: Final = 16 * 1024
 
-# The output a client that has not authenticated may leave unread (Redis's fixed limit).
-_UNAUTHENTICATED: Final = 1024
-
 # client-output-buffer-limit's classes (Outbox.obuf_limits) by index.
 _NORMAL: Final = 0
 _PUBSUB: Final = 2
@@ -195,6 +192,17 @@ class Connection(asyncio.Protocol):
         t = self.transport
         if t is not None and not self.closed:
             t.pause_reading()
+            c = self.client
+            if c is not None and not c.authenticated:
+                # Redis closes a client that has not authenticated once 1024 bytes of its
+                # output wait; moonkv at this mark, so that other writes pay nothing for it.
+                # Not from inside the transport's write that called us: at the next turn.
+                asyncio.get_event_loop().call_soon(self.drop_unauthenticated)
+
+    def drop_unauthenticated(self) -> None:
+        c = self.client
+        if c is not None and not c.authenticated and not self.closed and self.transport is not None:
+            self.drop_over_limit()
 
     def resume_writing(self) -> None:
         self.congested = False
@@ -448,7 +456,7 @@ class Connection(asyncio.Protocol):
         if data:
             if c is not None:
                 limit = self.outbox.obuf_limits[_PUBSUB if c.subs is not None else _NORMAL]
-                if (limit is not None or not c.authenticated) and self.over_limit(
+                if limit is not None and self.over_limit(
                     limit, len(data) + t.get_write_buffer_size() - _REPLY_BUFFER
                 ):
                     return
@@ -462,16 +470,9 @@ class Connection(asyncio.Protocol):
             t.close()
             self.server.remove_client(c)  # gone now: no longer subscribed or counted
 
-    def over_limit(self, limit: tuple[int, int, int] | None, used: int) -> bool:
+    def over_limit(self, limit: tuple[int, int, int], used: int) -> bool:
         """client-output-buffer-limit: close the client once ``used`` passes its hard limit,
-        or its soft limit for longer than the soft seconds (Redis's rule), or 1024 bytes while
-        it has not authenticated (Redis's fixed limit then); True if closed."""
-        c = self.client
-        if used > _UNAUTHENTICATED and c is not None and not c.authenticated:
-            self.drop_over_limit()
-            return True
-        if limit is None:
-            return False
+        or its soft limit for longer than the soft seconds (Redis's rule); True if closed."""
         hard, soft, seconds = limit
         if hard and used >= hard:
             self.drop_over_limit()

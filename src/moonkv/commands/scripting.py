@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Final
 
 from moonkv.commands.table import KeySpec, command, container
-from moonkv.engine import Client
+from moonkv.engine import SCRIPT_CACHE, Client
 from moonkv.errors import RespError
 
 if TYPE_CHECKING:  # moonkv.scripting imports the command table: no import at run time
@@ -88,7 +88,7 @@ def script_flush(c: Client, argv: list[bytes]) -> object:
         raise RespError("SCRIPT FLUSH only support SYNC|ASYNC option")
     eng = _engine(c)
     eng.flush()
-    c.server.emit(0, [b"SCRIPT", b"FLUSH"])
+    c.server.emit(SCRIPT_CACHE, [b"SCRIPT", b"FLUSH"])  # durable, not replicated (as Redis)
     if eng.shared is not None:  # cluster mode: on every node before the reply
         return eng.shared.scripts_flushed(c)
     return "OK"

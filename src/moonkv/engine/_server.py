@@ -43,11 +43,13 @@ from moonkv.pubsub import Hub
 from moonkv.tracking import Tracker, TrackingState
 
 Effect = tuple[int, list[bytes]]
-# Effects that belong to no database (the stream sends them without a SELECT): PUBLISH
-# goes to replicas only (never replayed from the log); ACL users go to the log and to
-# replicas, and are replayed through Acl.replay (moonkv replicates them, Redis does not).
-REPLICAS_ONLY: Final = -1
+# Effects that belong to no database: ACL users go to the log and to replicas (the stream
+# sends them without a SELECT) and are replayed through Acl.replay (moonkv replicates them,
+# Redis does not); the script cache goes to the log only (Redis 7.0 replicates a script's
+# effects, never the cache). (-1 is PUBLISH in logs written before it took its publisher's
+# database: the loader skips it, the stream sends it without a SELECT.)
 ACL_USERS: Final = -2
+SCRIPT_CACHE: Final = -3
 
 log: Final = logging.getLogger("moonkv")
 _perf_ns: Final = time.perf_counter_ns  # the per-command clock of INFO commandstats

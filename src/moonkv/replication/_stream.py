@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from moonkv.engine import SCRIPT_CACHE
 from moonkv.protocol import encode
 
 MULTI: Final = b"*1\r\n$5\r\nMULTI\r\n"
@@ -36,8 +37,10 @@ def unit(effects: list[Any], seldb: int) -> tuple[bytes, int]:
     the database selected after it: ``SELECT`` when the database changes, ``MULTI`` ...
     ``EXEC`` around more than one command (the first ``SELECT`` goes before ``MULTI``).
     ``effects`` are ``(db, argv)`` pairs: tuples from the engine, lists from the log.
-    An effect of no database (``REPLICAS_ONLY``: PUBLISH; ``ACL_USERS``: ACL SETUSER and
-    DELUSER) selects nothing."""
+    ``SCRIPT_CACHE`` effects (the log's only) are left out; one of no other database
+    (``ACL_USERS``: ACL SETUSER and DELUSER; -1: PUBLISH of an older log) selects nothing."""
+    if any(db == SCRIPT_CACHE for db, _ in effects):
+        effects = [e for e in effects if e[0] != SCRIPT_CACHE]
     out: list[bytes] = []
     multi = len(effects) > 1
     first = True

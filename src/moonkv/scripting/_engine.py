@@ -32,7 +32,7 @@ from lupa.lua51 import LuaError, LuaMemoryError
 
 from moonkv.commands._util import parse_int
 from moonkv.commands.table import CommandSpec, lookup
-from moonkv.engine import MASTERDOWN, Client, Server
+from moonkv.engine import MASTERDOWN, SCRIPT_CACHE, Client, Server
 from moonkv.errors import NoScriptError, RespError
 from moonkv.keyspace.memory import bytes_size
 from moonkv.monitoring import record
@@ -348,13 +348,12 @@ class ScriptEngine:
     def _persist_script(self, body: bytes, *, loaded: bool) -> None:
         # The cache survives restarts through the durable log: the script body
         # is an effect of the unit that created it (before any rollback mark).
+        # The log's only (SCRIPT_CACHE): Redis 7.0 replicates a script's effects, never
+        # the script cache, and a replica's stream carries what Redis's carries.
         eff = [b"SCRIPT", b"LOAD", body]
         if not loaded:
             eff.append(b"EVAL")  # internal marker: an EVAL-created (bounded) entry
-        self.server.emit(self.client_db_id(), eff)
-
-    def client_db_id(self) -> int:
-        return 0
+        self.server.emit(SCRIPT_CACHE, eff)
 
     def _evict(self) -> None:
         lru = self._lru

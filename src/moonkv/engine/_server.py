@@ -265,9 +265,12 @@ class Server:
 
     def oom_reply(self, c: Client, spec: CommandSpec) -> RespError:
         spec.rejected_calls += 1
-        if c.multi is not None and spec.name != "exec":
+        err = OomError("command not allowed when used memory > 'maxmemory'.")
+        if c.multi is not None:
+            if spec.name == "exec":
+                return self.error_reply(self._abort_exec(c, err))
             c.multi_error = True
-        return self.error_reply(OomError("command not allowed when used memory > 'maxmemory'."))
+        return self.error_reply(err)
 
     def refresh_write_refusal(self) -> None:
         """Recompute :attr:`write_refusal` (replication reports role, link and good replicas).
@@ -372,6 +375,8 @@ class Server:
             if spec is not None:
                 spec.rejected_calls += 1
             if c.multi is not None:
+                if spec is not None and spec.name == "exec":
+                    return self.error_reply(self._abort_exec(c, e))
                 c.multi_error = True
             return self.error_reply(e)
         if self.maxmemory and not self.loading and self.out_of_memory(c, spec):  # (the load counts at its end)
@@ -862,9 +867,7 @@ class Server:
         if refusal is not None and any(spec.is_write for spec, _argv in queued):
             # Redis refuses EXEC itself, as a write (READONLY, NOREPLICAS), checked when
             # it arrives: a REPLICAOF inside the transaction does not stop its later writes.
-            c.multi_error = False
-            self.unwatch(c)
-            raise ExecAbortError("Transaction discarded because of: " + refusal)
+            raise self._abort_exec(c, RespError(full=refusal))
         if c.multi_error:
             c.multi_error = False
             self.unwatch(c)
@@ -891,6 +894,16 @@ class Server:
         finally:
             c.in_exec = False
         return replies
+
+    def _abort_exec(self, c: Client, err: RespError) -> ExecAbortError:
+        """Redis's execCommandAbort: an EXEC refused before it runs (arity, MASTERDOWN,
+        OOM, READONLY, ...) discards the transaction and says why (a generic error without
+        its ERR, as Redis formats those)."""
+        c.multi = None
+        c.multi_error = False
+        self.unwatch(c)
+        text = err.text
+        return ExecAbortError("Transaction discarded because of: " + (text[4:] if text.startswith("ERR ") else text))
 
     def is_reply_on(self, c: Client) -> bool:
         return c.reply_mode == REPLY_ON

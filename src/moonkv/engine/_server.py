@@ -554,6 +554,9 @@ class Server:
         tracker.current = c
         script_read = tracker.script_read
         tracker.script_read = False
+        touched = self.ks.touched
+        if touched and (touched is not tracker.touched_list or len(touched) > tracker.written):
+            tracker.invalidate_written(touched, c)
         state = c.tracking
         if state is None:
             return

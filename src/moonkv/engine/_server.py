@@ -883,6 +883,12 @@ class Server:
         self.unwatch(c)
         replies: list[object] = []
         c.in_exec = True
+        # As Redis 7.0 (call()'s fixed_time_expire): keys expire by the time EXEC started,
+        # never in the middle of the transaction.
+        ks = self.ks
+        frozen = ks.frozen_ms
+        if frozen is None:
+            ks.frozen_ms = ks.clock.now_ms()
         try:
             for spec, argv in queued:
                 if self.write_error is not None and spec.is_write:
@@ -896,6 +902,7 @@ class Server:
                 replies.append(self.call(c, spec, argv))
         finally:
             c.in_exec = False
+            ks.frozen_ms = frozen
         return replies
 
     def _abort_exec(self, c: Client, err: RespError) -> ExecAbortError:

@@ -556,6 +556,7 @@ class ScriptEngine:
         mark_expired = len(ks.expired_effects)
         dirty = ks.dirty
         ks.undo = undo
+        outer_now = ks.frozen_ms  # (EXEC's, for a script inside a transaction)
         ks.frozen_ms = ks.clock.now_ms()
         try:
             try:
@@ -583,7 +584,7 @@ class ScriptEngine:
             raise
         finally:
             ks.undo = None
-            ks.frozen_ms = None
+            ks.frozen_ms = outer_now
             self._fast = _NO_FAST
             self.running = None
             # The watchdog thread may be declaring this run busy right now

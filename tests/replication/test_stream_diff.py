@@ -150,3 +150,34 @@ def test_publish_is_streamed_in_its_database(pair: tuple[ServerHandle, ServerHan
         ("SPUBLISH", "s", "m"),
     ])
     assert stream[:2] == ["select 9", "publish bla bla"]
+
+
+def _expiring(*keys: str) -> list[Cmd]:
+    return [*[("SET", k, "v", "PX", "1") for k in keys], ("DEBUG", "SLEEP", "0.01")]
+
+
+def test_expired_keys_are_framed_as_redis_frames_them(pair: tuple[ServerHandle, ServerHandle]) -> None:
+    """A command's lazy expiries go in its unit (MGET of two: MULTI), except SCAN's and
+    RANDOMKEY's run directly and the active expiry's, one DEL each (the suite's "SCAN:
+    Lazy-expire should not be wrapped in MULTI/EXEC")."""
+    m, r = pair
+    cmds: list[Cmd] = [
+        ("DEBUG", "SET-ACTIVE-EXPIRE", "0"),
+        *_expiring("a1", "a2"), ("SCAN", "0"),
+        *_expiring("b1", "b2"), ("RANDOMKEY",),
+        *_expiring("c1", "c2"), ("MGET", "c1", "c2"),
+        *_expiring("d1", "d2"), ("MULTI",), ("SCAN", "0"), ("EXEC",),
+        *_expiring("e1", "e2"), ("EVAL", "return redis.call('randomkey')", "0"),
+        *_expiring("f1", "f2"), ("DEBUG", "SET-ACTIVE-EXPIRE", "1"), ("DEBUG", "SLEEP", "0.5"),
+    ]
+    try:
+        got, want = _stream(m, cmds)[1], _stream(r, cmds)[1]
+    finally:
+        for h in pair:
+            c = RawClient(h.port)
+            c.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+            c.close()
+    # Which of two keys SCAN meets first is hash order, each server's own.
+    mine, theirs = ([re.sub(r"^del (\w)\d$", r"del \1*", c) for c in s] for s in (got, want))
+    assert mine == theirs
+    assert "del a*" in mine

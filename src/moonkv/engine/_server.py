@@ -629,8 +629,14 @@ class Server:
         if exp:
             ks.expired_effects = []
             self.stats["expired_keys"] += len(exp)
-            for sink in self.sinks:
-                sink.commit(exp)
+            if ks.expire_apart:
+                ks.expire_apart = False
+                for one in exp:
+                    for sink in self.sinks:
+                        sink.commit([one])
+            else:
+                for sink in self.sinks:
+                    sink.commit(exp)
         if self.effects:
             effects = self.effects
             self.effects = []

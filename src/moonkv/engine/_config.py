@@ -277,6 +277,9 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("replica-read-only", "bool", True, aliases=("slave-read-only",)),
     Directive("replica-serve-stale-data", "bool", True, aliases=("slave-serve-stale-data",)),
     Directive("repl-diskless-sync", "bool", True),
+    # Accepted and shown, as repl-diskless-sync: full syncs go through a snapshot file, and
+    # replicas arriving while one is made share it (docs/replication.md).
+    Directive("repl-diskless-sync-delay", "int", 5, minimum=0, maximum=2147483647),
     Directive("min-replicas-to-write", "int", 0, aliases=("min-slaves-to-write",)),
     Directive("min-replicas-max-lag", "int", 10, aliases=("min-slaves-max-lag",)),
     # CONFIG GET answers the primary followed now (commands/server.py), "" on a primary.

@@ -88,7 +88,7 @@ def script_flush(c: Client, argv: list[bytes]) -> object:
         raise RespError("SCRIPT FLUSH only support SYNC|ASYNC option")
     eng = _engine(c)
     eng.flush()
-    c.server.emit(SCRIPT_CACHE, [b"SCRIPT", b"FLUSH"])  # durable, not replicated (as Redis)
+    c.server.emit(SCRIPT_CACHE, [b"SCRIPT", b"FLUSH"])  # durable and replicated (Redis: neither)
     if eng.shared is not None:  # cluster mode: on every node before the reply
         return eng.shared.scripts_flushed(c)
     return "OK"

@@ -45,9 +45,10 @@ from moonkv.tracking import Tracker, TrackingState
 Effect = tuple[int, list[bytes]]
 # Effects that belong to no database: ACL users go to the log and to replicas (the stream
 # sends them without a SELECT) and are replayed through Acl.replay (moonkv replicates them,
-# Redis does not); the script cache goes to the log only (Redis 7.0 replicates a script's
-# effects, never the cache). (-1 is PUBLISH in logs written before it took its publisher's
-# database: the loader skips it, the stream sends it without a SELECT.)
+# Redis does not); so does the script cache (a newly cached body, SCRIPT FLUSH), which the
+# stream sends ahead of its unit's framed effects (Redis 7.0 does not replicate its cache).
+# (-1 is PUBLISH in logs written before it took its publisher's database: the loader skips
+# it, the stream sends it without a SELECT.)
 ACL_USERS: Final = -2
 SCRIPT_CACHE: Final = -3
 

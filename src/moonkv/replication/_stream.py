@@ -37,11 +37,15 @@ def unit(effects: list[Any], seldb: int) -> tuple[bytes, int]:
     the database selected after it: ``SELECT`` when the database changes, ``MULTI`` ...
     ``EXEC`` around more than one command (the first ``SELECT`` goes before ``MULTI``).
     ``effects`` are ``(db, argv)`` pairs: tuples from the engine, lists from the log.
-    ``SCRIPT_CACHE`` effects (the log's only) are left out; one of no other database
-    (``ACL_USERS``: ACL SETUSER and DELUSER; -1: PUBLISH of an older log) selects nothing."""
-    if any(db == SCRIPT_CACHE for db, _ in effects):
-        effects = [e for e in effects if e[0] != SCRIPT_CACHE]
+    ``SCRIPT_CACHE`` effects (a newly cached script body, SCRIPT FLUSH: moonkv replicates the
+    script cache, Redis 7.0 does not) go first, each a command of its own outside the unit's
+    framing, so the unit's data effects are framed exactly as Redis frames them; an effect of
+    no other database (``ACL_USERS``: ACL SETUSER and DELUSER; -1: PUBLISH of an older log)
+    selects nothing either."""
     out: list[bytes] = []
+    if any(db == SCRIPT_CACHE for db, _ in effects):
+        out.extend(command(argv) for db, argv in effects if db == SCRIPT_CACHE)
+        effects = [e for e in effects if e[0] != SCRIPT_CACHE]
     multi = len(effects) > 1
     first = True
     for db, argv in effects:

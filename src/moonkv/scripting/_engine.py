@@ -348,8 +348,8 @@ class ScriptEngine:
     def _persist_script(self, body: bytes, *, loaded: bool) -> None:
         # The cache survives restarts through the durable log: the script body
         # is an effect of the unit that created it (before any rollback mark).
-        # The log's only (SCRIPT_CACHE): Redis 7.0 replicates a script's effects, never
-        # the script cache, and a replica's stream carries what Redis's carries.
+        # SCRIPT_CACHE: the stream sends it ahead of the unit's framed effects, so EVALSHA
+        # works on replicas (Redis 7.0 does not replicate its cache).
         eff = [b"SCRIPT", b"LOAD", body]
         if not loaded:
             eff.append(b"EVAL")  # internal marker: an EVAL-created (bounded) entry

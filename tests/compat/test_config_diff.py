@@ -81,3 +81,13 @@ def test_replicaof_shows_the_primary_followed(diff: Differ) -> None:
     finally:
         diff("REPLICAOF", "NO", "ONE")
     diff("CONFIG", "GET", "replicaof")
+
+
+def test_repl_diskless_sync_delay_is_accepted(diff: Differ) -> None:
+    """Accepted and shown as Redis (integration/redis-cli's "Connecting as a replica" sets it);
+    moonkv's full syncs always go through a snapshot file."""
+    diff("CONFIG", "GET", "repl-diskless-sync-delay")
+    diff("CONFIG", "SET", "repl-diskless-sync-delay", "-1")
+    diff("CONFIG", "SET", "repl-diskless-sync-delay", "0")
+    diff("CONFIG", "GET", "repl-diskless-sync-delay")
+    diff("CONFIG", "SET", "repl-diskless-sync-delay", "5")

@@ -216,3 +216,48 @@ def test_function_load_errors_match_redis(diff: Differ, body: str) -> None:
     diff.both("FUNCTION", "FLUSH")
     diff("FUNCTION", "LOAD", "#!lua name=lib\n" + body)
     diff("FUNCTION", "LIST")
+
+
+_TYPES = ("bignum", "map", "set", "double", "null", "verbatim", "true", "false", "attrib")
+
+
+def test_debug_set_disable_deny_scripts(debug_diff: Differ) -> None:
+    """DEBUG SET-DISABLE-DENY-SCRIPTS 1 lets scripts call noscript commands (the suite's
+    DEBUG PROTOCOL and DEBUG SLEEP tests); 0 (or anything atoi reads as 0) refuses them."""
+    d = debug_diff
+    call_debug = "redis.setresp({lua}); return redis.call('debug', 'protocol', '{kind}')"
+    try:
+        d("EVAL", "return redis.call('debug', 'protocol', 'double')", "0")  # refused
+        d("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1")
+        for client in (2, 3):
+            d.both("HELLO", client)  # (the replies hold each server's client id)
+            for lua in (2, 3):
+                for kind in _TYPES:
+                    d("EVAL", call_debug.format(lua=lua, kind=kind), "0")
+        d.both("HELLO", 2)
+        # A script's time stands still across DEBUG SLEEP: the key has not expired in it.
+        d("EVAL", "redis.call('SET', 'key', 'value', 'PX', '1') redis.call('DEBUG', 'SLEEP', '0.01') "
+                  "return redis.call('EXISTS', 'key')", "0")
+        d("EXISTS", "key")
+        d("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "x")  # atoi: 0
+        d("EVAL", "return redis.call('debug', 'protocol', 'double')", "0")
+    finally:
+        d.both("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0")
+        d.both("HELLO", 2)
+
+
+def test_disabled_deny_still_refuses_what_would_run_a_script(r: object) -> None:
+    """moonkv keeps refusing, even then, the commands that would start a script or turn the
+    script's client into something else (Redis asserts on a nested EVAL)."""
+    import redis
+
+    assert isinstance(r, redis.Redis)
+    r.execute_command("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1")
+    try:
+        for call in ("redis.call('eval', 'return 1', 0)", "redis.call('multi')",
+                     "redis.call('subscribe', 'ch')", "redis.call('monitor')"):
+            with pytest.raises(redis.ResponseError, match="not allowed from script"):
+                r.eval(call, 0)
+        assert r.eval("return redis.call('debug', 'protocol', 'integer')", 0) == 12345
+    finally:
+        r.execute_command("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0")

@@ -120,15 +120,19 @@ def test_replicaof_replies_as_redis() -> None:
 
 
 def test_scripts_and_functions_reach_the_replica() -> None:
+    """FUNCTION LOAD is replicated, as in Redis 7.0; so is the script cache (SCRIPT LOAD,
+    EVAL's caching), which Redis does not replicate: EVALSHA works on a replica at once."""
     with nodes([]) as (ph,):
         primary = client(ph)
         with nodes(replica_args(ph)) as (rh,):
             replica = client(rh)
+            link_up(replica)  # (a full sync's snapshot would carry the primary's cache)
             sha = primary.script_load("return redis.call('GET', KEYS[1])")
             primary.function_load("#!lua name=lib\nredis.register_function{function_name='rd', "
                                   "callback=function(k) return redis.call('GET', k[1]) end, flags={'no-writes'}}")
             primary.set("k", "v")
             caught_up(primary, replica)
+            assert replica.script_exists(sha) == [True]  # through the stream
             assert replica.evalsha(sha, 1, "k") == b"v"
             assert replica.execute_command("EVALSHA_RO", sha, 1, "k") == b"v"
             assert replica.execute_command("FCALL_RO", "rd", 1, "k") == b"v"
@@ -140,7 +144,8 @@ def test_failed_and_killed_scripts_leave_no_trace() -> None:
         primary = client(ph)
         with nodes(replica_args(ph)) as (rh,):
             replica = client(rh)
-            primary.set("k", "before")
+            link_up(replica)
+            primary.set("k", "before")  # streamed (with its SELECT), not in the full sync
             # The script's body is cached before its run fails: load it first, so the
             # offset can only move for its effects.
             sha = primary.script_load("redis.call('SET', KEYS[1], 'x') redis.call('INCR', KEYS[1])")

@@ -143,6 +143,21 @@ SCENARIOS: dict[str, list[Step]] = {
         (0, "EVAL_RO", "return redis.call('get', 'k1')", "1", "k2"),
         (1, "SET", "k2", "4"), ("read", 0), (0, "PING"),
     ],
+    # A write then a read of the same key in one unit: the write invalidates what was
+    # tracked before it, the read tracks the key afresh (Redis invalidates at each write).
+    "written_then_read_in_one_unit": [
+        ("hello", 0, 3),
+        (0, "CLIENT", "TRACKING", "on"),
+        (0, "MULTI"), (0, "SET", "a", "1"), (0, "GET", "a"), (0, "EXEC"), (0, "PING"),
+        (1, "SET", "a", "2"), ("read", 0), (0, "PING"),
+        (0, "GET", "b"), (0, "MULTI"), (0, "INCR", "b"), (0, "GET", "b"), (0, "EXEC"), ("read", 0),
+        (0, "PING"),
+        (0, "EVAL", "redis.call('set', KEYS[1], 'x') return redis.call('get', KEYS[1])", "1", "c"),
+        (0, "PING"), (1, "SET", "c", "y"), ("read", 0), (0, "PING"),
+        (0, "MSET", "d", "1", "e", "1"), (0, "MGET", "d", "e"),
+        (0, "MULTI"), (0, "MGET", "d", "e"), (0, "DEL", "d"), (0, "GET", "d"), (0, "EXEC"), ("read", 0),
+        (0, "PING"), (1, "SET", "d", "2"), ("read", 0), (0, "PING"),
+    ],
     "broken_redirect": [
         ("hello", 0, 3),
         (0, "CLIENT", "TRACKING", "on", "redirect", "$ID1"),

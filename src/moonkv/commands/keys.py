@@ -238,7 +238,17 @@ def keys_(c: Client, argv: list[bytes]) -> object:
 @command("randomkey", 1, "readonly", group=_G, summary="Returns a random key name from the database.",
          tips="nondeterministic_output")
 def randomkey(c: Client, argv: list[bytes]) -> object:
-    return c.db.random_key()
+    key = c.db.random_key()
+    _expired_apart(c)
+    return key
+
+
+def _expired_apart(c: Client) -> None:
+    """SCAN and RANDOMKEY run directly (not in EXEC or a script): the keys they found
+    expired are propagated one DEL at a time, as Redis does for CMD_TOUCHES_ARBITRARY_KEYS."""
+    ks = c.db.ks
+    if ks.expired_effects and not (c.in_exec or c.in_script):
+        ks.expire_apart = True
 
 
 # SCAN: a cursor is a position in hash order.  The key list sorted by hash is
@@ -322,6 +332,7 @@ def scan(c: Client, argv: list[bytes]) -> object:
         if typ is not None and type_name(v) != typ:
             continue
         out.append(k)
+    _expired_apart(c)
     if end < len(hs):
         return [b"%d" % hs[end], out]
     _scan_cache.pop(db.id, None)  # a scan finished: free the snapshot (others rebuild it)

@@ -13,7 +13,7 @@ from typing import Final
 
 from moonkv.commands._util import glob_match
 from moonkv.commands.table import command, container, keys
-from moonkv.engine import REPLICAS_ONLY, Client
+from moonkv.engine import Client
 from moonkv.errors import RespError
 from moonkv.protocol import Push, Replies
 
@@ -131,11 +131,13 @@ def publish(c: Client, argv: list[bytes]) -> object:
 
 def _propagate(c: Client, argv: list[bytes]) -> None:
     """Redis sends PUBLISH (and SPUBLISH outside cluster mode) to replicas, in the unit that
-    published: an effect of database -1, which the log keeps for the stream's offsets but
-    never replays.  Nothing while no replica ever attached."""
-    repl = c.server.replication
-    if repl is not None and repl.propagating:
-        c.server.emit(REPLICAS_ONLY, argv)
+    published and in the publisher's database (the stream SELECTs it first, as Redis's
+    does); the log keeps it for the stream's offsets but never replays it.  Nothing while
+    no replica ever attached."""
+    srv = c.server
+    repl = srv.replication
+    if repl is not None and repl.propagating and (srv.cluster is None or argv[0].lower() == b"publish"):
+        srv.emit(c.db.id, argv)
 
 
 @command("spublish", 3, "pubsub loading stale fast may_replicate", keys=keys(1, 0, flags="NOT_KEY"), group=_G,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Final
 
 from moonkv.commands.table import KeySpec, command, container
-from moonkv.engine import Client
+from moonkv.engine import SCRIPT_CACHE, Client
 from moonkv.errors import RespError
 
 if TYPE_CHECKING:  # moonkv.scripting imports the command table: no import at run time
     from moonkv.scripting._engine import ScriptEngine
 
 _G: Final = "scripting"
+_ATOI: Final = re.compile(rb"\s*[+-]?[0-9]+")
 _EVAL_KEYS: Final = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE")),)
 _EVAL_RO_KEYS: Final = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RO", "ACCESS")),)
 
@@ -86,7 +88,7 @@ def script_flush(c: Client, argv: list[bytes]) -> object:
         raise RespError("SCRIPT FLUSH only support SYNC|ASYNC option")
     eng = _engine(c)
     eng.flush()
-    c.server.emit(0, [b"SCRIPT", b"FLUSH"])
+    c.server.emit(SCRIPT_CACHE, [b"SCRIPT", b"FLUSH"])  # durable and replicated (Redis: neither)
     if eng.shared is not None:  # cluster mode: on every node before the reply
         return eng.shared.scripts_flushed(c)
     return "OK"
@@ -126,6 +128,15 @@ def script_list(c: Client, argv: list[bytes]) -> object:
 def script_stats(c: Client, argv: list[bytes]) -> object:
     eng = _engine(c)
     return eng.stats.report([a.lower() for a in argv[2:]], list(eng.scripts), True)
+
+
+@command("debug|set-disable-deny-scripts", 3, "admin noscript loading stale", group="server",
+         summary="Lets scripts call commands flagged noscript (test suites use it).")
+def debug_set_disable_deny_scripts(c: Client, argv: list[bytes]) -> object:
+    # atoi() as Redis: a leading number, anything else is 0.
+    m = _ATOI.match(argv[2])
+    _engine(c).allow_noscript = m is not None and int(m[0]) != 0
+    return "OK"
 
 
 @command("script|help", 2, "loading stale", group=_G, since="5.0.0",

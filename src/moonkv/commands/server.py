@@ -655,6 +655,8 @@ def debug_protocol(c: Client, argv: list[bytes]) -> object:
     if name == b"map":
         return {0: False, 1: True, 2: False}
     if name == b"attrib":
+        if c.in_script:  # Redis's reply parser for Lua skips attributes
+            return _ATTRIB_REPLY[5:-2]
         if c.resp >= 3:  # an attribute, then the real reply (RESP2 has no attributes)
             return RawReply(b"|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n" + _ATTRIB_REPLY)
         return RawReply(_ATTRIB_REPLY)

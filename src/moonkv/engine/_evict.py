@@ -120,8 +120,9 @@ class Evictor:
                 break
         if effects:
             srv.stats["evicted_keys"] += len(effects)
-            for sink in srv.sinks:
-                sink.commit(effects)
+            for one in effects:  # one DEL per unit, never framed in MULTI, as Redis
+                for sink in srv.sinks:
+                    sink.commit([one])
             # WATCH and client tracking hear of the evicted keys now, before the reply
             # of the command that let eviction run (Redis: the invalidation comes first).
             srv.end_unit_nested()

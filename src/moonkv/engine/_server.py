@@ -43,11 +43,14 @@ from moonkv.pubsub import Hub
 from moonkv.tracking import Tracker, TrackingState
 
 Effect = tuple[int, list[bytes]]
-# Effects that belong to no database (the stream sends them without a SELECT): PUBLISH
-# goes to replicas only (never replayed from the log); ACL users go to the log and to
-# replicas, and are replayed through Acl.replay (moonkv replicates them, Redis does not).
-REPLICAS_ONLY: Final = -1
+# Effects that belong to no database: ACL users go to the log and to replicas (the stream
+# sends them without a SELECT) and are replayed through Acl.replay (moonkv replicates them,
+# Redis does not); so does the script cache (a newly cached body, SCRIPT FLUSH), which the
+# stream sends ahead of its unit's framed effects (Redis 7.0 does not replicate its cache).
+# (-1 is PUBLISH in logs written before it took its publisher's database: the loader skips
+# it, the stream sends it without a SELECT.)
 ACL_USERS: Final = -2
+SCRIPT_CACHE: Final = -3
 
 log: Final = logging.getLogger("moonkv")
 _perf_ns: Final = time.perf_counter_ns  # the per-command clock of INFO commandstats
@@ -263,9 +266,12 @@ class Server:
 
     def oom_reply(self, c: Client, spec: CommandSpec) -> RespError:
         spec.rejected_calls += 1
-        if c.multi is not None and spec.name != "exec":
+        err = OomError("command not allowed when used memory > 'maxmemory'.")
+        if c.multi is not None:
+            if spec.name == "exec":
+                return self.error_reply(self._abort_exec(c, err))
             c.multi_error = True
-        return self.error_reply(OomError("command not allowed when used memory > 'maxmemory'."))
+        return self.error_reply(err)
 
     def refresh_write_refusal(self) -> None:
         """Recompute :attr:`write_refusal` (replication reports role, link and good replicas).
@@ -370,6 +376,8 @@ class Server:
             if spec is not None:
                 spec.rejected_calls += 1
             if c.multi is not None:
+                if spec is not None and spec.name == "exec":
+                    return self.error_reply(self._abort_exec(c, e))
                 c.multi_error = True
             return self.error_reply(e)
         if self.maxmemory and not self.loading and self.out_of_memory(c, spec):  # (the load counts at its end)
@@ -547,6 +555,9 @@ class Server:
         tracker.current = c
         script_read = tracker.script_read
         tracker.script_read = False
+        touched = self.ks.touched
+        if touched and (touched is not tracker.touched_list or len(touched) > tracker.written):
+            tracker.invalidate_written(touched, c)
         state = c.tracking
         if state is None:
             return
@@ -619,8 +630,14 @@ class Server:
         if exp:
             ks.expired_effects = []
             self.stats["expired_keys"] += len(exp)
-            for sink in self.sinks:
-                sink.commit(exp)
+            if ks.expire_apart:
+                ks.expire_apart = False
+                for one in exp:
+                    for sink in self.sinks:
+                        sink.commit([one])
+            else:
+                for sink in self.sinks:
+                    sink.commit(exp)
         if self.effects:
             effects = self.effects
             self.effects = []
@@ -864,9 +881,7 @@ class Server:
         if refusal is not None and any(spec.is_write for spec, _argv in queued):
             # Redis refuses EXEC itself, as a write (READONLY, NOREPLICAS), checked when
             # it arrives: a REPLICAOF inside the transaction does not stop its later writes.
-            c.multi_error = False
-            self.unwatch(c)
-            raise ExecAbortError("Transaction discarded because of: " + refusal)
+            raise self._abort_exec(c, RespError(full=refusal))
         if c.multi_error:
             c.multi_error = False
             self.unwatch(c)
@@ -879,6 +894,12 @@ class Server:
         self.unwatch(c)
         replies: list[object] = []
         c.in_exec = True
+        # As Redis 7.0 (call()'s fixed_time_expire): keys expire by the time EXEC started,
+        # never in the middle of the transaction.
+        ks = self.ks
+        frozen = ks.frozen_ms
+        if frozen is None:
+            ks.frozen_ms = ks.clock.now_ms()
         try:
             for spec, argv in queued:
                 if self.write_error is not None and spec.is_write:
@@ -892,7 +913,18 @@ class Server:
                 replies.append(self.call(c, spec, argv))
         finally:
             c.in_exec = False
+            ks.frozen_ms = frozen
         return replies
+
+    def _abort_exec(self, c: Client, err: RespError) -> ExecAbortError:
+        """Redis's execCommandAbort: an EXEC refused before it runs (arity, MASTERDOWN,
+        OOM, READONLY, ...) discards the transaction and says why (a generic error without
+        its ERR, as Redis formats those)."""
+        c.multi = None
+        c.multi_error = False
+        self.unwatch(c)
+        text = err.text
+        return ExecAbortError("Transaction discarded because of: " + (text[4:] if text.startswith("ERR ") else text))
 
     def is_reply_on(self, c: Client) -> bool:
         return c.reply_mode == REPLY_ON

@@ -62,6 +62,10 @@ class Keyspace:
         self.flushed: list[int] = []  # db ids flushed/swapped in the running unit
         self.undo: list[UndoFn] | None = None
         self.expired_effects: list[tuple[int, list[bytes]]] = []
+        # The unit's expired keys go out one DEL per unit, never framed in MULTI: Redis
+        # propagates its active expiry and the lazy expiries of SCAN and RANDOMKEY run
+        # directly (CMD_TOUCHES_ARBITRARY_KEYS) that way.  Reset when the unit commits.
+        self.expire_apart = False
         self.ready: list[tuple[int, bytes]] = []
         self.blocking_keys: dict[tuple[int, bytes], Any] = {}
         self.frozen_ms: int | None = None  # scripts see time stand still

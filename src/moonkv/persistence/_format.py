@@ -285,8 +285,9 @@ def decode_unit(
 ) -> tuple[int, list[list[Any]], list[Any] | None]:
     """A log record's ``(time_ms, [[db, argv], ...], repl)``; FormatError unless it is one.
 
-    An effect of database -1 went to replicas only (PUBLISH): it counts in the stream's
-    offsets and is never replayed; one of database -2 (an ACL user) was never streamed.
+    An effect of database -1 went to replicas only (PUBLISH in older logs): it counts in the
+    stream's offsets and is never replayed; one of database -2 is an ACL user, one of -3 the
+    script cache (never streamed).
 
     ``repl`` is the replication stream's ``[replid, offset, db]`` (``db`` -1: a primary's
     stream selects one next), None on records of a primary that never had a backlog.
@@ -316,7 +317,7 @@ def decode_unit(
                 if type(eff) is not list or len(eff) != 2:
                     break
                 db, argv = eff
-                if type(db) is not int or db < -2 or type(argv) is not list or not argv:
+                if type(db) is not int or db < -3 or type(argv) is not list or not argv:
                     break
                 for a in argv:
                     if type(a) is not bytes:

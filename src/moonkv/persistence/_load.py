@@ -18,6 +18,7 @@ from typing import Any
 from moonkv.persistence import _format as fmt
 
 _SET = (b"SET", b"set")
+_PUBLISHERS = (b"publish", b"spublish")
 
 
 @dataclass
@@ -186,13 +187,16 @@ def _load_snapshot(
 
 
 def _outside_databases(dbid: int, argv: list[Any]) -> bool:
-    """The effects a log keeps outside the databases: PUBLISH/SPUBLISH sent to replicas
-    (REPLICAS_ONLY, -1) and ACL users (ACL_USERS, -2); any other negative database is
+    """The effects a log keeps outside the databases: ACL users (ACL_USERS, -2), the script
+    cache (SCRIPT_CACHE, -3) and, in logs written before PUBLISH took its publisher's
+    database, PUBLISH/SPUBLISH sent to replicas (-1); any other negative database is
     corruption."""
     if not argv or type(argv[0]) is not bytes:
         return False
     name = argv[0].lower()
-    return (dbid == -1 and name in (b"publish", b"spublish")) or (dbid == -2 and name == b"acl")
+    return (
+        (dbid == -1 and name in _PUBLISHERS) or (dbid == -2 and name == b"acl") or (dbid == -3 and name == b"script")
+    )
 
 
 def _replay_log(
@@ -208,7 +212,7 @@ def _replay_log(
     users: bool,
 ) -> Iterator[None]:
     from moonkv.commands.table import lookup, resolve_subcommand
-    from moonkv.engine import Client
+    from moonkv.engine import SCRIPT_CACHE, Client
     from moonkv.engine._acl import AclRuleError
     from moonkv.errors import RespError
 
@@ -251,8 +255,10 @@ def _replay_log(
                     db.expires.pop(argv[1], None)
                 ks.dirty += 1
                 continue
-            if dbid < 0 or argv[0] == b"ACL":
-                # PUBLISH sent to replicas (REPLICAS_ONLY) is no data. An ACL user as a whole
+            if dbid == SCRIPT_CACHE and argv[0].lower() == b"script":  # no database's
+                dbid = 0
+            elif dbid < 0 or argv[0] == b"ACL":
+                # PUBLISH sent to replicas (older logs: -1) is no data. An ACL user as a whole
                 # (commands/acl.py: ACL_USERS, database 0 in older logs); ignored once an ACL
                 # file or config users define the users.
                 if argv[0] == b"ACL" and users:
@@ -262,6 +268,8 @@ def _replay_log(
                         report.failed += 1
                         if not report.first_failure:
                             report.first_failure = f"{argv[:3]!r}: {e.args[-1]}"
+                continue
+            if argv[0].lower() in _PUBLISHERS:  # sent to replicas: no data, never replayed
                 continue
             if c.db.id != dbid:
                 c.select(dbid)

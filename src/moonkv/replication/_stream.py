@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from moonkv.engine import SCRIPT_CACHE
 from moonkv.protocol import encode
 
 MULTI: Final = b"*1\r\n$5\r\nMULTI\r\n"
@@ -36,9 +37,15 @@ def unit(effects: list[Any], seldb: int) -> tuple[bytes, int]:
     the database selected after it: ``SELECT`` when the database changes, ``MULTI`` ...
     ``EXEC`` around more than one command (the first ``SELECT`` goes before ``MULTI``).
     ``effects`` are ``(db, argv)`` pairs: tuples from the engine, lists from the log.
-    An effect of no database (``REPLICAS_ONLY``: PUBLISH; ``ACL_USERS``: ACL SETUSER and
-    DELUSER) selects nothing."""
+    ``SCRIPT_CACHE`` effects (a newly cached script body, SCRIPT FLUSH: moonkv replicates the
+    script cache, Redis 7.0 does not) go first, each a command of its own outside the unit's
+    framing, so the unit's data effects are framed exactly as Redis frames them; an effect of
+    no other database (``ACL_USERS``: ACL SETUSER and DELUSER; -1: PUBLISH of an older log)
+    selects nothing either."""
     out: list[bytes] = []
+    if any(db == SCRIPT_CACHE for db, _ in effects):
+        out.extend(command(argv) for db, argv in effects if db == SCRIPT_CACHE)
+        effects = [e for e in effects if e[0] != SCRIPT_CACHE]
     multi = len(effects) > 1
     first = True
     for db, argv in effects:

@@ -44,6 +44,7 @@ def active_expire_cycle(server: Server, budget_s: float) -> int:
                     sampled += 1
                     if when <= now:
                         db.expire_now(key)
+                        ks.expire_apart = True  # one DEL per unit, as Redis's active expiry
                         expired += 1
             pos = end
             removed += expired

@@ -41,6 +41,11 @@ class Tracker:
         self.max_keys = 1000000
         self.current: Any = None  # the client whose command runs (NOLOOP)
         self.script_read = False  # the running script called a read command
+        # How many of the running unit's touched keys (the keyspace's list ``touched_list``,
+        # a new one per unit) lost their table entries already (invalidate_written), so the
+        # unit's end does not invalidate them again.
+        self.written = 0
+        self.touched_list: list[tuple[int, bytes]] | None = None
 
     # -- turning it on and off ---------------------------------------------
 
@@ -137,6 +142,21 @@ class Tracker:
                 if c is not None and not c.tracking.bcast:
                     self.send(c, [k], current)
 
+    def invalidate_written(self, touched: list[tuple[int, bytes]], current: Any) -> None:
+        """Before a command's reads are remembered: the keys the unit wrote so far lose their
+        entries now, as Redis's trackingInvalidateKey does at each write, so a read later in
+        the same transaction or script tracks them afresh instead of being invalidated by a
+        write that came before it."""
+        start = self.written if touched is self.touched_list else 0
+        table = self.table
+        if table:
+            for i in range(start, len(touched)):
+                key = touched[i][1]
+                if key in table:
+                    self.invalidate_key(key, current)
+        self.written = len(touched)
+        self.touched_list = touched
+
     def invalidate(self, touched: list[tuple[int, bytes]], flushed: bool,
                    expired: Sequence[tuple[int, list[bytes]]] = ()) -> None:
         """A unit committed: ``touched`` changed; ``flushed``: a database was emptied;
@@ -145,6 +165,9 @@ class Tracker:
         (table mode: whatever caused it), but in BCAST mode not a key that also expired: Redis
         remembers an expiry as the server's change."""
         current, self.current = self.current, None
+        written = self.written if touched is self.touched_list else 0
+        self.written = 0
+        self.touched_list = None
         if flushed:
             for c in list(self.clients.values()):
                 self.send(c, None, current)
@@ -152,9 +175,11 @@ class Tracker:
             self.items = 0
         if not touched:
             return
-        if self.table:
-            for _db, key in touched:
-                if key in self.table:
+        table = self.table
+        if table:
+            for i in range(written, len(touched)):
+                key = touched[i][1]
+                if key in table:
                     self.invalidate_key(key, current)
         if self.prefixes:
             self.broadcast(touched, current, {argv[1] for _db, argv in expired} if expired else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final
 
+from moonkv.commands.debug import debug_subcommand
 from moonkv.commands.table import KeySpec, command, container
 from moonkv.engine import SCRIPT_CACHE, Client
 from moonkv.errors import RespError
@@ -130,8 +131,7 @@ def script_stats(c: Client, argv: list[bytes]) -> object:
     return eng.stats.report([a.lower() for a in argv[2:]], list(eng.scripts), True)
 
 
-@command("debug|set-disable-deny-scripts", 3, "admin noscript loading stale", group="server",
-         summary="Lets scripts call commands flagged noscript (test suites use it).")
+@debug_subcommand("set-disable-deny-scripts", 3)  # lets scripts call noscript commands
 def debug_set_disable_deny_scripts(c: Client, argv: list[bytes]) -> object:
     # atoi() as Redis: a leading number, anything else is 0.
     m = _ATOI.match(argv[2])

@@ -3,8 +3,8 @@
 
     .venv-wheel/bin/python bench/callgrind.py [--only NAME,...] [--requests N] [--set NAME=VALUE ...]
 
-Each scenario runs in process: the engine built as the server builds it (``assemble``, no
-data directory), a connection with a transport that keeps nothing, and the requests fed to
+Each scenario runs in process: the engine built as the server builds it (``assemble``, an empty
+data directory, ``--appendonly no --save ""``), a connection with a transport that keeps nothing, and the requests fed to
 ``Connection.data_received`` followed by the iteration's flush, as the event loop calls
 them.  What is left out is only the event loop and the system calls.  Each scenario runs
 twice under callgrind, with N and 2N requests after the same set-up and warm-up; the
@@ -13,12 +13,15 @@ start and the warm-up cancel out).  ``PYTHONHASHSEED=0``; the slow log's thresho
 raised so that valgrind's slowness logs nothing (a real run logs nothing either).  Repeated
 runs agree within a few instructions per request.  A pipelined scenario sends 16 commands per read and reports per
 command; PUBLISH reports per delivered message too.  ``--set`` changes the configuration
-(``--set latency-tracking=no``).
+(``--set latency-tracking=no``); ``--set cluster-enabled=yes`` runs them on a cluster-mode node
+that owns every slot (CLUSTER SETTOPOLOGY), against which the same scenarios without it are
+standalone mode.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -82,7 +85,7 @@ class Transport:
 
 
 class Harness:
-    def __init__(self, settings: list[tuple[str, str]]) -> None:
+    def __init__(self, settings: list[tuple[str, str]], directory: str) -> None:
         from moonkv.engine import Config
         from moonkv.server import ServerProcess, assemble
 
@@ -91,11 +94,26 @@ class Harness:
         # the default 10 ms slow-log threshold would log commands a real run never logs.
         # 100 s keeps the threshold test and logs nothing.
         base = [("save", ""), ("appendonly", "no"), ("slowlog-log-slower-than", "100000000")]
-        for name, value in [*base, *settings]:
+        for name, value in [*base, *settings, ("dir", directory)]:
             config.load(name, value)
-        self.server = assemble(config, with_persistence=False)
+        # A data directory (empty, as a server started with --appendonly no --save "") in
+        # every mode, so that standalone and cluster mode differ only by cluster-enabled.
+        self.server = assemble(config)
+        self.server.persistence.load_now()
         self.proc = ServerProcess(self.server)
         self.conn = self.connect()
+        if config["cluster-enabled"]:
+            self.own_every_slot()
+
+    def own_every_slot(self) -> None:
+        """A topology giving this node slots 0-16383 (as bench/cluster_slot.py sets its node up)."""
+        node = self.server.cluster.node
+        top = {"version": 1, "name": "bench", "migrations": [], "nodes": [
+            {"id": node.myid, "host": "127.0.0.1", "port": self.server.config["port"], "tls_port": 0,
+             "role": "primary", "primary": None, "slots": [[0, 16383]], "failed": False}]}
+        self.send(resp("CLUSTER", "SETTOPOLOGY", 1, json.dumps(top)))
+        if not self.server.cluster.ok:
+            raise SystemExit(f"the topology was not applied: {self.conn.transport.last!r}")
 
     def connect(self) -> Any:
         from moonkv.server._connection import Connection
@@ -191,7 +209,11 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def child(name: str, n: int, settings: list[tuple[str, str]]) -> None:
-    h = Harness(settings)
+    with tempfile.TemporaryDirectory() as directory:
+        run_child(Harness(settings, directory), name, n)
+
+
+def run_child(h: Harness, name: str, n: int) -> None:
     _, setup, reads = SCENARIOS[name]
     setup(h)
     data = reads(h)

@@ -56,14 +56,16 @@ class Router:
 
     def __init__(self, node: Any) -> None:
         self.node: Any = node  # the ClusterNode (identity, topology, persistence)
-        self.states = bytearray(SLOTS)  # UNBOUND until a topology arrives
+        # UNBOUND until a topology arrives; bytes, not bytearray: the compiled build reads
+        # an item of bytes inline.
+        self.states = bytes(SLOTS)
         self.addrs: list[str] = [""] * SLOTS  # the owner's "host:port" per slot
         self.asks: dict[int, str] = {}  # migrating slot -> the target's "host:port"
         self.ok = False  # every slot has a live owner (CLUSTER INFO's cluster_state:ok)
         self.fenced = False  # set through ClusterNode.set_fenced
 
     def load(self, states: bytearray, addrs: list[str], asks: dict[int, str], ok: bool) -> None:
-        self.states = states
+        self.states = bytes(states)
         self.addrs = addrs
         self.asks = asks
         self.ok = ok

@@ -225,7 +225,7 @@ def cluster_info(c: Client, argv: list[bytes]) -> object:
             size += count > 0
             failed += count if p.failed else 0
     lines = [
-        f"cluster_state:{'ok' if c.server.cluster.ok else 'fail'}",
+        f"cluster_state:{'ok' if node.router.ok else 'fail'}",
         f"cluster_slots_assigned:{assigned}",
         f"cluster_slots_ok:{assigned - failed}",
         "cluster_slots_pfail:0",

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from moonkv.clock import Clock
 from moonkv.commands.table import TABLE, CommandSpec, lookup, resolve_subcommand
@@ -41,6 +41,9 @@ from moonkv.keyspace import Keyspace, events
 from moonkv.monitoring import REDACT, LatencyMonitor, SlowLog, record
 from moonkv.pubsub import Hub
 from moonkv.tracking import Tracker, TrackingState
+
+if TYPE_CHECKING:  # a type only: cluster imports the engine, never the reverse
+    from moonkv.cluster._routing import Router
 
 Effect = tuple[int, list[bytes]]
 # Effects that belong to no database: ACL users go to the log and to replicas (the stream
@@ -148,7 +151,8 @@ class Server:
         self.persistence: Any = None  # moonkv.persistence engine, attached by the assembler
         self.replication: Any = None  # moonkv.replication node, attached by the assembler
         # Cluster mode's moonkv.cluster Router (None in standalone mode: routing is this test).
-        self.cluster: Any = None
+        # Typed, so that the compiled build calls route() directly, not as a Python method.
+        self.cluster: Router | None = None
         # The three counters bumped on every request are attributes (cheaper
         # than dict items); INFO shows them with the others in ``stats``.
         self.commands_processed = 0
@@ -359,7 +363,7 @@ class Server:
             if c.acl_user is not None:
                 self.acl.enforce(c, spec, argv)
             if self.cluster is not None:
-                self._route(c, spec, argv)
+                self._route(self.cluster, c, spec, argv)
             if self.write_refusal is not None and spec.is_write:
                 raise RespError(full=self.write_refusal)
             if c.subs is not None and c.resp == 2 and spec.name not in _PUBSUB_ALLOWED:
@@ -402,12 +406,12 @@ class Server:
         self.end_unit()
         return reply
 
-    def _route(self, c: Client, spec: CommandSpec, argv: list[bytes]) -> None:
+    def _route(self, cluster: Router, c: Client, spec: CommandSpec, argv: list[bytes]) -> None:
         """Cluster mode: raise the redirection or error that answers a command run elsewhere.
 
         Redis's order: after the ACL check, before queueing into MULTI; a refused EXEC
         discards its transaction (a refused queued command makes EXEC abort)."""
-        err = self.cluster.consume(c, spec, argv)
+        err = cluster.consume(c, spec, argv)
         if err is None:
             return
         if spec.name == "exec" and c.multi is not None:

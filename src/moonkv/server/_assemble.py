@@ -38,9 +38,9 @@ def assemble(config: Config, *, with_persistence: bool = True, lock_note: str | 
         attach_persistence(server, note=lock_note)
         attach_replication(server)
         if config["cluster-enabled"]:
-            attach_cluster(server, data_dir)
+            node = attach_cluster(server, data_dir)
             # Each redis.call is routed too (Redis's scriptVerifyClusterState).
-            server.scripting.cluster_check = ScriptSlots(server.cluster, server.scripting)
+            server.scripting.cluster_check = ScriptSlots(node.router, server.scripting)
     elif config["cluster-enabled"]:
         raise ValueError("cluster-enabled needs a data directory (a network server)")
     return server

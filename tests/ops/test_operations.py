@@ -124,6 +124,33 @@ def test_script_stats_counts_outcomes(r: redis.Redis) -> None:
     assert _fields(again)[b"calls"] == 0
 
 
+# Spins until ARGV[1] microseconds have passed (TIME in a script reads the clock).
+_SPIN = """local t = redis.call('time')
+local start = t[1] * 1000000 + t[2]
+repeat t = redis.call('time') until t[1] * 1000000 + t[2] - start >= tonumber(ARGV[1])
+return 1"""
+
+
+def test_script_stats_time_each_run_in_exec(r: redis.Redis) -> None:
+    """A run's time is its own EVALSHA's (Server.call's measure), also inside EXEC,
+    whose own duration covers all the queued runs."""
+    r.config_resetstat()
+    slow = r.script_load(_SPIN)
+    fast = r.script_load("return 2")
+    pipe = r.pipeline(transaction=True)
+    pipe.evalsha(slow, 0, 100000)
+    pipe.evalsha(fast, 0)
+    pipe.evalsha("f" * 40, 0)
+    replies = pipe.execute(raise_on_error=False)
+    assert replies[:2] == [1, 2]
+    assert isinstance(replies[2], redis.exceptions.NoScriptError)
+    f = {sha: _fields(v) for sha, v in r.execute_command("SCRIPT", "STATS", slow, fast).items()}
+    assert f[slow.encode()][b"calls"] == 1
+    assert f[slow.encode()][b"total_usec"] >= 100000
+    assert f[fast.encode()][b"calls"] == 1
+    assert f[fast.encode()][b"total_usec"] < 100000
+
+
 def test_function_callstats(r: redis.Redis) -> None:
     r.config_resetstat()
     r.function_load("#!lua name=opslib\nredis.register_function('opsf', function(k, a) return 1 end)",

@@ -62,13 +62,13 @@ def _fcall(c: Client, argv: list[bytes], read_only: bool) -> object:
     )
 
 
-@command("fcall", -3, "noscript skip_monitor no_mandatory_keys stale may_replicate", keys=_FCALL_KEYS,
+@command("fcall", -3, "noscript skip_monitor no_mandatory_keys stale may_replicate", runs_script=True, keys=_FCALL_KEYS,
          group=_G, since="7.0.0", summary="Invokes a function.", complexity="Depends on the function that is executed.")
 def fcall(c: Client, argv: list[bytes]) -> object:
     return _fcall(c, argv, read_only=False)
 
 
-@command("fcall_ro", -3, "readonly noscript skip_monitor no_mandatory_keys stale", keys=_FCALL_RO_KEYS,
+@command("fcall_ro", -3, "readonly noscript skip_monitor no_mandatory_keys stale", runs_script=True, keys=_FCALL_RO_KEYS,
          group=_G, since="7.0.0", summary="Invokes a read-only function.",
          complexity="Depends on the function that is executed.")
 def fcall_ro(c: Client, argv: list[bytes]) -> object:

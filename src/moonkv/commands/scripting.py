@@ -27,28 +27,28 @@ def _engine(c: Client) -> ScriptEngine:
     return eng
 
 
-@command("eval", -3, "noscript skip_monitor no_mandatory_keys stale may_replicate", keys=_EVAL_KEYS,
+@command("eval", -3, "noscript skip_monitor no_mandatory_keys stale may_replicate", runs_script=True, keys=_EVAL_KEYS,
          group=_G, since="2.6.0", summary="Executes a server-side Lua script.",
          complexity="Depends on the script that is executed.")
 def eval_(c: Client, argv: list[bytes]) -> object:
     return _engine(c).eval(c, argv, by_sha=False, read_only=False)
 
 
-@command("evalsha", -3, "noscript skip_monitor no_mandatory_keys stale may_replicate", keys=_EVAL_KEYS,
+@command("evalsha", -3, "noscript skip_monitor no_mandatory_keys stale may_replicate", runs_script=True, keys=_EVAL_KEYS,
          group=_G, since="2.6.0", summary="Executes a server-side Lua script by SHA1 digest.",
          complexity="Depends on the script that is executed.")
 def evalsha(c: Client, argv: list[bytes]) -> object:
     return _engine(c).eval(c, argv, by_sha=True, read_only=False)
 
 
-@command("eval_ro", -3, "readonly noscript skip_monitor no_mandatory_keys stale", keys=_EVAL_RO_KEYS,
+@command("eval_ro", -3, "readonly noscript skip_monitor no_mandatory_keys stale", runs_script=True, keys=_EVAL_RO_KEYS,
          group=_G, since="7.0.0", summary="Executes a read-only server-side Lua script.",
          complexity="Depends on the script that is executed.")
 def eval_ro(c: Client, argv: list[bytes]) -> object:
     return _engine(c).eval(c, argv, by_sha=False, read_only=True)
 
 
-@command("evalsha_ro", -3, "readonly noscript skip_monitor no_mandatory_keys stale", keys=_EVAL_RO_KEYS,
+@command("evalsha_ro", -3, "readonly noscript skip_monitor no_mandatory_keys stale", runs_script=True, keys=_EVAL_RO_KEYS,
          group=_G, since="7.0.0", summary="Executes a read-only server-side Lua script by SHA1 digest.",
          complexity="Depends on the script that is executed.")
 def evalsha_ro(c: Client, argv: list[bytes]) -> object:

@@ -146,6 +146,9 @@ class CommandSpec:
     # the general path) nor protected (enable-debug-command is checked there, first).
     fast_path: bool = True
     one_key: bool = False  # its only key is argv[1] (GET, HGET, ...): no key spec walk
+    # It runs a script (EVAL, EVALSHA, FCALL and their _RO forms): it may write without
+    # the write flag, and Server.call hands its duration to the script's statistics.
+    runs_script: bool = False
     # Statistics (INFO commandstats).
     calls: int = 0
     nsec: int = 0  # summed in ns (one division per INFO, not per call)
@@ -255,6 +258,7 @@ def command(
     acl: str = "",
     tips: str = "",
     get_keys: Callable[[Sequence[bytes]], list[int]] | None = None,
+    runs_script: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Declare a command (or, with ``name='parent|sub'``, a subcommand)."""
 
@@ -272,6 +276,7 @@ def command(
             acl=tuple(acl.split()),
             tips=tuple(tips.split()),
             get_keys=get_keys,
+            runs_script=runs_script,
         )
         _register(spec)
         return fn

@@ -42,8 +42,10 @@ from moonkv.monitoring import REDACT, LatencyMonitor, SlowLog, record
 from moonkv.pubsub import Hub
 from moonkv.tracking import Tracker, TrackingState
 
-if TYPE_CHECKING:  # a type only: cluster imports the engine, never the reverse
+if TYPE_CHECKING:  # types only: cluster imports the engine, never the reverse; the
+    # scripting engine plugs in (assembler), no import at run time
     from moonkv.cluster._routing import Router
+    from moonkv.scripting._engine import ScriptEngine
 
 Effect = tuple[int, list[bytes]]
 # Effects that belong to no database: ACL users go to the log and to replicas (the stream
@@ -103,8 +105,6 @@ class BlockState:
 
 
 _MULTI_PASSTHROUGH: Final = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
-# Commands that run a script: they may write without being flagged write.
-_SCRIPT_RUNNERS: Final = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
 # Neither write nor readonly, but data commands all the same (see execute_data): they
 # change nothing plain() looks at.
 _PUBLISHERS: Final = frozenset({"publish", "spublish"})
@@ -398,7 +398,7 @@ class Server:
         if self.loading and not spec.loading_ok:
             spec.rejected_calls += 1
             return self.error_reply(LoadingError())
-        if self.write_error is not None and (spec.is_write or spec.name in _SCRIPT_RUNNERS):
+        if self.write_error is not None and (spec.is_write or spec.runs_script):
             if spec.is_write or self._script_may_write(spec, argv):
                 spec.rejected_calls += 1
                 return self.error_reply(MisconfError(self.write_error))
@@ -472,7 +472,7 @@ class Server:
         (commands register themselves at import, before any request)."""
         self._data = {
             name: s for name, s in TABLE.items()
-            if (s.is_write or s.is_readonly or s.name in _SCRIPT_RUNNERS or s.name in _PUBLISHERS)
+            if (s.is_write or s.is_readonly or s.runs_script or s.name in _PUBLISHERS)
             and not s.subcommands and s.handler is not None
         }
         return self._data
@@ -532,6 +532,10 @@ class Server:
             state.argv = argv
         dt = _perf_ns() - t0
         spec.nsec += dt
+        if spec.runs_script:  # the script's statistics take this duration (ScriptEngine.ran)
+            eng: ScriptEngine | None = self.scripting  # typed: a direct call in the native build
+            if eng is not None:
+                eng.ran(dt)
         if self.latency_tracking and reply is not BLOCKED:
             record(spec.latency, dt)
         if dt >= self.slow_ns and reply is not BLOCKED:
@@ -566,9 +570,9 @@ class Server:
         if state is None:
             return
         # EVAL_RO and FCALL_RO are flagged readonly, but track only as scripts do.
-        if script_read if spec.name in _SCRIPT_RUNNERS else spec.is_readonly:
+        if script_read if spec.runs_script else spec.is_readonly:
             if spec.one_key:
-                tracker.remember_key(c, state, argv[1])
+                tracker.remember_key(c, c.id, state, argv[1])
             else:
                 tracker.remember(c, [argv[i] for i in spec.key_positions(argv)])
         # CLIENT CACHING applies to the next command (the whole of a MULTI/EXEC).
@@ -612,7 +616,7 @@ class Server:
         else:
             peer, name = c.addr.encode(), c.name
         eng = self.scripting
-        note = eng.slowlog_note() if eng is not None and spec.name in _SCRIPT_RUNNERS else None
+        note = eng.slowlog_note() if eng is not None and spec.runs_script else None
         self.slowlog.push(argv, ns // 1000, peer, name, note)
 
     def emit(self, db: int, argv: list[bytes]) -> None:

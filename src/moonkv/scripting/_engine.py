@@ -241,6 +241,9 @@ class ScriptEngine:
         # The statistics of the last run: the slow log's note on EVAL/FCALL
         # entries (slowlog_note).  Not the RunState: its undo log would stay alive.
         self.last_stats: ScriptStats | None = None
+        # The last run's statistics until Server.call hands them its duration (ran): the
+        # command's time as commandstats measures it, so a run reads no clock of its own.
+        self.untimed: ScriptStats | None = None
         self.cache_bytes = 0  # the cached bodies and entries (INFO used_memory_scripts_eval)
         # Directives redis.call consults on every write, kept as attributes.
         self._maxmemory = self.config["maxmemory"]
@@ -595,16 +598,13 @@ class ScriptEngine:
                     pass
             if run.busy and self.on_busy_end is not None:
                 self.on_busy_end(run)
-        # Per-script statistics: on success three additions and a histogram bucket.
-        ns = int((_monotonic() - run.start) * 1e9)
+        # Per-script statistics: on success one addition here, the duration in ran().
         table = self.stats.scripts if is_eval else self.stats.functions
         stats = table.get(name)
         if stats is None:
             stats = self.stats.new(name, is_eval)
-        self.last_stats = stats
+        self.last_stats = self.untimed = stats
         stats.calls += 1
-        stats.total_ns += ns
-        record(stats.latency, ns)
         # See outcome() in prelude.lua for what the Lua side returns.
         t = type(r)
         if t is not tuple or r[0] is True or r[0] == 4:
@@ -672,6 +672,15 @@ class ScriptEngine:
         err = RespError(full=text.decode("utf-8", "surrogateescape"))
         err.no_stats = bool(nostats)  # type: ignore[attr-defined]
         raise err
+
+    def ran(self, ns: int) -> None:
+        """Server.call measured the EVAL/FCALL that just ended: ``ns`` is the run's time
+        (nothing when the command ran no script, e.g. NOSCRIPT)."""
+        stats = self.untimed
+        if stats is not None:
+            self.untimed = None
+            stats.total_ns += ns
+            record(stats.latency, ns)
 
     def slowlog_note(self) -> bytes | None:
         """The slow log's 7th element for the EVAL/FCALL that just ran:

@@ -3,9 +3,12 @@ note on EVAL/FCALL entries and the metrics endpoint.
 
 One :class:`ScriptStats` per cached script (by sha) and per function (by
 name).  :meth:`ScriptEngine.run` updates it once per run, inline: on success
-three additions and one histogram bucket (successes are ``calls - errors``);
-a failure also calls :meth:`ScriptStats.failed`, which classifies it and
-keeps the error text and its line.  CONFIG RESETSTAT clears them.
+two additions (successes are ``calls - errors``); a failure also calls
+:meth:`ScriptStats.failed`, which classifies it and keeps the error text and
+its line.  The run's time is the EVAL/EVALSHA/FCALL command's, which
+``Server.call`` measures for INFO commandstats anyway and hands over through
+:meth:`ScriptEngine.ran` (one addition and one histogram bucket): a run reads
+no clock of its own.  CONFIG RESETSTAT clears them.
 """
 
 from __future__ import annotations

@@ -83,14 +83,14 @@ class Tracker:
 
     # -- reads and writes -----------------------------------------------------
 
-    def remember_key(self, c: Any, state: TrackingState, key: bytes) -> None:
-        """``c`` read ``key`` (the common one-key read, see remember)."""
+    def remember_key(self, c: Any, cid: int, state: TrackingState, key: bytes) -> None:
+        """``c`` (its id ``cid``, read by the typed caller: ``c.id`` would be a generic
+        attribute lookup here) read ``key`` (the common one-key read, see remember)."""
         # Tracked unless BCAST; with OPTIN only after CACHING yes, with OPTOUT unless after
         # CACHING no (caching is set only in those modes).
         if state.bcast or state.caching is not state.optin:
             return
         table = self.table
-        cid = c.id
         ids = table.get(key)
         if ids is None:
             table[key] = cid

@@ -15,7 +15,10 @@ runs agree within a few instructions per request.  A pipelined scenario sends 16
 command; PUBLISH reports per delivered message too.  ``--set`` changes the configuration
 (``--set latency-tracking=no``); ``--set cluster-enabled=yes`` runs them on a cluster-mode node
 that owns every slot (CLUSTER SETTOPOLOGY), against which the same scenarios without it are
-standalone mode.
+standalone mode.  The ``logged`` scenarios log with ``appendonly yes``, ``appendfsync
+everysec`` (the log written at each flush, as the server does); ``+replica`` adds a replica
+connection attached with ``PSYNC`` (its full sync done before counting), whose transport keeps
+nothing either.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -180,6 +184,24 @@ def hll_setup(h: Harness) -> None:
             h.send(resp("PFADD", f"hll:{k}", *[b"e%d:%d" % (k, i) for i in range(start, start + 1000)]))
 
 
+def replica_setup(h: Harness) -> None:
+    """A replica connection attached with PSYNC; its full sync (a forked snapshot) done."""
+    h.mset(1000)
+    replica = h.connect()
+    h.send(resp("REPLCONF", "listening-port", "40001"), replica)
+    h.send(resp("PSYNC", "?", "-1"), replica)
+    node = h.server.replication
+    deadline = time.monotonic() + 600
+    while node.child is not None:  # the listener's loop polls the snapshot child; no loop here
+        if time.monotonic() > deadline:
+            raise SystemExit("the replica's snapshot never finished")
+        time.sleep(0.05)
+        node._poll_child()
+    h.proc.outbox.flush()
+    if not any(p.state == "online" for p in node.peers):
+        raise SystemExit("the replica is not online")
+
+
 SET = lambda i: resp("SET", b"key:%d" % i, b"xxx")  # noqa: E731
 GET = lambda i: resp("GET", b"key:%d" % i)  # noqa: E731
 
@@ -201,6 +223,8 @@ SCENARIOS: dict[str, Scenario] = {
     "PUBLISH 1 sub": (16, subscribers(1), lambda h: [resp("PUBLISH", "bench-channel", "m" * 100) * 16]),
     "PUBLISH 10 subs": (16, subscribers(10), lambda h: [resp("PUBLISH", "bench-channel", "m" * 100) * 16]),
     "PUBLISH 100 subs": (16, subscribers(100), lambda h: [resp("PUBLISH", "bench-channel", "m" * 100) * 16]),
+    "SET logged": (1, no_setup, lambda h: keys_reads(SET)),
+    "SET logged+replica": (1, replica_setup, lambda h: keys_reads(SET)),
     "PFADD sparse": (1, no_setup, lambda h: [resp("PFADD", f"small:{i}", f"a{i}", f"b{i}", f"c{i}")
                                             for i in range(1000)]),
     "PFCOUNT 4 dense": (1, hll_setup, lambda h: [resp("PFCOUNT", "hll:0", "hll:1", "hll:2", "hll:3")]),
@@ -210,6 +234,8 @@ SCENARIOS: dict[str, Scenario] = {
 
 def child(name: str, n: int, settings: list[tuple[str, str]]) -> None:
     with tempfile.TemporaryDirectory() as directory:
+        if "logged" in name:
+            settings = [("appendonly", "yes"), ("appendfsync", "everysec"), *settings]
         run_child(Harness(settings, directory), name, n)
 
 
@@ -233,7 +259,8 @@ def run_child(h: Harness, name: str, n: int) -> None:
 def instructions(name: str, n: int, settings: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "cg.out")
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+        cmd = ["valgrind", "--tool=callgrind", "--child-silent-after-fork=yes", f"--callgrind-out-file={out}",
+               sys.executable,
                os.path.abspath(__file__), "--child", name, "--requests", str(n)]
         for s in settings:
             cmd += ["--set", s]

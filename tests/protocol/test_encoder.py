@@ -18,6 +18,7 @@ from moonkv.protocol import (
     RawReply,
     Verbatim,
     encode,
+    encode_command,
     encode_many,
     format_double,
 )
@@ -126,3 +127,15 @@ def test_resp3_map_roundtrip_through_hiredis(value: dict[bytes, int]) -> None:
     r = hiredis.Reader()
     r.feed(encode(value, 3))
     assert r.gets() == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=1100) | st.binary(min_size=1020, max_size=1030), min_size=1, max_size=20))
+def test_encode_command_is_the_array_of_bulk_strings(argv: list[bytes]) -> None:
+    """The replication stream's encoder: the reply encoder's bytes, which hiredis reads back
+    (lengths around the header table's end and array lengths past its 16 included)."""
+    data = encode_command(argv)
+    assert data == encode(argv, 2)
+    r = hiredis.Reader()
+    r.feed(data)
+    assert r.gets() == argv

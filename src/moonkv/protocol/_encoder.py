@@ -14,6 +14,8 @@ _CRLF: Final = b"\r\n"
 # about half of formatting them with ``%``.
 _BULK_HEADERS: Final = tuple(b"$%d\r\n" % i for i in range(1025))
 _NBULK: Final = len(_BULK_HEADERS)
+_ARRAY_HEADERS: Final = tuple(b"*%d\r\n" % i for i in range(16))
+_NARRAY: Final = len(_ARRAY_HEADERS)
 
 
 def bulk(data: bytes) -> bytes:
@@ -22,6 +24,22 @@ def bulk(data: bytes) -> bytes:
     if n < _NBULK:
         return _BULK_HEADERS[n] + data + _CRLF
     return b"$%d\r\n%s\r\n" % (n, data)
+
+
+def encode_command(argv: list[bytes]) -> bytes:
+    """A command as RESP, an array of bulk strings (the replication stream, requests).
+
+    The same bytes as ``encode(argv)``, in one pass that calls nothing per argument:
+    about a third of the instructions for a SET (each replicated write pays it).
+    """
+    n = len(argv)
+    out = [_ARRAY_HEADERS[n] if n < _NARRAY else b"*%d\r\n" % n]
+    for arg in argv:
+        size = len(arg)
+        out.append(_BULK_HEADERS[size] if size < _NBULK else b"$%d\r\n" % size)
+        out.append(arg)
+        out.append(_CRLF)
+    return b"".join(out)
 
 
 def format_double(d: float) -> bytes:

@@ -22,6 +22,7 @@ from moonkv.commands.table import lookup, resolve_subcommand
 from moonkv.engine import ACL_USERS, Client
 from moonkv.engine._acl import AclRuleError
 from moonkv.errors import RespError
+from moonkv.protocol import encode_command
 from moonkv.replication import _stream
 from moonkv.tls import client_context
 
@@ -144,7 +145,7 @@ class ReplicaLink:
         self.state = "handshake"
 
         async def ask(*argv: bytes) -> bytes:
-            writer.write(_stream.command(list(argv)))
+            writer.write(encode_command(list(argv)))
             line = await asyncio.wait_for(reader.readline(), timeout)
             if not line:
                 raise EOFError("connection closed by the primary")
@@ -260,7 +261,7 @@ class ReplicaLink:
         # After a failed log write the applied offset is not durable: no ACK until the
         # persistence's recovery checkpoint has written memory afresh.
         if w is not None and self.server.write_error is None:
-            w.write(_stream.command([b"REPLCONF", b"ACK", b"%d" % self.node.offset]))
+            w.write(encode_command([b"REPLCONF", b"ACK", b"%d" % self.node.offset]))
 
     # -- applying the stream ----------------------------------------------------------
 

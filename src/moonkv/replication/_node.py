@@ -26,7 +26,7 @@ from typing import Any, Final
 from moonkv.engine import BLOCKED, NO_REPLY, Client, Server
 from moonkv.engine._config import REPLICA_CLASS
 from moonkv.errors import RespError
-from moonkv.protocol import RawReply
+from moonkv.protocol import RawReply, encode_command
 from moonkv.replication import _stream
 from moonkv.replication._backlog import Backlog
 
@@ -156,7 +156,7 @@ class Replication:
         if len(effects) == 1:  # the usual unit: one command, most often in the same db
             db, argv = effects[0]
             if db == self.seldb:
-                self.feed(_stream.command(argv))
+                self.feed(encode_command(argv))
                 return
         data, self.seldb = _stream.unit(effects, self.seldb)
         self.feed(data)
@@ -195,12 +195,13 @@ class Replication:
         self.outgoing = []
         data = out[0] if len(out) == 1 else b"".join(out)
         if self.peers:
-            reply = RawReply(data)
             hard, soft, _secs = self.limits
             over: list[Peer] = []
             for p in self.peers:
                 if p.state == "online":
-                    p.client.send(reply)
+                    # Client.push: held for the iteration's flush like a reply, with no reply
+                    # encoding (send() of a RawReply encoded it again and checked REPLY OFF).
+                    p.client.push(data)
                     size = p.client.out_pending()
                 elif p.pending is not None:
                     p.pending.append(data)

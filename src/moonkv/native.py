@@ -52,6 +52,7 @@ MODULES = (
     "moonkv.protocol._parser",
     "moonkv.protocol._types",
     "moonkv.pubsub._hub",
+    "moonkv.replication._apply",
     "moonkv.replication._backlog",
     "moonkv.replication._node",
     "moonkv.replication._stream",

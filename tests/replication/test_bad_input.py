@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -106,6 +107,32 @@ def test_masterauth_is_sent() -> None:
         r.execute_command("REPLICAOF", "127.0.0.1", port)
         wait_until(lambda: any(c[0].upper() == b"PSYNC" for c in seen), what="the handshake")
         assert seen[1] == [b"AUTH", b"repl", b"s3cret"]
+
+
+def test_a_silent_primary_is_dropped_after_repl_timeout() -> None:
+    """The primary accepts the PSYNC, then sends nothing (no PING): after repl-timeout the
+    replica drops the link (its REPLCONF ACKs went out meanwhile) and connects again."""
+    accepted: list[float] = []
+    closed: list[float] = []
+    received: list[bytes] = []
+
+    def silent(conn: socket.socket) -> None:
+        conn.sendall(b"+CONTINUE " + b"c" * 40 + b"\r\n")
+        accepted.append(time.monotonic())
+        got = b""
+        while chunk := conn.recv(65536):  # until the replica hangs up
+            got += chunk
+        closed.append(time.monotonic())
+        received.append(got)
+
+    with nodes(["--repl-timeout", "2"]) as (h,), fake_primary(silent) as (port, seen):
+        r = client(h)
+        r.execute_command("REPLICAOF", "127.0.0.1", port)
+        wait_until(lambda: sum(1 for c in seen if c[0].upper() == b"PSYNC") >= 2, 30, "a second PSYNC")
+        assert closed, "the first link was not closed by the replica"
+        assert 2.0 <= closed[0] - accepted[0] < 6.0
+        assert received[0].startswith(encode_command(["REPLCONF", "ACK", "0"]))
+        assert seen[-1][1:] == [b"c" * 40, b"1"]  # it continues the history it was given
 
 
 def test_a_replica_that_stops_reading_is_dropped() -> None:

@@ -1,12 +1,11 @@
-"""A replica's connection to its primary: handshake, sync, and applying the stream.
+"""A replica's connection to its primary: handshake, sync, and reading the stream.
 
-Units are applied whole: the commands between ``MULTI`` and ``EXEC`` are kept until
-``EXEC`` arrives and then run as one unit (one record of the durable log); a unit
-cut by a disconnect is dropped and received again, since the PSYNC that follows
-asks for the stream from the end of the last applied unit.  Each record carries
-the stream position reached (``Persistence.repl_pos``), so a restarted replica
-resumes where its log ends.  ``REPLCONF ACK`` reports an offset only once the
-records up to it are written (and fsynced with ``appendfsync always``).
+The stream is applied unit by unit by an :class:`~moonkv.replication._apply.Applier`;
+a unit cut by a disconnect is dropped and received again, since the PSYNC that
+follows asks for the stream from the end of the last applied unit.  Each record
+carries the stream position reached (``Persistence.repl_pos``), so a restarted
+replica resumes where its log ends.  ``REPLCONF ACK`` reports an offset only once
+the records up to it are written (and fsynced with ``appendfsync always``).
 """
 
 from __future__ import annotations
@@ -16,14 +15,12 @@ import contextlib
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from moonkv.commands.table import lookup, resolve_subcommand
-from moonkv.engine import ACL_USERS, Client
-from moonkv.engine._acl import AclRuleError
-from moonkv.errors import RespError
+from moonkv.engine import Client
 from moonkv.protocol import encode_command
 from moonkv.replication import _stream
+from moonkv.replication._apply import Applier
 from moonkv.tls import client_context
 
 if TYPE_CHECKING:
@@ -47,18 +44,16 @@ class ReplicaLink:
         self.state = "connect"  # connect | connecting | handshake | sync | connected
         self.synced = False  # a sync with this primary completed (ROLE shows the offset)
         self.active = True
-        self.parser = _stream.StreamParser()
-        self.multi: list[list[bytes]] | None = None
         self.client = Client(self.server)
         self.client.authenticated = True
         self.client.in_exec = True  # never blocks
+        self.applier = Applier(node, self.client)
         self.writer: asyncio.StreamWriter | None = None
         self.last_io = time.monotonic()
         self.down_since: float | None = None
         self.sync_total = 0
         self.sync_read = 0
-        self.ack_wanted = False
-        self.first_failure = ""
+        self.silent = False  # the acker closed the link: the primary sent nothing for repl-timeout
         self.failover = failover  # PSYNC ... FAILOVER: the target takes over as primary
         self.task = asyncio.ensure_future(self._run())
 
@@ -71,7 +66,7 @@ class ReplicaLink:
         return int(time.monotonic() - self.last_io)
 
     def read_offset(self) -> int:
-        return self.node.offset + self.parser.pending()
+        return self.node.offset + self.applier.parser.pending()
 
     def down_seconds(self) -> int:
         return -1 if self.down_since is None else int(time.monotonic() - self.down_since)
@@ -119,8 +114,7 @@ class ReplicaLink:
                 log.exception("MASTER <-> REPLICA link failed")
             self._close()
             # A unit cut by the disconnect is dropped: the next PSYNC asks for it again.
-            self.multi = None
-            self.parser.reset()
+            self.applier.reset()
             if self.state == "connected" or self.down_since is None:
                 self.down_since = time.monotonic()
             self._set_state("connect")
@@ -195,7 +189,7 @@ class ReplicaLink:
             parts = reply.split()
             replid = parts[1].decode() if len(parts) > 1 else node.replid
             node.continued(replid)
-            self._record_position()
+            self.applier.record_position()
             log.info("Successful partial resynchronization with master %s:%d", self.host, self.port)
         else:
             raise LinkError(f"unexpected reply to PSYNC from master: '{reply.decode('utf-8', 'replace')}'")
@@ -204,17 +198,26 @@ class ReplicaLink:
         self.down_since = None
         self.failover = False
         node.failover_done()
-        acker = asyncio.ensure_future(self._ack_every_second())
+        # No timer per read (asyncio.wait_for builds a task and a timer each time: ~25 µs
+        # per read, more than applying a SET); the acker's tick checks the silence instead.
+        acker = asyncio.ensure_future(self._ack_every_second(writer, timeout))
+        applier = self.applier
         try:
             while True:
-                data = await asyncio.wait_for(reader.read(1 << 16), timeout)
+                data = await reader.read(1 << 16)
                 if not data:
+                    if self.silent:
+                        raise TimeoutError(f"no data from the primary for {timeout:g} seconds")
                     raise EOFError("connection closed by the primary")
                 self.last_io = time.monotonic()
-                self.parser.feed(data)
-                self._process()
+                applier.parser.feed(data)
+                applier.process()
+                if applier.ack_wanted:
+                    applier.ack_wanted = False
+                    self._send_ack()
         finally:
             acker.cancel()
+            self.silent = False
 
     async def _full_sync(self, reader: asyncio.StreamReader, timeout: float, replid: str, offset: int) -> None:
         line = await asyncio.wait_for(reader.readline(), timeout)
@@ -244,16 +247,21 @@ class ReplicaLink:
             raise
         os.close(fd)
         log.info("MASTER <-> REPLICA sync: received %d bytes, loading", size)
-        self.multi = None
-        self.parser.reset()
+        self.applier.reset()
         self.node.full_synced(replid, offset)
         db = p.adopt_snapshot(path, replid, offset)
         self.client.select(db)
         log.info("MASTER <-> REPLICA sync: Finished with success")
 
-    async def _ack_every_second(self) -> None:
+    async def _ack_every_second(self, writer: asyncio.StreamWriter, timeout: float) -> None:
+        """REPLCONF ACK each second, and repl-timeout: a primary silent that long (it PINGs
+        every repl-ping-replica-period) is dropped; the read then ends and says why."""
         while True:
             await asyncio.sleep(1.0)
+            if time.monotonic() - self.last_io > timeout:
+                self.silent = True
+                writer.close()
+                return
             self._send_ack()
 
     def _send_ack(self) -> None:
@@ -262,111 +270,3 @@ class ReplicaLink:
         # persistence's recovery checkpoint has written memory afresh.
         if w is not None and self.server.write_error is None:
             w.write(encode_command([b"REPLCONF", b"ACK", b"%d" % self.node.offset]))
-
-    # -- applying the stream ----------------------------------------------------------
-
-    def _process(self) -> None:
-        parser = self.parser
-        applied = False
-        while True:
-            argv = parser.next()
-            if argv is None:
-                break
-            name = argv[0].lower()
-            if self.multi is not None:
-                if name == b"exec":
-                    self._apply(self.multi)
-                    self.multi = None
-                    applied = True
-                    self._unit_done()
-                else:
-                    self.multi.append(argv)
-                continue
-            if name == b"multi":
-                self.multi = []
-                continue
-            if name == b"replconf":
-                if len(argv) > 1 and argv[1].lower() == b"getack":
-                    self.ack_wanted = True
-            elif name == b"select":
-                self._select(argv)
-            elif name != b"ping":
-                self._apply([argv])
-                applied = True
-            self._unit_done()
-        parser.compact()
-        p = self.server.persistence
-        if applied and p is not None and p.needs_flush():
-            p.flush()  # durable before it is acknowledged or served to our replicas
-        if self.ack_wanted:
-            self.ack_wanted = False
-            self._send_ack()
-
-    def _select(self, argv: list[bytes]) -> None:
-        try:
-            self.client.select(int(argv[1]))
-        except (ValueError, IndexError):
-            raise _stream.StreamError(f"bad SELECT {argv[1:]!r}") from None
-
-    def _unit_done(self) -> None:
-        """The unit ending at the parser's position is applied: advance the offset, pass it on."""
-        parser = self.parser
-        data = bytes(parser.buf[parser.start : parser.pos])
-        parser.start = parser.pos
-        self.node.feed(data)
-        self._record_position()
-
-    def _record_position(self) -> None:
-        p = self.server.persistence
-        if p is not None:
-            node = self.node
-            p.repl_pos = [node.replid, node.offset, self.client.db.id]
-
-    def _failed(self, argv: list[bytes], why: object) -> None:
-        if not self.first_failure:
-            self.first_failure = f"{argv[:3]!r}: {why}"
-            log.warning("A command from the primary failed: %s", self.first_failure)
-
-    def _acl(self, argv: list[bytes]) -> None:
-        """``ACL SETUSER name rules...`` (the whole user) or ``ACL DELUSER name...``: applied
-        as the loader replays them, whatever defines this node's users at start, and kept
-        as an effect of the unit (this node's log; its replicas get the bytes as they came)."""
-        try:
-            self.server.acl.replay(argv)
-        except AclRuleError as e:
-            self._failed(argv, e.args[-1])
-            return
-        self.server.emit(ACL_USERS, argv)
-
-    def _apply(self, cmds: list[list[bytes]]) -> None:
-        srv = self.server
-        c = self.client
-        parser = self.parser
-        end = self.node.offset + (parser.pos - parser.start)
-        for argv in cmds:
-            name = argv[0].lower()
-            if name == b"select":
-                self._select(argv)
-                continue
-            if name == b"acl":
-                self._acl(argv)
-                continue
-            spec = lookup(argv[0])
-            try:
-                if spec is None:
-                    raise RespError(f"unknown command '{argv[0].decode('utf-8', 'replace')}'")
-                if spec.subcommands and len(argv) >= 2:
-                    spec = resolve_subcommand(spec, argv)
-                reply: Any = srv.call(c, spec, argv)
-            except RespError as e:
-                reply = e
-            if isinstance(reply, RespError):
-                self._failed(argv, reply)
-        ks = srv.ks
-        if ks.expired_effects:  # keys found expired on the way: same record as the unit
-            srv.effects[0:0] = ks.expired_effects
-            ks.expired_effects = []
-        p = srv.persistence
-        if p is not None:
-            p.repl_pos = [self.node.replid, end, c.db.id]
-        srv.end_unit()

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from moonkv.clock import ManualClock
+from moonkv.clock import LRU_CLOCK_MAX, ManualClock
+from moonkv.commands.keys import describe_value
 from moonkv.errors import RespError
 from moonkv.keyspace.memory import value_size
 from tests.inprocess import InProcessServer
@@ -107,6 +108,7 @@ def _filled(policy: str, n: int = 200, clock: ManualClock | None = None) -> InPr
 
 def _limit_to_drop(s: InProcessServer, n: int) -> None:
     """Set maxmemory so that about ``n`` of the keys must go."""
+    s("CONFIG", "SET", "maxmemory", "1gb")  # first a limit: eviction's sampling array counts too
     used = s.srv.evictor.used_memory()
     s("CONFIG", "SET", "maxmemory", used - n * 200)
 
@@ -192,13 +194,15 @@ def test_multi_under_oom_is_refused_and_discarded() -> None:
         s("EXEC")
 
 
-def test_idletime_counts_from_the_last_access_and_ttl_type_exists_leave_it() -> None:
+@pytest.mark.parametrize("policy", ["noeviction", "allkeys-lru", "volatile-ttl", "allkeys-random"])
+def test_idletime_counts_from_the_last_access_and_ttl_type_exists_leave_it(policy: str) -> None:
     clock = ManualClock()
     s = InProcessServer(clock=clock)
-    s("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+    s("CONFIG", "SET", "maxmemory-policy", policy)
     s("SET", "k", "v")
     clock.advance(5000)
-    for cmd in (("TTL", "k"), ("TYPE", "k"), ("EXISTS", "k"), ("OBJECT", "ENCODING", "k")):
+    for cmd in (("TTL", "k"), ("PTTL", "k"), ("TYPE", "k"), ("EXISTS", "k"), ("OBJECT", "ENCODING", "k"),
+                ("SCAN", "0", "TYPE", "string"), ("RANDOMKEY",), ("KEYS", "*"), ("MEMORY", "USAGE", "k")):
         s(*cmd)
     assert s("OBJECT", "IDLETIME", "k") == 5
     s("GET", "k")
@@ -206,6 +210,104 @@ def test_idletime_counts_from_the_last_access_and_ttl_type_exists_leave_it() -> 
     clock.advance(3000)
     s("TOUCH", "k")
     assert s("OBJECT", "IDLETIME", "k") == 0
+    clock.advance(3000)
+    s("MULTI")
+    s("STRLEN", "k")
+    s("EXEC")
+    assert s("OBJECT", "IDLETIME", "k") == 0
+    clock.advance(3000)
+    s("EXPIRE", "k", 100)  # a write's lookup counts, as Redis's lookupKeyWrite
+    assert s("OBJECT", "IDLETIME", "k") == 0
+    clock.advance(999)  # the clock has Redis's resolution: whole seconds
+    assert s("OBJECT", "IDLETIME", "k") == 0
+
+
+def test_accesses_store_the_clock_the_cron_ticked() -> None:
+    clock = ManualClock()
+    s = InProcessServer(clock=clock)
+    s("SET", "k", "v")
+    clock._ms += 5000  # wall time moved, the cron has not ticked yet
+    s("GET", "k")  # stores the last tick's value, as Redis's cached server.lruclock
+    clock.tick()
+    assert s("OBJECT", "IDLETIME", "k") == 5
+    assert f"lru_clock:{clock.lru}\r\n".encode() in s("INFO", "server").text
+
+
+def test_restore_idletime_and_freq_follow_the_policy() -> None:
+    clock = ManualClock()
+    s = InProcessServer(clock=clock)
+    s("SET", "k", "v")
+    payload = s("DUMP", "k")
+    s("RESTORE", "a", 0, payload, "IDLETIME", 1000)
+    assert s("OBJECT", "IDLETIME", "a") == 1000
+    s("RESTORE", "b", 0, payload, "FREQ", 100)  # ignored: not an LFU policy
+    assert s("OBJECT", "IDLETIME", "b") == 0
+    # Redis's 24-bit clock wraps: an idle time past the clock's value is kept once around,
+    # and one past a whole turn more (2**24 - 1 s, 194 days) comes out modulo the field
+    now = s.srv.ks.clock.lru
+    s("RESTORE", "w", 0, payload, "IDLETIME", now + 10)
+    assert s("OBJECT", "IDLETIME", "w") == now + 10
+    s("RESTORE", "x", 0, payload, "IDLETIME", now + LRU_CLOCK_MAX + 5)
+    assert s("OBJECT", "IDLETIME", "x") == now + 4
+    s("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
+    s("RESTORE", "f", 0, payload, "FREQ", 100)
+    s("RESTORE", "i", 0, payload, "IDLETIME", 100)
+    assert (s("OBJECT", "FREQ", "f"), s("OBJECT", "FREQ", "i")) == (100, 5)
+    clock.advance(2 * 60_000)
+    assert s("OBJECT", "FREQ", "f") == 98  # lfu-decay-time 1: decremented from the RESTORE on
+
+
+def test_debug_object_shows_the_access_clock() -> None:
+    clock = ManualClock()
+    s = InProcessServer(clock=clock)
+    s("SET", "k", "v")
+    at = s.srv.ks.clock.lru
+    clock.advance(42_000)
+    line = describe_value(s.c, b"k")  # DEBUG OBJECT's line
+    assert f" lru:{at} lru_seconds_idle:42" in line, line
+
+
+def test_switching_policies_keeps_or_restarts_the_clock() -> None:
+    clock = ManualClock()
+    s = InProcessServer(clock=clock)
+    s("SET", "k", "v")
+    clock.advance(10_000)
+    s("CONFIG", "SET", "maxmemory-policy", "volatile-lru")  # LRU to LRU: kept
+    s("CONFIG", "SET", "maxmemory", "1gb")
+    assert s("OBJECT", "IDLETIME", "k") == 10
+    s("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")  # the counters start afresh
+    assert s.srv.ks.dbs[0].lru is None
+    assert s("OBJECT", "FREQ", "k") == 5
+    s("CONFIG", "SET", "maxmemory-policy", "noeviction")  # and so do the access times
+    clock.advance(3000)
+    assert s("OBJECT", "IDLETIME", "k") == 3
+    s("CONFIG", "SET", "maxmemory", 0)
+
+
+def test_access_times_leave_with_their_keys() -> None:
+    s = InProcessServer()
+    db = s.srv.ks.dbs[0]
+    for i in range(50):
+        s("SET", f"k{i}", "v")
+    s("RPUSH", "l", "a")
+    s("LPOP", "l")  # emptied: removed
+    s("DEL", "k0", "k1")
+    s("PEXPIRE", "k2", 1)
+    s("RENAME", "k3", "r")
+    s("MOVE", "k4", 1)
+    db.ks.undo = []  # what the script engine does for a script's run, then its rollback
+    s("SET", "new", "v")
+    s("DEL", "k5")
+    for fn in reversed(db.ks.undo):
+        fn()
+    db.ks.undo = None
+    assert b"new" not in db.data and b"k5" in db.data
+    assert db.lru is not None and set(db.lru) <= set(db.data)
+    assert set(s.srv.ks.dbs[1].lru or ()) == {b"k4"}
+    s("SWAPDB", 0, 1)
+    assert set(s.srv.ks.dbs[1].lru or ()) <= set(s.srv.ks.dbs[1].data)
+    s("FLUSHALL")
+    assert all(not d.lru for d in s.srv.ks.dbs)
 
 
 def test_lfu_counter_decays_by_minutes() -> None:
@@ -224,9 +326,11 @@ def test_lfu_counter_decays_by_minutes() -> None:
     assert s("OBJECT", "FREQ", "k") == 25  # 0: never decays
 
 
-def test_no_access_clock_without_a_policy_that_needs_it() -> None:
+def test_no_tracker_without_a_policy_that_needs_it() -> None:
     s = _filled("noeviction", 10)
     assert all(db.tracker is None for db in s.srv.ks.dbs)
+    s("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+    assert all(db.tracker is None for db in s.srv.ks.dbs)  # the access times are enough
     s("CONFIG", "SET", "maxmemory-policy", "allkeys-random")
     assert all(db.tracker is None for db in s.srv.ks.dbs)  # random needs samples only with a limit
     s("CONFIG", "SET", "maxmemory", "1gb")

@@ -24,6 +24,7 @@ from moonkv.keyspace.codec import (
     load_payload,
     verify_payload,
 )
+from moonkv.keyspace.db import lru_idle
 from moonkv.keyspace.events import GENERIC
 from moonkv.keyspace.types.list import List
 
@@ -372,7 +373,7 @@ def _expire(c: Client, argv: list[bytes], unit_ms: int, relative: bool, name: st
             raise RespError(f"invalid expire time in '{name}' command")
         when += now
     key = argv[1]
-    if db.get(key) is None:
+    if db.lookup_write(key) is None:
         return 0
     if flags:
         cur = db.expires.get(key)
@@ -461,7 +462,7 @@ def pexpiretime(c: Client, argv: list[bytes]) -> object:
          summary="Removes the expiration time of a key.")
 def persist(c: Client, argv: list[bytes]) -> object:
     db = c.db
-    if db.get(argv[1]) is None:
+    if db.lookup_write(argv[1]) is None:
         return 0
     if not db.persist(argv[1]):
         return 0
@@ -521,7 +522,7 @@ def object_freq(c: Client, argv: list[bytes]) -> object:
         return None
     if not _lfu(c):
         raise RespError(_LFU_ERR)
-    t = c.db.tracker
+    t = c.db.tracker  # an LFU policy always keeps one
     return t.freq(argv[2], c.db.ks.now_ms()) if t is not None else 0
 
 
@@ -533,8 +534,7 @@ def object_idletime(c: Client, argv: list[bytes]) -> object:
         return None
     if _lfu(c):
         raise RespError(_LRU_ERR)
-    t = c.db.tracker  # kept under eviction policies only (docs/compatibility.md)
-    return t.idle_ms(argv[2], c.db.ks.now_ms()) // 1000 if t is not None else 0
+    return c.db.idle(argv[2])
 
 
 @command("object|refcount", 3, "readonly", keys=keys(2, flags="RO"), group=_G, since="2.2.3",
@@ -563,8 +563,9 @@ def _refcount(c: Client, v: object) -> int:
 
 def describe_value(c: Client, key: bytes) -> str:
     """DEBUG OBJECT's line (commands/server.py): Redis's fields with moonkv's figures: the
-    value's address, its encoding, the size of its serialized state, the access clock (0
-    without one, as OBJECT IDLETIME) and, for a list, its chunks."""
+    value's address, its encoding, the size of its serialized state, the access clock as
+    Redis's ``lru`` field holds it (the last access; under LFU the LFU word, which Redis
+    then reads as an access time too) and, for a list, its chunks."""
     v = c.db.data.get(key)  # as Redis: the table itself, a key past its TTL included
     if v is None:
         raise RespError("no such key")
@@ -574,12 +575,14 @@ def describe_value(c: Client, key: bytes) -> str:
         got = v.encoding(c.server.config)
         enc = got if type(got) is bytes else str(got).encode()
     refcount = _refcount(c, v)
-    now_ms = c.db.ks.now_ms()
-    t = c.db.tracker
-    idle = t.idle_ms(key, now_ms) // 1000 if t is not None and not _lfu(c) else 0
+    db = c.db
+    now: int = db.ks.clock.lru
+    if db.lru is not None:
+        lru: int = db.lru.get(key, now)
+    else:
+        lru = db.tracker.word(key) if db.tracker is not None else 0
     line = (f"Value at:{id(v):#x} refcount:{refcount} encoding:{enc.decode()} "
-            f"serializedlength:{len(encode_value(v))} lru:{(now_ms // 1000 - idle) & 0xFFFFFF} "
-            f"lru_seconds_idle:{idle}")
+            f"serializedlength:{len(encode_value(v))} lru:{lru} lru_seconds_idle:{lru_idle(now, lru)}")
     if type(v) is List:
         sizes = v.node_bytes()
         cfg = c.server.config
@@ -676,6 +679,7 @@ def restore(c: Client, argv: list[bytes]) -> object:
             srv.emit(db.id, [b"DEL", key])
         return "OK"
     db.set(key, value)
+    db.set_access(key, idle, freq)
     if ttl:
         db.set_expire(key, ttl)
         if not absttl:

@@ -62,7 +62,7 @@ def _section_server(srv: Server) -> list[str]:
         f"uptime_in_days:{up // 86400}",
         f"hz:{srv.config['hz']}",
         f"configured_hz:{srv.config['hz']}",
-        f"lru_clock:{int(time.time()) & ((1 << 24) - 1)}",
+        f"lru_clock:{srv.ks.clock.lru}",
         f"executable:{sys.executable}",
         "config_file:",
         "io_threads_active:0",

@@ -319,6 +319,7 @@ class Instance:
             if self.closed:
                 return
             srv = self.server
+            srv.ks.clock.tick()  # the access clock keys store
             if srv.ks.active_expire_enabled:
                 active_expire_cycle(srv, budget_s=0.25 / srv.config["hz"])
             if srv.ks.expired_effects:

@@ -52,10 +52,13 @@ def time_limit_us(tenacity: int) -> float:
 
 
 def tracking_for(maxmemory: int, policy: str, log_factor: int, decay_time: int) -> tuple[bool, int, int] | None:
-    """Which access clock the keyspace must keep: LRU/LFU policies always (OBJECT
-    IDLETIME/FREQ answer from it), random and TTL ones while a limit is set (to sample)."""
-    if policy.endswith(("-lru", "-lfu")) or (maxmemory and policy != "noeviction"):
-        return (policy.endswith("-lfu"), log_factor, decay_time)
+    """Which tracker the keyspace must keep (moonkv.keyspace.access): LFU policies always
+    (OBJECT FREQ answers from it), the others but noeviction while a limit is set (to
+    sample keys; LRU ranks them by the databases' last access times, kept whatever the
+    policy but LFU)."""
+    lfu = policy.endswith("-lfu")
+    if lfu or (maxmemory and policy != "noeviction"):
+        return (lfu, log_factor, decay_time)
     return None
 
 
@@ -172,6 +175,8 @@ class Evictor:
                         continue
                     if kind == "ttl":
                         rank = _TTL_MAX - db.expires.get(key, _TTL_MAX)
+                    elif kind == "lru":
+                        rank = db.idle(key)
                     elif tracker is not None:
                         rank = tracker.rank(key, now)
                     else:

@@ -1,14 +1,15 @@
-"""The per-key access clock and random sampling that eviction needs, kept only when it is on.
+"""The LFU counters and the random sampling that eviction needs, kept only when used.
 
-A :class:`Tracker` exists for a database only while ``maxmemory`` is set with
-a policy other than ``noeviction`` (the keyspace's ``evicting`` state): with
-no limit, reads and writes pay one ``is None`` test and nothing else.
+A key's last access time (OBJECT IDLETIME, LRU eviction) is ``Database.lru``, kept
+under every policy but the LFU ones.  A :class:`Tracker` exists for a database only
+under an LFU policy (it holds the counters OBJECT FREQ reads) or while ``maxmemory``
+is set with another policy than ``noeviction`` (eviction draws keys from it): without
+either, reads and writes never touch it.
 
 Keys live in an array (``keys``) with their positions (``pos``), so a random
 key is O(1) to draw (Python's dicts cannot be sampled) and a removal swaps
-the last key into the hole.  ``vals`` holds, per key, what the policy ranks
-by: the last access in ms under LRU; under LFU Redis's 24-bit word, the
-minute of the last decrement (16 bits) and an 8-bit logarithmic counter.
+the last key into the hole.  Under LFU, ``vals`` holds per key Redis's 24-bit
+word: the minute of the last decrement (16 bits) and an 8-bit logarithmic counter.
 """
 
 from __future__ import annotations
@@ -61,38 +62,47 @@ class Tracker:
     def add(self, key: bytes, now_ms: int) -> None:
         self.pos[key] = len(self.keys)
         self.keys.append(key)
-        self.vals.append((lfu_minutes(now_ms) << 8) | LFU_INIT if self.lfu else now_ms)
+        if self.lfu:
+            self.vals.append((lfu_minutes(now_ms) << 8) | LFU_INIT)
 
     def remove(self, key: bytes) -> None:
         i = self.pos.pop(key, None)
         if i is None:
             return
         last = self.keys.pop()
-        val = self.vals.pop()
+        val = self.vals.pop() if self.lfu else 0
         if i < len(self.keys):
             self.keys[i] = last
-            self.vals[i] = val
+            if self.lfu:
+                self.vals[i] = val
             self.pos[last] = i
 
     def access(self, key: bytes, now_ms: int) -> None:
+        """An access to ``key`` under LFU: Redis's updateLFU (decay, then maybe increment)."""
         i = self.pos.get(key)
         if i is None:
             self.add(key, now_ms)
-        elif self.lfu:
-            now_min = lfu_minutes(now_ms)
-            counter = lfu_incr(lfu_decayed(self.vals[i], now_min, self.decay_time), self.log_factor)
-            self.vals[i] = (now_min << 8) | counter
-        else:
-            self.vals[i] = now_ms
+            return
+        now_min = lfu_minutes(now_ms)
+        counter = lfu_incr(lfu_decayed(self.vals[i], now_min, self.decay_time), self.log_factor)
+        self.vals[i] = (now_min << 8) | counter
+
+    def set_freq(self, key: bytes, freq: int, now_ms: int) -> None:
+        """RESTORE ... FREQ: the counter as given, decremented from now on."""
+        i = self.pos.get(key)
+        if i is None:
+            self.add(key, now_ms)
+            i = self.pos[key]
+        self.vals[i] = (lfu_minutes(now_ms) << 8) | freq
+
+    def word(self, key: bytes) -> int:
+        """The LFU word as Redis keeps it in the object's ``lru`` field (DEBUG OBJECT)."""
+        i = self.pos.get(key)
+        return 0 if i is None else self.vals[i]
 
     def random_key(self) -> bytes:
         keys = self.keys
         return keys[random.randrange(len(keys))]
-
-    def idle_ms(self, key: bytes, now_ms: int) -> int:
-        """Milliseconds since the last access (LRU); 0 if unknown."""
-        i = self.pos.get(key)
-        return 0 if i is None or self.lfu else max(0, now_ms - self.vals[i])
 
     def freq(self, key: bytes, now_ms: int) -> int:
         """The LFU counter after decay (OBJECT FREQ)."""
@@ -102,15 +112,13 @@ class Tracker:
         return lfu_decayed(self.vals[i], lfu_minutes(now_ms), self.decay_time)
 
     def rank(self, key: bytes, now_ms: int) -> int:
-        """The higher, the better a candidate for eviction (Redis's ``idle``)."""
+        """Under LFU, the higher, the better a candidate for eviction (Redis's ``idle``)."""
         i = self.pos.get(key)
         if i is None:
             return 0
-        if self.lfu:
-            return 255 - lfu_decayed(self.vals[i], lfu_minutes(now_ms), self.decay_time)
-        return now_ms - self.vals[i]
+        return 255 - lfu_decayed(self.vals[i], lfu_minutes(now_ms), self.decay_time)
 
     def memory(self) -> int:
         """Bytes held by the tracker (counted in used_memory)."""
-        # per key: its pointer in ``keys``, its slot in ``vals``, its position's int object
-        return sys.getsizeof(self.pos) + 48 * len(self.keys)
+        # per key: its pointer in ``keys``, its slot in ``vals`` (LFU), its position's int object
+        return sys.getsizeof(self.pos) + (48 if self.lfu else 40) * len(self.keys)

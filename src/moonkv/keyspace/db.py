@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from moonkv.clock import Clock
+from moonkv.clock import LRU_CLOCK_MAX, Clock
 from moonkv.errors import WrongTypeError
 from moonkv.keyspace.access import Tracker
 from moonkv.keyspace.events import EXPIRED, KEY_MISS, NEW
@@ -52,7 +52,7 @@ class Keyspace:
 
     def __init__(self, ndbs: int = 16, clock: Clock | None = None) -> None:
         self.clock = clock or Clock()
-        # The eviction policy's access clock (see moonkv.keyspace.access):
+        # The eviction policy's tracker (see moonkv.keyspace.access):
         # (lfu, lfu-log-factor, lfu-decay-time) while one is kept, else None.
         self.access_clock: tuple[bool, int, int] | None = None
         self.dbs = [Database(i, self) for i in range(ndbs)]
@@ -101,7 +101,8 @@ class Keyspace:
         return sum(db.memory() for db in self.dbs if db.data)
 
     def track_access(self, tracking: tuple[bool, int, int] | None) -> None:
-        """Keep (or drop) every database's access clock: ``(lfu, log_factor, decay_time)``.
+        """Keep (or drop) every database's tracker: ``(lfu, log_factor, decay_time)``; under
+        LFU the databases keep no last access times (``Database.lru``), otherwise they do.
 
         Switching between LRU and LFU starts every key afresh (Redis too warns
         that the data "will take some time to adjust").
@@ -109,7 +110,13 @@ class Keyspace:
         old = self.access_clock
         self.access_clock = tracking
         now = self.now_ms()
+        lfu = tracking is not None and tracking[0]
         for db in self.dbs:
+            if lfu:
+                db.lru = None
+            elif db.lru is None:
+                at = self.clock.lru
+                db.lru = dict.fromkeys(db.data, at)
             if tracking is None:
                 db.tracker = None
             elif old is not None and old[0] == tracking[0] and db.tracker is not None:
@@ -135,10 +142,18 @@ class Database:
       is its length, so strings need no entry);
     * ``stale``: containers changed in place (:meth:`touch`) since they were
       last measured, settled when the figure is read or the set grows;
-    * ``tracker``: the access clock while an eviction policy needs one.
+    * ``tracker``: the LFU counters and eviction's sampling array while a policy needs them
+      (:mod:`moonkv.keyspace.access`).
+
+    And, under every policy but the LFU ones (then None), ``lru``: each key's last access
+    as Redis's LRU clock has it (``Clock.lru``, seconds, 24 bits), which OBJECT IDLETIME and
+    LRU eviction read.  Reads through :meth:`lookup_read` and writes update it; EXISTS,
+    TYPE, TTL and OBJECT (:meth:`lookup_notouch`, :meth:`get`) do not, as Redis's NOTOUCH
+    lookups.
     """
 
-    __slots__ = ("id", "data", "expires", "ks", "avg_ttl", "used", "sizes", "stale", "tracker", "slot_keys")
+    __slots__ = ("id", "data", "expires", "ks", "avg_ttl", "used", "sizes", "stale", "tracker", "lru",
+                 "slot_keys")
 
     def __init__(self, index: int, ks: Keyspace) -> None:
         self.id = index
@@ -150,8 +165,11 @@ class Database:
         self.sizes: dict[bytes, int] = {}
         self.stale: set[bytes] = set()
         self.tracker: Tracker | None = None
+        self.lru: dict[bytes, Any] | None = {}
         if ks.access_clock is not None:
             self.tracker = Tracker(*ks.access_clock)
+            if ks.access_clock[0]:
+                self.lru = None
         # Cluster mode's index of keys by hash slot (moonkv.cluster SlotKeys), else None.
         self.slot_keys: Any = None
 
@@ -177,8 +195,7 @@ class Database:
                 self.notify(KEY_MISS, b"keymiss", key)
         else:
             self.ks.hits += 1
-            if self.tracker is not None:
-                self.tracker.access(key, self.ks.now_ms())
+            self.accessed(key)
         return v
 
     def lookup_notouch(self, key: bytes) -> Any:
@@ -191,6 +208,45 @@ class Database:
         else:
             self.ks.hits += 1
         return v
+
+    def lookup_write(self, key: bytes) -> Any:
+        """Like :meth:`get`, for a write command: finding the key counts as an access, even
+        if the command then changes nothing (Redis's lookupKeyWrite). No stats."""
+        v = self.get(key)
+        if v is not None:
+            self.accessed(key)
+        return v
+
+    def accessed(self, key: bytes) -> None:
+        """``key`` (present) was accessed: its last access time, or its LFU counter."""
+        lru = self.lru
+        if lru is not None:
+            lru[key] = self.ks.clock.lru
+        else:
+            tracker = self.tracker
+            assert tracker is not None  # an LFU policy always keeps one
+            tracker.access(key, self.ks.now_ms())
+
+    def idle(self, key: bytes) -> int:
+        """Seconds since ``key``'s last access, as Redis's estimateObjectIdleTime (its clock
+        wraps after 2**24 s); 0 under LFU."""
+        lru = self.lru
+        if lru is None:
+            return 0
+        return lru_idle(self.ks.clock.lru, lru.get(key, self.ks.clock.lru))
+
+    def set_access(self, key: bytes, idle: int, freq: int) -> None:
+        """RESTORE's IDLETIME (seconds) or FREQ, each ignored if negative or if the policy
+        does not keep it (Redis's objectSetLRUOrLFU)."""
+        lru = self.lru
+        if lru is None:
+            if freq >= 0 and self.tracker is not None:
+                self.tracker.set_freq(key, freq, self.ks.now_ms())
+        elif idle >= 0:
+            at = self.ks.clock.lru - idle
+            if at < 0:
+                at += LRU_CLOCK_MAX  # (as Redis; the 24-bit field then keeps the low bits)
+            lru[key] = at & LRU_CLOCK_MAX
 
     def get_typed(self, key: bytes, cls: type) -> Any:
         """The value if it is of ``cls``; None if missing; WRONGTYPE otherwise."""
@@ -252,8 +308,8 @@ class Database:
             self.account(key, old, value)
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
-        if self.tracker is not None and old is not None:  # (a new key starts afresh in account())
-            self.tracker.access(key, ks.now_ms())
+        if old is not None:  # (a new key starts afresh in account())
+            self.accessed(key)
         ks.dirty += 1
         if ks.watched or ks.tracking:
             ks.touched.append((self.id, key))
@@ -305,8 +361,7 @@ class Database:
         if ks.watched or ks.tracking:
             ks.touched.append((self.id, key))
         self.mark_stale(key)
-        if self.tracker is not None:
-            self.tracker.access(key, ks.now_ms())
+        self.accessed(key)
 
     def notify(self, cls: int, event: bytes, key: bytes) -> None:
         """Announce a keyspace event of class ``cls`` (see :mod:`moonkv.keyspace.events`)."""
@@ -362,13 +417,16 @@ class Database:
     def account(self, key: bytes, old: Any, new: Any) -> None:
         """``key``'s value went from ``old`` to ``new`` (None: absent): adjust the estimate.
 
-        Also keeps the access tracker's key set (a new key enters it, a removed one leaves).
+        Also keeps the access times' and the tracker's key sets (a new key enters them,
+        accessed now; a removed one leaves).
         """
         delta = 0
         if old is None:
             if new is None:
                 return
             delta = key_size(key)
+            if self.lru is not None:
+                self.lru[key] = self.ks.clock.lru
             if self.tracker is not None:
                 self.tracker.add(key, self.ks.now_ms())
             if self.slot_keys is not None:
@@ -379,6 +437,8 @@ class Database:
             delta = -self.sizes.pop(key, 0)
         if new is None:
             delta -= key_size(key)
+            if self.lru is not None:
+                self.lru.pop(key, None)
             if self.tracker is not None:
                 self.tracker.remove(key)
             if self.slot_keys is not None:
@@ -423,6 +483,8 @@ class Database:
         m = self.used + table_size(self.data) + table_size(self.expires) + EXPIRE_SIZE * len(self.expires)
         if self.sizes:
             m += table_size(self.sizes) + EXPIRE_SIZE * len(self.sizes)
+        if self.lru is not None:
+            m += table_size(self.lru)  # (its values: one int object per cron tick, shared)
         if self.tracker is not None:
             m += self.tracker.memory()
         return m
@@ -432,6 +494,8 @@ class Database:
         self.used = 0
         self.sizes = {}
         self.stale = set()
+        if self.lru is not None:
+            self.lru = {}  # account() enters each key
         if self.ks.access_clock is not None:
             self.tracker = Tracker(*self.ks.access_clock)  # account() enters each key
         if self.slot_keys is not None:
@@ -447,6 +511,7 @@ class Database:
         self.sizes, other.sizes = other.sizes, self.sizes
         self.stale, other.stale = other.stale, self.stale
         self.tracker, other.tracker = other.tracker, self.tracker
+        self.lru, other.lru = other.lru, self.lru
 
     def flush(self) -> int:
         """Remove every key; returns how many there were."""
@@ -454,11 +519,11 @@ class Database:
         n = len(self.data)
         if ks.undo is not None:
             old_data, old_exp = self.data, self.expires
-            old_acct = (self.used, self.sizes, self.stale, self.tracker)
+            old_acct = (self.used, self.sizes, self.stale, self.tracker, self.lru)
 
             def restore() -> None:
                 self.data, self.expires = old_data, old_exp
-                self.used, self.sizes, self.stale, self.tracker = old_acct
+                self.used, self.sizes, self.stale, self.tracker, self.lru = old_acct
                 if self.slot_keys is not None:
                     self.slot_keys.rebuild(old_data)
 
@@ -468,6 +533,8 @@ class Database:
         self.used = 0
         self.sizes = {}
         self.stale = set()
+        if self.lru is not None:
+            self.lru = {}
         if ks.access_clock is not None:
             self.tracker = Tracker(*ks.access_clock)
         if self.slot_keys is not None:
@@ -481,6 +548,11 @@ class Database:
 
 def _no_notifier(event: bytes, key: bytes, dbid: int) -> None:
     pass
+
+
+def lru_idle(now: int, at: int) -> int:
+    """Seconds from LRU clock ``at`` to ``now`` (Redis's estimateObjectIdleTime / 1000)."""
+    return now - at if now >= at else now + LRU_CLOCK_MAX - at
 
 
 def _restore(db: Database, key: bytes, value: Any, expire: int | None) -> UndoFn:

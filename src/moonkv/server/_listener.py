@@ -244,6 +244,7 @@ class ServerProcess:
             return
         hz = srv.config["hz"]
         try:
+            srv.ks.clock.tick()  # the access clock keys store (Redis's server.lruclock)
             if srv.ks.active_expire_enabled and not srv.loading:
                 # Budget: 25% of one cron period, as Redis's slow cycle.
                 t0 = time.perf_counter_ns()

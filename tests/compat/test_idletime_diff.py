@@ -63,6 +63,30 @@ TOUCHED = [
     ("st", ("SADD", "st", "a"), [("SADD", "st", "b")]),
     ("z", ("ZADD", "z", "1", "a"), [("ZSCORE", "z", "a")]),
     ("z", ("ZADD", "z", "1", "a"), [("ZINCRBY", "z", "1", "a")]),
+    # a write's lookup counts even when the command then changes nothing or fails
+    ("s", ("SET", "s", "v"), [("SET", "s", "w", "NX")]),
+    ("s", ("SET", "s", "v"), [("SETNX", "s", "w")]),
+    ("s", ("SET", "s", "v"), [("MSETNX", "x", "1", "s", "w")]),
+    ("s", ("SET", "s", "v"), [("PERSIST", "s")]),
+    ("s", ("SET", "s", "v"), [("EXPIRE", "s", "100", "XX")]),
+    ("s", ("SET", "s", "v"), [("INCR", "s")]),
+    ("s", ("SET", "s", "v"), [("LPUSH", "s", "x")]),
+    ("s", ("SET", "s", "v"), [("SADD", "s", "x")]),
+    ("s", ("SET", "s", "v"), [("HSET", "s", "f", "x")]),
+    ("s", ("SET", "s", "v"), [("ZADD", "s", "1", "x")]),
+    ("s", ("SET", "s", "v"), [("LLEN", "s")]),
+    ("s", ("SET", "s", "v"), [("SET", "x", "1"), ("RENAMENX", "x", "s")]),
+    ("s", ("SET", "s", "v"), [("PFCOUNT", "s")]),
+    ("n", ("SET", "n", "9223372036854775807"), [("INCR", "n")]),
+    ("st", ("SADD", "st", "a"), [("SADD", "st", "a")]),
+    ("st", ("SADD", "st", "a"), [("SREM", "st", "zz")]),
+    ("st", ("SADD", "st", "a"), [("SMOVE", "st", "other", "zz")]),
+    ("h", ("HSET", "h", "a", "1"), [("HSETNX", "h", "a", "2")]),
+    ("h", ("HSET", "h", "a", "1"), [("HDEL", "h", "zz")]),
+    ("l", ("RPUSH", "l", "a", "b"), [("LREM", "l", "0", "zz")]),
+    ("l", ("RPUSH", "l", "a", "b"), [("LPUSHX", "l", "c")]),
+    ("z", ("ZADD", "z", "1", "a"), [("ZADD", "z", "XX", "1", "a")]),
+    ("z", ("ZADD", "z", "1", "a"), [("ZREM", "z", "zz")]),
 ]
 
 
@@ -119,6 +143,16 @@ def test_dump_and_memory_usage(aged: Differ) -> None:
         assert 1000 <= _idle(c, "s") <= 1001
         c.call("DUMP", "s")
         assert _idle(c, "s") < 2
+
+
+def test_restore_onto_an_existing_key(aged: Differ) -> None:
+    for c in (aged.m, aged.real):
+        _age(c, "s", ("SET", "s", "v"))
+        payload = c.call("DUMP", "s").split(b"\r\n", 1)[1][:-2]
+        c.call("SET", "t", "v")
+        _age(c, "t", ("SET", "t", "v"))
+        assert c.call("RESTORE", "t", "0", payload).startswith(b"-BUSYKEY")
+        assert _idle(c, "t") < 2
 
 
 def test_copy_rename_and_move_keep_or_restart_the_clock(aged: Differ) -> None:

@@ -214,7 +214,7 @@ def _read(c: Client, key: bytes) -> Hash | None:
 
 def _write(c: Client, key: bytes) -> tuple[Hash, bool]:
     db = c.db
-    h = db.get(key)
+    h = db.lookup_write(key)
     if h is None:
         _limits.bind(c.server.config)
         h = Hash()
@@ -342,7 +342,7 @@ def hmset(c: Client, argv: list[bytes]) -> object:
          summary="Sets the value of a field in a hash only when the field doesn't exist.")
 def hsetnx(c: Client, argv: list[bytes]) -> object:
     db = c.db
-    h = db.get(argv[1])
+    h = db.lookup_write(argv[1])
     if h is not None:
         if type(h) is not Hash:
             raise WrongTypeError()
@@ -379,7 +379,7 @@ def hmget(c: Client, argv: list[bytes]) -> object:
 def hdel(c: Client, argv: list[bytes]) -> object:
     db = c.db
     key = argv[1]
-    h = db.get(key)
+    h = db.lookup_write(key)
     if h is None:
         return 0
     if type(h) is not Hash:
@@ -455,7 +455,7 @@ def hincrby(c: Client, argv: list[bytes]) -> object:
     incr = parse_int(argv[3])
     db = c.db
     key, f = argv[1], argv[2]
-    h = db.get(key)
+    h = db.lookup_write(key)
     if h is not None and type(h) is not Hash:
         raise WrongTypeError()
     cur = 0
@@ -482,7 +482,7 @@ def hincrbyfloat(c: Client, argv: list[bytes]) -> object:
         raise RespError("value is not a valid float")
     db = c.db
     key, f = argv[1], argv[2]
-    h = db.get(key)
+    h = db.lookup_write(key)
     if h is not None and type(h) is not Hash:
         raise WrongTypeError()
     cur = Fraction(0)

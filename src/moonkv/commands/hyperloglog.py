@@ -64,7 +64,7 @@ def _max_bytes(c: Client) -> int:
 def pfadd(c: Client, argv: list[bytes]) -> object:
     db = c.db
     key = argv[1]
-    old = db.get(key)
+    old = db.lookup_write(key)
     if old is None:
         value = hll.new()
         new = hll.add(value, argv[2:], _max_bytes(c))
@@ -90,7 +90,7 @@ def pfcount(c: Client, argv: list[bytes]) -> object:
     if len(argv) > 2:
         return hll.count_planes(_union(c, argv[1:])[0])
     key = argv[1]
-    value = db.get(key)
+    value = db.lookup_write(key)
     if value is None:
         return 0
     value = _check(value)
@@ -109,7 +109,7 @@ def pfcount(c: Client, argv: list[bytes]) -> object:
 def pfmerge(c: Client, argv: list[bytes]) -> object:
     db = c.db
     merged, use_dense = _union(c, argv[1:])  # the destination is merged too
-    dest = db.get(argv[1])
+    dest = db.lookup_write(argv[1])
     if dest is None:
         db.set(argv[1], hll.merge_into(hll.new(), merged, use_dense, _max_bytes(c)))
     else:

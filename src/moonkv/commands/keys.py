@@ -120,13 +120,13 @@ def type_(c: Client, argv: list[bytes]) -> object:
 def _rename(c: Client, argv: list[bytes], nx: bool) -> object:
     src, dst = argv[1], argv[2]
     db = c.db
-    v = db.get(src)
+    v = db.lookup_write(src)
     if v is None:
         raise RespError("no such key")
     if src == dst:
         return 0 if nx else "OK"
     expire = db.expires.get(src)
-    if db.get(dst) is not None:
+    if db.lookup_write(dst) is not None:
         if nx:
             return 0
         db.delete(dst)
@@ -161,11 +161,11 @@ def move(c: Client, argv: list[bytes]) -> object:
     if dst is src:
         raise RespError(_SAME_OBJECT)
     key = argv[1]
-    v = src.get(key)
+    v = src.lookup_write(key)
     if v is None:
         return 0
     expire = src.expires.get(key)
-    if dst.get(key) is not None:
+    if dst.lookup_write(key) is not None:
         return 0
     dst.set(key, v)
     if expire is not None:
@@ -203,7 +203,7 @@ def copy(c: Client, argv: list[bytes]) -> object:
     if v is None:
         return 0
     expire = src.expires.get(key)
-    if dst.get(newkey) is not None:
+    if dst.lookup_write(newkey) is not None:
         if not replace:
             return 0
         dst.delete(newkey)
@@ -657,7 +657,7 @@ def restore(c: Client, argv: list[bytes]) -> object:
         j += 1
     db = c.db
     key = argv[1]
-    if not replace and db.get(key) is not None:
+    if not replace and db.lookup_write(key) is not None:
         raise BusyKeyError("Target key name already exists.")
     ttl = parse_int(argv[2])
     if ttl < 0:

@@ -104,7 +104,7 @@ def pop_n(c: Client, key: bytes, lst: List, n: int, where: int) -> list[bytes]:
 def _push_cmd(c: Client, argv: list[bytes], where: int, xx: bool) -> object:
     db = c.db
     key = argv[1]
-    lst = db.get(key)
+    lst = db.lookup_write(key)
     if lst is None:
         if xx:
             return 0
@@ -163,7 +163,7 @@ def lpop(c: Client, argv: list[bytes]) -> object:
     if len(argv) == 2:
         db = c.db
         key = argv[1]
-        lst = db.get(key)
+        lst = db.lookup_write(key)
         if lst is None:
             return None
         if type(lst) is not List:
@@ -574,7 +574,7 @@ def _blocking_pop(c: Client, names: list[bytes], where: int, timeout: float, cou
     db = c.db
     order, rerun = _ready_order(c, names)
     for key in order:
-        lst = db.get(key)
+        lst = db.lookup_write(key)
         if lst is None:
             continue
         if type(lst) is not List:
@@ -620,7 +620,7 @@ def _blocking_move(c: Client, argv: list[bytes], wfrom: int, wto: int, timeout: 
     # the non-blocking fallback inside MULTI/scripts with a null bulk ($-1).
     db = c.db
     src, dst = argv[1], argv[2]
-    s = db.get(src)
+    s = db.lookup_write(src)
     if s is not None and type(s) is not List:
         if c.blocked is not None:
             return c.server.block(c, [src], timeout, timeout_reply=NULL_ARRAY)

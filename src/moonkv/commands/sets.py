@@ -67,7 +67,7 @@ def _remove_members(c: Client, key: bytes, s: Set, removed: list[bytes], event: 
 def sadd(c: Client, argv: list[bytes]) -> object:
     db = c.db
     key = argv[1]
-    s = db.get(key)
+    s = db.lookup_write(key)
     if s is None:
         s = new_set(c, argv[2:])
         db.set(key, s)
@@ -248,8 +248,8 @@ def srandmember(c: Client, argv: list[bytes]) -> object:
 def smove(c: Client, argv: list[bytes]) -> object:
     db = c.db
     src, dst, m = argv[1], argv[2], argv[3]
-    s = db.get(src)
-    d = db.get(dst)
+    s = db.lookup_write(src)
+    d = db.lookup_write(dst)
     if s is None:
         return 0
     if type(s) is not Set or (d is not None and type(d) is not Set):

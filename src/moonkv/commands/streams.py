@@ -130,7 +130,7 @@ def _read(c: Client, key: bytes) -> Stream | None:
 
 
 def _write(c: Client, key: bytes) -> Stream | None:
-    v = c.db.get(key)
+    v = c.db.lookup_write(key)
     if v is not None and type(v) is not Stream:
         raise WrongTypeError()
     return v

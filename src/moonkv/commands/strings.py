@@ -127,6 +127,8 @@ def _set_generic(c: Client, key: bytes, value: bytes, flags: int, expire_ms: int
     else:
         reply = "OK"
     if (flags & _NX and old is not None) or (flags & _XX and old is None):
+        if old is not None and not flags & _GET:
+            db.accessed(key)  # (Redis's lookup for writing found it)
         return old if flags & _GET else None
     db.set(key, value, keep_ttl=bool(flags & _KEEPTTL))
     db.notify(STRING, b"set", key)
@@ -162,7 +164,7 @@ def set_(c: Client, argv: list[bytes]) -> object:
          summary="Set the string value of a key only when the key doesn't exist.")
 def setnx(c: Client, argv: list[bytes]) -> object:
     db = c.db
-    if db.get(argv[1]) is not None:
+    if db.lookup_write(argv[1]) is not None:
         return 0
     db.set(argv[1], argv[2])
     db.notify(STRING, b"set", argv[1])
@@ -275,7 +277,7 @@ def msetnx(c: Client, argv: list[bytes]) -> object:
         raise wrong_arity("msetnx")
     db = c.db
     for i in range(1, n, 2):
-        if db.get(argv[i]) is not None:
+        if db.lookup_write(argv[i]) is not None:
             return 0
     for i in range(1, n, 2):
         db.set(argv[i], argv[i + 1])
@@ -309,18 +311,23 @@ def strlen(c: Client, argv: list[bytes]) -> object:
 
 def _incr(c: Client, key: bytes, incr: int) -> object:
     db = c.db
-    v = db.get(key)
-    if v is None:
-        cur = 0
-    elif type(v) is not bytes:
-        raise WrongTypeError()
-    elif v.isdigit() and len(v) < 19 and (v[0] != 48 or len(v) == 1):
-        cur = int(v)  # fast path: a plain non-negative decimal that fits
-    else:
-        cur = parse_int(v)
-    new = cur + incr
-    if new > I64_MAX or new < I64_MIN:
-        raise RespError(OVERFLOW)
+    v = db.get(key)  # (an access: counted by the set, or before an error)
+    try:
+        if v is None:
+            cur = 0
+        elif type(v) is not bytes:
+            raise WrongTypeError()
+        elif v.isdigit() and len(v) < 19 and (v[0] != 48 or len(v) == 1):
+            cur = int(v)  # fast path: a plain non-negative decimal that fits
+        else:
+            cur = parse_int(v)
+        new = cur + incr
+        if new > I64_MAX or new < I64_MIN:
+            raise RespError(OVERFLOW)
+    except RespError:
+        if v is not None:
+            db.accessed(key)
+        raise
     db.set(key, b"%d" % new, keep_ttl=True)
     db.notify(STRING, b"incrby", key)
     return new

@@ -372,7 +372,7 @@ def zadd(c: Client, argv: list[bytes]) -> object:
             score = parse_float(a)
         db = c.db
         key = argv[1]
-        z = db.get(key)
+        z = db.lookup_write(key)
         if z is not None:
             if type(z) is not ZSet:
                 raise WrongTypeError()
@@ -788,7 +788,7 @@ def _blocking_zpop(c: Client, names: list[bytes], maxside: bool, timeout: float,
         if ready is not None and ready in names:
             order = [ready]
     for key in order:
-        z = db.get(key)
+        z = db.lookup_write(key)
         if z is None:
             continue
         if type(z) is not ZSet:

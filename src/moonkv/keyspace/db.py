@@ -249,8 +249,8 @@ class Database:
             lru[key] = at & LRU_CLOCK_MAX
 
     def get_typed(self, key: bytes, cls: type) -> Any:
-        """The value if it is of ``cls``; None if missing; WRONGTYPE otherwise."""
-        v = self.get(key)
+        """For a write: the value if it is of ``cls``; None if missing; WRONGTYPE otherwise."""
+        v = self.lookup_write(key)
         if v is not None and type(v) is not cls:
             raise WrongTypeError()
         return v

@@ -194,7 +194,7 @@ def test_multi_under_oom_is_refused_and_discarded() -> None:
         s("EXEC")
 
 
-@pytest.mark.parametrize("policy", ["noeviction", "allkeys-lru", "volatile-ttl", "allkeys-random"])
+@pytest.mark.parametrize("policy", ["allkeys-lru", "volatile-lru"])
 def test_idletime_counts_from_the_last_access_and_ttl_type_exists_leave_it(policy: str) -> None:
     clock = ManualClock()
     s = InProcessServer(clock=clock)
@@ -222,9 +222,36 @@ def test_idletime_counts_from_the_last_access_and_ttl_type_exists_leave_it(polic
     assert s("OBJECT", "IDLETIME", "k") == 0
 
 
+@pytest.mark.parametrize("policy", ["noeviction", "volatile-ttl", "allkeys-random"])
+def test_no_access_clock_without_an_lru_policy(policy: str) -> None:
+    # issue 18: reads must not get slower without a policy that needs the clock; OBJECT
+    # IDLETIME then answers 0, as before the clock (a difference, docs/compatibility.md)
+    clock = ManualClock()
+    s = InProcessServer(clock=clock)
+    s("CONFIG", "SET", "maxmemory-policy", policy)
+    s("CONFIG", "SET", "maxmemory", "1gb")  # with a limit as without one
+    s("SET", "k", "v")
+    clock.advance(5000)
+    s("GET", "k")
+    s("SET", "k", "w")
+    s("RPUSH", "l", "a")
+    s("LPUSH", "l", "b")
+    assert all(db.lru is None and not db.clocked for db in s.srv.ks.dbs)
+    assert (s("OBJECT", "IDLETIME", "k"), s("OBJECT", "IDLETIME", "l")) == (0, 0)
+    s("RESTORE", "r", 0, s("DUMP", "k"), "IDLETIME", 1000)  # nothing keeps it
+    assert s("OBJECT", "IDLETIME", "r") == 0
+    s("RESTORE", "f", 0, s("DUMP", "k"), "FREQ", 100)  # nor this: not an LFU policy
+    with pytest.raises(RespError, match="^ERR An LFU maxmemory policy is not selected"):
+        s("OBJECT", "FREQ", "f")
+    line = describe_value(s.c, b"k")  # DEBUG OBJECT: now, idle 0, as OBJECT IDLETIME
+    assert f" lru:{s.srv.ks.clock.lru} lru_seconds_idle:0" in line, line
+    s("CONFIG", "SET", "maxmemory", 0)
+
+
 def test_accesses_store_the_clock_the_cron_ticked() -> None:
     clock = ManualClock()
     s = InProcessServer(clock=clock)
+    s("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
     s("SET", "k", "v")
     clock._ms += 5000  # wall time moved, the cron has not ticked yet
     s("GET", "k")  # stores the last tick's value, as Redis's cached server.lruclock
@@ -236,6 +263,7 @@ def test_accesses_store_the_clock_the_cron_ticked() -> None:
 def test_restore_idletime_and_freq_follow_the_policy() -> None:
     clock = ManualClock()
     s = InProcessServer(clock=clock)
+    s("CONFIG", "SET", "maxmemory-policy", "volatile-lru")
     s("SET", "k", "v")
     payload = s("DUMP", "k")
     s("RESTORE", "a", 0, payload, "IDLETIME", 1000)
@@ -260,6 +288,7 @@ def test_restore_idletime_and_freq_follow_the_policy() -> None:
 def test_debug_object_shows_the_access_clock() -> None:
     clock = ManualClock()
     s = InProcessServer(clock=clock)
+    s("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
     s("SET", "k", "v")
     at = s.srv.ks.clock.lru
     clock.advance(42_000)
@@ -272,20 +301,27 @@ def test_switching_policies_keeps_or_restarts_the_clock() -> None:
     s = InProcessServer(clock=clock)
     s("SET", "k", "v")
     clock.advance(10_000)
-    s("CONFIG", "SET", "maxmemory-policy", "volatile-lru")  # LRU to LRU: kept
+    s("CONFIG", "SET", "maxmemory-policy", "volatile-lru")  # the clock starts now
+    assert s("OBJECT", "IDLETIME", "k") == 0
+    clock.advance(10_000)
+    s("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")  # LRU to LRU: kept
     s("CONFIG", "SET", "maxmemory", "1gb")
     assert s("OBJECT", "IDLETIME", "k") == 10
     s("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")  # the counters start afresh
     assert s.srv.ks.dbs[0].lru is None
     assert s("OBJECT", "FREQ", "k") == 5
-    s("CONFIG", "SET", "maxmemory-policy", "noeviction")  # and so do the access times
+    s("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")  # and so do the access times
     clock.advance(3000)
     assert s("OBJECT", "IDLETIME", "k") == 3
+    s("CONFIG", "SET", "maxmemory-policy", "noeviction")  # dropped
+    assert all(db.lru is None and not db.clocked for db in s.srv.ks.dbs)
+    assert s("OBJECT", "IDLETIME", "k") == 0
     s("CONFIG", "SET", "maxmemory", 0)
 
 
 def test_access_times_leave_with_their_keys() -> None:
     s = InProcessServer()
+    s("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
     db = s.srv.ks.dbs[0]
     for i in range(50):
         s("SET", f"k{i}", "v")
@@ -328,7 +364,7 @@ def test_lfu_counter_decays_by_minutes() -> None:
 
 def test_no_tracker_without_a_policy_that_needs_it() -> None:
     s = _filled("noeviction", 10)
-    assert all(db.tracker is None for db in s.srv.ks.dbs)
+    assert all(db.tracker is None and db.lru is None for db in s.srv.ks.dbs)
     s("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
     assert all(db.tracker is None for db in s.srv.ks.dbs)  # the access times are enough
     s("CONFIG", "SET", "maxmemory-policy", "allkeys-random")

@@ -534,7 +534,7 @@ def object_idletime(c: Client, argv: list[bytes]) -> object:
         return None
     if _lfu(c):
         raise RespError(_LRU_ERR)
-    return c.db.idle(argv[2])
+    return c.db.idle(argv[2])  # 0 unless an LRU policy keeps the clock (docs/compatibility.md)
 
 
 @command("object|refcount", 3, "readonly", keys=keys(2, flags="RO"), group=_G, since="2.2.3",
@@ -564,8 +564,9 @@ def _refcount(c: Client, v: object) -> int:
 def describe_value(c: Client, key: bytes) -> str:
     """DEBUG OBJECT's line (commands/server.py): Redis's fields with moonkv's figures: the
     value's address, its encoding, the size of its serialized state, the access clock as
-    Redis's ``lru`` field holds it (the last access; under LFU the LFU word, which Redis
-    then reads as an access time too) and, for a list, its chunks."""
+    Redis's ``lru`` field holds it (the last access under an LRU policy; under LFU the LFU
+    word, which Redis then reads as an access time too; otherwise now, idle 0, as OBJECT
+    IDLETIME) and, for a list, its chunks."""
     v = c.db.data.get(key)  # as Redis: the table itself, a key past its TTL included
     if v is None:
         raise RespError("no such key")
@@ -579,8 +580,11 @@ def describe_value(c: Client, key: bytes) -> str:
     now: int = db.ks.clock.lru
     if db.lru is not None:
         lru: int = db.lru.get(key, now)
+    elif db.clocked:  # (LFU)
+        assert db.tracker is not None
+        lru = db.tracker.word(key)
     else:
-        lru = db.tracker.word(key) if db.tracker is not None else 0
+        lru = now
     line = (f"Value at:{id(v):#x} refcount:{refcount} encoding:{enc.decode()} "
             f"serializedlength:{len(encode_value(v))} lru:{lru} lru_seconds_idle:{lru_idle(now, lru)}")
     if type(v) is List:

@@ -54,12 +54,18 @@ def time_limit_us(tenacity: int) -> float:
 def tracking_for(maxmemory: int, policy: str, log_factor: int, decay_time: int) -> tuple[bool, int, int] | None:
     """Which tracker the keyspace must keep (moonkv.keyspace.access): LFU policies always
     (OBJECT FREQ answers from it), the others but noeviction while a limit is set (to
-    sample keys; LRU ranks them by the databases' last access times, kept whatever the
-    policy but LFU)."""
+    sample keys; LRU ranks them by the databases' last access times, see keeps_lru)."""
     lfu = policy.endswith("-lfu")
     if lfu or (maxmemory and policy != "noeviction"):
         return (lfu, log_factor, decay_time)
     return None
+
+
+def keeps_lru(policy: str) -> bool:
+    """Whether the databases keep each key's last access (OBJECT IDLETIME, LRU eviction):
+    under an LRU policy only, limit or not, so that reads under the others pay nothing
+    for it (issue 18; docs/performance.md)."""
+    return policy.endswith("-lru")
 
 
 class Evictor:

@@ -25,7 +25,7 @@ from moonkv.commands.table import TABLE, CommandSpec, lookup, resolve_subcommand
 from moonkv.engine._acl import Acl
 from moonkv.engine._client import REPLY_ON, Client
 from moonkv.engine._config import Config
-from moonkv.engine._evict import EVICT_FAIL, Evictor, tracking_for
+from moonkv.engine._evict import EVICT_FAIL, Evictor, keeps_lru, tracking_for
 from moonkv.engine._monitor import line as monitor_line
 from moonkv.engine._protect import DEBUG_REFUSED, enabled_for
 from moonkv.errors import (
@@ -242,8 +242,9 @@ class Server:
 
     def _track_access(self) -> None:
         cfg = self.config
-        self.ks.track_access(tracking_for(
-            self.maxmemory, str(cfg["maxmemory-policy"]), cfg["lfu-log-factor"], cfg["lfu-decay-time"]))
+        policy = str(cfg["maxmemory-policy"])
+        self.ks.track_access(tracking_for(self.maxmemory, policy, cfg["lfu-log-factor"], cfg["lfu-decay-time"]),
+                             keeps_lru(policy))
 
     # -- maxmemory ---------------------------------------------------------
 

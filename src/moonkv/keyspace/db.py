@@ -55,6 +55,7 @@ class Keyspace:
         # The eviction policy's tracker (see moonkv.keyspace.access):
         # (lfu, lfu-log-factor, lfu-decay-time) while one is kept, else None.
         self.access_clock: tuple[bool, int, int] | None = None
+        self.keep_lru = False  # an LRU policy: every database keeps its keys' last access
         self.dbs = [Database(i, self) for i in range(ndbs)]
         self.dirty = 0
         self.touched: list[tuple[int, bytes]] = []
@@ -100,23 +101,24 @@ class Keyspace:
         """Estimated bytes held by the keys, values, TTLs and eviction bookkeeping of all dbs."""
         return sum(db.memory() for db in self.dbs if db.data)
 
-    def track_access(self, tracking: tuple[bool, int, int] | None) -> None:
-        """Keep (or drop) every database's tracker: ``(lfu, log_factor, decay_time)``; under
-        LFU the databases keep no last access times (``Database.lru``), otherwise they do.
+    def track_access(self, tracking: tuple[bool, int, int] | None, lru: bool) -> None:
+        """Keep (or drop) every database's tracker: ``(lfu, log_factor, decay_time)``; and,
+        if ``lru``, its keys' last access times (``Database.lru``), else drop them.
 
-        Switching between LRU and LFU starts every key afresh (Redis too warns
-        that the data "will take some time to adjust").
+        Switching to an LRU policy starts every key's clock now; switching between LRU
+        and LFU starts every key afresh (Redis too warns that the data "will take some
+        time to adjust").
         """
         old = self.access_clock
         self.access_clock = tracking
+        self.keep_lru = lru
         now = self.now_ms()
-        lfu = tracking is not None and tracking[0]
         for db in self.dbs:
-            if lfu:
+            if not lru:
                 db.lru = None
             elif db.lru is None:
-                at = self.clock.lru
-                db.lru = dict.fromkeys(db.data, at)
+                db.lru = dict.fromkeys(db.data, self.clock.lru)
+            db.clocked = lru or (tracking is not None and tracking[0])
             if tracking is None:
                 db.tracker = None
             elif old is not None and old[0] == tracking[0] and db.tracker is not None:
@@ -145,15 +147,17 @@ class Database:
     * ``tracker``: the LFU counters and eviction's sampling array while a policy needs them
       (:mod:`moonkv.keyspace.access`).
 
-    And, under every policy but the LFU ones (then None), ``lru``: each key's last access
-    as Redis's LRU clock has it (``Clock.lru``, seconds, 24 bits), which OBJECT IDLETIME and
-    LRU eviction read.  Reads through :meth:`lookup_read` and writes update it; EXISTS,
-    TYPE, TTL and OBJECT (:meth:`lookup_notouch`, :meth:`get`) do not, as Redis's NOTOUCH
-    lookups.
+    And, under an LRU policy only (otherwise None, so that reads and writes under the others
+    pay nothing for it), ``lru``: each key's last access as Redis's LRU clock has it
+    (``Clock.lru``, seconds, 24 bits), which OBJECT IDLETIME and LRU eviction read.  Reads
+    through :meth:`lookup_read` and writes update it; EXISTS, TYPE, TTL and OBJECT
+    (:meth:`lookup_notouch`, :meth:`get`) do not, as Redis's NOTOUCH lookups.  ``clocked``
+    says whether an access is recorded at all (``lru`` is kept, or the LFU counters): the
+    request path's one test.
     """
 
     __slots__ = ("id", "data", "expires", "ks", "avg_ttl", "used", "sizes", "stale", "tracker", "lru",
-                 "slot_keys")
+                 "clocked", "slot_keys")
 
     def __init__(self, index: int, ks: Keyspace) -> None:
         self.id = index
@@ -165,11 +169,11 @@ class Database:
         self.sizes: dict[bytes, int] = {}
         self.stale: set[bytes] = set()
         self.tracker: Tracker | None = None
-        self.lru: dict[bytes, Any] | None = {}
+        self.lru: dict[bytes, Any] | None = {} if ks.keep_lru else None
+        self.clocked = ks.keep_lru
         if ks.access_clock is not None:
             self.tracker = Tracker(*ks.access_clock)
-            if ks.access_clock[0]:
-                self.lru = None
+            self.clocked = self.clocked or ks.access_clock[0]
         # Cluster mode's index of keys by hash slot (moonkv.cluster SlotKeys), else None.
         self.slot_keys: Any = None
 
@@ -195,7 +199,8 @@ class Database:
                 self.notify(KEY_MISS, b"keymiss", key)
         else:
             self.ks.hits += 1
-            self.accessed(key)
+            if self.clocked:
+                self.accessed(key)
         return v
 
     def lookup_notouch(self, key: bytes) -> Any:
@@ -213,23 +218,23 @@ class Database:
         """Like :meth:`get`, for a write command: finding the key counts as an access, even
         if the command then changes nothing (Redis's lookupKeyWrite). No stats."""
         v = self.get(key)
-        if v is not None:
+        if v is not None and self.clocked:
             self.accessed(key)
         return v
 
     def accessed(self, key: bytes) -> None:
-        """``key`` (present) was accessed: its last access time, or its LFU counter."""
+        """``key`` (present) was accessed: its last access time (LRU), or its LFU counter."""
         lru = self.lru
         if lru is not None:
             lru[key] = self.ks.clock.lru
-        else:
+        elif self.clocked:
             tracker = self.tracker
             assert tracker is not None  # an LFU policy always keeps one
             tracker.access(key, self.ks.now_ms())
 
     def idle(self, key: bytes) -> int:
         """Seconds since ``key``'s last access, as Redis's estimateObjectIdleTime (its clock
-        wraps after 2**24 s); 0 under LFU."""
+        wraps after 2**24 s); 0 without an LRU policy (none is kept)."""
         lru = self.lru
         if lru is None:
             return 0
@@ -240,7 +245,8 @@ class Database:
         does not keep it (Redis's objectSetLRUOrLFU)."""
         lru = self.lru
         if lru is None:
-            if freq >= 0 and self.tracker is not None:
+            if freq >= 0 and self.clocked:  # (LFU)
+                assert self.tracker is not None
                 self.tracker.set_freq(key, freq, self.ks.now_ms())
         elif idle >= 0:
             at = self.ks.clock.lru - idle
@@ -308,7 +314,7 @@ class Database:
             self.account(key, old, value)
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
-        if old is not None:  # (a new key starts afresh in account())
+        if old is not None and self.clocked:  # (a new key starts afresh in account())
             self.accessed(key)
         ks.dirty += 1
         if ks.watched or ks.tracking:
@@ -361,7 +367,8 @@ class Database:
         if ks.watched or ks.tracking:
             ks.touched.append((self.id, key))
         self.mark_stale(key)
-        self.accessed(key)
+        if self.clocked:
+            self.accessed(key)
 
     def notify(self, cls: int, event: bytes, key: bytes) -> None:
         """Announce a keyspace event of class ``cls`` (see :mod:`moonkv.keyspace.events`)."""

@@ -3,8 +3,9 @@
 Each case first gives the key an idle time of 1000 s on both servers (DUMP, then
 RESTORE ... IDLETIME 1000, each server with its own payload), runs one command on both,
 and reads OBJECT IDLETIME back: a touched key is idle for under 2 s, an untouched one for
-1000 s or (a second boundary passed) 1001. Under `noeviction`, Redis's default, where
-moonkv used to answer 0 for every key.
+1000 s or (a second boundary passed) 1001. Both servers run `allkeys-lru` (no limit):
+moonkv keeps the access clock only under an LRU policy; under the others OBJECT IDLETIME
+answers 0, a deliberate difference tested last (docs/compatibility.md).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def _age(c: RawClient, key: str, make: tuple[str, ...], idle: int = 1000) -> Non
 
 @pytest.fixture
 def aged(diff: Differ) -> Iterator[Differ]:
-    diff("CONFIG", "SET", "maxmemory-policy", "noeviction")
+    diff("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
     yield diff
     diff("CONFIG", "SET", "maxmemory-policy", "noeviction")
 
@@ -182,7 +183,7 @@ def test_restore_idletime_and_freq_by_policy(aged: Differ) -> None:
         _age(c, "k", ("SET", "k", "v"), idle=123456)
         assert 123456 <= _idle(c, "k") <= 123457
     d("OBJECT", "FREQ", "k")  # not an LFU policy: Redis's error
-    d("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")  # LRU to LRU: the clock stays
+    d("CONFIG", "SET", "maxmemory-policy", "volatile-lru")  # LRU to LRU: the clock stays
     assert 123456 <= _idle(d.m, "k") <= 123457
     d("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
     d("CONFIG", "SET", "lfu-log-factor", "0")
@@ -203,3 +204,19 @@ def test_restore_idletime_and_freq_by_policy(aged: Differ) -> None:
             assert _idle(c, "g") < 2  # FREQ means nothing under LRU
     finally:
         d("CONFIG", "SET", "lfu-log-factor", "10")
+
+
+def test_without_an_lru_policy_moonkv_answers_0(aged: Differ) -> None:
+    # Redis keeps every key's access time whatever the policy; moonkv only under an LRU
+    # policy, so that reads under the others cost nothing more (issue 18)
+    d = aged
+    for c in (d.m, d.real):
+        _age(c, "s", ("SET", "s", "v"))
+    for policy in ("noeviction", "allkeys-random", "volatile-ttl"):
+        d("CONFIG", "SET", "maxmemory-policy", policy)
+        assert 1000 <= _idle(d.real, "s") <= 1001
+        assert _idle(d.m, "s") == 0
+        d("OBJECT", "FREQ", "s")  # Redis's error, the same
+    d("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")  # moonkv's clock starts now
+    assert 1000 <= _idle(d.real, "s") <= 1001
+    assert _idle(d.m, "s") < 2

@@ -1,7 +1,7 @@
 """The LFU counters and the random sampling that eviction needs, kept only when used.
 
 A key's last access time (OBJECT IDLETIME, LRU eviction) is ``Database.lru``, kept
-under every policy but the LFU ones.  A :class:`Tracker` exists for a database only
+under an LRU policy only.  A :class:`Tracker` exists for a database only
 under an LFU policy (it holds the counters OBJECT FREQ reads) or while ``maxmemory``
 is set with another policy than ``noeviction`` (eviction draws keys from it): without
 either, reads and writes never touch it.

@@ -216,12 +216,13 @@ def test_handover_answers_ask_then_moved_and_a_restarted_source_waits_for_the_ta
     rb.close()
 
 
-def test_a_target_killed_during_the_copy_restarts_the_migration(two: tuple[Cluster, Node, Node]) -> None:
-    c, a, b = two
-    slot = key_slot(b"{big}")
+def _start_big_move(c: Cluster, a: Node, b: Node, tag: bytes) -> tuple[int, bytes]:
+    """300 keys of 64 KiB in the slot of ``{tag}`` (~20 MB: the copy takes a while), moved from
+    ``a`` to ``b``; returns once the move copies or streams: (the slot, the keys' value)."""
+    slot = key_slot(b"{%s}" % tag)
     payload = os.urandom(64 * 1024)
-    for i in range(300):  # ~20 MB in one slot: the copy takes a while
-        a.r.set(b"{big}:%d" % i, payload)
+    for i in range(300):
+        a.r.set(b"{%s}:%d" % (tag, i), payload)
     c.start_moves([slot], a, b)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -229,6 +230,12 @@ def test_a_target_killed_during_the_copy_restarts_the_migration(two: tuple[Clust
         if rows and rows[0][3] in ("copy", "stream"):
             break
         time.sleep(0.005)
+    return slot, payload
+
+
+def test_a_target_killed_during_the_copy_restarts_the_migration(two: tuple[Cluster, Node, Node]) -> None:
+    c, a, b = two
+    slot, payload = _start_big_move(c, a, b, b"big")
     b.restart()  # SIGKILL mid-copy, back on the same directory and port
     a.r.set(b"{big}:written-meanwhile", b"yes")
     rows = wait_handed(a.port, [slot])
@@ -290,18 +297,8 @@ def slot_keys(r: redis.Redis, slot: int) -> set[bytes]:
 
 def test_keys_evicted_on_the_source_during_a_move_are_gone_on_the_target(two: tuple[Cluster, Node, Node]) -> None:
     c, a, b = two
-    slot = key_slot(b"{ev}")
-    payload = os.urandom(64 * 1024)
-    for i in range(300):  # ~20 MB in one slot: the copy takes a while
-        a.r.set(b"{ev}:%d" % i, payload)
     a.r.config_set("maxmemory-policy", "allkeys-random")
-    c.start_moves([slot], a, b)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        rows = [r for r in migrations(a.port) if r[0] == slot]
-        if rows and rows[0][3] in ("copy", "stream"):
-            break
-        time.sleep(0.005)
+    slot, payload = _start_big_move(c, a, b, b"ev")
     # The target stops reading: the source cannot finish the copy (nothing is acknowledged),
     # and evicts half of the slot meanwhile.
     os.kill(b.h.proc.pid, signal.SIGSTOP)

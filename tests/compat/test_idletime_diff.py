@@ -107,8 +107,12 @@ def _age(c: RawClient, key: str, make: tuple[str, ...], idle: int = 1000) -> Non
 
 @pytest.fixture
 def aged(diff: Differ) -> Iterator[Differ]:
+    # With maxmemory 0 Redis answers INCR's small results with its shared integers, whose
+    # access time is the server's start: a maxmemory (never reached) makes each key its own.
     diff("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+    diff("CONFIG", "SET", "maxmemory", "1gb")
     yield diff
+    diff("CONFIG", "SET", "maxmemory", "0")
     diff("CONFIG", "SET", "maxmemory-policy", "noeviction")
 
 

@@ -178,7 +178,9 @@ def test_publish_is_streamed_in_its_database(pair: tuple[ServerHandle, ServerHan
 
 
 def _expiring(*keys: str) -> list[Cmd]:
-    return [*[("SET", k, "v", "PX", "1") for k in keys], ("DEBUG", "SLEEP", "0.01")]
+    # 100 ms: the keys of a block are all written before any of them expires, however
+    # loaded the machine (with 1 ms a busy machine let one expire between the SETs).
+    return [*[("SET", k, "v", "PX", "100") for k in keys], ("DEBUG", "SLEEP", "0.15")]
 
 
 def test_expired_keys_are_framed_as_redis_frames_them(pair: tuple[ServerHandle, ServerHandle]) -> None:

@@ -271,17 +271,7 @@ def test_a_source_killed_during_the_copy_restarts_the_migration_and_loses_nothin
     two: tuple[Cluster, Node, Node],
 ) -> None:
     c, a, b = two
-    slot = key_slot(b"{big}")
-    payload = os.urandom(64 * 1024)
-    for i in range(300):
-        a.r.set(b"{big}:%d" % i, payload)
-    c.start_moves([slot], a, b)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        rows = [r for r in migrations(a.port) if r[0] == slot]
-        if rows and rows[0][3] in ("copy", "stream"):
-            break
-        time.sleep(0.005)
+    slot, payload = _start_big_move(c, a, b, b"big")
     a.r.set(b"{big}:acknowledged-before-the-kill", b"yes")  # appendfsync always: durable
     a.restart()  # SIGKILL mid-copy; back with its log and the topology that lists the move
     wait_handed(a.port, [slot])

@@ -24,7 +24,7 @@ from moonkv.errors import (
     syntax_error,
     wrong_arity,
 )
-from moonkv.keyspace.events import GENERIC, STRING
+from moonkv.keyspace.events import EXPIRED, GENERIC, STRING
 
 _G: Final = "string"
 _MAX_BULK_ERR: Final = "string exceeds maximum allowed size (proto-max-bulk-len)"
@@ -136,8 +136,11 @@ def _set_generic(c: Client, key: bytes, value: bytes, flags: int, expire_ms: int
         srv = c.server
         db.notify(GENERIC, b"expire", key)
         if expire_ms <= db.ks.now_ms() and not c.in_script:
-            # Already in the past: the key is gone at once (propagated as DEL).
+            # Already in the past: the key is gone at once (propagated as DEL), and
+            # expired as Redis announces it when its next access or cycle finds it.
             db.delete(key)
+            db.ks.expired_keys += 1
+            db.notify(EXPIRED, b"expired", key)
             srv.emit(db.id, [b"DEL", key])
             return reply
         db.set_expire(key, expire_ms)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
-from moonkv.engine import Config
+from moonkv.engine import Config, load_config_file
 
 
 def parse_server_args(args: list[str]) -> Config:
@@ -13,6 +14,7 @@ def parse_server_args(args: list[str]) -> Config:
     i = 0
     if args and not args[0].startswith("--"):
         load_config_file(config, args[0])
+        config.file = os.path.abspath(args[0])  # CONFIG REWRITE's, whatever `dir` is
         i = 1
     while i < len(args):
         a = args[i]
@@ -41,35 +43,6 @@ def parse_server_args(args: list[str]) -> Config:
         except ValueError as e:
             raise ValueError(f"bad value for --{name}: {e}") from None
     return config
-
-
-def load_config_file(config: Config, path: str) -> None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.readlines()
-    except OSError as e:
-        raise ValueError(f"cannot read config file {path}: {e.strerror}") from None
-    from moonkv.protocol import split_args
-
-    for lineno, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = split_args(line.encode())
-        if not parts:
-            raise ValueError(f"{path}:{lineno}: unbalanced quotes")
-        name = parts[0].decode()
-        value = " ".join(p.decode() for p in parts[1:])
-        if name.lower() == "include":
-            load_config_file(config, value)
-            continue
-        if name.lower() == "user" and len(parts) >= 2:
-            config.users.append(parts[1:])
-            continue
-        try:
-            config.load(name, value)
-        except ValueError as e:
-            raise ValueError(f"{path}:{lineno}: {e}") from None
 
 
 USAGE = """usage: moonkv <command> [options]

@@ -138,11 +138,7 @@ def acl_users(c: Client, argv: list[bytes]) -> object:
          summary="Dumps the effective rules in ACL file format.",
          complexity="O(N). Where N is the number of configured users.")
 def acl_list(c: Client, argv: list[bytes]) -> object:
-    acl = c.server.acl
-    return [
-        b"user " + name + b" " + acl.describe_user(acl.users[name]).encode("utf-8", "surrogateescape")
-        for name in sorted(acl.users)
-    ]
+    return c.server.acl.user_lines()
 
 
 @command("acl|whoami", 2, "noscript loading stale", group=_S, since="6.0.0",

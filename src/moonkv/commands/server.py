@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import sys
@@ -13,13 +14,14 @@ from moonkv.commands._util import glob_match, parse_int
 from moonkv.commands.debug import debug_subcommand
 from moonkv.commands.keys import describe_value
 from moonkv.commands.table import all_commands, command, container
-from moonkv.engine import NO_REPLY, Client, Server, enabled_for
+from moonkv.engine import NO_REPLY, Client, Server, enabled_for, rewrite_config_file
 from moonkv.errors import RespError, syntax_error
 from moonkv.keyspace.digest import dataset_digest, value_digest
 from moonkv.monitoring import percentile_usec
 from moonkv.protocol import BigNumber, RawReply, Verbatim
 
 _S: Final = "server"
+log = logging.getLogger("moonkv")
 
 
 def _rss() -> int:
@@ -64,7 +66,7 @@ def _section_server(srv: Server) -> list[str]:
         f"configured_hz:{srv.config['hz']}",
         f"lru_clock:{srv.ks.clock.lru}",
         f"executable:{sys.executable}",
-        "config_file:",
+        f"config_file:{srv.config.file}",
         "io_threads_active:0",
     ]
 
@@ -497,7 +499,36 @@ def config_resetstat(c: Client, argv: list[bytes]) -> object:
 @command("config|rewrite", 2, "admin noscript loading stale", group=_S, since="2.8.0",
          summary="Persists the effective configuration to file.")
 def config_rewrite(c: Client, argv: list[bytes]) -> object:
-    raise RespError("The server is running without a config file")
+    if not c.server.config.file:
+        raise RespError("The server is running without a config file")
+    try:
+        _rewrite_config(c.server, False)
+    except OSError as e:
+        log.warning("CONFIG REWRITE failed: %s", os.strerror(e.errno or 0))
+        raise RespError(f"Rewriting config file: {os.strerror(e.errno or 0)}") from None
+    log.warning("CONFIG REWRITE executed with success.")
+    return "OK"
+
+
+@debug_subcommand("config-rewrite-force-all", 2)
+def debug_config_rewrite_force_all(c: Client, argv: list[bytes]) -> object:
+    if not c.server.config.file:
+        raise RespError("The server is running without a config file")
+    try:
+        _rewrite_config(c.server, True)
+    except OSError as e:
+        raise RespError(f"CONFIG-REWRITE-FORCE-ALL failed: {os.strerror(e.errno or 0)}") from None
+    return "OK"
+
+
+def _rewrite_config(srv: Server, force_all: bool) -> None:
+    """The configuration file rewritten from the current values (engine/_conffile.py);
+    raises OSError."""
+    node = srv.replication
+    master = node.master if node is not None and srv.cluster is None else None
+    users = None if srv.config["aclfile"] else srv.acl.user_lines()
+    rewrite_config_file(srv.config, srv.config.file, users,
+                        {"replicaof": f"{master[0]} {master[1]}" if master else ""}, force_all)
 
 
 @command("config|help", 2, "loading stale", group=_S, since="5.0.0", summary="Returns helpful text about the different subcommands.")
@@ -680,5 +711,5 @@ def debug_help(c: Client, argv: list[bytes]) -> object:
         "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "SLEEP <seconds>", "SET-ACTIVE-EXPIRE <0|1>", "RELOAD", "LOADAOF", "CHANGE-REPL-ID",
         "STRINGMATCH-LEN <pattern>", "DIGEST", "DIGEST-VALUE <key> [<key> ...]",
-        "PROTOCOL <type>", "HELP",
+        "PROTOCOL <type>", "CONFIG-REWRITE-FORCE-ALL", "HELP",
     ]

@@ -7,6 +7,8 @@ layer (:mod:`moonkv.server`) drives it, and so does the in-process API.
 
 from moonkv.engine._aclfile import load_at_start as load_acl_at_start
 from moonkv.engine._client import REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
+from moonkv.engine._conffile import load as load_config_file
+from moonkv.engine._conffile import rewrite as rewrite_config_file
 from moonkv.engine._config import DIRECTIVES, Config, Directive, parse_memory
 from moonkv.engine._pause import holds as pause_holds
 from moonkv.engine._pause import is_paused, pause, unpause
@@ -49,9 +51,11 @@ __all__ = [
     "is_local_peer",
     "is_paused",
     "load_acl_at_start",
+    "load_config_file",
     "parse_memory",
     "pause",
     "pause_holds",
     "refuses_peer",
+    "rewrite_config_file",
     "unpause",
 ]

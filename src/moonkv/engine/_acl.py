@@ -868,6 +868,14 @@ class Acl:
         parts += [f"({self.describe_selector(s)})" for s in u.selectors]
         return " ".join(parts)
 
+    def user_lines(self) -> list[bytes]:
+        """``user <name> <rules>`` for every user, by name: ACL LIST, ACL SAVE's file and
+        CONFIG REWRITE's ``user`` directives."""
+        return [
+            b"user " + name + b" " + self.describe_user(self.users[name]).encode("utf-8", "surrogateescape")
+            for name in sorted(self.users)
+        ]
+
 
 def _lookup_full(name: bytes) -> CommandSpec | None:
     if b"|" in name:

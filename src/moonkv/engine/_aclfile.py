@@ -127,9 +127,7 @@ def save_file(acl: Acl, path: str) -> None:
 
     Raises OSError (logged here, as Redis logs it) and leaves the old file in place.
     """
-    data = b"".join(
-        b"user " + name + b" " + b" ".join(acl.rules(u)) + b"\n" for name, u in sorted(acl.users.items())
-    )
+    data = b"".join(line + b"\n" for line in acl.user_lines())
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)

@@ -84,6 +84,12 @@ class Directive:
     protected: bool = False
     # HIDDEN_CONFIG, as Redis's: CONFIG GET shows it when named, never for a pattern.
     hidden: bool = False
+    # CONFIG REWRITE (engine/_conffile.py): a string of several arguments, written unquoted
+    # (Redis's MULTI_ARG_CONFIG strings: bind, shutdown-on-sig*) ...
+    words: bool = False
+    # ... and an empty string kept as ``name ""`` (Redis's ALLOW_EMPTY_STRING with an empty
+    # default); other empty strings whose default is empty are no value: their lines go.
+    keep_empty: bool = False
 
     def parse(self, raw: str) -> Any:
         k = self.kind
@@ -175,14 +181,14 @@ _I64: Final = 2**63 - 1
 
 DIRECTIVES: Final[list[Directive]] = [
     # bind, port, metrics-port: CONFIG SET listens anew (server/_listener.py).
-    Directive("bind", "string", "127.0.0.1"),
+    Directive("bind", "string", "127.0.0.1", words=True),
     Directive("port", "int", 6379, minimum=0, maximum=65535),
     Directive("dir", "string", "./moonkv-data", immutable=True, protected=True),
     Directive("unixsocket", "string", "", immutable=True),
     Directive("databases", "int", 16, minimum=1, maximum=1 << 20, immutable=True),
     Directive("daemonize", "bool", False, immutable=True),
     Directive("pidfile", "string", "", immutable=True),
-    Directive("logfile", "string", "", immutable=True),
+    Directive("logfile", "string", "", immutable=True, keep_empty=True),
     Directive("loglevel", "enum", "notice", choices=("debug", "verbose", "notice", "warning", "nothing")),
     Directive("requirepass", "string", "", sensitive=True),
     Directive("masterauth", "string", "", sensitive=True),
@@ -237,7 +243,8 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("rdbchecksum", "bool", True),
     Directive("stop-writes-on-bgsave-error", "bool", True),
     # Scripting.
-    Directive("lua-time-limit", "int", 5000, minimum=0, aliases=("busy-reply-threshold",)),
+    # Redis 7's name; lua-time-limit is its alias (CONFIG REWRITE writes this one).
+    Directive("busy-reply-threshold", "int", 5000, minimum=0, aliases=("lua-time-limit",)),
     # Microseconds slept per key loaded (negative: 1 µs once per -N keys): persistence/_load.py.
     Directive("key-load-delay", "int", 0, minimum=-(2**31), maximum=2**31 - 1, hidden=True),
     Directive("lua-kill-time-limit", "int", 0, minimum=0),
@@ -245,14 +252,14 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("lua-eval-cache-size", "int", 500, minimum=1),
     # Encodings (only change what OBJECT ENCODING reports).
     Directive("hash-max-listpack-entries", "int", 128, minimum=0, aliases=("hash-max-ziplist-entries",)),
-    Directive("hash-max-listpack-value", "int", 64, minimum=0, aliases=("hash-max-ziplist-value",)),
+    Directive("hash-max-listpack-value", "memory", 64, minimum=0, aliases=("hash-max-ziplist-value",)),
     Directive("list-max-listpack-size", "int", -2, aliases=("list-max-ziplist-size",)),
     Directive("list-compress-depth", "int", 0, minimum=0),
     Directive("set-max-intset-entries", "int", 512, minimum=0),
     Directive("set-max-listpack-entries", "int", 128, minimum=0),
     Directive("set-max-listpack-value", "int", 64, minimum=0),
     Directive("zset-max-listpack-entries", "int", 128, minimum=0, aliases=("zset-max-ziplist-entries",)),
-    Directive("zset-max-listpack-value", "int", 64, minimum=0, aliases=("zset-max-ziplist-value",)),
+    Directive("zset-max-listpack-value", "memory", 64, minimum=0, aliases=("zset-max-ziplist-value",)),
     Directive("stream-node-max-bytes", "memory", 4096),
     Directive("stream-node-max-entries", "int", 100),
     Directive("hll-sparse-max-bytes", "memory", 3000),
@@ -338,11 +345,11 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("oom-score-adj", "enum", "no", choices=("no", "yes", "relative", "absolute")),
     Directive("tracking-table-max-keys", "int", 1000000),
     Directive("acllog-max-len", "int", 128),
-    Directive("aclfile", "string", "", immutable=True),
+    Directive("aclfile", "string", "", immutable=True, keep_empty=True),
     Directive("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels")),
     Directive("shutdown-timeout", "int", 10, minimum=0),
-    Directive("shutdown-on-sigint", "string", "default"),
-    Directive("shutdown-on-sigterm", "string", "default"),
+    Directive("shutdown-on-sigint", "string", "default", words=True),
+    Directive("shutdown-on-sigterm", "string", "default", words=True),
 ]
 
 _BY_NAME: Final[dict[str, Directive]] = {}
@@ -364,6 +371,9 @@ class Config:
         self._committers: list[Committer] = []
         # ``user`` directives (name, rules...), applied at start (engine/_aclfile.py).
         self.users: list[list[bytes]] = []
+        # The absolute path of the file the server started with (CONFIG REWRITE), or "".
+        self.file = ""
+        self._save_loaded = False  # a ``save`` line was read (load())
 
     def __getitem__(self, name: str) -> Any:
         return self._values[_BY_NAME[name].name]
@@ -387,6 +397,14 @@ class Config:
         d = _BY_NAME.get(name.lower())
         if d is None:
             raise ValueError(f"Bad directive or wrong number of arguments: '{name}'")
+        if d.kind == "save":
+            # As Redis reads them: the first ``save`` replaces the default rules, later ones
+            # add theirs (CONFIG REWRITE writes a line per rule), ``save ""`` clears them.
+            rules = d.parse(raw)
+            keep = self._save_loaded and raw.strip() != ""
+            self._values[d.name] = (self._values[d.name] if keep else []) + rules
+            self._save_loaded = True
+            return
         self._values[d.name] = d.parse_onto(raw, self._values[d.name])
 
     def set_many(self, pairs: list[tuple[str, str]], allow_protected: bool = False) -> None:

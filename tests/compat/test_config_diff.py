@@ -14,6 +14,9 @@ BAD_SETS = [
     ["maxmemory-clients", "x"],
     ["MAXMEMORY-clients", "200%"],  # a bad value is reported by the directive's own name
     ["maxmemory", "10%"],
+    ["maxmemory", "-5"],  # memory values take no sign
+    ["hash-max-listpack-value", "-1"],
+    ["hash-max-listpack-value", "abc"],
     ["maxmemory", "1", "maxmemory-clients", "200%", "nosuch", "2"],  # names first
     ["maxmemory", "1", "nosuch", "2", "databases", "3"],
     ["maxmemory", "1", "databases", "3", "nosuch", "2"],
@@ -30,6 +33,13 @@ def test_config_set_errors_and_rollback(diff: Differ, args: list[str]) -> None:
     diff("CONFIG", "SET", *args)
     for name in ("maxmemory", "maxmemory-clients", "client-query-buffer-limit"):
         diff("CONFIG", "GET", name)  # nothing changed
+
+
+def test_listpack_values_are_memory_values(diff: Differ) -> None:
+    for name in ("hash-max-listpack-value", "zset-max-ziplist-value"):
+        diff("CONFIG", "SET", name, "1kb")
+        diff("CONFIG", "GET", name)
+        diff("CONFIG", "SET", name, "64")
 
 
 def test_config_set_several(diff: Differ) -> None:

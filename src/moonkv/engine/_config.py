@@ -33,7 +33,7 @@ def parse_memory(text: str) -> int:
     while i > 0 and t[i - 1].isalpha():
         i -= 1
     num, unit = t[:i], t[i:]
-    if unit not in _UNITS or not num or not num.lstrip("-").isdigit():
+    if unit not in _UNITS or not num.isdigit():  # no sign, as Redis's memtoull
         raise ValueError("argument must be a memory value")
     return int(num) * _UNITS[unit]
 

@@ -243,13 +243,16 @@ def test_force_all_rewrite_round_trips_every_directive(tmp_path: Path) -> None:
     "CONFIG REWRITE sanity"): a server started from that file has every value it had."""
     home = tmp_path / "m"
     (home / "data").mkdir(parents=True)
+    (home / "link").symlink_to(home / "data")
     port = free_port()
     conf = home / "server.conf"
-    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {home / 'data'}\nenable-debug-command local\n"
+    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {home / 'link'}\nenable-debug-command local\n"
                     "appendonly no\nsave 60 1\n")
     h = start_from_file("moonkv", str(conf), port)
     try:
         c = RawClient(port)
+        # dir as Redis answers it, its working directory: resolved, and so written.
+        assert _config_get(c, "dir") == str((home / "data").resolve()).encode()
         c.call("CONFIG", "SET", "maxmemory", "1000", "hash-max-listpack-value", "2kb",
                "client-output-buffer-limit", "normal 1mb 512kb 5", "save", "")
         before = c.call("CONFIG", "GET", "*")

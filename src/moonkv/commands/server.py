@@ -458,9 +458,17 @@ container("config", summary="A container for server configuration commands.", si
          complexity="O(N) when N is the number of configuration parameters provided")
 def config_get(c: Client, argv: list[bytes]) -> object:
     pats = [a.decode("utf-8", "replace") for a in argv[2:]]
-    node = c.server.replication
+    return c.server.config.get(pats, _live_config(c.server))
+
+
+def _live_config(srv: Server) -> dict[str, str]:
+    """Directive values kept elsewhere than ``Config``, as CONFIG GET and CONFIG REWRITE show
+    them: the primary followed and the data directory resolved, as Redis's working directory
+    (Redis changes into ``dir``)."""
+    node = srv.replication
     master = node.master if node is not None else None
-    return c.server.config.get(pats, {"replicaof": f"{master[0]} {master[1]}" if master else ""})
+    return {"replicaof": f"{master[0]} {master[1]}" if master else "",
+            "dir": os.path.realpath(srv.config["dir"])}
 
 
 @command("config|set", -4, "admin noscript loading stale", group=_S, since="2.0.0",
@@ -524,11 +532,11 @@ def debug_config_rewrite_force_all(c: Client, argv: list[bytes]) -> object:
 def _rewrite_config(srv: Server, force_all: bool) -> None:
     """The configuration file rewritten from the current values (engine/_conffile.py);
     raises OSError."""
-    node = srv.replication
-    master = node.master if node is not None and srv.cluster is None else None
     users = None if srv.config["aclfile"] else srv.acl.user_lines()
-    rewrite_config_file(srv.config, srv.config.file, users,
-                        {"replicaof": f"{master[0]} {master[1]}" if master else ""}, force_all)
+    live = _live_config(srv)
+    if srv.cluster is not None:  # a cluster node's primary is the cluster's to say, not the file's
+        live["replicaof"] = ""
+    rewrite_config_file(srv.config, srv.config.file, users, live, force_all)
 
 
 @command("config|help", 2, "loading stale", group=_S, since="5.0.0", summary="Returns helpful text about the different subcommands.")

@@ -124,8 +124,8 @@ def directive_lines(d: Directive, value: Any, live: str | None = None) -> list[t
         return [(f"{name} " + (" ".join(_percentile(v) for v in value) if value else '""'), True)]
     if k == "events":
         return [(f"{name} {quote(d.render(value))}", value != 0)]
-    if name == "dir":  # always written, resolved as Redis writes its working directory
-        return [(f"{name} {quote(os.path.realpath(value))}", True)]
+    if name == "dir":  # always written (Redis writes its working directory)
+        return [(f"{name} {quote(live or value)}", True)]
     if name == "replicaof":
         return [(f"{name} {live}", True)] if live else None
     if k == "percent-memory" and value < 0:

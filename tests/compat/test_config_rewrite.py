@@ -234,8 +234,9 @@ def test_a_failed_rewrite_answers_redis_error_and_keeps_the_file(tmp_path: Path)
                 h.stop()
 
 
-def test_without_a_config_file(diff: Differ) -> None:
-    diff("CONFIG", "REWRITE")
+def test_without_a_config_file(debug_diff: Differ) -> None:
+    debug_diff("CONFIG", "REWRITE")
+    debug_diff("DEBUG", "CONFIG-REWRITE-FORCE-ALL")  # Redis's fopen(NULL): "Bad address"
 
 
 def test_force_all_rewrite_round_trips_every_directive(tmp_path: Path) -> None:

@@ -254,6 +254,7 @@ def test_force_all_rewrite_round_trips_every_directive(tmp_path: Path) -> None:
         c = RawClient(port)
         # dir as Redis answers it, its working directory: resolved, and so written.
         assert _config_get(c, "dir") == str((home / "data").resolve()).encode()
+        assert f"config_file:{conf}\r\n".encode() in c.call("INFO", "server")
         c.call("CONFIG", "SET", "maxmemory", "1000", "hash-max-listpack-value", "2kb",
                "client-output-buffer-limit", "normal 1mb 512kb 5", "save", "")
         before = c.call("CONFIG", "GET", "*")

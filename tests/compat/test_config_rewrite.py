@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import hiredis
@@ -71,10 +71,11 @@ EDITED_IN = "nosuchdirective yes\nrename-command flushdb badger\n"
 @contextmanager
 def _pair(tmp: Path, conf: str, include: str = "") -> Iterator[tuple[dict[str, ServerHandle], dict[str, Path]]]:
     """moonkv and redis-server, each started from its copy of ``conf`` (its own port and data
-    directory), stopped after."""
+    directory); whichever servers the dict holds at the end (a test may restart them) are
+    stopped."""
     handles: dict[str, ServerHandle] = {}
     files: dict[str, Path] = {}
-    with ExitStack() as stack:
+    try:
         for kind in ("moonkv", "redis"):
             home = tmp / kind
             (home / "data").mkdir(parents=True)
@@ -82,8 +83,16 @@ def _pair(tmp: Path, conf: str, include: str = "") -> Iterator[tuple[dict[str, S
             files[kind] = home / "server.conf"
             files[kind].write_text(conf.format(port=port, dir=home / "data", include=include))
             handles[kind] = start_from_file(kind, str(files[kind]), port)
-            stack.callback(handles[kind].stop)
         yield handles, files
+    finally:
+        for h in handles.values():
+            h.stop()
+
+
+def _restart(handles: dict[str, ServerHandle], files: dict[str, Path]) -> None:
+    for kind, h in handles.items():
+        h.stop()
+        handles[kind] = start_from_file(kind, str(files[kind]), h.port)
 
 
 def _normalised(text: str, kind: str, handle: ServerHandle, data: Path) -> tuple[list[str], list[str]]:
@@ -154,9 +163,7 @@ def test_rewrite_matches_redis_and_a_restart_keeps_the_values(tmp_path: Path) ->
         for path in files.values():
             path.write_text(path.read_text().replace("rename-command flushdb badger\n", "")
                             .replace(f"include {include}\n", ""))
-        for kind, h in handles.items():
-            h.stop()
-            handles[kind] = start_from_file(kind, str(files[kind]), h.port)
+        _restart(handles, files)
         clients = {kind: RawClient(h.port) for kind, h in handles.items()}
         try:
             for name in names:
@@ -172,8 +179,6 @@ def test_rewrite_matches_redis_and_a_restart_keeps_the_values(tmp_path: Path) ->
         finally:
             for c in clients.values():
                 c.close()
-            for h in handles.values():
-                h.stop()
 
 
 ACLFILE_CONF = """\
@@ -212,12 +217,9 @@ def test_a_failed_rewrite_answers_redis_error_and_keeps_the_file(tmp_path: Path)
     permissions would not stop): Redis's error, and the file as it was."""
     conf = "port {port}\nbind 127.0.0.1\ndir {dir}\nhz 20\n"
     with _pair(tmp_path, conf) as (handles, files):
-        for kind, h in handles.items():
-            long_name = files[kind].with_name("c" * 250 + ".conf")
-            files[kind].rename(long_name)  # the server keeps the path it started with
-            h.stop()
-            handles[kind] = start_from_file(kind, str(long_name), h.port)
-            files[kind] = long_name
+        for kind, path in files.items():
+            files[kind] = path.rename(path.with_name("c" * 250 + ".conf"))
+        _restart(handles, files)  # from the long name, the path each server keeps
         clients = {kind: RawClient(h.port) for kind, h in handles.items()}
         try:
             before = {kind: path.read_bytes() for kind, path in files.items()}
@@ -230,8 +232,6 @@ def test_a_failed_rewrite_answers_redis_error_and_keeps_the_file(tmp_path: Path)
         finally:
             for c in clients.values():
                 c.close()
-            for h in handles.values():
-                h.stop()
 
 
 def test_without_a_config_file(debug_diff: Differ) -> None:

@@ -30,6 +30,10 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -
             raise RuntimeError(f"server exited early with code {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                # Once connected, wait for the answer rather than open another probe: on a
+                # loaded machine each abandoned probe is one more client until the server
+                # sees it close (a --maxclients server refuses the next ones meanwhile).
+                s.settimeout(max(0.5, min(5.0, deadline - time.monotonic())))
                 s.sendall(b"PING\r\n")
                 data = s.recv(64)
                 if data.startswith((b"+PONG", b"-NOAUTH")):  # up (NOAUTH: a password is set)

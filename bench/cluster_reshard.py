@@ -5,8 +5,8 @@
 
 1. The pause. etcd, a controller and three primaries: A and B own the slots, C none. One slot
    holding ``--keys`` keys (100-byte values) moves ``--runs`` times A → B (and back, not
-   counted) with the default ``cluster-migration-ask no`` (writes wait for the commit's
-   ``MOVED``), ``--runs`` times with ``yes`` on A (``ASK`` once handed over), and ``--runs``
+   counted) with the default ``cluster-migration-ask no`` (``MOVED`` once handed over),
+   ``--runs`` times with ``yes`` on A (``ASK`` once handed over), and ``--runs``
    times A → C, a target owning nothing. Each move goes through the operator's path
    (``run_moves``: a version with the migration, the source copies and hands over, the
    leading controller commits).
@@ -147,8 +147,8 @@ def pause_runs(runs: int, keys: int) -> dict[str, object]:
         fill.close()
         writer = SlotWriter(a.port)
         wait_until(lambda: len(writer.acked) > 100, 20, "writes before the first move")
-        rows: dict[str, list[float]] = {"wait": [], "ask": [], "slotless": []}
-        for row, target in (("wait", b_id), ("ask", b_id), ("slotless", c_id)):
+        rows: dict[str, list[float]] = {"moved": [], "ask": [], "slotless": []}
+        for row, target in (("moved", b_id), ("ask", b_id), ("slotless", c_id)):
             _call(a.port, "CONFIG", "SET", "cluster-migration-ask", "yes" if row == "ask" else "no")
             for _ in range(runs):
                 _moves(cl, [(slot, a.id, target)])
@@ -233,9 +233,9 @@ def main() -> int:
     p = result["pause"]
     assert isinstance(p, dict)
     print(f"write pause per slot move ({opts.runs} runs each, {opts.keys} keys in the slot):")
-    for row, what in (("wait", "target owning slots, default (TRYAGAIN until MOVED)"),
+    for row, what in (("moved", "target owning slots, default (MOVED once handed over)"),
                       ("ask", "target owning slots, cluster-migration-ask yes (ASK)"),
-                      ("slotless", "target owning none (TRYAGAIN until MOVED)")):
+                      ("slotless", "target owning none (MOVED once handed over)")):
         r = p[row]
         assert isinstance(r, dict)
         print(f"  {what}: median {r['median_s'] * 1000:.1f} ms, max {r['max_s'] * 1000:.1f} ms  {r['pause_s']}")

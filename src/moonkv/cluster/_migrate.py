@@ -20,10 +20,11 @@ with ``tls-cluster``) and sends, in one ordered stream of pipelined internal com
    ending, and sends ``END`` with the number of commands it sent.  The target checks the
    count, records on disk that the slots are complete and answers; its log holds
    everything it applied before the reply leaves (group commit).
-4. The source has *handed over*.  By default it keeps serving reads of those slots (the
-   target takes no write yet) and answers writes with ``TRYAGAIN`` until the commit; with
-   ``cluster-migration-ask yes`` (and a target that owns slots) every command on them gets
-   ``ASK target`` instead.  The target serves the slots from then on.  The controller sees
+4. The source has *handed over*: like Redis's source once ``CLUSTER SETSLOT NODE`` gave a
+   slot away, it answers every command on those slots with ``MOVED target`` (with
+   ``cluster-migration-ask yes`` and a target that owns slots, ``ASK target``), without
+   waiting for the commit, so clients see ``TRYAGAIN`` for the pause only.  The target
+   serves the slots from then on.  The controller sees
    them complete in the target's ``CLUSTER MIGRATIONS``, commits the topology where the
    target owns them and pushes it; then both nodes drop their state, the source answers
    ``MOVED`` and deletes the slots' keys (as ``DEL`` units, so its log and replicas follow).
@@ -92,8 +93,9 @@ class Export:
         self.target = target  # the target's node id
         self.host = host
         self.port = port
-        # Whether handed-over slots get ASK (cluster-migration-ask, and the target owns slots:
-        # one that owns none is missing from CLUSTER SLOTS and no client could follow).
+        # Whether handed-over slots get ASK rather than MOVED (cluster-migration-ask, and the
+        # target owns slots: one that owns none is missing from CLUSTER SLOTS, and redis-py
+        # cannot follow an ASK to a node it does not know; it adds one a MOVED names).
         self.ask = ask
         # start | copy | stream | paused | handed, and recovering: a source that restarted
         # after it recorded "ending" cannot know yet whether the target took over.
@@ -117,9 +119,12 @@ class Export:
     def redirect(self, slot: int, write: bool) -> str | None:
         """The error line for a command on ``slot``, None to serve it here."""
         state = self.state
-        if state == "handed" and self.ask:
-            return f"ASK {slot} {self.host}:{self.port}"
-        if state == "recovering" or (write and (state == "paused" or state == "handed")):
+        if state == "handed":
+            # The target holds the slots whole and the move only goes forward. Not TRYAGAIN
+            # until the commit: redis-py retries TRYAGAIN for about 0.4 s, and the commit
+            # waits for the controller's poll, etcd and the push (longer on a loaded machine).
+            return f"{'ASK' if self.ask else 'MOVED'} {slot} {self.host}:{self.port}"
+        if state == "recovering" or (write and state == "paused"):
             return TRYAGAIN
         return None
 

@@ -14,8 +14,8 @@ like any command.  The rules are Redis 7.0's ``getNodeByQuery``:
   failed primary: ``CLUSTERDOWN The cluster is down``;
 * a slot this node owns: run here, unless it is migrating out: then the move
   decides (docs/cluster.md "Resharding"): run here while the keys are copied,
-  ``TRYAGAIN`` for writes during the pause, ``ASK`` to the target once handed over
-  (moonkv keeps every key until then, so Redis's per-key test does not apply);
+  ``TRYAGAIN`` for writes during the pause, ``MOVED`` (or ``ASK``) to the target once
+  handed over (moonkv keeps every key until then, so Redis's per-key test does not apply);
 * a slot migrating in: run here once it arrived whole (ASKING or not: the
   source no longer writes it), ``MOVED`` to the owner before;
 * a replica serves reads of its primary's slots to READONLY connections;

@@ -135,9 +135,12 @@ def _set_generic(c: Client, key: bytes, value: bytes, flags: int, expire_ms: int
     if expire_ms is not None:
         srv = c.server
         db.notify(GENERIC, b"expire", key)
-        if expire_ms <= db.ks.now_ms() and not c.in_script:
+        if flags & (_EXAT | _PXAT) and expire_ms <= db.ks.now_ms() and not c.in_script:
             # Already in the past: the key is gone at once (propagated as DEL), and
             # expired as Redis announces it when its next access or cycle finds it.
+            # Only an absolute time can be: EX/PX counted from the command's start, and
+            # the clock moving on during the command (1 ms on a loaded machine) must not
+            # delete a key Redis keeps until it is next found expired.
             db.delete(key)
             db.ks.expired_keys += 1
             db.notify(EXPIRED, b"expired", key)

@@ -328,6 +328,41 @@ class Writer:
         self._thread.join(10)
 
 
+class Prober:
+    """``SET probe-<node> v`` on each node of ``ports`` without pause, a thread per node (one
+    connection, 1 s timeout, made again after an error); ``accepted[node]``: when each SET
+    answered +OK was sent (the node accepted it after that instant)."""
+
+    def __init__(self, ports: dict[str, int]) -> None:
+        self.ports = ports
+        self.accepted: dict[str, list[float]] = {node: [] for node in ports}
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._probe, args=(n,), daemon=True) for n in ports]
+        for t in self._threads:
+            t.start()
+
+    def _probe(self, node: str) -> None:
+        c = None
+        while not self._stop.is_set():
+            try:
+                c = c or RawClient(self.ports[node], timeout=1)
+                t0 = time.monotonic()
+                if c.call("SET", f"probe-{node}", "v") == b"+OK\r\n":
+                    self.accepted[node].append(t0)
+            except OSError:
+                if c is not None:
+                    c.close()
+                c = None
+                time.sleep(0.01)
+        if c is not None:
+            c.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(5)
+
+
 class Proxy:
     """A TCP relay to ``port`` (a way to cut one process off from etcd): ``cut()`` closes
     the listener and every relayed connection."""

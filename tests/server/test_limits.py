@@ -6,6 +6,7 @@ Behaviour a client can see is checked on moonkv and on a redis-server started al
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -140,7 +141,12 @@ def test_accepted_sockets_get_keepalive() -> None:
         assert c.call("PING") == b"+PONG\r\n"
         out = subprocess.run([ss, "-tno", "state", "established", f"( sport = :{h.port} )"],
                              capture_output=True, text=True, timeout=10).stdout
-        assert "timer:(keepalive,1min16sec" in out or "timer:(keepalive,1min17sec" in out, out
+        # What is left of the 77 s (Linux's default is 2 h): ss may start seconds later on a
+        # loaded machine, so not only 1min16sec or 1min17sec.
+        timer = re.search(r"timer:\(keepalive,(?:(\d+)min)?(\d+)sec", out)
+        assert timer is not None, out
+        left = int(timer.group(1) or 0) * 60 + int(timer.group(2))
+        assert 47 <= left <= 77, out
         c.close()
     finally:
         h.stop()
@@ -190,10 +196,12 @@ def test_auth_failures_are_counted_logged_and_in_the_acl_log() -> None:
     h = start_moonkv(["--appendonly", "no", "--save", "", "--requirepass", "right"])
     try:
         c = RawClient(h.port)
+        began = time.monotonic()
         for _ in range(3):
             assert c.call("AUTH", "wrong") == (
                 b"-WRONGPASS invalid username-password pair or user is disabled.\r\n")
         assert c.call("AUTH", "nobody", "x").startswith(b"-WRONGPASS")
+        took = time.monotonic() - began
         assert c.call("AUTH", "right") == b"+OK\r\n"
         assert info_field(c, "stats", "acl_access_denied_auth") == 4
         log = c.call("ACL", "LOG", "1")
@@ -209,8 +217,9 @@ def test_auth_failures_are_counted_logged_and_in_the_acl_log() -> None:
         c.close()
         time.sleep(0.2)
         logged = [ln for ln in h.read_log().splitlines() if "AUTH failed" in ln]
-        # At most one line a second: the first failure, then the rest summed up later.
+        # At most one line a second: the first failure, then the rest summed up later (the
+        # four failures take milliseconds, or seconds on a loaded machine).
         assert logged and "AUTH failed for user 'default' from 127.0.0.1:" in logged[0]
-        assert len(logged) <= 2
+        assert len(logged) <= 1 + int(took), (took, logged)
     finally:
         h.stop()

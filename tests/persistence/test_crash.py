@@ -2,8 +2,8 @@
 
 After every restart each acknowledged write must be present and each MULTI/EXEC
 batch all-or-nothing.  Some rounds kill the server while a compaction (BGREWRITEAOF)
-or a snapshot (BGSAVE) is running.  Bounded in time: the whole module takes well
-under two minutes on two busy cores.  (A process crash loses nothing with ``everysec``
+or a snapshot (BGSAVE) is running.  A fixed number of rounds, each killed once every
+writer got going (waited for, not slept for): 30 to 90 s for the module on two busy cores.  (A process crash loses nothing with ``everysec``
 either: the records are in the OS's page cache; only power loss tells the policies apart.)
 """
 

@@ -5,44 +5,45 @@ from __future__ import annotations
 import os
 import sys
 
-from moonkv.engine import Config, load_config_file
+from moonkv.engine import Config, ConfigFileError, load_config_text, quote, read_config_file
+from moonkv.protocol import split_args
 
 
 def parse_server_args(args: list[str]) -> Config:
-    """redis-server style: ``[FILE] [--directive value ...]``; raises ValueError on bad input."""
+    """redis-server's command line: ``[FILE] [--directive value ...]``, read as Redis reads it
+    (the options become configuration lines after the file's); raises ConfigFileError."""
     config = Config()
-    i = 0
-    if args and not args[0].startswith("--"):
-        load_config_file(config, args[0])
+    text = ""
+    if args and not args[0].startswith("-"):
+        text = read_config_file(args[0])
         config.file = os.path.abspath(args[0])  # CONFIG REWRITE's, whatever `dir` is
-        i = 1
-    while i < len(args):
-        a = args[i]
-        if not a.startswith("--") or len(a) == 2:
-            raise ValueError(f"unexpected argument '{a}' (options are --<directive> <value>)")
-        name = a[2:]
-        values: list[str] = []
-        i += 1
-        while i < len(args) and not args[i].startswith("--"):
-            values.append(args[i])
-            i += 1
-        if name.lower() == "user":  # may be given many times (engine/_aclfile.py)
-            if not values:
-                raise ValueError("option --user needs a user name and rules")
-            config.users.append([v.encode("utf-8", "surrogateescape") for v in values])
-            continue
-        if config.directive(name) is None:
-            raise ValueError(f"unknown option --{name}")
-        if not values:
-            if config.directive(name).kind == "save":  # type: ignore[union-attr]
-                values = [""]
-            else:
-                raise ValueError(f"option --{name} needs a value")
-        try:
-            config.load(name, " ".join(values))
-        except ValueError as e:
-            raise ValueError(f"bad value for --{name}: {e}") from None
+        args = args[1:]
+    load_config_text(config, text + "\n" + options_text(args))
     return config
+
+
+def options_text(args: list[str]) -> str:
+    """Redis's main(): ``--name`` starts a line, each other argument is appended quoted; an
+    argument holding a name and its values (``"--maxmemory 700mb"``, which Redis's test suite
+    sends) is appended as it is. After a bare name the next argument is its value even if it
+    starts with ``--``, except for ``--save``, which then (or last) means ``save ""``."""
+    out = ""
+    value_given = True  # the last option has at least one argument
+    for j, a in enumerate(args):
+        if value_given and a.startswith("--"):
+            if out:
+                out += "\n"
+            out += a[2:] + " "
+            if len(split_args(a.encode("utf-8", "surrogateescape")) or []) == 1:
+                value_given = False
+                last = j == len(args) - 1
+                if a.lower() == "--save" and (last or args[j + 1].startswith("--")):
+                    out += '""'
+                    value_given = not last
+        else:
+            out += quote(a) + " "
+            value_given = True
+    return out
 
 
 USAGE = """usage: moonkv <command> [options]
@@ -86,9 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "server":
         try:
             config = parse_server_args(rest)
-        except ValueError as e:
-            print(f"moonkv: {e}", file=sys.stderr)
-            return 2
+        except ConfigFileError as e:
+            if e.lineno:
+                print(e.report(), file=sys.stderr, end="")
+            else:  # a file that cannot be read: one log line, as Redis's
+                print(f"{os.getpid()}:C {e.reason}", file=sys.stderr)
+            return 1
         from moonkv.server import run_server
 
         return run_server(config)

@@ -7,7 +7,9 @@ layer (:mod:`moonkv.server`) drives it, and so does the in-process API.
 
 from moonkv.engine._aclfile import load_at_start as load_acl_at_start
 from moonkv.engine._client import REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
-from moonkv.engine._conffile import load as load_config_file
+from moonkv.engine._conffile import ConfigFileError, quote
+from moonkv.engine._conffile import load_text as load_config_text
+from moonkv.engine._conffile import read as read_config_file
 from moonkv.engine._conffile import rewrite as rewrite_config_file
 from moonkv.engine._config import DIRECTIVES, Config, Directive, parse_memory
 from moonkv.engine._pause import holds as pause_holds
@@ -40,6 +42,7 @@ __all__ = [
     "REPLY_SKIP",
     "SCRIPT_CACHE",
     "BlockState",
+    "ConfigFileError",
     "Client",
     "Config",
     "Directive",
@@ -51,10 +54,12 @@ __all__ = [
     "is_local_peer",
     "is_paused",
     "load_acl_at_start",
-    "load_config_file",
+    "load_config_text",
     "parse_memory",
     "pause",
     "pause_holds",
+    "quote",
+    "read_config_file",
     "refuses_peer",
     "rewrite_config_file",
     "unpause",

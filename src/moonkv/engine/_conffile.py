@@ -43,32 +43,64 @@ _MB: Final = 1024 * 1024
 _GB: Final = 1024 * 1024 * 1024
 
 
+class ConfigFileError(ValueError):
+    """A line Redis would refuse: :meth:`report` is its FATAL CONFIG FILE ERROR block."""
+
+    def __init__(self, reason: str, lineno: int = 0, line: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.lineno = lineno  # 0: not a line (a file that cannot be read)
+        self.line = line
+
+    def report(self) -> str:
+        """What redis-server writes to stderr before exiting with 1."""
+        from moonkv import REDIS_VERSION
+
+        out = f"\n*** FATAL CONFIG FILE ERROR (Redis {REDIS_VERSION}) ***\n"
+        if self.lineno:
+            out += f"Reading the configuration file, at line {self.lineno}\n>>> '{self.line}'\n"
+        return out + self.reason + "\n"
+
+
 def load(config: Config, path: str) -> None:
-    """Apply the file at ``path`` to ``config``; ValueError names the file and line."""
+    """Apply the file at ``path`` to ``config``; raises ConfigFileError."""
+    load_text(config, read(path))
+
+
+def read(path: str) -> str:
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            lines = f.readlines()
+            return f.read()
     except OSError as e:
-        raise ValueError(f"cannot read config file {path}: {e.strerror}") from None
-    for lineno, line in enumerate(lines, 1):
-        line = line.strip()
+        raise ConfigFileError(f"Fatal error, can't open config file '{path}': {e.strerror}") from None
+
+
+def load_text(config: Config, text: str) -> None:
+    """Redis's loadServerConfigFromString: each line applied in turn, the first bad one
+    reported with its number (counted over the whole text: the file, then the command
+    line's options)."""
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        line = raw.strip(" \t\r\n")
         if not line or line.startswith("#"):
             continue
         parts = split_args(line.encode("utf-8", "surrogateescape"))
+        if parts is None:
+            raise ConfigFileError("Unbalanced quotes in configuration line", lineno, line)
         if not parts:
-            raise ValueError(f"{path}:{lineno}: unbalanced quotes")
+            continue
         name = parts[0].decode("utf-8", "surrogateescape")
-        value = " ".join(p.decode("utf-8", "surrogateescape") for p in parts[1:])
-        if name.lower() == "include":
-            load(config, value)
-            continue
-        if name.lower() == "user" and len(parts) >= 2:
-            config.users.append(parts[1:])
-            continue
+        values = [p.decode("utf-8", "surrogateescape") for p in parts[1:]]
         try:
-            config.load(name, value)
+            if name.lower() == "include" and len(values) == 1:
+                load(config, values[0])
+            elif name.lower() == "user" and values:
+                config.users.append(parts[1:])
+            else:
+                config.load_args(name, values)
+        except ConfigFileError:
+            raise
         except ValueError as e:
-            raise ValueError(f"{path}:{lineno}: {e}") from None
+            raise ConfigFileError(str(e), lineno, line) from None
 
 
 def format_memory(n: int) -> str:

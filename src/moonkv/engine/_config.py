@@ -90,6 +90,15 @@ class Directive:
     # ... and an empty string kept as ``name ""`` (Redis's ALLOW_EMPTY_STRING with an empty
     # default); other empty strings whose default is empty are no value: their lines go.
     keep_empty: bool = False
+    # Most words a value may hold (bind's 16 addresses; 0: no limit).
+    max_words: int = 0
+
+    @property
+    def arity(self) -> int:
+        """How many arguments a configuration line gives it (0: any number)."""
+        if self.kind in ("save", "obuf", "percentiles") or self.words:
+            return 0
+        return 2 if self.name == "replicaof" else 1
 
     def parse(self, raw: str) -> Any:
         k = self.kind
@@ -151,6 +160,11 @@ class Directive:
                     raise ValueError("Invalid save parameters")
                 rules.append((int(parts[i]), int(parts[i + 1])))
             return rules
+        if self.max_words:
+            words = raw.split()
+            if len(words) > self.max_words:
+                raise ValueError("Too many bind addresses specified.")
+            return " ".join(words)
         return raw
 
     def render(self, value: Any) -> str:
@@ -181,7 +195,8 @@ _I64: Final = 2**63 - 1
 
 DIRECTIVES: Final[list[Directive]] = [
     # bind, port, metrics-port: CONFIG SET listens anew (server/_listener.py).
-    Directive("bind", "string", "127.0.0.1", words=True),
+    # Up to 16 addresses, each optional with a leading "-" (server/_bind.py).
+    Directive("bind", "string", "127.0.0.1", words=True, max_words=16),
     Directive("port", "int", 6379, minimum=0, maximum=65535),
     Directive("dir", "string", "./moonkv-data", immutable=True, protected=True),
     Directive("unixsocket", "string", "", immutable=True),
@@ -392,11 +407,21 @@ class Config:
         undoes the whole CONFIG SET."""
         self._committers.append(fn)
 
+    def load_args(self, name: str, args: list[str]) -> None:
+        """A configuration line's directive and arguments, with Redis's arity checks: a
+        directive of one value takes exactly one, ``replicaof`` two, the others any number."""
+        d = _BY_NAME.get(name.lower())
+        if d is None:
+            raise ValueError("Bad directive or wrong number of arguments")
+        if d.arity and len(args) != d.arity:
+            raise ValueError("wrong number of arguments")
+        self.load(name, " ".join(args))
+
     def load(self, name: str, raw: str) -> None:
         """Set at start-up (file or command line): immutable directives allowed."""
         d = _BY_NAME.get(name.lower())
         if d is None:
-            raise ValueError(f"Bad directive or wrong number of arguments: '{name}'")
+            raise ValueError("Bad directive or wrong number of arguments")
         if d.kind == "save":
             # As Redis reads them: the first ``save`` replaces the default rules, later ones
             # add theirs (CONFIG REWRITE writes a line per rule), ``save ""`` clears them.

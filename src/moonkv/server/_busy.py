@@ -3,7 +3,7 @@
 The event loop thread is inside Lua while a script runs, so once the script
 passes ``lua-time-limit`` the engine asks for a :class:`BusyResponder`: a
 short-lived thread that polls duplicates of the client sockets and the
-listening socket.  Every complete request gets ``-BUSY``, except SCRIPT KILL,
+listening sockets.  Every complete request gets ``-BUSY``, except SCRIPT KILL,
 FUNCTION KILL and SHUTDOWN NOSAVE, which it serves.  Requests are parsed with
 each connection's own parser, so a request cut in half by the end of the busy
 period is finished by the event loop afterwards; connections accepted during
@@ -105,16 +105,15 @@ class BusyResponder:
         self._thread = threading.Thread(target=self._serve, name="moonkv-busy", daemon=True)
         self._sel = selectors.DefaultSelector()
         self._new: list[_Peer] = []
-        self._listen: socket.socket | None = None
 
     def start(self) -> None:
         caller_id = self.run.caller.id
         conns = list(self.proc.connections.values())
-        lsock = self.proc.listen_socket
-        if lsock is not None:
+        lsocks = self.proc.listen_sockets
+        if lsocks:
             # Before this method opens descriptors of its own on the same sockets.
             known = {conn.client.fd for conn in conns if conn.client is not None}
-            known.add(lsock.fileno())
+            known.update(s.fileno() for s in lsocks)
             for fd in _unmade(self.proc.server.port, known):
                 self._early(fd)
         for conn in conns:
@@ -132,13 +131,13 @@ class BusyResponder:
                 continue
             sock.setblocking(False)
             self._sel.register(sock, selectors.EVENT_READ, _Peer(sock, conn.parser, conn, c))
-        if lsock is not None:
+        for lsock in lsocks:
             try:
-                self._listen = socket.socket(fileno=os.dup(lsock.fileno()))
-                self._listen.setblocking(False)
-                self._sel.register(self._listen, selectors.EVENT_READ, None)
+                listen = socket.socket(fileno=os.dup(lsock.fileno()))
             except OSError:
-                self._listen = None
+                continue
+            listen.setblocking(False)
+            self._sel.register(listen, selectors.EVENT_READ, None)
         self._thread.start()
 
     def stop(self) -> None:
@@ -164,16 +163,15 @@ class BusyResponder:
             while not self._stop.is_set():
                 for key, _ in self._sel.select(0.02):
                     if key.data is None:
-                        self._accept()
+                        self._accept(key.fileobj)  # type: ignore[arg-type]
                     else:
                         self._read(key.data)
         except Exception:  # noqa: BLE001 - never let the thread die silently
             log.exception("busy responder failed")
 
-    def _accept(self) -> None:
-        assert self._listen is not None
+    def _accept(self, listen: socket.socket) -> None:
         try:
-            sock, _ = self._listen.accept()
+            sock, _ = listen.accept()
         except OSError:
             return
         self._serve_new(sock, -1)

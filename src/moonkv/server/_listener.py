@@ -17,6 +17,7 @@ from typing import Any
 from moonkv import native
 from moonkv.engine import Client, Config, Server, is_paused
 from moonkv.errors import RespError
+from moonkv.server._bind import ListenError, listen_all
 from moonkv.server._busy import BusyResponder
 from moonkv.server._connection import Connection, Outbox
 from moonkv.server._expire import active_expire_cycle
@@ -42,12 +43,12 @@ class ServerProcess:
         self.server = server
         self.connections: dict[int, Connection] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._aserver: asyncio.base_events.Server | None = None
+        self._aservers: list[asyncio.base_events.Server] = []
         self.outbox = Outbox(server, self._durable)
         self._stopping = False
         self.pause_waiters: dict[Connection, None] = {}  # paused connections, in order
         self._done: asyncio.Future[None] | None = None
-        self.listen_socket: socket.socket | None = None
+        self.listen_sockets: list[socket.socket] = []  # the plain port's, one per bind address
         self._busy: BusyResponder | None = None
         # Connections the busy responder served before their connection_made ran
         # (accepted in the iteration a script started in): descriptor -> (client,
@@ -57,7 +58,7 @@ class ServerProcess:
         self.tls = TlsPort(self)
         self._idle_check = 0.0  # when the cron next looks for idle clients
         self._metrics: Any = None  # moonkv.metrics.MetricsEndpoint when metrics-port is set
-        self._bound: tuple[str, int] = ("", 0)  # the plain port's address and port number
+        self._bound: tuple[str, int] = ("", 0)  # the bind and port the plain port listens with
         # After the TLS port's: a CONFIG SET that TLS refuses never moves the plain ports.
         server.config.on_commit(self._on_commit)
         self._membership: Any = None  # moonkv.cluster's lease keeper with cluster-etcd-endpoints
@@ -112,7 +113,7 @@ class ServerProcess:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    async def serve(self, sock: socket.socket | None = None) -> None:
+    async def serve(self, socks: list[socket.socket] | None = None) -> None:
         loop = asyncio.get_running_loop()
         self.loop = loop
         self.outbox.call_soon = loop.call_soon
@@ -127,17 +128,17 @@ class ServerProcess:
             from moonkv.cluster import join_etcd
 
             self._membership = join_etcd(srv.cluster.node, loop)
-        if sock is None and srv.config["port"]:
-            sock = bind_socket(srv.config["bind"], srv.config["port"])
+        if socks is None:
+            socks = self._listen(srv.config["bind"], srv.config["port"])
         eng = srv.scripting
         if eng is not None:
             eng.on_busy = self._busy_start
             eng.on_busy_end = self._busy_end
-        self._bound = _address(srv.config["bind"], srv.config["port"])
-        if sock is not None:  # port 0: no plaintext port
-            srv.port = sock.getsockname()[1]
-            self.listen_socket = sock
-            await self._serve_plain(sock)
+        self._bound = (srv.config["bind"], srv.config["port"])
+        if socks:
+            srv.port = socks[0].getsockname()[1]  # port 0 in tests: the kernel's choice
+        self.listen_sockets = socks
+        await self._serve_plain(socks)
         await self.tls.start()
         # A plain Python handler (not loop.add_signal_handler): it also runs
         # while a script keeps the loop busy (at the script's next budget
@@ -162,7 +163,7 @@ class ServerProcess:
         if srv.config["metrics-port"]:
             self._metrics = self._metrics_endpoint(srv.config["bind"], srv.config["metrics-port"])
         log.info("Build: %s", native.build_kind())
-        if sock is not None:
+        if socks:
             log.info("Ready to accept connections tcp on %s:%d", srv.config["bind"], srv.port)
         await self._done
         await self._shutdown()
@@ -184,11 +185,16 @@ class ServerProcess:
 
     # -- CONFIG SET of the ports -----------------------------------------------------
 
+    def _listen(self, bind: str, port: int) -> list[socket.socket]:
+        """The plain port's sockets (none with port 0); raises ListenError."""
+        return listen_all(bind, port, self.server.config["tcp-backlog"]) if port else []
+
     def _on_commit(self, names: list[str]) -> None:
-        """CONFIG SET port, bind or metrics-port: listen anew, as Redis's updatePort and
-        applyBind do. Every new socket is bound before an old one closes, so one that cannot
-        be bound undoes the whole CONFIG SET and leaves the server as it was; connections
-        stay open, a client connecting meanwhile waits in the new socket's backlog."""
+        """CONFIG SET port, bind or metrics-port: listen anew, as Redis's changeListenPort and
+        changeBindAddr do. A new port is bound before the old one closes; new addresses replace
+        the old ones after those closed (the same address may be in both), on the plain and the
+        TLS port. Anything that cannot be bound undoes the whole CONFIG SET: the old sockets are
+        bound again. Connections stay open."""
         if self.loop is None or self._stopping:
             return
         cfg = self.server.config
@@ -196,47 +202,94 @@ class ServerProcess:
         ours = [n for n in names if n in ("port", "bind", "metrics-port")]
         if not ours:
             return
-        # moonkv listens on bind's first address: only a new address or port needs a socket.
-        relisten = _address(bind, port) != self._bound
-        sock = None
-        if relisten and port:
-            try:
-                sock = bind_socket(bind, port)
-            except OSError as e:
-                log.warning("Could not create server TCP listening socket %s:%d: %s", bind, port, e.strerror)
-                name = next(n for n in ours if n != "metrics-port")
-                why = ("Unable to listen on this port. Check server logs." if name == "port"
-                       else "Failed to bind to specified addresses.")
-                raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - {why}") from None
         metrics = self._metrics
-        if mport != (metrics.port if metrics is not None else 0) or ("bind" in names and metrics is not None):
+        new_metrics = mport != (metrics.port if metrics is not None else 0) or ("bind" in names and metrics is not None)
+        if new_metrics:
             try:
                 metrics = self._metrics_endpoint(bind, mport) if mport else None
             except (OSError, SystemExit) as e:
-                if sock is not None:
-                    sock.close()
                 log.warning("Could not serve metrics on port %d: %s", mport, e)
                 raise RespError("CONFIG SET failed (possibly related to argument 'metrics-port') - "
                                 "Unable to listen on this port. Check server logs.") from None
+        old_bind, old_port = self._bound
+        try:
+            if bind != old_bind:
+                self._rebind(bind, port)
+            elif port != old_port:
+                self._move_port(port)
+        except ListenError:
+            if new_metrics and metrics is not None:
+                metrics.close()
+            name = "bind" if bind != old_bind else "port"
+            why = ("Unable to listen on this port. Check server logs." if name == "port"
+                   else "Failed to bind to specified addresses.")
+            raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - {why}") from None
+        if new_metrics:
             if self._metrics is not None:
                 self._metrics.close()
             self._metrics = metrics
-        if relisten:
-            self._bound = _address(bind, port)
-            if self._aserver is not None:
-                self._aserver.close()  # the listening socket; connections stay
-                self._aserver = None
-            self.listen_socket = sock
-            if sock is not None:
-                self.server.port = sock.getsockname()[1]
-                self.loop.create_task(self._serve_plain(sock))
-                log.info("Ready to accept connections tcp on %s:%d", bind, self.server.port)
 
-    async def _serve_plain(self, sock: socket.socket) -> None:
+    def _move_port(self, port: int) -> None:
+        """Redis's changeListenPort: the new port's sockets first, then the old ones close."""
+        socks = self._listen(self._bound[0], port)
+        self._stop_plain()
+        self._start_plain(socks, self._bound[0], port)
+
+    def _rebind(self, bind: str, port: int) -> None:
+        """Redis's changeBindAddr: every listener closes, then the new addresses are bound on
+        the plain and the TLS port; on failure the old addresses are bound again."""
+        old_bind, old_port = self._bound
+        self._stop_plain()
+        self.tls.close_port()
+        try:
+            socks = self._listen(bind, port)
+            try:
+                self.tls.open_port(bind)
+            except ListenError:
+                for s in socks:
+                    s.close()
+                raise
+        except ListenError:
+            log.warning("Failed to bind")
+            log.warning("Failed applying new configuration. Possibly related to new bind setting. "
+                        "Restoring previous settings.")
+            try:
+                self._start_plain(self._listen(old_bind, old_port), old_bind, old_port)
+                self.tls.open_port(old_bind)
+            except ListenError as e:
+                log.warning("Could not listen on the previous addresses again: %s", e.strerror)
+            raise
+        self._start_plain(socks, bind, port)
+
+    def _start_plain(self, socks: list[socket.socket], bind: str, port: int) -> None:
         assert self.loop is not None
-        self._aserver = await self.loop.create_server(
-            lambda: Connection(self), sock=sock, backlog=self.server.config["tcp-backlog"]
-        )
+        self._bound = (bind, port)
+        if socks:
+            self.server.port = socks[0].getsockname()[1]
+            log.info("Ready to accept connections tcp on %s:%d", bind, self.server.port)
+        self.listen_sockets = socks
+        self.loop.create_task(self._serve_plain(socks))
+
+    def _stop_plain(self) -> None:
+        """Close the plain port's listening sockets; connections stay."""
+        for aserver in self._aservers:
+            aserver.close()
+        self._aservers = []
+        for sock in self.listen_sockets:
+            sock.close()
+        self.listen_sockets = []
+
+    async def _serve_plain(self, socks: list[socket.socket]) -> None:
+        """The loop serves a duplicate of each socket: the socket itself stays ours to close,
+        also when a later CONFIG SET closed it before this task ran (then it is skipped)."""
+        assert self.loop is not None
+        for sock in socks:
+            if sock.fileno() < 0:
+                continue
+            dup = socket.socket(sock.family, sock.type, fileno=os.dup(sock.fileno()))
+            self._aservers.append(await self.loop.create_server(
+                lambda: Connection(self), sock=dup, backlog=self.server.config["tcp-backlog"]
+            ))
 
     def _cron(self) -> None:
         srv = self.server
@@ -323,8 +376,7 @@ class ServerProcess:
     async def _shutdown(self) -> None:
         self._stopping = True
         srv = self.server
-        if self._aserver is not None:
-            self._aserver.close()
+        self._stop_plain()
         self.tls.close()
         if self._metrics is not None:
             self._metrics.close()
@@ -342,12 +394,6 @@ class ServerProcess:
         if srv.scripting is not None:
             srv.scripting.close()
         log.info("moonkv is now ready to exit, bye bye...")
-
-
-def _address(bind: str, port: int) -> tuple[str, int]:
-    """Where the plain port listens: bind's first address (127.0.0.1 when empty)."""
-    hosts = bind.split()
-    return (hosts[0] if hosts else "127.0.0.1", port)
 
 
 def _shared_state(srv: Server) -> Any:
@@ -369,18 +415,6 @@ def _shared_state(srv: Server) -> Any:
     return SharedState(srv, endpoints, cfg["cluster-name"], cfg["cluster-node-timeout"] / 1000)
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    h = _address(host, port)[0]
-    family = socket.AF_INET6 if ":" in h else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((h, port))
-    sock.listen(511)
-    sock.setblocking(False)
-    return sock
-
-
 def run_server(config: Config) -> int:
     """Run a server in the foreground until SIGTERM/SIGINT/SHUTDOWN. Returns the exit code."""
     from moonkv.server._assemble import assemble
@@ -390,18 +424,12 @@ def run_server(config: Config) -> int:
         format="%(process)d:M %(asctime)s %(levelname).1s %(message)s",
         stream=sys.stderr,
     )
-    if not config["port"] and not config["tls-port"]:
-        log.warning("Configured to not listen anywhere, exiting.")
-        return 1
-    sock = None
     try:
-        if config["port"]:
-            sock = bind_socket(config["bind"], config["port"])
-    except OSError as e:
-        # One line, with Redis's words: its test harness retries another port when it reads
-        # "Failed listening on port".
-        print(f"moonkv: Failed listening on port {config['port']} (TCP), aborting: "
-              f"cannot listen on {config['bind']}:{config['port']}: {e.strerror}", file=sys.stderr)
+        socks = listen_all(config["bind"], config["port"], config["tcp-backlog"]) if config["port"] else []
+    except ListenError:
+        # Redis's words (after listen_all's warning naming the address): its test harness
+        # retries another port when it reads "Failed listening on port".
+        log.warning("Failed listening on port %d (TCP), aborting.", config["port"])
         return 1
     try:
         server = assemble(config)
@@ -419,12 +447,15 @@ def run_server(config: Config) -> int:
         log.warning("%s", e)
         log.warning("Failed to configure TLS. Check logs for more info.")
         return 1
-    except OSError as e:
-        print(f"moonkv: cannot listen on {config['bind']}:{config['tls-port']}: {e.strerror}", file=sys.stderr)
+    except ListenError:
+        log.warning("Failed listening on port %d (TLS), aborting.", config["tls-port"])
+        return 1
+    if not socks and not proc.tls.socks:
+        log.warning("Configured to not listen anywhere, exiting.")
         return 1
     import uvloop
 
-    uvloop.run(proc.serve(sock))
+    uvloop.run(proc.serve(socks))
     return 0
 
 

@@ -5,9 +5,11 @@ The event loop does the TLS (the standard library's ``ssl`` through uvloop's
 :class:`Connection`, so the request path is the same as for plaintext
 clients, and the plaintext port pays nothing for TLS.
 
-CONFIG SET of any ``tls-*`` directive builds a new context; only if it is
-good does it replace the old one: the loop's TLS server is then started
-again on the same listening socket with the new context, so connections
+The port listens on every ``bind`` address (server/_bind.py; CONFIG SET bind
+moves it with the plain port: server/_listener.py).  CONFIG SET of any
+``tls-*`` directive builds a new context; only if it is good does it replace
+the old one: the loop's TLS servers are then started again on the same
+listening sockets with the new context, so connections
 accepted from then on use it, while existing connections keep theirs and
 are not interrupted.  A failed handshake (a plaintext client, an unknown
 CA, an expired certificate, no certificate where one is required) is logged
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from moonkv.engine import Config
 from moonkv.errors import RespError
+from moonkv.server._bind import ListenError, listen_all
 from moonkv.server._connection import Connection
 from moonkv.tls import TlsConfigError, client_context, reason, server_context, tls_wanted
 
@@ -59,26 +62,22 @@ class TlsPort:
         self.proc = proc
         self.config = proc.server.config
         self.context: ssl.SSLContext | None = None
-        # The bound socket of tls-port; the loop's server runs on a duplicate of
-        # it, so it can be replaced (a new context) without closing the port.
-        self.sock: socket.socket | None = None
+        # The bound sockets of tls-port, one per bind address; the loop's servers run on
+        # duplicates of them, so they can be replaced (a new context) without closing the port.
+        self.socks: list[socket.socket] = []
         self.port = 0
-        self._aserver: asyncio.base_events.Server | None = None
+        self._aservers: list[asyncio.base_events.Server] = []
         self._started = False
         self.config.on_commit(self._on_commit)
 
     def configure(self) -> None:
         """At start-up: the context when anything uses TLS, and the bound port.
-        Raises TlsConfigError (a bad setting) or OSError (the port)."""
-        from moonkv.server._listener import bind_socket
-
+        Raises TlsConfigError (a bad setting) or ListenError (the port)."""
         cfg = self.config
         if tls_wanted(cfg):
             self.context = _server_context(cfg)
-        port = cfg["tls-port"]
-        if port:
-            self.sock = bind_socket(cfg["bind"], port)
-            self.port = port
+        self.port = cfg["tls-port"]
+        self.open_port(cfg["bind"])
 
     async def start(self) -> None:
         self._started = True
@@ -86,27 +85,42 @@ class TlsPort:
 
     def close(self) -> None:
         self._started = False
+        self.close_port()
+
+    def close_port(self) -> None:
+        """Stop listening (connections stay)."""
         self._stop_serving()
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        for sock in self.socks:
+            sock.close()
+        self.socks = []
+
+    def open_port(self, bind: str) -> None:
+        """Listen on tls-port at ``bind``'s addresses (nothing with no tls-port); raises
+        ListenError, nothing bound."""
+        if self.port:
+            self.socks = listen_all(bind, self.port, self.config["tcp-backlog"])
+            if self._started:
+                asyncio.get_running_loop().create_task(self._serve())
 
     async def _serve(self) -> None:
-        """Serve the port with the context in force (the previous server is closed)."""
-        sock, ctx = self.sock, self.context
-        if sock is None or ctx is None or not self._started:
+        """Serve the port with the context in force (the previous servers are closed)."""
+        socks, ctx = self.socks, self.context
+        if not socks or ctx is None or not self._started:
             return
         loop = asyncio.get_running_loop()
-        dup = socket.socket(sock.family, sock.type, fileno=os.dup(sock.fileno()))
-        self._aserver = await loop.create_server(
-            lambda: Connection(self.proc), sock=dup, ssl=ctx, backlog=self.config["tcp-backlog"]
-        )
+        for sock in socks:
+            if sock.fileno() < 0:
+                continue  # closed by a later CONFIG SET before this task ran
+            dup = socket.socket(sock.family, sock.type, fileno=os.dup(sock.fileno()))
+            self._aservers.append(await loop.create_server(
+                lambda: Connection(self.proc), sock=dup, ssl=ctx, backlog=self.config["tcp-backlog"]
+            ))
         log.info("Ready to accept connections tls on %s:%d", self.config["bind"], self.port)
 
     def _stop_serving(self) -> None:
-        if self._aserver is not None:
-            self._aserver.close()  # stops accepting; the connections stay
-            self._aserver = None
+        for aserver in self._aservers:
+            aserver.close()  # stops accepting; the connections stay
+        self._aservers = []
 
     # -- CONFIG SET ------------------------------------------------------------------
 
@@ -122,23 +136,21 @@ class TlsPort:
             except TlsConfigError as e:
                 self._refuse(tls_names[0], str(e), "Unable to update TLS configuration. Check server logs.")
         port = cfg["tls-port"]
-        sock = self.sock
         if port != self.port:
-            sock = None
+            socks = []
             if port:
-                from moonkv.server._listener import bind_socket
-
                 try:
-                    sock = bind_socket(cfg["bind"], port)
-                except OSError as e:
+                    socks = listen_all(cfg["bind"], port, cfg["tcp-backlog"])
+                except ListenError as e:
                     self._refuse(
                         "tls-port",
-                        f"Could not create server TLS listening socket {cfg['bind']}:{port}: {reason(e)}",
+                        f"Could not create server TLS listening socket {e.strerror}",
                         "Unable to listen on this port. Check server logs.",
                     )
-            if self.sock is not None:
-                self.sock.close()
-            self.sock, self.port = sock, port
+            self._stop_serving()
+            for sock in self.socks:
+                sock.close()
+            self.socks, self.port = socks, port
         self.context = ctx
         self._stop_serving()
         if self._started:

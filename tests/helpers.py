@@ -103,11 +103,12 @@ def start_redis(args: Sequence[str] = (), port: int | None = None) -> ServerHand
     return ServerHandle(proc, port, dir, log)
 
 
-def start_from_file(kind: str, conf: str, port: int) -> ServerHandle:
-    """moonkv or redis-server (``kind``) started with the configuration file ``conf`` alone,
-    as ``<server> FILE``; the file sets the port (``port``) and the data directory."""
+def start_from_file(kind: str, conf: str, port: int, args: Sequence[str] = ()) -> ServerHandle:
+    """moonkv or redis-server (``kind``) started with the configuration file ``conf`` (then
+    ``args``), as ``<server> FILE [OPTIONS]``; the file sets the port (``port``) and the data
+    directory."""
     log = os.path.join(tempfile.mkdtemp(prefix=f"{kind}-log-"), "server.log")
-    cmd = [sys.executable, "-m", "moonkv", "server", conf] if kind == "moonkv" else [REDIS_SERVER, conf]
+    cmd = [*([sys.executable, "-m", "moonkv", "server"] if kind == "moonkv" else [REDIS_SERVER]), conf, *args]
     with open(log, "wb") as lf:
         proc = subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     h = ServerHandle(proc, port, os.path.dirname(conf), log)

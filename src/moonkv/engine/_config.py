@@ -92,11 +92,13 @@ class Directive:
     keep_empty: bool = False
     # Most words a value may hold (bind's 16 addresses; 0: no limit).
     max_words: int = 0
+    # An enum's choices that are another's (Redis's entries of equal value): (given, kept).
+    same: tuple[tuple[str, str], ...] = ()
 
     @property
     def arity(self) -> int:
         """How many arguments a configuration line gives it (0: any number)."""
-        if self.kind in ("save", "obuf", "percentiles") or self.words:
+        if self.kind in ("save", "obuf", "percentiles", "oom") or self.words:
             return 0
         return 2 if self.name == "replicaof" else 1
 
@@ -137,7 +139,28 @@ class Directive:
             v = raw.lower()
             if v not in self.choices:
                 raise ValueError("argument(s) must be one of the following: " + ", ".join(self.choices))
-            return v
+            return dict(self.same).get(v, v)
+        if k == "flags":  # words of ``choices``, kept in their order (Redis's flags enum)
+            given = {w.lower() for w in raw.split()}
+            if not given or not given <= set(self.choices):
+                raise ValueError("argument(s) must be one of the following: " + ", ".join(self.choices))
+            return " ".join(c for c in self.choices[1:] if c in given) or self.choices[0]
+        if k == "oom":  # a primary's, a replica's and a background child's OOM score
+            parts = raw.split()
+            if len(parts) != 3:
+                raise ValueError("wrong number of arguments")
+            try:
+                scores = tuple(int(x) for x in parts)
+            except ValueError:
+                scores = (-2001,)
+            if any(not -2000 <= x <= 2000 for x in scores):
+                raise ValueError("Invalid oom-score-adj-values, elements must be between -2000 and 2000.")
+            return scores
+        if self.name == "replicaof" and raw and raw.lower() != "no one":
+            port = raw.split()[-1]
+            if not port.isdigit() or int(port) > 65535:
+                raise ValueError("Invalid master port")
+            return raw
         if k == "events":
             return parse_classes(raw)
         if k == "percentiles":
@@ -177,6 +200,8 @@ class Directive:
             return classes_string(value)
         if k == "percentiles":
             return " ".join(f"{v:g}" for v in value)
+        if k == "oom":
+            return " ".join(str(v) for v in value)
         if k == "percent-memory" and value < 0:
             return f"{-value}%"
         if k == "obuf":
@@ -192,6 +217,7 @@ class Directive:
 
 
 _I64: Final = 2**63 - 1
+_SHUTDOWN_FLAGS: Final = ("default", "save", "nosave", "now", "force")
 
 DIRECTIVES: Final[list[Directive]] = [
     # bind, port, metrics-port: CONFIG SET listens anew (server/_listener.py).
@@ -243,7 +269,7 @@ DIRECTIVES: Final[list[Directive]] = [
     ),
     # Persistence (issue: durable storage).
     Directive("appendonly", "bool", True),
-    Directive("appendfsync", "enum", "always", choices=("always", "everysec", "no")),
+    Directive("appendfsync", "enum", "always", choices=("everysec", "always", "no")),  # Redis's order
     Directive("appendfilename", "string", "appendonly.aof", immutable=True),
     Directive("appenddirname", "string", "appendonlydir", immutable=True),
     Directive("auto-aof-rewrite-percentage", "int", 100, minimum=0),
@@ -357,14 +383,31 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("crash-memcheck-enabled", "bool", True),
     Directive("jemalloc-bg-thread", "bool", True),
     Directive("activedefrag", "bool", False),
-    Directive("oom-score-adj", "enum", "no", choices=("no", "yes", "relative", "absolute")),
+    # server/_oom.py writes /proc/self/oom_score_adj; "relative" is "yes", as Redis's.
+    Directive("oom-score-adj", "enum", "no", choices=("no", "yes", "relative", "absolute"),
+              same=(("relative", "yes"),)),
+    Directive("oom-score-adj-values", "oom", (0, 200, 800)),
+    # The source address of the replication link (replication/_link.py).
+    Directive("bind-source-addr", "string", ""),
+    # Accepted, no effect (Redis's redis.conf sets them): moonkv has no fork child, no RDB
+    # transfer, no transparent huge pages to disable, no process title template
+    # (docs/compatibility.md, "Configuration").
+    Directive("aof-rewrite-incremental-fsync", "bool", True),
+    Directive("rdb-save-incremental-fsync", "bool", True),
+    Directive("rdb-del-sync-files", "bool", False),
+    Directive("disable-thp", "bool", True, immutable=True),
+    Directive("proc-title-template", "string", "{title} {listen-addr} {server-mode}"),
+    Directive("repl-disable-tcp-nodelay", "bool", False),
+    Directive("repl-diskless-load", "enum", "disabled", choices=("disabled", "on-empty-db", "swapdb")),
+    Directive("repl-diskless-sync-max-replicas", "int", 0, minimum=0, maximum=2**31 - 1),
+    Directive("replica-lazy-flush", "bool", False),
     Directive("tracking-table-max-keys", "int", 1000000),
     Directive("acllog-max-len", "int", 128),
     Directive("aclfile", "string", "", immutable=True, keep_empty=True),
     Directive("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels")),
     Directive("shutdown-timeout", "int", 10, minimum=0),
-    Directive("shutdown-on-sigint", "string", "default", words=True),
-    Directive("shutdown-on-sigterm", "string", "default", words=True),
+    Directive("shutdown-on-sigint", "flags", "default", choices=_SHUTDOWN_FLAGS, words=True),
+    Directive("shutdown-on-sigterm", "flags", "default", choices=_SHUTDOWN_FLAGS, words=True),
 ]
 
 _BY_NAME: Final[dict[str, Directive]] = {}

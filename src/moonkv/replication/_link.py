@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import time
@@ -131,10 +132,17 @@ class ReplicaLink:
         # certificate (tls-client-cert-file, else tls-cert-file) and checks the primary's
         # against the CA, as Redis does (docs/tls.md).
         tls = client_context(srv.config) if srv.config["tls-replication"] else None
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port, ssl=tls, server_hostname="" if tls else None),
-            timeout,
-        )
+        source = srv.config["bind-source-addr"]
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                self.host, self.port, ssl=tls, server_hostname="" if tls else None,
+                local_addr=(source, 0) if source else None), timeout)
+        except OSError as e:
+            if not source or e.errno != errno.EADDRNOTAVAIL:
+                raise
+            # As Redis's best-effort binding: a source address the machine lacks is left out.
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                self.host, self.port, ssl=tls, server_hostname="" if tls else None), timeout)
         self.writer = writer
         self.state = "handshake"
 

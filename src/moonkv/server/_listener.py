@@ -22,6 +22,7 @@ from moonkv.server._busy import BusyResponder
 from moonkv.server._connection import Connection, Outbox
 from moonkv.server._expire import active_expire_cycle
 from moonkv.server._idle import close_idle
+from moonkv.server._oom import PRIMARY, REPLICA, OomScore
 from moonkv.server._tls import TlsPort
 from moonkv.tls import TlsConfigError
 
@@ -63,6 +64,7 @@ class ServerProcess:
         server.config.on_commit(self._on_commit)
         self._membership: Any = None  # moonkv.cluster's lease keeper with cluster-etcd-endpoints
         self._shared: Any = None  # moonkv.cluster._shared.SharedState in cluster mode with etcd
+        self.oom = OomScore(server.config)
 
     # -- group commit --------------------------------------------------------------
 
@@ -211,16 +213,16 @@ class ServerProcess:
                 log.warning("Could not serve metrics on port %d: %s", mport, e)
                 raise RespError("CONFIG SET failed (possibly related to argument 'metrics-port') - "
                                 "Unable to listen on this port. Check server logs.") from None
-        old_bind, old_port = self._bound
+        rebind = "bind" in names  # even to the same addresses, as Redis's changeBindAddr
         try:
-            if bind != old_bind:
+            if rebind:
                 self._rebind(bind, port)
-            elif port != old_port:
+            elif port != self._bound[1]:
                 self._move_port(port)
         except ListenError:
             if new_metrics and metrics is not None:
                 metrics.close()
-            name = "bind" if bind != old_bind else "port"
+            name = "bind" if rebind else "port"
             why = ("Unable to listen on this port. Check server logs." if name == "port"
                    else "Failed to bind to specified addresses.")
             raise RespError(f"CONFIG SET failed (possibly related to argument '{name}') - {why}") from None
@@ -314,6 +316,8 @@ class ServerProcess:
                 close_idle(list(self.connections.values()), timeout, now)
             if srv.ks.expired_effects:
                 srv.end_unit()
+            if srv.replication is not None and srv.config["oom-score-adj"] != "no":
+                self.oom.set_role(PRIMARY if srv.replication.master is None else REPLICA)
         except Exception:  # noqa: BLE001 - the cron must never stop
             log.exception("cron failed")
         if self.loop is not None:
@@ -453,6 +457,7 @@ def run_server(config: Config) -> int:
     if not socks and not proc.tls.socks:
         log.warning("Configured to not listen anywhere, exiting.")
         return 1
+    proc.oom.apply()  # a failure is logged; Redis starts anyway
     import uvloop
 
     uvloop.run(proc.serve(socks))

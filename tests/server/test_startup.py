@@ -198,3 +198,27 @@ def test_oom_score_adj_as_redis() -> None:
         assert seen[0] == seen[1]
         assert seen[0][6][1] == 9 and seen[0][7][1] == 9 and seen[0][8][1] == 12 and seen[0][9][1] == 12
         assert seen[0][10][1] == 0
+
+
+def test_debian_redis_conf_starts() -> None:
+    """Debian's /etc/redis/redis.conf (installed with redis-server), with its port and
+    directories moved: it loads, and the server listens on its `bind 127.0.0.1 -::1`."""
+    d = tempfile.mkdtemp(prefix="startup-")
+    port = free_port()
+    moved = {"port": str(port), "dir": d, "logfile": '""', "pidfile": os.path.join(d, "redis.pid")}
+    lines = []
+    with open("/etc/redis/redis.conf") as f:
+        for line in f:
+            name = line.split(maxsplit=1)[0] if line.strip() else ""
+            lines.append(f"{name} {moved[name]}\n" if name in moved else line)
+    assert any(line.startswith("bind 127.0.0.1 -::1") for line in lines)
+    conf = os.path.join(d, "redis.conf")
+    with open(conf, "w") as f:
+        f.writelines(lines)
+    with running(start_from_file("moonkv", conf, port)) as h:
+        assert _config_get(h, "bind") == [b"*2\r\n$4\r\nbind\r\n$14\r\n127.0.0.1 -::1\r\n"]
+        assert ping("127.0.0.1", port) == b"+PONG\r\n"
+        if socket.has_ipv6 and os.path.exists("/proc/net/if_inet6"):
+            with open("/proc/net/if_inet6") as f:
+                if any(row.startswith("0" * 31 + "1") for row in f):  # ::1 is up
+                    assert ping("::1", port) == b"+PONG\r\n"

@@ -222,3 +222,19 @@ def test_debian_redis_conf_starts() -> None:
             with open("/proc/net/if_inet6") as f:
                 if any(row.startswith("0" * 31 + "1") for row in f):  # ::1 is up
                     assert ping("::1", port) == b"+PONG\r\n"
+
+
+def test_rename_command_as_redis() -> None:
+    with both(["--rename-command", "flushdb", "badger", "--rename-command", "get", ""]) as (m, real):
+        seen = []
+        for h in (m, real):
+            c = RawClient(h.port)
+            seen.append([c.call("FLUSHDB"), c.call("badger"), c.call("BADGER"), c.call("GET", "x"),
+                         c.call("EVAL", "return redis.pcall('get', 'x')['err']", "0")])
+            c.close()
+        assert seen[0] == seen[1]
+        assert seen[0][1] == b"+OK\r\n" and seen[0][0].startswith(b"-ERR unknown command 'FLUSHDB'")
+    for args in (["nosuch", "x"], ["get", "set"], ["get"]):
+        a = ["--port", "0", "--rename-command", *args]
+        mp, rp = run("moonkv", a), run("redis", a)
+        assert (mp.returncode, mp.stderr) == (rp.returncode, rp.stderr)

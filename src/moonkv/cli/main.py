@@ -12,6 +12,9 @@ from moonkv.protocol import split_args
 def parse_server_args(args: list[str]) -> Config:
     """redis-server's command line: ``[FILE] [--directive value ...]``, read as Redis reads it
     (the options become configuration lines after the file's); raises ConfigFileError."""
+    from moonkv import commands
+
+    commands.load()  # ``rename-command`` lines rename entries of the command table
     config = Config()
     text = ""
     if args and not args[0].startswith("-"):

@@ -317,6 +317,22 @@ def _register(spec: CommandSpec) -> None:
     TABLE[key.upper()] = spec
 
 
+def rename(old: str, new: str) -> None:
+    """``rename-command old new`` of the configuration: the command answers to ``new`` only
+    (to no name when ``new`` is empty), as Redis's; raises ValueError with Redis's text."""
+    o, n = old.lower().encode(), new.lower().encode()
+    spec = TABLE.get(o)
+    if spec is None:
+        raise ValueError("No such command in rename-command")
+    if n and n in TABLE:
+        raise ValueError("Target command name already exists")
+    for key in (o, o.upper()):
+        TABLE.pop(key, None)
+    if n:
+        TABLE[n] = spec
+        TABLE[n.upper()] = spec
+
+
 def lookup(name: bytes) -> CommandSpec | None:
     spec = TABLE.get(name)
     if spec is None:

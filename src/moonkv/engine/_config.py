@@ -288,6 +288,10 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("busy-reply-threshold", "int", 5000, minimum=0, aliases=("lua-time-limit",)),
     # Microseconds slept per key loaded (negative: 1 µs once per -N keys): persistence/_load.py.
     Directive("key-load-delay", "int", 0, minimum=-(2**31), maximum=2**31 - 1, hidden=True),
+    # Accepted, no effect, hidden as Redis's: moonkv's loading serves events every 10 ms
+    # (persistence/_load.py), not every so many bytes.
+    Directive("loading-process-events-interval-bytes", "int", 2 * 1024 * 1024, minimum=1024,
+              maximum=2**31 - 1, hidden=True),
     Directive("lua-kill-time-limit", "int", 0, minimum=0),
     Directive("lua-memory-limit", "memory", 64 * 1024 * 1024, minimum=1024 * 1024),
     Directive("lua-eval-cache-size", "int", 500, minimum=1),

@@ -192,7 +192,8 @@ def test_oom_score_adj_as_redis() -> None:
                 out.append((c.call("CONFIG", "SET", "oom-score-adj-values", "40 40 40",
                                    "port", taken.getsockname()[1]), _oom(h.proc.pid)))
             out.append((c.call("CONFIG", "SET", "oom-score-adj", "no"), _oom(h.proc.pid) - base))
-            out.append(c.call("CONFIG", "GET", "oom-score-adj", "oom-score-adj-values"))
+            out.append(c.call("CONFIG", "GET", "oom-score-adj"))
+            out.append(c.call("CONFIG", "GET", "oom-score-adj-values"))
             c.close()
             seen.append(out)
         assert seen[0] == seen[1]
@@ -238,3 +239,21 @@ def test_rename_command_as_redis() -> None:
         a = ["--port", "0", "--rename-command", *args]
         mp, rp = run("moonkv", a), run("redis", a)
         assert (mp.returncode, mp.stderr) == (rp.returncode, rp.stderr)
+
+
+def test_oom_score_follows_the_role_as_redis() -> None:
+    dead = free_port()  # nothing listens there: the replica keeps trying, on loopback
+    with both() as (m, real):
+        seen = []
+        for h in (m, real):
+            c = RawClient(h.port)
+            base = _oom(h.proc.pid)
+            c.call("CONFIG", "SET", "oom-score-adj-values", "10 20 30", "oom-score-adj", "yes")
+            scores = [_oom(h.proc.pid) - base]
+            c.call("REPLICAOF", "127.0.0.1", dead)
+            scores.append(_oom(h.proc.pid) - base)
+            c.call("REPLICAOF", "NO", "ONE")
+            scores.append(_oom(h.proc.pid) - base)
+            c.close()
+            seen.append(scores)
+        assert seen[0] == seen[1] == [10, 20, 10]

@@ -147,6 +147,8 @@ class Server:
         self.paused_until = 0.0
         self.pause_writes_only = False
         self.on_unpause: Callable[[], None] | None = None  # see engine/_pause.py
+        # Told after each refresh_write_refusal (the role or the link may have changed).
+        self.on_role_change: Callable[[], None] | None = None
         self.scripting: Any = None  # moonkv.scripting engine, attached by the assembler
         self.persistence: Any = None  # moonkv.persistence engine, attached by the assembler
         self.replication: Any = None  # moonkv.replication node, attached by the assembler
@@ -298,6 +300,8 @@ class Server:
             self.write_refusal = "NOREPLICAS Not enough good replicas to write."
         else:
             self.write_refusal = None
+        if self.on_role_change is not None:
+            self.on_role_change()
 
     def stale(self) -> bool:
         """Whether this replica refuses what has no stale flag (-MASTERDOWN): its link to

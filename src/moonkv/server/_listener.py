@@ -65,6 +65,7 @@ class ServerProcess:
         self._membership: Any = None  # moonkv.cluster's lease keeper with cluster-etcd-endpoints
         self._shared: Any = None  # moonkv.cluster._shared.SharedState in cluster mode with etcd
         self.oom = OomScore(server.config)
+        server.on_role_change = self._role_changed
 
     # -- group commit --------------------------------------------------------------
 
@@ -184,6 +185,11 @@ class ServerProcess:
         endpoint = MetricsEndpoint(self.server, self.loop, host, port)
         log.info("Metrics on http://%s:%d/metrics", host, endpoint.port)
         return endpoint
+
+    def _role_changed(self) -> None:
+        repl = self.server.replication
+        if repl is not None and self.server.config["oom-score-adj"] != "no":
+            self.oom.set_role(REPLICA if repl.is_replica else PRIMARY)
 
     # -- CONFIG SET of the ports -----------------------------------------------------
 
@@ -316,8 +322,6 @@ class ServerProcess:
                 close_idle(list(self.connections.values()), timeout, now)
             if srv.ks.expired_effects:
                 srv.end_unit()
-            if srv.replication is not None and srv.config["oom-score-adj"] != "no":
-                self.oom.set_role(PRIMARY if srv.replication.master is None else REPLICA)
         except Exception:  # noqa: BLE001 - the cron must never stop
             log.exception("cron failed")
         if self.loop is not None:

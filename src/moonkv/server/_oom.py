@@ -5,7 +5,7 @@ With ``oom-score-adj yes`` (or ``relative``) the process writes the score of its
 score it had before moonkv first changed it to /proc/self/oom_score_adj; with ``absolute``, the
 score itself (either clamped to [-1000, 1000]); set back to ``no``, the score it had before. A
 score the kernel refuses (lowering it needs CAP_SYS_RESOURCE) fails the CONFIG SET, which then
-changes nothing. A role change (REPLICAOF) is applied by the cron, within one tick.
+changes nothing. A role change (REPLICAOF) applies at once (``Server.on_role_change``).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -24,6 +25,7 @@ from tests.helpers import (
     free_port,
     running,
     start_from_file,
+    start_moonkv,
 )
 
 NOT_LOCAL = "203.0.113.1"
@@ -257,3 +259,22 @@ def test_oom_score_follows_the_role_as_redis() -> None:
             c.close()
             seen.append(scores)
         assert seen[0] == seen[1] == [10, 20, 10]
+
+
+def test_bind_source_addr_is_the_replication_link_source() -> None:
+    """A replica with bind-source-addr 127.0.0.2 shows up as ip=127.0.0.2 on its primary (as
+    unit/networking checks Redis)."""
+    with running(start_moonkv(["--appendonly", "no", "--save", "", "--protected-mode", "no"])) as primary, \
+            running(start_moonkv(["--appendonly", "no", "--save", ""])) as replica:
+        r = RawClient(replica.port)
+        p = RawClient(primary.port)
+        try:
+            assert r.call("CONFIG", "SET", "bind-source-addr", "127.0.0.2") == b"+OK\r\n"
+            assert r.call("REPLICAOF", "127.0.0.1", primary.port) == b"+OK\r\n"
+            deadline = time.monotonic() + 20
+            while b"slave0:ip=127.0.0.2," not in p.call("INFO", "replication"):
+                assert time.monotonic() < deadline, p.call("INFO", "replication")
+                time.sleep(0.1)
+        finally:
+            r.close()
+            p.close()

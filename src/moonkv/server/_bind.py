@@ -50,6 +50,16 @@ def listen_all(bind: str, port: int, backlog: int) -> list[socket.socket]:
     return socks
 
 
+def first_host(bind: str) -> str:
+    """The host to serve a single-address endpoint on (the metrics port): bind's first
+    address, without its ``-``, a wildcard as the family's any-address; 127.0.0.1 when empty."""
+    words = bind.split()
+    if not words:
+        return "127.0.0.1"
+    addr = words[0].removeprefix("-")
+    return {"*": "0.0.0.0", "::*": "::"}.get(addr, addr)
+
+
 def _listen(addr: str, port: int, backlog: int) -> socket.socket:
     """Redis's anetTcpServer/anetTcp6Server: the first of the name's addresses that binds."""
     six = ":" in addr

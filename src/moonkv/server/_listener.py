@@ -17,7 +17,7 @@ from typing import Any
 from moonkv import native
 from moonkv.engine import Client, Config, Server, is_paused
 from moonkv.errors import RespError
-from moonkv.server._bind import ListenError, listen_all
+from moonkv.server._bind import ListenError, first_host, listen_all
 from moonkv.server._busy import BusyResponder
 from moonkv.server._connection import Connection, Outbox
 from moonkv.server._expire import active_expire_cycle
@@ -181,7 +181,7 @@ class ServerProcess:
                 "install it with: pip install 'moonkv[metrics]'"
             ) from None
         assert self.loop is not None
-        host = (bind.split() or ["127.0.0.1"])[0]
+        host = first_host(bind)
         endpoint = MetricsEndpoint(self.server, self.loop, host, port)
         log.info("Metrics on http://%s:%d/metrics", host, endpoint.port)
         return endpoint

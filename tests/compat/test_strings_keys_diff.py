@@ -530,6 +530,32 @@ def test_scan_and_randomkey(r: object, diff: Differ) -> None:
     diff("SCAN", "0", "MATCH")
 
 
+def test_scan_cursor_and_options_parsing(diff: Differ) -> None:
+    """SCAN and HSCAN/SSCAN/ZSCAN read the cursor as Redis's strtoul does (one parser)."""
+    diff("SET", "k", "v")
+    diff("HSET", "h", "f", "v")
+    diff("SADD", "s", "1")  # an intset: Redis 7.0 keeps small sets of strings in a hash table
+    diff("ZADD", "z", "1", "m")
+    # Zero or refused: the same reply. (A small container ignores the cursor.)
+    zero_or_bad = ["", "+", "-", "+0", "-0", " 1", "1 ", "0x10", "1e3", "18446744073709551616",
+                   "-18446744073709551616", "\u0661"]
+    for cur in zero_or_bad:
+        diff("SCAN", cur, "MATCH", "k", "COUNT", "1000")
+    # Accepted, wrapping modulo 2**64 (which keys a nonzero cursor finds is the server's own).
+    for cur in [*zero_or_bad, "18446744073709551615", "-18446744073709551615", "-1"]:
+        for cmd, key in (("HSCAN", "h"), ("SSCAN", "s"), ("ZSCAN", "z")):
+            diff(cmd, key, cur)
+    for cur in ("18446744073709551615", "-18446744073709551615", "-1"):
+        assert diff.m.call("SCAN", cur).startswith(b"*2\r\n$")
+        assert diff.real.call("SCAN", cur).startswith(b"*2\r\n$")
+    # MATCH *, alone or after another pattern (the last one counts), filters nothing.
+    diff("SCAN", "0", "MATCH", "*", "TYPE", "string")
+    diff("SCAN", "0", "MATCH", "x*", "MATCH", "*", "TYPE", "string")
+    diff("SCAN", "0", "MATCH", "*", "MATCH", "x*")
+    diff("HSCAN", "h", "0", "MATCH", "x*", "MATCH", "*")
+    diff("SCAN", "0", "TYPE", "STRING", "COUNT", "5")
+
+
 def test_scan_returns_keys_present_during_whole_scan(r: object) -> None:
     import redis as redis_py
 

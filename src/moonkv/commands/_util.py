@@ -52,6 +52,18 @@ def parse_timeout(b: bytes) -> float:
     return v
 
 
+def parse_cursor(b: bytes) -> int:
+    """A SCAN/HSCAN/SSCAN/ZSCAN cursor as Redis reads it (strtoul, base 10): an optional sign,
+    digits, nothing else; a negative one wraps modulo 2**64, and an empty one is 0."""
+    digits = b[1:] if b[:1] in (b"+", b"-") else b
+    if (digits or b) and not digits.isdigit():
+        raise RespError("invalid cursor")
+    v = int(digits or b"0")
+    if v >= 1 << 64:
+        raise RespError("invalid cursor")
+    return (-v if b[:1] == b"-" else v) % (1 << 64)
+
+
 def lower(b: bytes) -> bytes:
     return b.lower()
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 from itertools import islice
 from typing import Any, Final
 
-from moonkv.commands._util import glob_match, parse_int
+from moonkv.commands._util import glob_match, parse_cursor, parse_int
 from moonkv.commands.table import command, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError, syntax_error
@@ -30,18 +30,6 @@ def parse_range_long(b: bytes, lo: int, hi: int) -> int:
     if v < lo or v > hi:
         raise RespError(f"value is out of range, value must between {lo} and {hi}")
     return v
-
-
-def parse_cursor(b: bytes) -> int:
-    try:
-        if not b or b[0] in b" \t\n\r\v\f" or not (b.isdigit() or (b[0] in b"+-" and b[1:].isdigit())):
-            raise ValueError
-        v = int(b)
-    except ValueError:
-        raise RespError("invalid cursor") from None
-    if v >= 2**64 or v <= -(2**64):
-        raise RespError("invalid cursor")
-    return v % (2**64)
 
 
 # Python's dicts and sets have no cursor-friendly iteration (no slot access), so a
@@ -117,9 +105,7 @@ def scan_reply(
             if count < 1:
                 raise syntax_error()
         elif opt == b"match" and i + 1 < n:
-            pat = argv[i + 1]
-            if pat == b"*":
-                pat = None
+            pat = None if argv[i + 1] == b"*" else argv[i + 1]  # "*" matches all: no filter
         else:
             raise syntax_error()
         i += 2

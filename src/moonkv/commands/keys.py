@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any, Final
 
-from moonkv.commands._util import I64_MAX, glob_match, parse_int
+from moonkv.commands._util import I64_MAX, glob_match, parse_cursor, parse_int
 from moonkv.commands.table import command, container, keys
 from moonkv.engine import Client
 from moonkv.errors import BusyKeyError, RespError, not_integer, syntax_error
@@ -275,23 +275,12 @@ def _scan_index(db: Database, start: bool) -> tuple[list[int], list[bytes]]:
     return hs, ks
 
 
-def _parse_cursor(raw: bytes) -> int:
-    neg = raw[:1] == b"-"
-    digits = raw[1:] if raw[:1] in (b"-", b"+") else raw
-    if not digits or not digits.isdigit():
-        raise RespError("invalid cursor")
-    v = int(digits)
-    if v > (1 << 64) - 1:
-        raise RespError("invalid cursor")
-    return ((1 << 64) - v) & ((1 << 64) - 1) if neg else v
-
-
 @command("scan", -2, "readonly", group=_G, since="2.8.0",
          summary="Iterates over the key names in the database.",
          complexity="O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
          tips="nondeterministic_output request_policy:special")
 def scan(c: Client, argv: list[bytes]) -> object:
-    cursor = _parse_cursor(argv[1])
+    cursor = parse_cursor(argv[1])
     count = 10
     pat: bytes | None = None
     typ: bytes | None = None
@@ -306,9 +295,7 @@ def scan(c: Client, argv: list[bytes]) -> object:
             if count < 1:
                 raise syntax_error()
         elif opt == b"match":
-            pat = argv[i + 1]
-            if pat == b"*":
-                pat = None
+            pat = None if argv[i + 1] == b"*" else argv[i + 1]  # "*" matches all: no filter
         elif opt == b"type":
             typ = argv[i + 1].lower()
         else:

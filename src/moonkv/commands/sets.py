@@ -6,8 +6,8 @@ import random
 from collections.abc import Callable
 from typing import Any, Final
 
-from moonkv.commands._util import parse_int
-from moonkv.commands.hashes import LONG_MAX, parse_cursor, parse_range_long, scan_reply
+from moonkv.commands._util import parse_cursor, parse_int
+from moonkv.commands.hashes import LONG_MAX, parse_range_long, scan_reply
 from moonkv.commands.table import command, keynum, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError, syntax_error

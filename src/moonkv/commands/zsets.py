@@ -6,8 +6,14 @@ import math
 import random
 from typing import Any, Final
 
-from moonkv.commands._util import parse_float, parse_int, parse_mpop_count, parse_timeout
-from moonkv.commands.hashes import LONG_MAX, parse_cursor, parse_range_long, scan_reply
+from moonkv.commands._util import (
+    parse_cursor,
+    parse_float,
+    parse_int,
+    parse_mpop_count,
+    parse_timeout,
+)
+from moonkv.commands.hashes import LONG_MAX, parse_range_long, scan_reply
 from moonkv.commands.table import KeySpec, command, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError, syntax_error

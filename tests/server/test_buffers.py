@@ -89,6 +89,85 @@ def test_config_formats_and_errors_as_redis(diff: Differ) -> None:
         d("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0 slave 256mb 64mb 60 pubsub 32mb 8mb 60")
 
 
+def _answer(port: int, db: int, *cmds: tuple[str, ...]) -> list[bytes] | None:
+    """The replies to ``cmds``, sent in one pipeline from a new connection to ``db``; None
+    when the server closes the connection (its output limit) instead."""
+    cl = RawClient(port)
+    try:
+        cl.call("SELECT", db)
+        cl.send_raw(b"".join(encode_command(cmd) for cmd in cmds))
+        return [cl.read_reply() for _ in cmds]
+    except OSError:  # closed or reset
+        return None
+    finally:
+        cl.close()
+
+
+def test_deferred_length_replies_count_whole_against_the_limit(diff: Differ) -> None:
+    """Redis answers into a 16 KiB buffer that its output limit does not count, except for a
+    reply whose length it sends deferred (KEYS, SMEMBERS, ZRANGEBYSCORE, ...): that one, and
+    what follows it, is counted whole. Each reply here is 100-116 KB under a 100000-byte limit."""
+    d = diff
+    name = "x" * 96
+    d("SELECT", "9")
+    d("FLUSHDB")
+    for i in range(1000):
+        d("SET", f"{i:04d}{name}", "v")
+    d("SELECT", "10")
+    d("FLUSHDB")
+    d("SET", "big", "v" * 108000)
+    d("SET", "half", "v" * 50000)
+    for i in range(0, 1000, 100):
+        members = [f"{j:04d}{name}" for j in range(i, i + 100)]
+        d("RPUSH", "list", *members)
+        d("SADD", "set", *members)
+        d("ZADD", "zset", *[x for m in members for x in ("0", m)])
+    d("SET", "65k", "v" * 65000)
+    for db, n in ((11, 500), (12, 324)):  # KEYS replies of 54 KB and 35 KB
+        d("SELECT", str(db))
+        d("FLUSHDB")
+        for i in range(n):
+            d("SET", f"{i:04d}{name}", "v")
+    d("SELECT", "0")
+    cases: list[tuple[int, tuple[tuple[str, ...], ...], bool]] = [
+        # (db, a pipeline, whether Redis closes the client)
+        (9, (("KEYS", "*"),), True),
+        (10, (("GET", "big"),), False),
+        (10, (("SMEMBERS", "set"),), True),
+        (10, (("SINTER", "set"),), True),
+        (10, (("ZRANGEBYSCORE", "zset", "-inf", "+inf"),), True),
+        (10, (("ZRANGE", "zset", "-", "+", "BYLEX"),), True),
+        (10, (("ZREVRANGEBYSCORE", "zset", "+inf", "-inf", "LIMIT", "0", "1000"),), True),
+        # What follows a deferred reply counts whole too (104 KB): closed.
+        (11, (("KEYS", "*"), ("SELECT", "10"), ("GET", "half")), True),
+        # What precedes it may fill the reply buffer (100 KB, 16 KiB of it in the buffer).
+        (12, (("SELECT", "10"), ("GET", "65k"), ("SELECT", "12"), ("KEYS", "*")), False),
+    ]
+    m_port, r_port = d.m.sock.getpeername()[1], d.real.sock.getpeername()[1]
+    for db, cmds, _closed in cases:  # each single reply is between the limit and limit + 16 KiB
+        if len(cmds) == 1:
+            replies = _answer(m_port, db, *cmds)
+            assert replies is not None and 100000 < len(replies[0]) < 100000 + 16384, cmds
+    try:
+        for server in (d.m, d.real):
+            server.call("CONFIG", "SET", "client-output-buffer-limit", "normal 100000 0 0")
+        for db, cmds, closed in cases:
+            got = _answer(m_port, db, *cmds)
+            want = _answer(r_port, db, *cmds)
+            assert (want is None) == closed, (cmds, "redis")
+            assert (got is None) == closed, (cmds, "moonkv")
+            if got is not None and cmds[-1][0] != "KEYS":  # KEYS: each server's own order
+                assert got == want, cmds
+    finally:
+        for server in (d.m, d.real):
+            server.call("CONFIG", "SET", "client-output-buffer-limit",
+                        "normal 0 0 0 slave 256mb 64mb 60 pubsub 32mb 8mb 60")
+            for db in ("9", "10", "11", "12"):
+                server.call("SELECT", db)
+                server.call("FLUSHDB")
+            server.call("SELECT", "0")
+
+
 def test_subscriber_that_stops_reading_is_closed_at_pubsub_limit(server: ServerHandle) -> None:
     admin = RawClient(server.port)
     sub = socket.create_connection(("127.0.0.1", server.port))

@@ -162,6 +162,7 @@ def docs_reply(spec: CommandSpec) -> dict[bytes, object]:
          complexity="O(N) where N is the total number of Redis commands")
 def command_(c: Client, argv: list[bytes]) -> object:
     # Only bare COMMAND reaches here; the executor routes COMMAND <sub> to subcommands.
+    c.deferred_reply()  # Redis counts each command's ACL categories: addReplyDeferredLen
     return [info_reply(s) for s in all_commands()]
 
 
@@ -174,6 +175,7 @@ def command_count(c: Client, argv: list[bytes]) -> object:
          summary="Returns information about one, multiple or all commands.",
          complexity="O(N) where N is the number of commands to look up")
 def command_info(c: Client, argv: list[bytes]) -> object:
+    c.deferred_reply()  # as COMMAND (an unknown name's null is a few bytes)
     if len(argv) == 2:
         return [info_reply(s) for s in all_commands()]
     out: list[object] = []
@@ -195,13 +197,24 @@ def _lookup_full(name: bytes) -> CommandSpec | None:
          summary="Returns documentary information about one, multiple or all commands.",
          complexity="O(N) where N is the number of commands to look up")
 def command_docs(c: Client, argv: list[bytes]) -> object:
-    specs = all_commands() if len(argv) == 2 else [s for s in map(_lookup_full, argv[2:]) if s]
+    if len(argv) == 2:
+        specs = all_commands()
+    else:
+        specs = [s for s in map(_lookup_full, argv[2:]) if s]
+        c.deferred_reply()  # Redis counts the commands it finds: addReplyDeferredLen
     return {s.name.encode(): docs_reply(s) for s in specs}
 
 
 @command("command|list", -2, "loading stale", group=_S, since="7.0.0",
          summary="Returns a list of command names.", complexity="O(N) where N is the total number of Redis commands")
 def command_list(c: Client, argv: list[bytes]) -> object:
+    names = _command_names(argv)
+    c.deferred_reply()  # Redis counts the names as it lists them: addReplyDeferredLen
+    return names
+
+
+def _command_names(argv: list[bytes]) -> list[bytes]:
+    """COMMAND LIST [FILTERBY ...]'s names."""
     names: list[bytes] = []
     for s in all_commands():
         names.append(s.name.encode())

@@ -233,6 +233,7 @@ def keys_(c: Client, argv: list[bytes]) -> object:
                 if when is not None and when <= now:
                     continue
             out.append(k)
+    c.deferred_reply()  # Redis counts the keys as it finds them: addReplyDeferredLen
     return out
 
 

@@ -289,7 +289,10 @@ def lpos(c: Client, argv: list[bytes]) -> object:
                 out.append(pos)
                 if count and matches - rank + 1 >= count:
                     break
-    return out if count != -1 else None
+    if count == -1:
+        return None
+    c.deferred_reply()  # Redis counts the matches as it finds them: addReplyDeferredLen
+    return out
 
 
 # -- in-place edits ------------------------------------------------------------------

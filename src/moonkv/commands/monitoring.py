@@ -31,6 +31,7 @@ def slowlog_get(c: Client, argv: list[bytes]) -> object:
             count = -2
         if count < -1:
             raise RespError("count should be greater than or equal to -1")
+    c.deferred_reply()  # Redis counts the entries as it lists them: addReplyDeferredLen
     return c.server.slowlog.get(count)
 
 

@@ -158,7 +158,7 @@ _INTRO: Final = "pubsub loading stale"
          complexity="O(N) where N is the number of active channels, and assuming constant time "
                     "pattern matching (relatively short channels and patterns)")
 def pubsub_channels(c: Client, argv: list[bytes]) -> object:
-    return _channel_list(argv, c.server.pubsub.channels)
+    return _channel_list(c, argv, c.server.pubsub.channels)
 
 
 @command("pubsub|shardchannels", -2, _INTRO, group=_G, since="7.0.0",
@@ -166,12 +166,13 @@ def pubsub_channels(c: Client, argv: list[bytes]) -> object:
          complexity="O(N) where N is the number of active shard channels, and assuming constant "
                     "time pattern matching (relatively short shard channels).")
 def pubsub_shardchannels(c: Client, argv: list[bytes]) -> object:
-    return _channel_list(argv, c.server.pubsub.shard)
+    return _channel_list(c, argv, c.server.pubsub.shard)
 
 
-def _channel_list(argv: list[bytes], table: Mapping[bytes, Sized]) -> object:
+def _channel_list(c: Client, argv: list[bytes], table: Mapping[bytes, Sized]) -> object:
     if len(argv) > 3:
         raise _subcommand_error(argv)
+    c.deferred_reply()  # Redis counts the channels as it lists them: addReplyDeferredLen
     if len(argv) == 2:
         return list(table)
     pat = argv[2]

@@ -116,6 +116,7 @@ def smembers(c: Client, argv: list[bytes]) -> object:
     s = _read(c, argv[1])
     if s is None:
         return set()
+    c.deferred_reply()  # SMEMBERS is SINTER of one set in Redis 7.0: addReplyDeferredLen
     return _as_set(c, members_reply(s))
 
 
@@ -310,7 +311,10 @@ def _store(c: Client, dst: bytes, members: list[bytes], event: bytes) -> int:
          tips="nondeterministic_output_order")
 def sinter(c: Client, argv: list[bytes]) -> object:
     r = _inter(c, argv[1:])
-    return _as_set(c, r or [])
+    if r is None:
+        return _as_set(c, [])
+    c.deferred_reply()  # Redis counts the members as it finds them: addReplyDeferredLen
+    return _as_set(c, r)
 
 
 @command("sintercard", -3, "readonly", keys=keynum(1, flags="RO ACCESS"), group=_G, since="7.0.0",

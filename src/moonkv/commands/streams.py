@@ -379,6 +379,7 @@ def _range_cmd(c: Client, argv: list[bytes], rev: bool) -> object:
         return []
     if count == 0:
         return NULL_ARRAY
+    c.deferred_reply()  # Redis counts the entries as it walks them: addReplyDeferredLen
     return _entries(s.range(start, end, max(count, 0), rev))
 
 
@@ -538,6 +539,7 @@ def _parse_read(c: Client, argv: list[bytes], xreadgroup: bool) -> _ReadArgs:
 
 
 def _xread_reply(c: Client, out: list[tuple[bytes, list[object]]]) -> object:
+    c.deferred_reply()  # Redis counts the streams (and their entries) as it serves them
     if c.resp == 3:
         return {k: v for k, v in out}
     return [[k, v] for k, v in out]

@@ -575,6 +575,9 @@ def _zrange_generic(
         items = _take(z, lo, hi, rev, offset, limit)
     if store is not None:
         return _store(c, store, [(m, s) for s, m in items], b"zrangestore")
+    if z is not None and (rangetype != _RANK or not items):
+        # Redis counts a score or lex range (and an empty rank range) as it walks it.
+        c.deferred_reply()
     return pairs_reply(c, items, withscores)
 
 
@@ -603,7 +606,10 @@ def zrange(c: Client, argv: list[bytes]) -> object:
         if type(z) is not ZSet:
             raise WrongTypeError()
         lo, hi = rank_slice(len(z), start, end)
-        return [m for _s, m in _slice(z.sl, lo, hi)] if hi > lo else []
+        if hi > lo:
+            return [m for _s, m in _slice(z.sl, lo, hi)]
+        c.deferred_reply()  # an empty rank range: Redis's deferred length of 0
+        return []
     return _zrange_generic(c, argv, 1, None, None, None)
 
 

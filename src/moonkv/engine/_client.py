@@ -36,7 +36,8 @@ class Client:
     REPLY OFF, in order with its replies; ``push_after``: after the reply of the
     command running now), ``close`` (drop the connection) and
     ``buffers`` (its query buffer bytes, output bytes not yet written and output chunks,
-    for CLIENT LIST and INFO) and ``reply_room`` (client-output-buffer-limit).
+    for CLIENT LIST and INFO), ``reply_room`` and ``deferred_reply``
+    (client-output-buffer-limit).
     """
 
     def __init__(
@@ -84,6 +85,11 @@ class Client:
         # Reply bytes this client may still be sent before its output buffer's hard limit
         # closes it; None: no limit (the network layer sets it; see Connection.reply_room).
         self.reply_room: Callable[[], int | None] = _no_limit
+        # A handler whose reply Redis 7.0 starts with a deferred length (addReplyDeferredLen:
+        # KEYS, SMEMBERS, ZRANGEBYSCORE, ...) calls it before it returns: Redis puts such a
+        # reply in its reply list, past the 16 KiB reply buffer, so all of it counts against
+        # client-output-buffer-limit (the network layer sets it; see Connection.deferred_reply).
+        self.deferred_reply: Callable[[], None] = _noop
         self.subs: Subscriptions | None = None  # while subscribed to something (pub/sub mode)
         # Bytes written but not yet taken by the socket (the network layer sets it).
         self.out_pending: Callable[[], int] = _zero

@@ -48,7 +48,9 @@ _LOW_WATER: Final = 256 * 1024
 _BATCH_BYTES: Final = 4 * 1024 * 1024
 
 # Redis answers into a 16 KiB buffer each client has, and counts only what overflows it
-# (its reply list) as the output buffer: its limits and CLIENT LIST's omem.
+# (its reply list) as the output buffer: its limits and CLIENT LIST's omem. A reply whose
+# length Redis sends deferred goes to the list whole, and so does all that follows it
+# (Client.deferred_reply): only what the output held before it can be in the buffer.
 _REPLY_BUFFER: Final = 16 * 1024
 
 # client-output-buffer-limit's classes (Outbox.obuf_limits) by index.
@@ -102,7 +104,7 @@ class Connection(asyncio.Protocol):
     __slots__ = (
         "proc", "server", "outbox", "transport", "client", "parser", "pending", "held", "batch", "closed",
         "idle_cmd", "idle_buffered", "idle_since",
-        "congested", "throttled", "soft_since",
+        "congested", "throttled", "soft_since", "deferred_at",
     )
 
     def __init__(self, proc: ServerProcess, client: Client | None = None) -> None:
@@ -124,6 +126,8 @@ class Connection(asyncio.Protocol):
         self.congested = False  # the transport holds more than _HIGH_WATER (pause_writing)
         self.throttled = False  # a pipeline stopped at _BATCH_BYTES waits for its replies to go
         self.soft_since = 0.0  # when the output first passed the soft limit (0: under it)
+        # Where the first reply of deferred length starts in the held output (-1: none).
+        self.deferred_at = -1
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -160,6 +164,7 @@ class Connection(asyncio.Protocol):
         c.out_pending = transport.get_write_buffer_size  # type: ignore[attr-defined]
         c.buffers = self.buffers
         c.reply_room = self.reply_room
+        c.deferred_reply = self.deferred_reply
         transport.set_write_buffer_limits(_HIGH_WATER, _LOW_WATER)  # type: ignore[attr-defined]
         self.client = c
         srv.add_client(c)
@@ -448,6 +453,25 @@ class Connection(asyncio.Protocol):
             return b""
         return held[0] if len(held) == 1 else b"".join(held)
 
+    def deferred_reply(self) -> None:
+        """Client.deferred_reply: the reply being built has a deferred length in Redis.
+
+        Noted only while the client's class has a limit, so that the flush, which reads
+        it only then, costs nothing more without one. (A reply noted while an earlier
+        flush of this connection waits for the group commit is taken for that flush's:
+        both are then counted up to 16 KiB off.)"""
+        c = self.client
+        if (
+            self.deferred_at < 0
+            and c is not None
+            and self.outbox.obuf_limits[_PUBSUB if c.subs is not None else _NORMAL] is not None
+        ):
+            held = self.held
+            batch = self.batch  # the replies of the pipeline run so far, held after ``held``
+            self.deferred_at = (sum(len(b) for b in held) if held is not None else 0) + (
+                sum(len(b) for b in batch) if batch is not None else 0
+            )
+
     def write_now(self, data: bytes) -> None:
         t = self.transport
         if t is None or self.closed:
@@ -456,10 +480,18 @@ class Connection(asyncio.Protocol):
         if data:
             if c is not None:
                 limit = self.outbox.obuf_limits[_PUBSUB if c.subs is not None else _NORMAL]
-                if limit is not None and self.over_limit(
-                    limit, len(data) + t.get_write_buffer_size() - _REPLY_BUFFER
-                ):
-                    return
+                if limit is not None:
+                    # Redis's reply buffer holds at most 16 KiB of what precedes the first
+                    # reply of deferred length (deferred_at), and nothing after it.
+                    before = self.deferred_at
+                    if before < 0:
+                        before = len(data)
+                    else:
+                        self.deferred_at = -1
+                    pending = t.get_write_buffer_size()
+                    used = len(data) + pending - min(_REPLY_BUFFER, pending + before)
+                    if self.over_limit(limit, used):
+                        return
             self.server.net_output_bytes += len(data)
             t.write(data)
             if self.throttled and not self.congested:
@@ -522,21 +554,24 @@ class Connection(asyncio.Protocol):
         limit = self.outbox.obuf_limits[_PUBSUB if c is not None and c.subs is not None else _NORMAL]
         if limit is None or not limit[0]:
             return None
-        held = self.held
-        t = self.transport
-        pending = t.get_write_buffer_size() if t is not None and not self.closed else 0
-        used = pending + (sum(len(b) for b in held) if held is not None else 0) - _REPLY_BUFFER
-        return max(0, limit[0] - used)
+        return max(0, limit[0] - self._counted()[0])
 
     def buffers(self) -> tuple[int, int, int]:
         """(query buffer bytes, output bytes over the reply buffer, output chunks) for CLIENT
         LIST: the output is what is held for this iteration's flush and not yet written."""
+        used, chunks = self._counted()
+        return self.parser.buffered, max(0, used), chunks
+
+    def _counted(self) -> tuple[int, int]:
+        """(output bytes counted against the limits, output chunks) of what is held and
+        what the transport has not written: all but what Redis's reply buffer would hold."""
         held = self.held
         t = self.transport
         pending = t.get_write_buffer_size() if t is not None and not self.closed else 0
-        total = pending + (sum(len(b) for b in held) if held is not None else 0)
+        size = sum(len(b) for b in held) if held is not None else 0
+        before = self.deferred_at if self.deferred_at >= 0 else size
         chunks = (len(held) if held is not None else 0) + (pending > 0)
-        return self.parser.buffered, max(0, total - _REPLY_BUFFER), chunks
+        return pending + size - min(_REPLY_BUFFER, pending + before), chunks
 
     def send_async(self, reply: object) -> None:
         """Deliver a reply produced outside this connection's request (blocked client served)."""

@@ -101,3 +101,60 @@ def test_repl_diskless_sync_delay_is_accepted(diff: Differ) -> None:
     diff("CONFIG", "SET", "repl-diskless-sync-delay", "0")
     diff("CONFIG", "GET", "repl-diskless-sync-delay")
     diff("CONFIG", "SET", "repl-diskless-sync-delay", "5")
+
+
+# Out of range, or not numbers as Redis reads them (string2ll, memtoull), for C's int, unsigned
+# int, long long and unsigned long long alike.
+NUMBERS = ["-1", "-2147483649", "2147483648", "4294967296", "9223372036854775808",
+           "18446744073709551616", "-9223372036854775809", "007", "-0", "+5", " 5", "5 ", "1.5", "x",
+           "", "1kb", "-1kb", "99999999999999999999gb"]
+# moonkv's own bound where Redis's would not do: a cluster node's timeout is its etcd lease.
+OWN_MINIMUM = {"cluster-node-timeout": "1"}
+# Values in range that Redis would act on at length: room for 2**31 clients.
+NOT_SENT = {("maxclients", "2147483648")}
+
+
+def test_numeric_directives_refuse_as_redis(diff: Differ) -> None:
+    from moonkv.engine import DIRECTIVES
+
+    names = [d.name for d in DIRECTIVES if d.kind in ("int", "memory", "percent-memory")]
+    shared = [n for n in names if diff.real.call("CONFIG", "GET", n) != b"*0\r\n"]
+    assert len(shared) > 40, shared
+    before = {n: (diff.m.call("CONFIG", "GET", n), diff.real.call("CONFIG", "GET", n)) for n in shared}
+    try:
+        for name in shared:
+            refused = 0
+            for value in NUMBERS:
+                if (name, value) in NOT_SENT:
+                    continue
+                want = diff.real.call("CONFIG", "SET", name, value)
+                if want == b"+OK\r\n":  # in range: Redis took it (put back below)
+                    diff.real.call("CONFIG", "SET", name, _value(before[name][1]))
+                    continue
+                refused += 1
+                got = diff.m.call("CONFIG", "SET", name, value)
+                if name in OWN_MINIMUM and value.startswith("-") and b"between" in want:
+                    assert got == want.replace(b"between 0 ", b"between %s " % OWN_MINIMUM[name].encode())
+                else:
+                    assert got == want, (name, value, got, want)
+            assert refused >= 3, name
+        # hz: any value from 0 to INT_MAX, kept between 1 and 500.
+        for value in ("0", "501", "7"):
+            diff("CONFIG", "SET", "hz", value)
+            diff("CONFIG", "GET", "hz")
+    finally:
+        for name, (m, real) in before.items():
+            diff.m.call("CONFIG", "SET", name, _value(m))
+            diff.real.call("CONFIG", "SET", name, _value(real))
+        for name, (m, real) in before.items():
+            assert diff.m.call("CONFIG", "GET", name) == m, name
+            assert diff.real.call("CONFIG", "GET", name) == real, name
+
+
+def _value(reply: bytes) -> bytes:
+    """The value in a CONFIG GET reply of one directive."""
+    parsed = hiredis.Reader()
+    parsed.feed(reply)
+    pair = parsed.gets()
+    assert isinstance(pair, list) and len(pair) == 2, reply
+    return pair[1]

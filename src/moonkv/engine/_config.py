@@ -27,15 +27,37 @@ _UNITS: Final = {
 }
 
 
+# The bounds of Redis's numeric directives, by their C types.
+INT_MIN: Final = -(2**31)
+INT_MAX: Final = 2**31 - 1
+UINT_MAX: Final = 2**32 - 1
+LLONG_MAX: Final = 2**63 - 1  # LONG_MAX, SSIZE_MAX on 64 bits
+ULLONG_MAX: Final = 2**64 - 1
+
+
 def parse_memory(text: str) -> int:
-    t = text.strip().lower()
-    i = len(t)
-    while i > 0 and t[i - 1].isalpha():
-        i -= 1
-    num, unit = t[:i], t[i:]
-    if unit not in _UNITS or not num.isdigit():  # no sign, as Redis's memtoull
+    """A memory value as Redis's memtoull reads it: digits, then an optional unit (b, k, kb,
+    m, mb, g, gb, any case). The digits saturate at 2**64 - 1 and the product wraps modulo
+    2**64, as in C; no sign, no spaces."""
+    i = 0
+    while i < len(text) and "0" <= text[i] <= "9":
+        i += 1
+    mul = _UNITS.get(text[i:].lower())
+    if mul is None or text[:1] == "-" or i >= 128:
         raise ValueError("argument must be a memory value")
-    return int(num) * _UNITS[unit]
+    return min(int(text[:i] or "0"), ULLONG_MAX) * mul % 2**64
+
+
+def parse_integer(text: str) -> int:
+    """A 64-bit signed integer as Redis's string2ll reads it: no sign but '-', no leading
+    zeros, no spaces."""
+    digits = text[1:] if text[:1] == "-" else text
+    if not (digits.isascii() and digits.isdigit()) or (digits[0] == "0" and text != "0"):
+        raise ValueError("argument couldn't be parsed into an integer")
+    n = int(text)
+    if not -LLONG_MAX - 1 <= n <= LLONG_MAX:
+        raise ValueError("argument couldn't be parsed into an integer")
+    return n
 
 
 # client-output-buffer-limit: the client classes in CONFIG GET's order, and their
@@ -63,8 +85,6 @@ def parse_obuf_limits(raw: str, current: ObufLimits) -> ObufLimits:
             seconds = int(parts[i + 3])
         except ValueError:
             raise ValueError("Error in hard, soft or soft_seconds setting in buffer limit configuration.") from None
-        if hard < 0 or soft < 0:
-            raise ValueError("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
         out[index] = (hard, soft, seconds)
     return tuple(out)
 
@@ -75,8 +95,11 @@ class Directive:
     kind: str  # int | memory | percent-memory | bool | enum | string | save | flags | events | percentiles | obuf
     default: Any
     choices: tuple[str, ...] = ()
-    minimum: int | None = None
-    maximum: int | None = None
+    # Bounds of an int or memory directive (Redis's, or of the C type it gives the value).
+    minimum: int = 0
+    maximum: int = LLONG_MAX
+    # A value the range admits is then brought into these bounds (hz: Redis's 1 to 500).
+    clamp: tuple[int, int] | None = None
     immutable: bool = False
     aliases: tuple[str, ...] = ()
     sensitive: bool = False
@@ -118,22 +141,18 @@ class Directive:
                     raise ValueError("percentage argument must be less or equal to 100")
                 return -pct
             try:
-                return parse_memory(raw)
+                n = parse_memory(raw)
             except ValueError:
                 raise ValueError("argument must be a memory or percent value") from None
+            if n > self.maximum:  # negative as C's signed size: Redis takes it for a percentage
+                raise ValueError("percentage argument must be less or equal to 100")
+            return n
         if k in ("int", "memory"):
-            try:
-                n = parse_memory(raw) if k == "memory" else int(raw)
-            except ValueError:
-                raise ValueError(
-                    "argument must be a memory value" if k == "memory" else "argument couldn't be parsed into an integer"
-                ) from None
-            if (self.minimum is not None and n < self.minimum) or (
-                self.maximum is not None and n > self.maximum
-            ):
-                raise ValueError(
-                    f"argument must be between {self.minimum} and {self.maximum} inclusive"
-                )
+            n = parse_memory(raw) if k == "memory" else parse_integer(raw)
+            if not self.minimum <= n <= self.maximum:
+                raise ValueError(f"argument must be between {self.minimum} and {self.maximum} inclusive")
+            if self.clamp is not None:
+                n = min(max(n, self.clamp[0]), self.clamp[1])
             return n
         if k == "enum":
             v = raw.lower()
@@ -216,7 +235,6 @@ class Directive:
         return self.parse(raw)
 
 
-_I64: Final = 2**63 - 1
 _SHUTDOWN_FLAGS: Final = ("default", "save", "nosave", "now", "force")
 
 DIRECTIVES: Final[list[Directive]] = [
@@ -233,14 +251,14 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("loglevel", "enum", "notice", choices=("debug", "verbose", "notice", "warning", "nothing")),
     Directive("requirepass", "string", "", sensitive=True),
     Directive("masterauth", "string", "", sensitive=True),
-    Directive("maxclients", "int", 10000, minimum=1),
-    Directive("timeout", "int", 0, minimum=0),
-    Directive("tcp-keepalive", "int", 300, minimum=0),
-    Directive("tcp-backlog", "int", 511, immutable=True),
+    Directive("maxclients", "int", 10000, minimum=1, maximum=UINT_MAX),
+    Directive("timeout", "int", 0, maximum=INT_MAX),
+    Directive("tcp-keepalive", "int", 300, maximum=INT_MAX),
+    Directive("tcp-backlog", "int", 511, maximum=INT_MAX, immutable=True),
     Directive("protected-mode", "bool", True),
-    Directive("hz", "int", 10, minimum=1, maximum=500),
+    Directive("hz", "int", 10, maximum=INT_MAX, clamp=(1, 500)),
     Directive("dynamic-hz", "bool", True),
-    Directive("maxmemory", "memory", 0, minimum=0),
+    Directive("maxmemory", "memory", 0, maximum=ULLONG_MAX),
     Directive(
         "maxmemory-policy",
         "enum",
@@ -256,11 +274,11 @@ DIRECTIVES: Final[list[Directive]] = [
             "noeviction",
         ),
     ),
-    Directive("maxmemory-samples", "int", 5, minimum=1, maximum=2**31 - 1),
+    Directive("maxmemory-samples", "int", 5, minimum=1, maximum=INT_MAX),
     Directive("maxmemory-eviction-tenacity", "int", 10, minimum=0, maximum=100),
     Directive("maxmemory-clients", "percent-memory", 0),
-    Directive("lfu-log-factor", "int", 10, minimum=0, maximum=2**31 - 1),
-    Directive("lfu-decay-time", "int", 1, minimum=0, maximum=2**31 - 1),
+    Directive("lfu-log-factor", "int", 10, maximum=INT_MAX),
+    Directive("lfu-decay-time", "int", 1, maximum=INT_MAX),
     Directive("proto-max-bulk-len", "memory", 512 * 1024 * 1024, minimum=1024 * 1024),
     Directive("client-query-buffer-limit", "memory", 1024**3, minimum=1024 * 1024),
     Directive(
@@ -272,8 +290,8 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("appendfsync", "enum", "always", choices=("everysec", "always", "no")),  # Redis's order
     Directive("appendfilename", "string", "appendonly.aof", immutable=True),
     Directive("appenddirname", "string", "appendonlydir", immutable=True),
-    Directive("auto-aof-rewrite-percentage", "int", 100, minimum=0),
-    Directive("auto-aof-rewrite-min-size", "memory", 64 * 1024 * 1024, minimum=0),
+    Directive("auto-aof-rewrite-percentage", "int", 100, maximum=INT_MAX),
+    Directive("auto-aof-rewrite-min-size", "memory", 64 * 1024 * 1024),
     Directive("no-appendfsync-on-rewrite", "bool", False),
     Directive("aof-use-rdb-preamble", "bool", True),
     Directive("aof-load-truncated", "bool", True),
@@ -287,24 +305,24 @@ DIRECTIVES: Final[list[Directive]] = [
     # Redis 7's name; lua-time-limit is its alias (CONFIG REWRITE writes this one).
     Directive("busy-reply-threshold", "int", 5000, minimum=0, aliases=("lua-time-limit",)),
     # Microseconds slept per key loaded (negative: 1 µs once per -N keys): persistence/_load.py.
-    Directive("key-load-delay", "int", 0, minimum=-(2**31), maximum=2**31 - 1, hidden=True),
+    Directive("key-load-delay", "int", 0, minimum=INT_MIN, maximum=INT_MAX, hidden=True),
     # Accepted, no effect, hidden as Redis's: moonkv's loading serves events every 10 ms
     # (persistence/_load.py), not every so many bytes.
     Directive("loading-process-events-interval-bytes", "int", 2 * 1024 * 1024, minimum=1024,
-              maximum=2**31 - 1, hidden=True),
+              maximum=INT_MAX, hidden=True),
     Directive("lua-kill-time-limit", "int", 0, minimum=0),
     Directive("lua-memory-limit", "memory", 64 * 1024 * 1024, minimum=1024 * 1024),
-    Directive("lua-eval-cache-size", "int", 500, minimum=1),
+    Directive("lua-eval-cache-size", "int", 500, minimum=1, maximum=INT_MAX),
     # Encodings (only change what OBJECT ENCODING reports).
-    Directive("hash-max-listpack-entries", "int", 128, minimum=0, aliases=("hash-max-ziplist-entries",)),
-    Directive("hash-max-listpack-value", "memory", 64, minimum=0, aliases=("hash-max-ziplist-value",)),
-    Directive("list-max-listpack-size", "int", -2, aliases=("list-max-ziplist-size",)),
-    Directive("list-compress-depth", "int", 0, minimum=0),
-    Directive("set-max-intset-entries", "int", 512, minimum=0),
-    Directive("set-max-listpack-entries", "int", 128, minimum=0),
-    Directive("set-max-listpack-value", "int", 64, minimum=0),
-    Directive("zset-max-listpack-entries", "int", 128, minimum=0, aliases=("zset-max-ziplist-entries",)),
-    Directive("zset-max-listpack-value", "memory", 64, minimum=0, aliases=("zset-max-ziplist-value",)),
+    Directive("hash-max-listpack-entries", "int", 128, aliases=("hash-max-ziplist-entries",)),
+    Directive("hash-max-listpack-value", "memory", 64, aliases=("hash-max-ziplist-value",)),
+    Directive("list-max-listpack-size", "int", -2, minimum=INT_MIN, maximum=INT_MAX, aliases=("list-max-ziplist-size",)),
+    Directive("list-compress-depth", "int", 0, maximum=INT_MAX),
+    Directive("set-max-intset-entries", "int", 512),
+    Directive("set-max-listpack-entries", "int", 128),
+    Directive("set-max-listpack-value", "memory", 64),
+    Directive("zset-max-listpack-entries", "int", 128, aliases=("zset-max-ziplist-entries",)),
+    Directive("zset-max-listpack-value", "memory", 64, aliases=("zset-max-ziplist-value",)),
     Directive("stream-node-max-bytes", "memory", 4096),
     Directive("stream-node-max-entries", "int", 100),
     Directive("hll-sparse-max-bytes", "memory", 3000),
@@ -315,8 +333,8 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("lazyfree-lazy-server-del", "bool", False),
     Directive("lazyfree-lazy-user-del", "bool", False),
     Directive("lazyfree-lazy-user-flush", "bool", False),
-    Directive("slowlog-log-slower-than", "int", 10000),
-    Directive("slowlog-max-len", "int", 128, minimum=0),
+    Directive("slowlog-log-slower-than", "int", 10000, minimum=-1),
+    Directive("slowlog-max-len", "int", 128),
     Directive("latency-monitor-threshold", "int", 0, minimum=0),
     Directive("latency-tracking", "bool", True),
     # moonkv: the Prometheus endpoint's port on the bind address (0: off).
@@ -330,20 +348,20 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("replica-serve-stale-data", "bool", True, aliases=("slave-serve-stale-data",)),
     Directive("repl-diskless-sync", "bool", True),
     # Accepted, no effect: a full sync sends a snapshot file at once (docs/replication.md).
-    Directive("repl-diskless-sync-delay", "int", 5, minimum=0, maximum=2**31 - 1),
+    Directive("repl-diskless-sync-delay", "int", 5, maximum=INT_MAX),
     # Accepted, no effect: a failed command from the primary or the log is counted and its
     # first failure logged, Redis's "ignore" (docs/compatibility.md, "Replication").
     Directive("propagation-error-behavior", "enum", "ignore",
               choices=("ignore", "panic", "panic-on-replicas")),
-    Directive("min-replicas-to-write", "int", 0, aliases=("min-slaves-to-write",)),
-    Directive("min-replicas-max-lag", "int", 10, aliases=("min-slaves-max-lag",)),
+    Directive("min-replicas-to-write", "int", 0, maximum=INT_MAX, aliases=("min-slaves-to-write",)),
+    Directive("min-replicas-max-lag", "int", 10, maximum=INT_MAX, aliases=("min-slaves-max-lag",)),
     # CONFIG GET answers the primary followed now (commands/server.py), "" on a primary.
     Directive("replicaof", "string", "", aliases=("slaveof",), immutable=True),
     Directive("masteruser", "string", ""),
     Directive("repl-backlog-size", "memory", 1048576, minimum=1),
-    Directive("repl-ping-replica-period", "int", 10, minimum=1, aliases=("repl-ping-slave-period",)),
-    Directive("repl-timeout", "int", 60, minimum=1),
-    Directive("replica-priority", "int", 100, minimum=0, aliases=("slave-priority",)),
+    Directive("repl-ping-replica-period", "int", 10, minimum=1, maximum=INT_MAX, aliases=("repl-ping-slave-period",)),
+    Directive("repl-timeout", "int", 60, minimum=1, maximum=INT_MAX),
+    Directive("replica-priority", "int", 100, maximum=INT_MAX, aliases=("slave-priority",)),
     Directive("replica-announced", "bool", True),
     # Cluster mode (docs/cluster.md): moonkv.cluster.
     Directive("cluster-enabled", "bool", False, immutable=True),
@@ -375,11 +393,11 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("tls-ciphersuites", "string", ""),
     Directive("tls-prefer-server-ciphers", "bool", False),
     Directive("tls-session-caching", "bool", True),
-    Directive("tls-session-cache-size", "int", 20 * 1024, minimum=0),
-    Directive("tls-session-cache-timeout", "int", 300, minimum=0),
+    Directive("tls-session-cache-size", "int", 20 * 1024, maximum=INT_MAX),
+    Directive("tls-session-cache-timeout", "int", 300, maximum=INT_MAX),
     Directive("tls-replication", "bool", False),
     Directive("tls-cluster", "bool", False),
-    Directive("io-threads", "int", 1, immutable=True),
+    Directive("io-threads", "int", 1, minimum=1, maximum=128, immutable=True),
     Directive("supervised", "enum", "no", choices=("upstart", "systemd", "auto", "no"), immutable=True),
     Directive("always-show-logo", "bool", False, immutable=True),
     Directive("set-proc-title", "bool", True, immutable=True),
@@ -409,7 +427,7 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("acllog-max-len", "int", 128),
     Directive("aclfile", "string", "", immutable=True, keep_empty=True),
     Directive("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels")),
-    Directive("shutdown-timeout", "int", 10, minimum=0),
+    Directive("shutdown-timeout", "int", 10, maximum=INT_MAX),
     Directive("shutdown-on-sigint", "flags", "default", choices=_SHUTDOWN_FLAGS, words=True),
     Directive("shutdown-on-sigterm", "flags", "default", choices=_SHUTDOWN_FLAGS, words=True),
 ]

@@ -191,6 +191,45 @@ def test_functions_loadstring_matches_redis(diff: Differ) -> None:
     diff("FUNCTION", "LOAD", "#!lua name=top\nloadstring('return 1')")
 
 
+ERRING_LIBRARY = """#!lua name=errs
+local function helper(k)
+  return redis.call('incr', k)
+end
+redis.register_function('reply', function(k, a) return redis.error_reply('MY own') end)
+redis.register_function('runtime', function(k, a) local x = nil; return x.y end)
+redis.register_function('raise', function(k, a) error('raised') end)
+redis.register_function('raise_table', function(k, a) error({err='TBL raised'}) end)
+redis.register_function('call', function(k, a) return redis.call('incr', k[1]) end)
+redis.register_function('call_then', function(k, a)
+  local v = redis.call('incr', k[1])
+  return v
+end)
+redis.register_function('call_unknown', function(k, a) return redis.call('nosuch') end)
+redis.register_function('call_arity', function(k, a) return redis.call('get') end)
+redis.register_function('call_wrongtype', function(k, a) return redis.call('lpush', k[1], 'x') end)
+redis.register_function('in_helper', function(k, a) return helper(k[1]) end)
+redis.register_function('pcall', function(k, a) return redis.pcall('incr', k[1]) end)
+redis.register_function{function_name='ro', callback=function(k, a) return redis.call('set', k[1], 'b') end,
+  flags={'no-writes'}}
+"""
+
+
+def test_function_error_replies_match_redis(diff: Differ) -> None:
+    """The text and the "script: <name>, on @user_function:<line>." suffix of each way a
+    function fails, for FCALL and FCALL_RO: redis.call's errors included (moonkv's redis.call
+    is a Lua function, whose tail call would lose the caller's line)."""
+    diff.both("FUNCTION", "FLUSH")
+    diff("SET", "str", "abc")
+    diff("FUNCTION", "LOAD", ERRING_LIBRARY)
+    assert ERRING_LIBRARY.encode() in diff.m.call("FUNCTION", "LIST", "WITHCODE")  # as loaded
+    for name in ("reply", "runtime", "raise", "raise_table", "call", "call_then", "call_unknown",
+                 "call_arity", "call_wrongtype", "in_helper", "pcall", "ro"):
+        diff("FCALL", name, "1", "str")
+        diff("FCALL_RO", name, "1", "str")
+    diff("EVAL", "local function f(k)\n  return redis.call('incr', k)\nend\nreturn f(KEYS[1])", "1", "str")
+    diff.both("FUNCTION", "FLUSH")
+
+
 LIBRARY_BODIES = [
     "redis.register_function('a', 1)",
     "redis.register_function(1, function() end)",

@@ -14,6 +14,7 @@ from typing import Any
 
 from moonkv.errors import RespError
 from moonkv.scripting._shebang import parse_shebang
+from moonkv.scripting._source import protect_tail_returns
 
 _NAME_RE = re.compile(rb"^[A-Za-z0-9_]+$")
 
@@ -139,7 +140,12 @@ class FunctionRegistry:
             raise RespError(f"Library '{name}' already exists")
         self._pending = {}
         try:
-            ok, err = self._load_code(source)
+            # The tail-call-safe form (error locations as Redis's); if it does not compile,
+            # the original, whose compile error is the one to report.
+            ok, err = self._load_code(protect_tail_returns(source, chunk=False))
+            if not ok and (err or b"").startswith(b"\0compile:"):
+                self._pending = {}
+                ok, err = self._load_code(source)
             if not ok:
                 text = (err or b"").decode("utf-8", "replace")
                 if text.startswith("\0compile:"):

@@ -1,13 +1,16 @@
-"""Source preparation for EVAL scripts: keep the script's frame in error locations.
+"""Source preparation for scripts and libraries: keep the caller's frame in error locations.
 
 Redis's redis.call is a C function, so ``return redis.call(...)`` keeps the
-script's stack frame and an error reports ``on @user_script:<line>``.
-moonkv's redis.call is a Lua function (the sandbox's bridge), and a Lua tail
-call would replace the script's frame.  Redis runs a script's chunk with one
-result (``lua_pcall(..., 1, ...)``), so ``return (e)`` is equivalent to
-``return e`` for the chunk itself: every ``return`` of the main chunk (not of
-nested functions) with a single expression gets parentheses, which turns a
-tail call into an ordinary call.  Line numbers are unchanged.
+caller's stack frame and an error reports ``on @user_script:<line>`` (or
+``@user_function`` in a library).  moonkv's redis.call is a Lua function (the
+sandbox's bridge), and a Lua tail call would replace the caller's frame.
+Parentheses turn a tail call into an ordinary call, line numbers unchanged:
+
+- ``return redis.call(...)`` and ``return redis.pcall(...)``, in any function:
+  the bridge returns one value, so ``return (e)`` is the same;
+- in an EVAL script, every ``return`` of the main chunk with a single
+  expression: Redis runs the chunk with one result (``lua_pcall(..., 1,
+  ...)``), so there too ``return (e)`` is ``return e``.
 """
 
 from __future__ import annotations
@@ -81,8 +84,9 @@ def tokens(src: bytes) -> list[tuple[int, int, bytes]]:
     return out
 
 
-def protect_tail_returns(src: bytes) -> bytes:
-    """Parenthesize the main chunk's single-expression returns (see module doc)."""
+def protect_tail_returns(src: bytes, chunk: bool = True) -> bytes:
+    """Parenthesize the returns of a bridge call, and with ``chunk`` (an EVAL script) the
+    main chunk's single-expression returns (see module doc)."""
     if b"return" not in src:
         return src
     toks = tokens(src)
@@ -98,9 +102,11 @@ def protect_tail_returns(src: bytes) -> bytes:
         elif t == b"end" or t == b"until":
             if blocks:
                 fdepth -= blocks.pop() == b"function"
-        elif t == b"return" and fdepth == 0:
+        elif t == b"return" and fdepth == 0 and chunk:
             k = _wrap_return(toks, k, inserts)
             continue
+        elif t == b"return":
+            _wrap_bridge_call(toks, k, inserts)
         k += 1
     if not inserts:
         return src
@@ -137,3 +143,23 @@ def _wrap_return(toks: list[tuple[int, int, bytes]], k: int, inserts: list[tuple
         inserts.append((toks[k][1], b" ("))
         inserts.append((toks[last][1], b")"))
     return j
+
+
+def _wrap_bridge_call(toks: list[tuple[int, int, bytes]], k: int, inserts: list[tuple[int, bytes]]) -> None:
+    """Record parentheses if toks[k] is ``return redis.call(...)`` or ``return redis.pcall(...)``
+    and nothing else (a return ends its block: a terminator or the end follows)."""
+    head = [t for _s, _e, t in toks[k + 1 : k + 5]]
+    if head[:3] not in ([b"redis", b".", b"call"], [b"redis", b".", b"pcall"]) or head[3:] != [b"("]:
+        return
+    depth = 0
+    for j in range(k + 4, len(toks)):
+        t = toks[j][2]
+        if t == b"(":
+            depth += 1
+        elif t == b")":
+            depth -= 1
+            if depth == 0:
+                if j + 1 == len(toks) or toks[j + 1][2] in _TERMINATORS:
+                    inserts.append((toks[k][1], b" ("))
+                    inserts.append((toks[j][1], b")"))
+                return

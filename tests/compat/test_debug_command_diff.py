@@ -22,6 +22,49 @@ def test_debug_is_one_command(debug_diff: Differ) -> None:
     d("DEBUG", "x" * 200)
 
 
+# Each subcommand moonkv has, with arguments that Redis takes (None: no more, so a wrong count
+# is tested on both sides of it).
+_SUBCOMMANDS = {
+    "SLEEP": ["0"], "SET-ACTIVE-EXPIRE": ["1"], "QUICKLIST-PACKED-THRESHOLD": ["0"],
+    "STRINGMATCH-TEST": [], "CHANGE-REPL-ID": [], "PROTOCOL": ["integer"], "OBJECT": ["k"],
+    "HELP": [], "DIGEST": [], "ERROR": ["x"], "SET-DISABLE-DENY-SCRIPTS": ["0"],
+}
+
+
+def test_debug_wrong_number_of_arguments(debug_diff: Differ) -> None:
+    d = debug_diff
+    d("SET", "k", "v")
+    d("DEBUG")
+    d("DEBUG", "JMAP")
+    d("DEBUG", "JMAP", "x")
+    d("DEBUG", "STRINGMATCH-LEN", "x")  # not a Redis subcommand
+    try:
+        for sub, args in _SUBCOMMANDS.items():
+            if args:
+                d("DEBUG", sub, *args[:-1])  # one too few
+            d("DEBUG", sub, *args, "extra")  # one too many
+    finally:
+        d("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
+def test_debug_arguments_read_as_redis_reads_them(debug_diff: Differ) -> None:
+    """atoi and strtod (the leading number, else 0), memtoull with Redis's bound, RELOAD's options."""
+    d = debug_diff
+    try:
+        for value in ("x", " 1x", "0", "-3", "+1"):
+            d("DEBUG", "SET-ACTIVE-EXPIRE", value)
+        for value in ("0x", "0.001abc", "-1", "nan", "x"):
+            d("DEBUG", "SLEEP", value)
+        for value in ("10", "0", "5gb", "-1", "1x", "4293918720", "4293918721", "4294967295"):
+            d("DEBUG", "QUICKLIST-PACKED-THRESHOLD", value)
+        d("DEBUG", "RELOAD", "bad")
+        d("DEBUG", "RELOAD", "NOSAVE", "x")
+        # Redis's reply, not asked of Redis here: its ten million rounds take half a minute.
+        assert d.m.call("DEBUG", "STRINGMATCH-TEST") == b"+Apparently Redis did not crash: test passed\r\n"
+    finally:
+        d("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
 def test_debug_statistics_are_under_debug(debug_diff: Differ) -> None:
     d = debug_diff
     d("CONFIG", "RESETSTAT")

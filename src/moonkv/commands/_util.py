@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Final
 
 from moonkv.errors import RespError, not_float, not_integer, syntax_error
@@ -62,6 +63,24 @@ def parse_cursor(b: bytes) -> int:
     if v >= 1 << 64:
         raise RespError("invalid cursor")
     return (-v if b[:1] == b"-" else v) % (1 << 64)
+
+
+_ATOI: Final = re.compile(rb"[ \t\n\v\f\r]*[+-]?[0-9]+")
+_STRTOD: Final = re.compile(
+    rb"[ \t\n\v\f\r]*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)", re.I
+)
+
+
+def atoi(b: bytes) -> int:
+    """C's atoi, as Redis's DEBUG options read numbers: the leading number, else 0."""
+    m = _ATOI.match(b)
+    return int(m[0]) if m is not None else 0
+
+
+def strtod(b: bytes) -> float:
+    """C's strtod without its end pointer (DEBUG SLEEP): the leading number, else 0."""
+    m = _STRTOD.match(b)
+    return float(m[0]) if m is not None else 0.0
 
 
 def lower(b: bytes) -> bytes:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Final
 
+from moonkv.commands._util import atoi
 from moonkv.commands.debug import debug_subcommand
 from moonkv.commands.table import KeySpec, command, container
 from moonkv.engine import SCRIPT_CACHE, Client
@@ -14,7 +14,6 @@ if TYPE_CHECKING:  # moonkv.scripting imports the command table: no import at ru
     from moonkv.scripting._engine import ScriptEngine
 
 _G: Final = "scripting"
-_ATOI: Final = re.compile(rb"\s*[+-]?[0-9]+")
 _EVAL_KEYS: Final = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE")),)
 _EVAL_RO_KEYS: Final = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RO", "ACCESS")),)
 
@@ -133,9 +132,7 @@ def script_stats(c: Client, argv: list[bytes]) -> object:
 
 @debug_subcommand("set-disable-deny-scripts", 3)  # lets scripts call noscript commands
 def debug_set_disable_deny_scripts(c: Client, argv: list[bytes]) -> object:
-    # atoi() as Redis: a leading number, anything else is 0.
-    m = _ATOI.match(argv[2])
-    _engine(c).allow_noscript = m is not None and int(m[0]) != 0
+    _engine(c).allow_noscript = atoi(argv[2]) != 0
     return "OK"
 
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import random
 import resource
 import sys
 import time
 from typing import Final
 
 from moonkv import REDIS_VERSION, __version__, native
-from moonkv.commands._util import glob_match, parse_int
+from moonkv.commands._util import atoi, glob_match, parse_int, strtod
 from moonkv.commands.debug import debug_subcommand
 from moonkv.commands.keys import describe_value
 from moonkv.commands.table import all_commands, command, container
-from moonkv.engine import NO_REPLY, Client, Server, enabled_for, rewrite_config_file
+from moonkv.engine import NO_REPLY, Client, Server, enabled_for, parse_memory, rewrite_config_file
 from moonkv.errors import RespError, syntax_error
 from moonkv.keyspace.digest import dataset_digest, value_digest
 from moonkv.monitoring import percentile_usec
@@ -23,6 +24,9 @@ from moonkv.protocol import BigNumber, RawReply, Verbatim
 
 _S: Final = "server"
 log = logging.getLogger("moonkv")
+_SLEEP_MAX: Final = float(2**31)  # DEBUG SLEEP's seconds (time.sleep refuses infinity)
+_PACKED_THRESHOLD_MAX: Final = 2**32 - 2**20  # DEBUG QUICKLIST-PACKED-THRESHOLD: under 4 GB
+_ASCII: Final = bytes(b & 127 for b in range(256))  # a byte table: rand() % 128, as Redis's fuzzer
 
 
 def _rss() -> int:
@@ -609,29 +613,39 @@ def debug_object(c: Client, argv: list[bytes]) -> object:
 
 @debug_subcommand("sleep", 3)
 def debug_sleep(c: Client, argv: list[bytes]) -> object:
-    try:
-        secs = float(argv[2])
-    except ValueError:
-        raise RespError("value is not a valid float") from None
-    time.sleep(max(0.0, secs))
+    secs = strtod(argv[2])  # as Redis: the leading number, else 0
+    if secs > 0:  # (not NaN either)
+        time.sleep(min(secs, _SLEEP_MAX))
     return "OK"
 
 
 @debug_subcommand("set-active-expire", 3)
 def debug_set_active_expire(c: Client, argv: list[bytes]) -> object:
-    c.server.ks.active_expire_enabled = parse_int(argv[2]) != 0
+    c.server.ks.active_expire_enabled = atoi(argv[2]) != 0
     return "OK"
 
 
 @debug_subcommand("quicklist-packed-threshold", 3)
 def debug_quicklist(c: Client, argv: list[bytes]) -> object:
+    # moonkv's lists have no packed nodes: the size is checked as Redis checks it, and unused.
+    try:
+        size = parse_memory(argv[2].decode("latin-1"))
+    except ValueError:
+        size = _PACKED_THRESHOLD_MAX + 1
+    if size > _PACKED_THRESHOLD_MAX:
+        raise RespError("argument must be a memory value bigger than 1 and smaller than 4gb")
     return "OK"
 
 
-@debug_subcommand("stringmatch-len", 3)
-def debug_stringmatch(c: Client, argv: list[bytes]) -> object:
-    glob_match(argv[2], b"a" * 4096)
-    return "OK"
+@debug_subcommand("stringmatch-test", 2)
+def debug_stringmatch_test(c: Client, argv: list[bytes]) -> object:
+    """Redis's fuzz test of its glob matcher: random patterns against random strings of
+    ASCII bytes, each under 32 bytes (Redis runs ten million in C; ten thousand here)."""
+    rnd = random.Random()
+    for _ in range(10_000):
+        pat = rnd.randbytes(rnd.randrange(32)).translate(_ASCII)
+        glob_match(pat, rnd.randbytes(rnd.randrange(32)).translate(_ASCII))
+    return "Apparently Redis did not crash: test passed"
 
 
 @debug_subcommand("change-repl-id", 2)
@@ -646,6 +660,11 @@ def debug_change_repl_id(c: Client, argv: list[bytes]) -> object:
 
 @debug_subcommand("reload", -2)
 def debug_reload(c: Client, argv: list[bytes]) -> object:
+    # Redis's options are checked as Redis checks them, but have no effect: moonkv's reload
+    # always saves and replaces (docs/compatibility.md, "Redis's own test suite").
+    for opt in argv[2:]:
+        if opt.lower() not in (b"merge", b"noflush", b"nosave"):
+            raise RespError("DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
     p = c.server.persistence
     if p is None:
         raise RespError("Persistence is not available")
@@ -720,6 +739,6 @@ def debug_help(c: Client, argv: list[bytes]) -> object:
     return [
         "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "SLEEP <seconds>", "SET-ACTIVE-EXPIRE <0|1>", "RELOAD", "LOADAOF", "CHANGE-REPL-ID",
-        "STRINGMATCH-LEN <pattern>", "DIGEST", "DIGEST-VALUE <key> [<key> ...]",
+        "STRINGMATCH-TEST", "DIGEST", "DIGEST-VALUE <key> [<key> ...]",
         "PROTOCOL <type>", "CONFIG-REWRITE-FORCE-ALL", "HELP",
     ]

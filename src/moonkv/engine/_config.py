@@ -421,7 +421,7 @@ DIRECTIVES: Final[list[Directive]] = [
     Directive("proc-title-template", "string", "{title} {listen-addr} {server-mode}"),
     Directive("repl-disable-tcp-nodelay", "bool", False),
     Directive("repl-diskless-load", "enum", "disabled", choices=("disabled", "on-empty-db", "swapdb")),
-    Directive("repl-diskless-sync-max-replicas", "int", 0, minimum=0, maximum=2**31 - 1),
+    Directive("repl-diskless-sync-max-replicas", "int", 0, maximum=INT_MAX),
     Directive("replica-lazy-flush", "bool", False),
     Directive("tracking-table-max-keys", "int", 1000000),
     Directive("acllog-max-len", "int", 128),

@@ -105,6 +105,8 @@ class Harness:
         self.server = assemble(config)
         self.server.persistence.load_now()
         self.proc = ServerProcess(self.server)
+        if self.server.replication is not None:  # as the listener's start hands it over
+            self.server.replication.defer = self.proc.outbox.defer
         self.conn = self.connect()
         if config["cluster-enabled"]:
             self.own_every_slot()

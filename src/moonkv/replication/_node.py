@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -90,8 +91,11 @@ class Replication:
         self.rebuilt_db = -1
         self.peers: list[Peer] = []
         self.seldb = -1  # the database the stream last selected (-1: send SELECT next)
-        self.outgoing: list[bytes] = []  # stream bytes of this iteration, not yet sent
+        self.outgoing: list[bytes] = []  # stream bytes of this iteration: not in the backlog yet
         self.send_scheduled = False
+        # The Outbox's defer (set by the listener): _send_outgoing runs in the iteration's
+        # flush, before the replies are written.  None (embedded): it runs at once.
+        self.defer: Callable[[Callable[[], None]], None] | None = None
         self.link: Any = None  # a ReplicaLink while this node is a replica
         self.master: tuple[str, int] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -116,9 +120,11 @@ class Replication:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Called by the listener once the loop runs: follow ``replicaof`` if configured."""
+    def start(self, loop: asyncio.AbstractEventLoop, defer: Callable[[Callable[[], None]], None]) -> None:
+        """Called by the listener once the loop runs, with its Outbox's ``defer``: follow
+        ``replicaof`` if configured."""
         self.loop = loop
+        self.defer = defer
         loop.call_later(1.0, self._cron)
         target = self.config["replicaof"].split()
         if len(target) == 2:
@@ -162,39 +168,48 @@ class Replication:
         self.feed(data)
 
     def feed(self, data: bytes) -> None:
-        """Append stream bytes to the backlog; replicas get this iteration's bytes at its end.
+        """Stream bytes: they join the backlog and leave for the replicas once per loop
+        iteration, at its end (:meth:`_send_outgoing`).
 
         On a primary the position reached goes into the unit's log record (this sink
         commits before the persistence's), so a restart knows its stream's end.
         """
-        backlog = self.backlog
-        if backlog is None:
+        if self.backlog is None:
             return
-        backlog.append(data)
         self.offset += len(data)
         if self.master is None:
             p = self.server.persistence
             if p is not None:
                 p.repl_pos = [self.replid, self.offset, self.seldb]
-        if self.peers:
-            self.outgoing.append(data)
-            if not self.send_scheduled:
-                if self.loop is None:
-                    self._send_outgoing()
-                else:
-                    self.send_scheduled = True
-                    self.loop.call_soon(self._send_outgoing)
+        self.outgoing.append(data)
+        if not self.send_scheduled:
+            defer = self.defer
+            if defer is None:
+                self._send_outgoing()
+            else:
+                self.send_scheduled = True
+                defer(self._send_outgoing)
 
-    def _send_outgoing(self) -> None:
-        """One write per replica per loop iteration (through its held replies: the group
-        commit releases them after the iteration's log records are durable)."""
-        self.send_scheduled = False
+    def _settle(self) -> bytes:
+        """The iteration's stream bytes so far, appended to the backlog (one append per
+        iteration, not per unit); whoever reads the backlog settles it first."""
         out = self.outgoing
         if not out:
-            return
+            return b""
         self.outgoing = []
         data = out[0] if len(out) == 1 else b"".join(out)
-        if self.peers:
+        backlog = self.backlog
+        if backlog is not None:
+            backlog.append(data)
+        return data
+
+    def _send_outgoing(self) -> None:
+        """One write per replica per loop iteration, from the Outbox's flush (through the
+        replicas' held replies: the group commit releases them after the iteration's log
+        records are durable)."""
+        self.send_scheduled = False
+        data = self._settle()
+        if data and self.peers:
             hard, soft, _secs = self.limits
             over: list[Peer] = []
             for p in self.peers:
@@ -450,7 +465,7 @@ class Replication:
             p.client.close()
         self.peers = []
         self.waiting_sync = []
-        self.outgoing = []
+        self._settle()  # the iteration's bytes are the backlog's, no longer theirs
         self._refresh_good()
 
     # -- WAIT -------------------------------------------------------------------------
@@ -828,6 +843,7 @@ class Replication:
                 f"slave{i}:ip={p.ip},port={p.port},state={p.state},offset={p.ack_offset},"
                 f"lag={int(now - p.ack_time)}"
             )
+        self._settle()
         b = self.backlog
         out += [
             f"master_failover_state:{self.failover_state}",

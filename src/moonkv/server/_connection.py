@@ -67,10 +67,13 @@ if TYPE_CHECKING:
 class Outbox:
     """The connections holding replies in this event loop iteration, and their flush."""
 
-    __slots__ = ("conns", "scheduled", "server", "call_soon", "durable", "obuf_limits")
+    __slots__ = ("conns", "tasks", "scheduled", "server", "call_soon", "durable", "obuf_limits")
 
     def __init__(self, server: Server, durable: Callable[[list[Connection], bool], None]) -> None:
         self.conns: list[Connection] = []
+        # Work that must run at the flush, before the replies go (defer): the replication
+        # stream's once-per-iteration hand-over to the replica connections.
+        self.tasks: list[Callable[[], None]] = []
         self.scheduled = False
         self.server = server
         # The loop's call_soon: the flush runs after this iteration's I/O callbacks.
@@ -85,8 +88,21 @@ class Outbox:
         if name == "client-output-buffer-limit":
             self.obuf_limits = _obuf_active(value)  # type: ignore[arg-type]
 
+    def defer(self, task: Callable[[], None]) -> None:
+        """Run ``task`` at this iteration's flush, before the held replies are written (what
+        it holds for connections then leaves with them)."""
+        self.tasks.append(task)
+        if not self.scheduled and self.call_soon is not None:
+            self.scheduled = True
+            self.call_soon(self.flush)
+
     def flush(self, wait: bool = False) -> None:
         """Write the held replies; ``wait``: a durable flush must not go on in the background."""
+        tasks = self.tasks
+        if tasks:  # while still scheduled: what they hold joins this flush
+            self.tasks = []
+            for task in tasks:
+                task()
         self.scheduled = False
         conns = self.conns
         if not conns:

@@ -153,7 +153,7 @@ class ServerProcess:
         if p is not None and hasattr(p, "start"):
             p.start(loop)  # loads the data directory in slices; clients get -LOADING meanwhile
         if srv.replication is not None:
-            srv.replication.start(loop)  # follows ``replicaof`` once the data is loaded
+            srv.replication.start(loop, self.outbox.defer)  # follows ``replicaof`` once the data is loaded
         if srv.cluster is not None:
             srv.cluster.node.apply_role()  # the role the persisted topology gives this node
         cfg = srv.config

@@ -405,9 +405,10 @@ def _check(dir: str, repair: bool) -> int:
         res = fmt.ScanResult()
         bar = Progress(f"checking {name}", len(data))
         n = 0
+        replid = None
         for off, payload in fmt.iter_records(data, len(fmt.LOG_MAGIC), res):
             try:
-                fmt.decode_unit(path, off, payload)
+                replid = fmt.fill_position(path, off, fmt.decode_unit(path, off, payload)[2], replid)
             except fmt.FormatError as e:  # intact bytes that are no unit: corrupt from here
                 res.corrupt_at, res.reason = off, e.reason
                 break

@@ -192,6 +192,9 @@ class Persistence:
         # primary's; on a primary with a backlog, how far it streamed its own.  Written into
         # every record (and snapshot) so a restart resumes from there (docs/replication.md).
         self.repl_pos: list[Any] | None = None
+        # The replication id of the last position written in full into the current log file
+        # (None: none yet): the records after it carry only the offset and database.
+        self.pos_replid: str | None = None
         # Called once the data directory is loaded, before any client is served
         # (replication takes up a primary's stream position there).
         self.after_load: list[Callable[[], None]] = []
@@ -398,12 +401,14 @@ class Persistence:
             path = os.path.join(self.dir, name)
             self.fd = os.open(path, os.O_WRONLY | os.O_APPEND)
             self.log_name = name
+            self.pos_replid = None
             self.log_size = os.path.getsize(path)
             self.logs_size -= self.log_size
             self.chain_ok = True
         else:
             fd, name = self._create_log(self._new_gen())
             self.fd, self.log_name, self.log_size = fd, name, len(fmt.LOG_MAGIC)
+            self.pos_replid = None
             # Memory == the snapshot (or empty): snapshot + this log is the full story.
             m.logs.append(name)
             fmt.write_manifest(self.dir, m)
@@ -428,6 +433,7 @@ class Persistence:
         self.fd = -1
         self.logs_size += self.log_size
         self.log_name = None
+        self.pos_replid = None
         self.log_size = 0
         self.chain_ok = False
 
@@ -437,7 +443,13 @@ class Persistence:
         if self.broken:
             return
         pos = self.repl_pos
-        payload = _pack((self.ks.now_ms(), effects) if pos is None else (self.ks.now_ms(), effects, pos))
+        if pos is None:
+            payload = _pack((self.ks.now_ms(), effects))
+        elif pos[0] == self.pos_replid:  # the id is this file's last one written: offset and db
+            payload = _pack((self.ks.now_ms(), effects, pos[1], pos[2]))
+        else:
+            payload = _pack((self.ks.now_ms(), effects, pos))
+            self.pos_replid = pos[0]
         self.units += 1
         self.buf.append(_HEADER_PACK(len(payload), _crc32(payload)) + payload)
 
@@ -704,6 +716,7 @@ class Persistence:
             if self.fd >= 0:
                 os.close(self.fd)
             self.fd, self.log_name, self.log_size = fd, new_log, len(fmt.LOG_MAGIC)
+            self.pos_replid = None
             self.broken = False
             self.unsynced = False
             if not self.logging:
@@ -807,6 +820,7 @@ class Persistence:
             if self.fd >= 0:
                 os.close(self.fd)
             self.fd, self.log_name, self.log_size = fd, name, len(fmt.LOG_MAGIC)
+            self.pos_replid = None
             self.broken = False
             self.commit([])  # the position, durable before the manifest names this log
             self.flush()

@@ -8,10 +8,14 @@ Every record, in logs and in snapshots, is framed the same way::
 
 A log file is ``LOG_MAGIC`` followed by one record per committed unit; the
 payload is ``[time_ms, [[db, [arg, ...]], ...]]`` (the unit's deterministic
-effects and the time the unit ran, so replay sees the clock the unit saw).  A
-replica's records have a third item, ``[replid, offset, db]``: the position in
-its primary's stream reached with that unit (the snapshot's META has it as
-``repl``), so a restarted replica resumes from there.
+effects and the time the unit ran, so replay sees the clock the unit saw).  The
+records of a node with a replication stream (a replica's, a primary's with a
+backlog) also carry the position reached with that unit in the stream (the
+snapshot's META has it as ``repl``), so a restart resumes from there: a third
+item ``[replid, offset, db]`` in the file's first such record and whenever the
+id changes, otherwise a third and fourth item, ``offset, db``, under the id last
+written in full in the same file (logs written before this have the full
+position in every record).
 
 A snapshot file is ``SNAP_MAGIC`` followed by records ``[tag, ...]``:
 ``[META, {...}]`` first, then ``[KEYS, db, keys, strings, expires, others]``
@@ -290,7 +294,10 @@ def decode_unit(
     script cache (never streamed).
 
     ``repl`` is the replication stream's ``[replid, offset, db]`` (``db`` -1: a primary's
-    stream selects one next), None on records of a primary that never had a backlog.
+    stream selects one next), None on records of a primary that never had a backlog.  A
+    record ``[time_ms, effects, offset, db]`` (written since the position's id went into
+    a file only when it changes) gives ``[None, offset, db]``: its id is the one of the last
+    full position before it in the same file, which the caller fills in.
 
     The checksum only says the bytes are the ones written: a record that
     decodes to anything else (a damaged writer, a hand-edited file) is refused
@@ -300,15 +307,15 @@ def decode_unit(
         obj = unpack(payload)
     except Exception as e:  # noqa: BLE001 - any decoding failure is corruption
         raise FormatError(path, off, f"undecodable record ({e})") from None
-    if type(obj) is list and 2 <= len(obj) <= 3:
+    if type(obj) is list and 2 <= len(obj) <= 4:
         ts, effects = obj[0], obj[1]
-        pos = obj[2] if len(obj) == 3 else None
+        pos = obj[2] if len(obj) == 3 else [None, *obj[2:]] if len(obj) == 4 else None
         if type(ts) is int and type(effects) is list and (
             pos is None
             or (
                 type(pos) is list
                 and len(pos) == 3
-                and type(pos[0]) in (str, bytes)
+                and (type(pos[0]) in (str, bytes) or (pos[0] is None and len(obj) == 4))
                 and type(pos[1]) is int
                 and type(pos[2]) is int
             )
@@ -328,6 +335,20 @@ def decode_unit(
             else:
                 return ts, effects, pos
     raise FormatError(path, off, "malformed record (not a unit of effects)")
+
+
+def fill_position(path: str, off: int, pos: list[Any] | None, replid: Any) -> Any:
+    """Give a compact position (``decode_unit``'s ``[None, offset, db]``) ``replid``, the id
+    of the file's last full one; returns the id in force after this record.  A compact
+    position with no full one before it in its file is corruption."""
+    if pos is None:
+        return replid
+    if pos[0] is not None:
+        return pos[0]
+    if replid is None:
+        raise FormatError(path, off, "a stream position without a replication id before it in its file")
+    pos[0] = replid
+    return replid
 
 
 def _all_zero(view: memoryview) -> bool:

@@ -235,12 +235,15 @@ def _replay_log(
     res = fmt.ScanResult()
     n = 0
     acl = server.acl
+    replid: Any = None  # the id of this file's last full position (compact ones lack it)
     for off, payload in fmt.iter_records(data, len(fmt.LOG_MAGIC), res):
         try:
-            ts, effects, report.repl_pos = decode(path, off, payload)
+            ts, effects, pos = decode(path, off, payload)
+            replid = fmt.fill_position(path, off, pos, replid)
         except fmt.FormatError as e:
             raise CorruptDirectory(e, 0) from None
-        # (report.repl_pos: the replication stream's position; None before a backlog existed.)
+        # (the replication stream's position; None before a backlog existed.)
+        report.repl_pos = pos
         if report.observe is not None:
             report.observe(effects, report.repl_pos)
         ks.frozen_ms = ts

@@ -3,7 +3,14 @@
 Imports only :mod:`moonkv.errors`; no sockets, no event loop.
 """
 
-from moonkv.protocol._encoder import bulk, encode, encode_command, encode_many, format_double
+from moonkv.protocol._encoder import (
+    bulk,
+    encode,
+    encode_command,
+    encode_command_into,
+    encode_many,
+    format_double,
+)
 from moonkv.protocol._parser import RespParser, split_args
 from moonkv.protocol._types import NULL_ARRAY, BigNumber, Double, Push, RawReply, Replies, Verbatim
 
@@ -19,6 +26,7 @@ __all__ = [
     "bulk",
     "encode",
     "encode_command",
+    "encode_command_into",
     "encode_many",
     "format_double",
     "split_args",

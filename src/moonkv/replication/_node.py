@@ -27,7 +27,7 @@ from typing import Any, Final
 from moonkv.engine import BLOCKED, NO_REPLY, Client, Server
 from moonkv.engine._config import REPLICA_CLASS
 from moonkv.errors import RespError
-from moonkv.protocol import RawReply, encode_command
+from moonkv.protocol import RawReply, encode_command_into
 from moonkv.replication import _stream
 from moonkv.replication._backlog import Backlog
 
@@ -161,27 +161,30 @@ class Replication:
     def commit(self, effects: list[tuple[int, list[bytes]]]) -> None:
         if len(effects) == 1:  # the usual unit: one command, most often in the same db
             db, argv = effects[0]
-            if db == self.seldb:
-                self.feed(encode_command(argv))
+            if db == self.seldb and self.backlog is not None:
+                # Its pieces join the iteration's: one b"".join per iteration, not per unit.
+                self._advance(encode_command_into(argv, self.outgoing))
                 return
         data, self.seldb = _stream.unit(effects, self.seldb)
         self.feed(data)
 
     def feed(self, data: bytes) -> None:
         """Stream bytes: they join the backlog and leave for the replicas once per loop
-        iteration, at its end (:meth:`_send_outgoing`).
-
-        On a primary the position reached goes into the unit's log record (this sink
-        commits before the persistence's), so a restart knows its stream's end.
-        """
+        iteration, at its end (:meth:`_send_outgoing`)."""
         if self.backlog is None:
             return
-        self.offset += len(data)
+        self.outgoing.append(data)
+        self._advance(len(data))
+
+    def _advance(self, size: int) -> None:
+        """``size`` bytes were added to ``outgoing``.  On a primary the position reached goes
+        into the unit's log record (this sink commits before the persistence's), so a
+        restart knows its stream's end."""
+        self.offset += size
         if self.master is None:
             p = self.server.persistence
             if p is not None:
                 p.repl_pos = [self.replid, self.offset, self.seldb]
-        self.outgoing.append(data)
         if not self.send_scheduled:
             defer = self.defer
             if defer is None:

@@ -18,7 +18,9 @@ that owns every slot (CLUSTER SETTOPOLOGY), against which the same scenarios wit
 standalone mode.  The ``logged`` scenarios log with ``appendonly yes``, ``appendfsync
 everysec`` (the log written at each flush, as the server does); ``+replica`` adds a replica
 connection attached with ``PSYNC`` (its full sync done before counting), whose transport keeps
-nothing either.
+nothing either.  ``SET logged+replica`` charges each write a whole loop iteration (one SET per
+read, a flush after each); ``SET P16 logged+replica`` shares an iteration among 16, as a
+primary under many clients shares its flush and its write to the replica.
 """
 
 from __future__ import annotations
@@ -227,6 +229,8 @@ SCENARIOS: dict[str, Scenario] = {
     "PUBLISH 100 subs": (16, subscribers(100), lambda h: [resp("PUBLISH", "bench-channel", "m" * 100) * 16]),
     "SET logged": (1, no_setup, lambda h: keys_reads(SET)),
     "SET logged+replica": (1, replica_setup, lambda h: keys_reads(SET)),
+    "SET P16 logged": (16, no_setup, lambda h: keys_reads(SET, 16)),
+    "SET P16 logged+replica": (16, replica_setup, lambda h: keys_reads(SET, 16)),
     "PFADD sparse": (1, no_setup, lambda h: [resp("PFADD", f"small:{i}", f"a{i}", f"b{i}", f"c{i}")
                                             for i in range(1000)]),
     "PFCOUNT 4 dense": (1, hll_setup, lambda h: [resp("PFCOUNT", "hll:0", "hll:1", "hll:2", "hll:3")]),

@@ -195,7 +195,8 @@ class Replication:
 
     def _settle(self) -> bytes:
         """The iteration's stream bytes so far, appended to the backlog (one append per
-        iteration, not per unit); whoever reads the backlog settles it first."""
+        iteration, not per unit).  Whoever reads the backlog calls :meth:`_send_outgoing`
+        first, never this alone while replicas are attached: they would miss the bytes."""
         out = self.outgoing
         if not out:
             return b""
@@ -846,7 +847,7 @@ class Replication:
                 f"slave{i}:ip={p.ip},port={p.port},state={p.state},offset={p.ack_offset},"
                 f"lag={int(now - p.ack_time)}"
             )
-        self._settle()
+        self._send_outgoing()  # the backlog as it stands (its bytes still leave in this flush)
         b = self.backlog
         out += [
             f"master_failover_state:{self.failover_state}",

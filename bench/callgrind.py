@@ -21,6 +21,13 @@ connection attached with ``PSYNC`` (its full sync done before counting), whose t
 nothing either.  ``SET logged+replica`` charges each write a whole loop iteration (one SET per
 read, a flush after each); ``SET P16 logged+replica`` shares an iteration among 16, as a
 primary under many clients shares its flush and its write to the replica.
+
+``--cache-sim`` adds callgrind's cache simulation and reports, per command, the data reads
+and writes that missed the first-level cache (D1) and the last level it models, given as
+this machine's 4 MiB L2 (``--LL``): the random accesses a table of a million keys costs,
+which instruction counts do not show.  ``CALLGRIND_TRACKED`` sets how many keys the ``GET
+tracked`` and ``GET untracked`` scenarios hold and read (a tracking client read them all
+first; default 20,000).
 """
 
 from __future__ import annotations
@@ -166,9 +173,17 @@ def evalsha(script: str, *keys_args: str) -> Callable[[int], bytes]:
 TRACKED = int(os.environ.get("CALLGRIND_TRACKED", "20000"))  # keys a tracking client read
 
 
+def fill(h: Harness, keys: int) -> None:
+    """MSETs of 1000 keys (cheaper to set up under valgrind than a million SETs)."""
+    for start in range(0, keys, 1000):
+        h.send(resp("MSET", *[a for i in range(start, min(keys, start + 1000)) for a in (b"key:%d" % i, b"v")]))
+        if h.conn.transport.last != b"+OK\r\n":
+            raise SystemExit(f"set-up: {h.conn.transport.last[:200]!r}")
+
+
 def tracking_setup(h: Harness) -> None:
     """One RESP3 connection tracks TRACKED keys (it read them all), as bench/tracking.py."""
-    h.mset(TRACKED)
+    fill(h, TRACKED)
     h.send(resp("HELLO", "3"))
     h.send(resp("CLIENT", "TRACKING", "on"))
     for start in range(0, TRACKED, 1000):
@@ -223,7 +238,7 @@ SCENARIOS: dict[str, Scenario] = {
     "EVALSHA 10 calls": (1, load_scripts, lambda h: keys_reads(
         evalsha("ten_calls", "3", "a:#", "b:#", "c:#", "v"))),
     "GET tracked": (16, tracking_setup, lambda h: keys_reads(GET, 16, TRACKED)),
-    "GET untracked": (16, lambda h: h.mset(TRACKED), lambda h: keys_reads(GET, 16, TRACKED)),
+    "GET untracked": (16, lambda h: fill(h, TRACKED), lambda h: keys_reads(GET, 16, TRACKED)),
     "PUBLISH 1 sub": (16, subscribers(1), lambda h: [resp("PUBLISH", "bench-channel", "m" * 100) * 16]),
     "PUBLISH 10 subs": (16, subscribers(10), lambda h: [resp("PUBLISH", "bench-channel", "m" * 100) * 16]),
     "PUBLISH 100 subs": (16, subscribers(100), lambda h: [resp("PUBLISH", "bench-channel", "m" * 100) * 16]),
@@ -262,10 +277,12 @@ def run_child(h: Harness, name: str, n: int) -> None:
         flush()
 
 
-def instructions(name: str, n: int, settings: list[str]) -> int:
+def counts(name: str, n: int, settings: list[str], cache_sim: bool) -> dict[str, int]:
+    """Callgrind's totals by event (Ir; with the cache simulation also D1mr, DLmr, ...)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "cg.out")
-        cmd = ["valgrind", "--tool=callgrind", "--child-silent-after-fork=yes", f"--callgrind-out-file={out}",
+        sim = ["--cache-sim=yes", "--LL=4194304,16,64"] if cache_sim else []
+        cmd = ["valgrind", "--tool=callgrind", *sim, "--child-silent-after-fork=yes", f"--callgrind-out-file={out}",
                sys.executable,
                os.path.abspath(__file__), "--child", name, "--requests", str(n)]
         for s in settings:
@@ -274,10 +291,11 @@ def instructions(name: str, n: int, settings: list[str]) -> int:
         run = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if run.returncode != 0:
             raise RuntimeError(f"{name}: {run.stderr[-2000:]}")
-        m = re.search(r"Collected : (\d+)", run.stderr)
-        if m is None:
+        events = re.search(r"Events +: ([\w ]+)", run.stderr)
+        totals = re.search(r"Collected : ([\d ]+)", run.stderr)
+        if events is None or totals is None:
             raise RuntimeError(f"{name}: no total in callgrind's output")
-        return int(m.group(1))
+        return dict(zip(events.group(1).split(), map(int, totals.group(1).split()), strict=True))
 
 
 def main() -> None:
@@ -285,6 +303,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
     ap.add_argument("--requests", type=int, default=4000, help="N: the runs have N and 2N reads")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    ap.add_argument("--cache-sim", action="store_true", help="also count D1 and L2 (LL) data misses")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     settings = [tuple(s.split("=", 1)) for s in args.set]
@@ -299,12 +318,15 @@ def main() -> None:
     print(f"build {native.build_kind()}, {args.requests} reads, settings {args.set or 'default'}")
     n = args.requests
     for name in names:
-        per_read = (instructions(name, 2 * n, args.set) - instructions(name, n, args.set)) / n
-        per_cmd = per_read / SCENARIOS[name][0]
-        line = f"{name:24} {per_cmd / 1000:8.2f}k instructions per command"
+        one, two = counts(name, n, args.set, args.cache_sim), counts(name, 2 * n, args.set, args.cache_sim)
+        per_cmd = {e: (two[e] - one[e]) / n / SCENARIOS[name][0] for e in one}
+        line = f"{name:24} {per_cmd['Ir'] / 1000:8.2f}k instructions per command"
+        if args.cache_sim:
+            line += (f", data misses D1 {per_cmd['D1mr'] + per_cmd['D1mw']:.1f}"
+                     f" L2 {per_cmd['DLmr'] + per_cmd['DLmw']:.1f}")
         k = re.match(r"PUBLISH (\d+)", name)
         if k:
-            line += f", {per_cmd / int(k.group(1)) / 1000:.2f}k per delivered message"
+            line += f", {per_cmd['Ir'] / int(k.group(1)) / 1000:.2f}k per delivered message"
         print(line, flush=True)
 
 

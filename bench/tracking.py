@@ -2,7 +2,7 @@
 """GET with client-side caching: tracking on with a million tracked keys against no
 tracking, moonkv beside redis-server; and the memory each tracked key costs.
 
-    .venv/bin/python bench/tracking.py [--keys K] [--gets N] [--rounds R]
+    .venv/bin/python bench/tracking.py [--keys K] [--gets N] [--rounds R] [--base PYTHON]
 
 Each server (started as ``bench/run.py`` starts them, pinned to the same CPU) holds K
 string keys.  One connection (RESP3, as a caching client) sends N GETs of random keys in
@@ -11,7 +11,11 @@ the CPU per GET.  Measured twice: with tracking off, and with ``CLIENT TRACKING 
 after that connection read all K keys (MGET in batches), so the table holds K keys and
 each GET re-tracks one.  The issue's target: tracking at most 1.3x no tracking.  The
 memory per tracked key is the server's RSS growth while the table filled, over K.
-Medians over the rounds.
+Each round starts every server afresh, one after the other; the ratio reported is the
+median of the rounds' own ratios (off and on measured minutes apart would compare
+different moments of a shared machine), the times and bytes medians over the rounds.
+``--base PYTHON`` adds a third server, moonkv run by another interpreter (a venv with
+main's build, say), so that a change and what it changes are measured in the same run.
 """
 
 from __future__ import annotations
@@ -92,20 +96,29 @@ def main() -> int:
     ap.add_argument("--gets", type=int, default=200_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-pin", action="store_true")
+    ap.add_argument("--base", metavar="PYTHON", help="also moonkv run by this interpreter")
     a = ap.parse_args()
     core.pin_cpus(not a.no_pin)
     servers = [core.Server("moonkv", core.moonkv_argv), core.Server("redis", core.redis_argv)]
+    if a.base:
+        base = a.base
+        servers.insert(1, core.Server("base", lambda port, d: [base, *core.moonkv_argv(port, d)[1:]]))
     results: dict[str, list[dict[str, float]]] = {s.name: [] for s in servers}
-    for _ in range(a.rounds):
+    print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    for i in range(a.rounds):
         for srv in servers:
-            results[srv.name].append(measure(srv, a.keys, a.gets))
+            r = measure(srv, a.keys, a.gets)
+            results[srv.name].append(r)
+            print(f"round {i + 1} {srv.name:7} off {r['off_us']:.2f} us, on {r['on_us']:.2f} us: "
+                  f"{r['on_us'] / r['off_us']:.2f}x (load {os.getloadavg()[0]:.1f})", flush=True)
     for name, rs in results.items():
         off = statistics.median(r["off_us"] for r in rs)
         on = statistics.median(r["on_us"] for r in rs)
+        ratio = statistics.median(r["on_us"] / r["off_us"] for r in rs)
         per_key = statistics.median(r["bytes_per_key"] for r in rs)
         tracked = int(rs[-1]["tracked"])
         print(f"{name:7} GET CPU/request: tracking off {off:.2f} us, on ({tracked} keys tracked) "
-              f"{on:.2f} us, ratio {on / off:.2f}x; {per_key:.0f} bytes per tracked key")
+              f"{on:.2f} us, ratio {ratio:.2f}x; {per_key:.0f} bytes per tracked key")
     return 0
 
 

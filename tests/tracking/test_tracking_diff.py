@@ -158,6 +158,20 @@ SCENARIOS: dict[str, list[Step]] = {
         (0, "MULTI"), (0, "MGET", "d", "e"), (0, "DEL", "d"), (0, "GET", "d"), (0, "EXEC"), ("read", 0),
         (0, "PING"), (1, "SET", "d", "2"), ("read", 0), (0, "PING"),
     ],
+    # Tracked before OFF and read again after ON (the table kept the client's entries, as
+    # Redis keeps them), two readers of one key, and a key read in another database.
+    "off_then_on_again_and_two_readers": [
+        ("hello", 0, 3), ("hello", 1, 3),
+        (0, "CLIENT", "TRACKING", "on"), (0, "MGET", "a", "b"), (0, "CLIENT", "TRACKING", "off"),
+        (0, "CLIENT", "TRACKING", "on"), (0, "GET", "a"), (0, "GET", "a"),
+        (1, "CLIENT", "TRACKING", "on"), (1, "GET", "a"),
+        (2, "SET", "b", "1"), ("read", 0), (0, "PING"), (1, "PING"),
+        (2, "SET", "a", "1"), ("read", 0), ("read", 1), (0, "PING"), (1, "PING"),
+        (0, "GET", "a"), (0, "GET", "a"), (2, "SET", "a", "2"), ("read", 0), (0, "PING"), (1, "PING"),
+        (0, "SELECT", "1"), (0, "GET", "a"), (0, "SELECT", "0"), (2, "SET", "a", "3"), ("read", 0),
+        (0, "GET", "a"), (0, "CLIENT", "TRACKING", "on", "noloop"), (0, "SET", "a", "4"), (0, "GET", "a"),
+        (2, "SET", "a", "5"), ("read", 0), (0, "PING"),
+    ],
     "broken_redirect": [
         ("hello", 0, 3),
         (0, "CLIENT", "TRACKING", "on", "redirect", "$ID1"),

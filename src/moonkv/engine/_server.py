@@ -577,9 +577,9 @@ class Server:
         # EVAL_RO and FCALL_RO are flagged readonly, but track only as scripts do.
         if script_read if spec.runs_script else spec.is_readonly:
             if spec.one_key:
-                tracker.remember_key(c, c.id, state, argv[1])
+                tracker.remember_key(c, c.id, state, argv[1], c.db)
             else:
-                tracker.remember(c, [argv[i] for i in spec.key_positions(argv)])
+                tracker.remember(c, [argv[i] for i in spec.key_positions(argv)], c.db)
         # CLIENT CACHING applies to the next command (the whole of a MULTI/EXEC).
         if state.caching and not c.in_exec and c.multi is None and not spec.name.startswith("client|"):
             state.caching = False

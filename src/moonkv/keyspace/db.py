@@ -190,6 +190,15 @@ class Database:
                 return None
         return v
 
+    def stored_key(self, key: bytes) -> bytes:
+        """The key object this database stores for ``key`` (``key`` itself when absent).
+
+        Another index keyed by the same names (client-side caching's tracking table) that
+        keeps these objects, rather than the equal ones each request parses, holds no copy
+        of the key, and its lookup right after this database's compares the key in cache."""
+        probe = _KeyProbe(key)
+        return probe.found if probe in self.data else key
+
     def lookup_read(self, key: bytes) -> Any:
         """Like :meth:`get`, and counts keyspace hits and misses."""
         v = self.get(key)
@@ -551,6 +560,29 @@ class Database:
         if ks.blocking_keys:
             ks.ready.extend(k for k in ks.blocking_keys if k[0] == self.id)
         return n
+
+
+class _KeyProbe:
+    """Equal to the key it wraps, and remembers the equal object a dict compared it with
+    (the dict's own key): Python's dict has no operation that returns its stored key, but
+    a lookup compares the stored key with the probe, and ``bytes.__eq__`` leaves a
+    non-bytes operand to the probe's ``__eq__``."""
+
+    __slots__ = ("key", "found", "hashed")
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        self.found = key
+        self.hashed = hash(key)
+
+    def __hash__(self) -> int:
+        return self.hashed
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is bytes and other == self.key:
+            self.found = other
+            return True
+        return False
 
 
 def _no_notifier(event: bytes, key: bytes, dbid: int) -> None:

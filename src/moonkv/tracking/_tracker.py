@@ -16,7 +16,7 @@ _BROKEN: Final = b">2\r\n$21\r\ntracking-redir-broken\r\n"
 class TrackingState:
     """One client's CLIENT TRACKING options (the client's ``tracking`` while on)."""
 
-    __slots__ = ("redirect", "bcast", "optin", "optout", "noloop", "prefixes", "caching", "broken")
+    __slots__ = ("redirect", "bcast", "optin", "optout", "noloop", "prefixes", "caching", "broken", "keys")
 
     def __init__(self, redirect: int, bcast: bool, optin: bool, optout: bool, noloop: bool) -> None:
         self.redirect = redirect  # client id, 0 for none
@@ -27,6 +27,9 @@ class TrackingState:
         self.prefixes: list[bytes] = []  # BCAST only; [b""] when none was given
         self.caching = False  # CLIENT CACHING yes (OPTIN) / no (OPTOUT) for the next command
         self.broken = False  # the redirect client is gone
+        # Keys the table holds for this client (not BCAST): a re-read is one probe of this
+        # set, which keeps the database's own key objects (Tracker.remember_key).
+        self.keys: set[bytes] = set()
 
 
 class Tracker:
@@ -54,6 +57,7 @@ class Tracker:
         if old is not None:
             # ON again: options are replaced, BCAST prefixes added.
             state.prefixes = old.prefixes
+            state.keys = old.keys
         self.clients[c.id] = c
         c.tracking = state
         if state.bcast:
@@ -83,39 +87,46 @@ class Tracker:
 
     # -- reads and writes -----------------------------------------------------
 
-    def remember_key(self, c: Any, cid: int, state: TrackingState, key: bytes) -> None:
+    def remember_key(self, c: Any, cid: int, state: TrackingState, key: bytes, db: Any) -> None:
         """``c`` (its id ``cid``, read by the typed caller: ``c.id`` would be a generic
-        attribute lookup here) read ``key`` (the common one-key read, see remember)."""
+        attribute lookup here) read ``key`` in ``db`` (the common one-key read, see remember).
+
+        Re-reading a key the client tracks already writes nothing: one probe of the
+        client's own set.  That set and the table keep ``db``'s key object (its
+        ``stored_key``), which the read just compared: no copy of the key, and the probe
+        compares in cache (a million tracked keys made a table lookup a few cache misses)."""
         # Tracked unless BCAST; with OPTIN only after CACHING yes, with OPTOUT unless after
         # CACHING no (caching is set only in those modes).
+        if state.bcast or state.caching is not state.optin or key in state.keys:
+            return
+        self._insert(cid, state, db.stored_key(key))
+        if self.max_keys and len(self.table) > self.max_keys:
+            self.shrink(c)
+
+    def remember(self, c: Any, keys: Iterable[bytes], db: Any) -> None:
+        """``c`` read ``keys`` in ``db``: it may cache them until they change."""
+        state: TrackingState = c.tracking
         if state.bcast or state.caching is not state.optin:
             return
+        cid: int = c.id
+        mine = state.keys
+        for k in keys:
+            if k not in mine:
+                self._insert(cid, state, db.stored_key(k))
+        if self.max_keys and len(self.table) > self.max_keys:
+            self.shrink(c)
+
+    def _insert(self, cid: int, state: TrackingState, key: bytes) -> None:
+        """The table's entry for ``key`` gets ``cid`` (it may have it: the client read the key
+        before it turned tracking off and on again)."""
         table = self.table
         ids = table.get(key)
         if ids is None:
             table[key] = cid
             self.items += 1
-            if self.max_keys and len(table) > self.max_keys:
-                self.shrink(c)
         elif ids != cid:
             self._add(key, ids, cid)
-
-    def remember(self, c: Any, keys: Iterable[bytes]) -> None:
-        """``c`` read ``keys``: it may cache them until they change."""
-        state = c.tracking
-        if state.bcast or state.caching is not state.optin:
-            return
-        table = self.table
-        cid = c.id
-        for k in keys:
-            ids = table.get(k)
-            if ids is None:
-                table[k] = cid
-                self.items += 1
-            elif ids != cid:
-                self._add(k, ids, cid)
-        if self.max_keys and len(table) > self.max_keys:
-            self.shrink(c)
+        state.keys.add(key)
 
     def _add(self, key: bytes, ids: int | set[int], cid: int) -> None:
         """A second reader of ``key``: the entry becomes a set (one reader: its id alone,
@@ -140,6 +151,7 @@ class Tracker:
             for cid in ids:
                 c = self.clients.get(cid)
                 if c is not None and not c.tracking.bcast:
+                    c.tracking.keys.discard(k)
                     self.send(c, [k], current)
 
     def invalidate_written(self, touched: list[tuple[int, bytes]], current: Any) -> None:
@@ -170,6 +182,7 @@ class Tracker:
         self.touched_list = None
         if flushed:
             for c in list(self.clients.values()):
+                c.tracking.keys.clear()
                 self.send(c, None, current)
             self.table.clear()
             self.items = 0
@@ -191,6 +204,7 @@ class Tracker:
             c = self.clients.get(cid)
             if c is None or c.tracking.bcast:
                 continue  # turned off since it read the key
+            c.tracking.keys.discard(key)
             if c is current and c.tracking.noloop:
                 continue
             self.send(c, [key], current)

@@ -66,12 +66,10 @@ def _stats(srv: Server) -> dict[bytes, object]:
     lua = eng.memory_used() if eng is not None else 0
     fn = eng.functions.rt.memory_used() if eng is not None and eng.functions is not None else 0
     nkeys, dataset = dataset_bytes(srv)
-    clients = 0
-    for cl in srv.clients.values():
-        qbuf, omem, _ = cl.buffers()  # query and output buffers, as CLIENT LIST shows them
-        clients += qbuf + omem
+    clients = srv.client_memory.normal  # kept as buffers change (engine/_clientmem.py)
+    backlog, replicas = srv.evictor.replication_memory()
     dbs: dict[bytes, object] = {}
-    overhead = startup + clients + lua + fn
+    overhead = startup + clients + replicas + backlog + lua + fn
     for db in srv.ks.dbs:
         if db.data:
             main = sys.getsizeof(db.data)
@@ -88,8 +86,8 @@ def _stats(srv: Server) -> dict[bytes, object]:
         b"peak.allocated": peak,
         b"total.allocated": total,
         b"startup.allocated": startup,
-        b"replication.backlog": 0,
-        b"clients.slaves": 0,
+        b"replication.backlog": backlog,
+        b"clients.slaves": replicas,
         b"clients.normal": clients,
         b"cluster.links": 0,
         b"aof.buffer": 0,

@@ -280,10 +280,13 @@ class Connection(asyncio.Protocol):
             if parser.buffered > 1048576 and parser.buffered > srv.config["client-query-buffer-limit"]:
                 self.close_client()
                 return
-            cmds = parser.parse()
+            # Counted before the commands are parsed and run: a large request is client
+            # memory while it runs (Redis counts its argv), so maxmemory-clients evicts
+            # its sender first.
             self.count_query_buffer(c)
             if c.closing:
-                return  # evicted (maxmemory-clients) by what it sent
+                return  # evicted (maxmemory-clients)
+            cmds = parser.parse()
         if (
             len(cmds) == 1
             and c.reply_mode == REPLY_ON
@@ -319,8 +322,8 @@ class Connection(asyncio.Protocol):
             self.write(out)
 
     def count_query_buffer(self, c: Client) -> None:
-        """A read took the general path: its client's query buffer may have grown (a
-        request arriving in parts) or emptied; the fast path leaves none."""
+        """A read took the general path: its client's query buffer grew (the fast path
+        leaves none); the flush after its replies measures it again."""
         m = self.outbox.memory
         if m is not None:
             m.update(c)

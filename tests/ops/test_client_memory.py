@@ -97,6 +97,7 @@ def test_output_buffer_counts_and_goes_back_down(server: ServerHandle) -> None:
         assert abs(rest - (base_used - base_clients)) < 64 * 1024
         tot = client_field(admin, "reader", "tot-mem")
         assert tot is not None and tot > 2 * MB
+        assert b"Big client buffers" in admin.call("MEMORY", "DOCTOR")  # > 200K per client
         s.sendall(encode_command(["SET", "done", "1"]))
         got = b""
         while not got.endswith(b"+OK\r\n"):  # the client reads everything
@@ -105,6 +106,7 @@ def test_output_buffer_counts_and_goes_back_down(server: ServerHandle) -> None:
             got = got[-10:] + chunk
         wait_for(lambda: int(info(admin, "memory")["mem_clients_normal"]) < base_clients + MB)
         assert (client_field(admin, "reader", "tot-mem") or 0) < MB
+        assert b"Big client buffers" not in admin.call("MEMORY", "DOCTOR")
         send_apart(s, encode_command(["GET", "big"]), 30)
         wait_for(lambda: int(info(admin, "memory")["mem_clients_normal"]) > base_clients + 2 * MB)
         s.close()  # a client that leaves takes its memory with it at once

@@ -9,8 +9,12 @@ is measured again.  So does :class:`ClientMemory`.  A client is measured
   (Redis's ``clientsCron``), always;
 - where its buffers change, only while the figure is needed at once (``maxmemory`` or
   ``maxmemory-clients`` set, :attr:`ClientMemory.exact`): after the Outbox wrote its
-  replies and after a read left bytes in its query buffer (``server/_connection.py``), so
-  a request pays nothing for it otherwise;
+  replies if that changed its unwritten output, after a read on the general path (a partial
+  or large request in its query buffer) and at the next write after that, and when the
+  transport drained its output (``server/_connection.py``); so a request pays one test per
+  write without a limit, and one call (the transport's buffer size) with one.  Its smaller
+  parts (queued MULTI commands, subscriptions, watched keys, tracking prefixes) change with
+  commands that leave no buffer: those the cron's measurement catches up with;
 - when it leaves (:meth:`ClientMemory.forget`).
 
 Replicas are not counted here: what the replication stream holds for them is the

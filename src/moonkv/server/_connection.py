@@ -132,7 +132,7 @@ class Connection(asyncio.Protocol):
     __slots__ = (
         "proc", "server", "outbox", "transport", "client", "parser", "pending", "held", "batch", "closed",
         "idle_cmd", "idle_buffered", "idle_since",
-        "congested", "throttled", "soft_since", "deferred_at",
+        "congested", "throttled", "soft_since", "deferred_at", "out_counted",
     )
 
     def __init__(self, proc: ServerProcess, client: Client | None = None) -> None:
@@ -156,6 +156,7 @@ class Connection(asyncio.Protocol):
         self.soft_since = 0.0  # when the output first passed the soft limit (0: under it)
         # Where the first reply of deferred length starts in the held output (-1: none).
         self.deferred_at = -1
+        self.out_counted = 0  # the unwritten output when its client was last measured at a write
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -241,7 +242,9 @@ class Connection(asyncio.Protocol):
         self.congested = False
         m = self.outbox.memory
         c = self.client
-        if m is not None and c is not None:
+        t = self.transport
+        if m is not None and c is not None and t is not None:
+            self.out_counted = t.get_write_buffer_size()
             m.update(c)  # the client read most of its output
         self.unthrottle()
 
@@ -323,10 +326,12 @@ class Connection(asyncio.Protocol):
 
     def count_query_buffer(self, c: Client) -> None:
         """A read took the general path: its client's query buffer grew (the fast path
-        leaves none); the flush after its replies measures it again."""
+        leaves none); the write of its replies measures it again (once parsed, the buffer
+        is gone)."""
         m = self.outbox.memory
         if m is not None:
             m.update(c)
+            self.out_counted = -1
 
     def run_commands(self, cmds: list[list[bytes]]) -> list[bytes]:
         """Execute commands in order; returns encoded replies (stops at a block)."""
@@ -552,7 +557,12 @@ class Connection(asyncio.Protocol):
                 return
             m = self.outbox.memory
             if m is not None:
-                m.update(c)
+                # Measured again when its unwritten output changed (most writes leave none,
+                # as the last one did): one call per write, not a measurement.
+                out = t.get_write_buffer_size()
+                if out != self.out_counted:
+                    self.out_counted = out
+                    m.update(c)
 
     def over_limit(self, limit: tuple[int, int, int], used: int) -> bool:
         """client-output-buffer-limit: close the client once ``used`` passes its hard limit,

@@ -91,24 +91,35 @@ class Evictor:
     def memory(self) -> tuple[int, int]:
         """(used_memory, the part not counted for eviction: replicas' output, as Redis's
         freeMemoryGetNotCountedMemory)."""
+        _, replicas = self.replication_memory()
+        used = self.counted() + replicas
+        if used > self.peak:
+            self.peak = used
+        return used, replicas
+
+    def counted(self) -> int:
+        """used_memory less what is not counted for eviction: what perform() compares with
+        maxmemory before every command (so it reads only running totals)."""
         srv = self.server
         eng = srv.scripting
         # The script cache counts; the Lua heap does not (Redis: used_memory_vm_eval is
         # "not part of used_memory").
-        scripts = eng.cache_bytes if eng is not None else 0
-        backlog, replicas = self.replication_memory()
-        used = srv.ks.dataset_memory() + self.clients.normal + scripts + backlog + replicas
-        if used > self.peak:
-            self.peak = used
-        return used, replicas
+        used = srv.ks.dataset_memory() + self.clients.normal
+        if eng is not None:
+            used += eng.cache_bytes
+        repl = srv.replication
+        if repl is not None and repl.backlog is not None:
+            used += len(repl.backlog.buf)
+        return used
 
     def perform(self) -> int:
         """Evict until under maxmemory: EVICT_OK, EVICT_RUNNING (time is up, a timer
         continues) or EVICT_FAIL (nothing more can be evicted, or noeviction)."""
         srv = self.server
         limit = srv.maxmemory
-        used, not_counted = self.memory()
-        used -= not_counted
+        used = self.counted()
+        if used > self.peak:
+            self.peak = used
         if used <= limit:
             return EVICT_OK
         policy = str(srv.config["maxmemory-policy"])

@@ -24,7 +24,7 @@ REPLY_SKIP: Final = 2
 _MIN_ELEMENT: Final = 4
 
 # A connection's fixed cost (its objects and the transport's), before its buffers: CLIENT
-# LIST's tot-mem starts there (measured: docs/operations.md, "Sizing memory").
+# LIST's tot-mem starts there (docs/operations.md, "What `used_memory` counts").
 BASE_MEM: Final = 8192
 # What one subscription, watched key or tracking prefix costs a client (the entry in the
 # client's own set and its share of the server's table; the name itself is counted once).

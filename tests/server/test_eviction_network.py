@@ -89,7 +89,11 @@ def test_a_script_is_never_cut_by_eviction_and_rolls_back_whole() -> None:
         except redis.ResponseError:
             pass
         assert sorted(r.keys("*")) == before  # all or nothing, and no eviction for it
-        assert _not_clients(r) == used_before
+        # Back to the same estimate within a few KB: about one run in five it came back 2.5 KB
+        # lower once client buffers counted for eviction (the tables' own sizes, which depend
+        # on what eviction deleted before; not traced further). A script not rolled back
+        # would leave about 300 KB.
+        assert abs(_not_clients(r) - used_before) < 16 * 1024
         r.close()
     finally:
         h.stop()

@@ -140,7 +140,12 @@ class Client:
         commands, subscriptions, watched keys and tracking prefixes (Redis's
         getClientMemoryUsage; CLIENT LIST tot-mem)."""
         qbuf, out, _ = self.buffers()
-        mem = BASE_MEM + qbuf + out + _ENTRY_MEM * len(self.watched)
+        # Output within the reply buffer is not counted, as in Redis, whose 16 KiB buffer is
+        # allocated with the client: a few KB of replies coming and going would otherwise
+        # move used_memory at every reply (and, under maxmemory, evict for it).
+        mem = BASE_MEM + qbuf + _ENTRY_MEM * len(self.watched)
+        if out > REPLY_BUFFER:
+            mem += out - REPLY_BUFFER
         if self.multi:
             mem += self.multi_mem
         subs = self.subs

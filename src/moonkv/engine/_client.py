@@ -139,13 +139,11 @@ class Client:
         """This client's memory: its fixed cost, query and output buffers, queued MULTI
         commands, subscriptions, watched keys and tracking prefixes (Redis's
         getClientMemoryUsage; CLIENT LIST tot-mem)."""
-        qbuf, out, _ = self.buffers()
-        # Output within the reply buffer is not counted, as in Redis, whose 16 KiB buffer is
-        # allocated with the client: a few KB of replies coming and going would otherwise
-        # move used_memory at every reply (and, under maxmemory, evict for it).
-        mem = BASE_MEM + qbuf + _ENTRY_MEM * len(self.watched)
-        if out > REPLY_BUFFER:
-            mem += out - REPLY_BUFFER
+        # The output counted is omem: what Redis's 16 KiB reply buffer, allocated with the
+        # client, would not hold (a few KB of replies coming and going would otherwise move
+        # used_memory at every reply and, under maxmemory, evict for it).
+        qbuf, omem, _ = self.buffers()
+        mem = BASE_MEM + qbuf + omem + _ENTRY_MEM * len(self.watched)
         if self.multi:
             mem += self.multi_mem
         subs = self.subs

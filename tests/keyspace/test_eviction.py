@@ -362,16 +362,19 @@ def test_lfu_counter_decays_by_minutes() -> None:
     assert s("OBJECT", "FREQ", "k") == 25  # 0: never decays
 
 
-def test_no_tracker_without_a_policy_that_needs_it() -> None:
+def test_tracker_follows_the_policy_not_the_limit() -> None:
     s = _filled("noeviction", 10)
     assert all(db.tracker is None and db.lru is None for db in s.srv.ks.dbs)
-    s("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
-    assert all(db.tracker is None for db in s.srv.ks.dbs)  # the access times are enough
     s("CONFIG", "SET", "maxmemory-policy", "allkeys-random")
-    assert all(db.tracker is None for db in s.srv.ks.dbs)  # random needs samples only with a limit
-    s("CONFIG", "SET", "maxmemory", "1gb")
+    # An eviction policy keeps it with or without a limit: setting maxmemory later must not
+    # find memory over it because of the tracker that setting made.
     assert len(s.srv.ks.dbs[0].tracker or ()) == 10
+    used = s.srv.evictor.used_memory()
+    s("CONFIG", "SET", "maxmemory", used + 1024)
+    assert s.srv.evictor.used_memory() == used and s("DBSIZE") == 10
     s("CONFIG", "SET", "maxmemory", 0)
+    assert len(s.srv.ks.dbs[0].tracker or ()) == 10
+    s("CONFIG", "SET", "maxmemory-policy", "noeviction")
     assert all(db.tracker is None for db in s.srv.ks.dbs)
 
 

@@ -16,6 +16,12 @@ def _info(r: redis.Redis, section: str, field: str) -> int:
     return int(r.info(section)[field])  # type: ignore[no-any-return]
 
 
+def _not_clients(r: redis.Redis) -> int:
+    """used_memory less the clients' buffers (which move with every request and reply)."""
+    mem = r.info("memory")
+    return int(mem["used_memory"]) - int(mem["mem_clients_normal"])
+
+
 def _settled(r: redis.Redis, limit: int) -> int:
     """used_memory once eviction got under ``limit`` (a round stops after
     maxmemory-eviction-tenacity's time limit; timers and later commands go on)."""
@@ -76,14 +82,18 @@ def test_a_script_is_never_cut_by_eviction_and_rolls_back_whole() -> None:
         _settled(r, used + 300_000)
         before = sorted(r.keys("*"))
         assert before
-        used_before = _info(r, "memory", "used_memory")
+        used_before = _not_clients(r)
         try:
             r.evalsha(failing, 0)
             raise AssertionError("the script should have failed")
         except redis.ResponseError:
             pass
         assert sorted(r.keys("*")) == before  # all or nothing, and no eviction for it
-        assert _info(r, "memory", "used_memory") == used_before
+        # Back to the same estimate within a few KB: about one run in five it came back 2.5 KB
+        # lower once client buffers counted for eviction (the tables' own sizes, which depend
+        # on what eviction deleted before; not traced further). A script not rolled back
+        # would leave about 300 KB.
+        assert abs(_not_clients(r) - used_before) < 16 * 1024
         r.close()
     finally:
         h.stop()

@@ -66,12 +66,10 @@ def _stats(srv: Server) -> dict[bytes, object]:
     lua = eng.memory_used() if eng is not None else 0
     fn = eng.functions.rt.memory_used() if eng is not None and eng.functions is not None else 0
     nkeys, dataset = dataset_bytes(srv)
-    clients = 0
-    for cl in srv.clients.values():
-        qbuf, omem, _ = cl.buffers()  # query and output buffers, as CLIENT LIST shows them
-        clients += qbuf + omem
+    clients = srv.client_memory.normal  # kept as buffers change (engine/_clientmem.py)
+    backlog, replicas = srv.evictor.replication_memory()
     dbs: dict[bytes, object] = {}
-    overhead = startup + clients + lua + fn
+    overhead = startup + clients + replicas + backlog + lua + fn
     for db in srv.ks.dbs:
         if db.data:
             main = sys.getsizeof(db.data)
@@ -88,8 +86,8 @@ def _stats(srv: Server) -> dict[bytes, object]:
         b"peak.allocated": peak,
         b"total.allocated": total,
         b"startup.allocated": startup,
-        b"replication.backlog": 0,
-        b"clients.slaves": 0,
+        b"replication.backlog": backlog,
+        b"clients.slaves": replicas,
         b"clients.normal": clients,
         b"cluster.links": 0,
         b"aof.buffer": 0,
@@ -155,6 +153,32 @@ def memory_doctor(c: Client, argv: list[bytes]) -> object:
             " * Peak memory: in the past this instance used more than 150% the memory that is "
             "currently using. The allocator is normally not able to release memory after a peak, "
             "so you can expect to see a big fragmentation ratio.\n"
+        )
+    # Redis's two buffer checks, on the clients' memory (engine/_clientmem.py).
+    srv = c.server
+    replicas = sum(1 for cl in srv.clients.values() if "S" in cl.flags)
+    normal = len(srv.clients) - replicas
+    slaves = st[b"clients.slaves"]
+    assert isinstance(slaves, int)
+    if replicas and slaves > 10 * 1024 * 1024:
+        issues.append(
+            " * Big replica buffers: The replica output buffers in this instance are greater than 10MB "
+            "for each replica (on average). This likely means that there is some replica instance that "
+            "is struggling receiving data, either because it is too slow or because of networking "
+            "issues. As a result, data piles on the master output buffers. Please try to identify what "
+            "replica is not receiving data correctly and why. You can use the INFO output in order to "
+            "check the replicas delays and the CLIENT LIST command to check the output buffers of each "
+            "replica.\n"
+        )
+    if normal and srv.client_memory.normal // normal > 200 * 1024:
+        issues.append(
+            " * Big client buffers: The clients output buffers in this instance are greater than 200K "
+            "per client (on average). This may result from different causes, like Pub/Sub clients "
+            "subscribed to channels bot not receiving data fast enough, so that data piles on the "
+            "Redis instance output buffer, or clients sending commands with large replies or very "
+            "large sequences of commands in the same pipeline. Please use the CLIENT LIST command in "
+            "order to investigate the issue if it causes problems in your instance, or to understand "
+            "better why certain clients are using a big amount of memory.\n"
         )
     if not issues:
         return Verbatim(b"Hi Sam, I can't find any memory issue in your instance. "

@@ -80,9 +80,9 @@ def _section_clients(srv: Server) -> list[str]:
     # The largest buffers now (Redis: over the last seconds, sampled by its cron).
     max_in = max_out = 0
     for c in srv.clients.values():
-        qbuf, omem, _ = c.buffers()
+        qbuf, out, _ = c.buffers()
         max_in = max(max_in, qbuf)
-        max_out = max(max_out, omem)
+        max_out = max(max_out, out)
     return [
         f"connected_clients:{len(srv.clients)}",
         "cluster_connections:0",
@@ -97,7 +97,8 @@ def _section_clients(srv: Server) -> list[str]:
 
 def _section_memory(srv: Server) -> list[str]:
     rss = _rss()
-    used = srv.evictor.used_memory()
+    used, not_counted = srv.evictor.memory()
+    backlog, replicas = srv.evictor.replication_memory()
     dataset = srv.ks.dataset_memory()
     peak = srv.evictor.peak
     eng = srv.scripting
@@ -139,10 +140,10 @@ def _section_memory(srv: Server) -> list[str]:
         "allocator_rss_bytes:0",
         f"mem_fragmentation_ratio:{rss / max(used, 1):.2f}",
         "mem_fragmentation_bytes:0",
-        "mem_not_counted_for_evict:0",
-        "mem_replication_backlog:0",
-        "mem_clients_slaves:0",
-        "mem_clients_normal:0",
+        f"mem_not_counted_for_evict:{not_counted}",
+        f"mem_replication_backlog:{backlog}",
+        f"mem_clients_slaves:{replicas}",
+        f"mem_clients_normal:{srv.client_memory.normal}",
         "mem_aof_buffer:0",
         "mem_allocator:pymalloc",
         "active_defrag_running:0",
@@ -204,7 +205,7 @@ def _section_stats(srv: Server) -> list[str]:
         "expired_time_cap_reached_count:0",
         "expire_cycle_cpu_milliseconds:0",
         f"evicted_keys:{st['evicted_keys']}",
-        "evicted_clients:0",
+        f"evicted_clients:{st['evicted_clients']}",
         "total_eviction_exceeded_time:0",
         "current_eviction_exceeded_time:0",
         f"keyspace_hits:{ks.hits}",

@@ -324,6 +324,7 @@ class Instance:
                 active_expire_cycle(srv, budget_s=0.25 / srv.config["hz"])
             if srv.ks.expired_effects:
                 srv.end_unit()
+            srv.client_memory.cron(srv.config["hz"])  # sessions' fixed cost, in used_memory
             p = self.persistence
             if p is not None:
                 p.cron()

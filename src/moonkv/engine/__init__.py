@@ -7,6 +7,7 @@ layer (:mod:`moonkv.server`) drives it, and so does the in-process API.
 
 from moonkv.engine._aclfile import load_at_start as load_acl_at_start
 from moonkv.engine._client import REPLY_OFF, REPLY_ON, REPLY_SKIP, Client
+from moonkv.engine._clientmem import ClientMemory
 from moonkv.engine._conffile import ConfigFileError, quote
 from moonkv.engine._conffile import load_text as load_config_text
 from moonkv.engine._conffile import read as read_config_file
@@ -44,6 +45,7 @@ __all__ = [
     "BlockState",
     "ConfigFileError",
     "Client",
+    "ClientMemory",
     "Config",
     "Directive",
     "Effect",

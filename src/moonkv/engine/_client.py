@@ -23,8 +23,14 @@ REPLY_SKIP: Final = 2
 # The fewest bytes one element of a reply takes (":0\r\n"; a bulk string takes 6 or more).
 _MIN_ELEMENT: Final = 4
 
-# CLIENT LIST's tot-mem: a client's fixed cost (its objects) before its buffers.
-_BASE_MEM: Final = 2048
+# A connection's fixed cost (its objects and the transport's), before its buffers: CLIENT
+# LIST's tot-mem starts there (docs/operations.md, "What `used_memory` counts").
+BASE_MEM: Final = 8192
+# What one subscription, watched key or tracking prefix costs a client (the entry in the
+# client's own set and its share of the server's table; the name itself is counted once).
+_ENTRY_MEM: Final = 64
+# A queued MULTI command's cost beside its arguments (the tuple, the list, the pointers).
+_QUEUED_MEM: Final = 96
 
 
 class Client:
@@ -36,8 +42,12 @@ class Client:
     REPLY OFF, in order with its replies; ``push_after``: after the reply of the
     command running now), ``close`` (drop the connection) and
     ``buffers`` (its query buffer bytes, output bytes not yet written and output chunks,
-    for CLIENT LIST and INFO), ``reply_room`` and ``deferred_reply``
+    for CLIENT LIST and INFO), ``abort`` (drop the connection and its unwritten output at
+    once: client eviction), ``reply_room`` and ``deferred_reply``
     (client-output-buffer-limit).
+
+    ``mem`` is the memory this client last added to the clients' total
+    (engine/_clientmem.py), ``multi_mem`` what its queued MULTI commands hold.
     """
 
     def __init__(
@@ -64,6 +74,8 @@ class Client:
         self.acl_user: Any = self.user if self.user is not None and self.user.restricted else None
         self.multi: list[tuple[Any, list[bytes]]] | None = None
         self.multi_error = False
+        self.multi_mem = 0
+        self.mem = 0
         self.watched: set[tuple[int, bytes]] = set()
         self.watch_expired: set[tuple[int, bytes]] = set()
         self.dirty_cas = False
@@ -81,6 +93,7 @@ class Client:
         # layer defers it; elsewhere it is a plain push).
         self.push_after: Callable[[bytes], None] = self._push_now
         self.close: Callable[[], None] = _noop
+        self.abort: Callable[[], None] = _noop
         self.buffers: Callable[[], tuple[int, int, int]] = _no_buffers
         # Reply bytes this client may still be sent before its output buffer's hard limit
         # closes it; None: no limit (the network layer sets it; see Connection.reply_room).
@@ -112,6 +125,34 @@ class Client:
         if room is None:
             return n
         return min(n, room // _MIN_ELEMENT + 1)
+
+    def queue(self, spec: Any, argv: list[bytes]) -> None:
+        """Queue a command into MULTI, counting what it holds (CLIENT LIST multi-mem)."""
+        queue = self.multi
+        assert queue is not None
+        if not queue:
+            self.multi_mem = 0
+        queue.append((spec, argv))
+        self.multi_mem += _QUEUED_MEM + 8 * len(argv) + sum(map(len, argv))
+
+    def memory(self) -> int:
+        """This client's memory: its fixed cost, query and output buffers, queued MULTI
+        commands, subscriptions, watched keys and tracking prefixes (Redis's
+        getClientMemoryUsage; CLIENT LIST tot-mem)."""
+        # The output counted is omem: what Redis's 16 KiB reply buffer, allocated with the
+        # client, would not hold (a few KB of replies coming and going would otherwise move
+        # used_memory at every reply and, under maxmemory, evict for it).
+        qbuf, omem, _ = self.buffers()
+        mem = BASE_MEM + qbuf + omem + _ENTRY_MEM * len(self.watched)
+        if self.multi:
+            mem += self.multi_mem
+        subs = self.subs
+        if subs is not None:
+            mem += _ENTRY_MEM * (len(subs.channels) + len(subs.patterns) + len(subs.shard))
+        tracking = self.tracking
+        if tracking is not None:
+            mem += _ENTRY_MEM * len(tracking.prefixes)
+        return mem
 
     def select(self, index: int) -> None:
         self.db = self.server.ks.dbs[index]
@@ -151,9 +192,12 @@ class Client:
             flags += "e"
         flags = flags or "N"
         cmd = self.last_cmd.decode("utf-8", "replace").lower()
-        qbuf, omem, oll = self.buffers()
+        qbuf, out, oll = self.buffers()
+        mem = self.memory()
         if running is not None:
-            qbuf += request_size(running)
+            size = request_size(running)
+            qbuf += size
+            mem += size
         user = self.user.name.decode("utf-8", "replace") if self.user is not None else "default"
         return (
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.fd} "
@@ -161,8 +205,8 @@ class Client:
             f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.id} "
             f"sub={len(subs.channels) if subs else 0} psub={len(subs.patterns) if subs else 0} "
             f"ssub={len(subs.shard) if subs else 0} multi={len(self.multi) if self.multi is not None else -1} qbuf={qbuf} "
-            f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll={oll} omem={omem} "
-            f"tot-mem={_BASE_MEM + qbuf + omem} "
+            f"qbuf-free=0 argv-mem=0 multi-mem={self.multi_mem if self.multi else 0} rbs=1024 rbp=0 "
+            f"obl=0 oll={oll} omem={out} tot-mem={mem} "
             f"events=r cmd={cmd} user={user} redir={tracking.redirect if tracking is not None else -1} resp={self.resp}"
         )
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING, Final
 
+from moonkv.engine._clientmem import ClientMemory
 from moonkv.keyspace import Database
 from moonkv.keyspace.events import EVICTED
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from moonkv.engine._server import Server
 
 POOL_SIZE: Final = 16
-CLIENT_SIZE: Final = 8192  # a connection's fixed buffers and objects (measured: docs/operations.md)
 _TTL_MAX: Final = (1 << 63) - 1
 
 _KEPT_TRIES: Final = 16  # random samples for a key that is not kept, when some are
@@ -51,14 +51,16 @@ def time_limit_us(tenacity: int) -> float:
     return float("inf")
 
 
-def tracking_for(maxmemory: int, policy: str, log_factor: int, decay_time: int) -> tuple[bool, int, int] | None:
-    """Which tracker the keyspace must keep (moonkv.keyspace.access): LFU policies always
-    (OBJECT FREQ answers from it), the others but noeviction while a limit is set (to
-    sample keys; LRU ranks them by the databases' last access times, see keeps_lru)."""
-    lfu = policy.endswith("-lfu")
-    if lfu or (maxmemory and policy != "noeviction"):
-        return (lfu, log_factor, decay_time)
-    return None
+def tracking_for(policy: str, log_factor: int, decay_time: int) -> tuple[bool, int, int] | None:
+    """Which tracker the keyspace must keep (moonkv.keyspace.access): every policy but
+    noeviction (eviction samples keys from it; LFU ranks them by its counters, which OBJECT
+    FREQ reads; LRU by the databases' last access times, see keeps_lru), limit or not. It is
+    counted in used_memory, so it exists before maxmemory is set: a CONFIG SET maxmemory
+    just above used_memory must not find memory over it because of what that same CONFIG
+    SET made (Redis's unit/maxmemory sets limits 10 KB above used_memory)."""
+    if policy == "noeviction":
+        return None
+    return (policy.endswith("-lfu"), log_factor, decay_time)
 
 
 def keeps_lru(policy: str) -> bool:
@@ -74,17 +76,40 @@ class Evictor:
         self.pool: list[tuple[int, int, bytes]] = []  # (rank, db id, key), best candidate last
         self.timer_pending = False
         self.peak = 0  # the highest used_memory seen (INFO used_memory_peak)
+        self.clients = ClientMemory(server)
+
+    def replication_memory(self) -> tuple[int, int]:
+        """(the backlog, what the stream holds for replicas): INFO mem_replication_backlog
+        and mem_clients_slaves."""
+        repl = self.server.replication
+        return repl.memory() if repl is not None else (0, 0)  # type: ignore[no-any-return]
 
     def used_memory(self) -> int:
-        """The estimate compared with maxmemory: the dataset and the server's own buffers."""
+        """The estimate (INFO used_memory): the dataset and the server's own buffers."""
+        return self.memory()[0]
+
+    def memory(self) -> tuple[int, int]:
+        """(used_memory, the part not counted for eviction: replicas' output, as Redis's
+        freeMemoryGetNotCountedMemory)."""
+        _, replicas = self.replication_memory()
+        used = self.counted() + replicas
+        if used > self.peak:
+            self.peak = used
+        return used, replicas
+
+    def counted(self) -> int:
+        """used_memory less what is not counted for eviction: what perform() compares with
+        maxmemory before every command (so it reads only running totals)."""
         srv = self.server
         eng = srv.scripting
         # The script cache counts; the Lua heap does not (Redis: used_memory_vm_eval is
         # "not part of used_memory").
-        scripts = eng.cache_bytes if eng is not None else 0
-        used = srv.ks.dataset_memory() + len(srv.clients) * CLIENT_SIZE + scripts
-        if used > self.peak:
-            self.peak = used
+        used = srv.ks.dataset_memory() + self.clients.normal
+        if eng is not None:
+            used += eng.cache_bytes
+        repl = srv.replication
+        if repl is not None and repl.backlog is not None:
+            used += len(repl.backlog.buf)
         return used
 
     def perform(self) -> int:
@@ -92,7 +117,9 @@ class Evictor:
         continues) or EVICT_FAIL (nothing more can be evicted, or noeviction)."""
         srv = self.server
         limit = srv.maxmemory
-        used = self.used_memory()
+        used = self.counted()
+        if used > self.peak:
+            self.peak = used
         if used <= limit:
             return EVICT_OK
         policy = str(srv.config["maxmemory-policy"])

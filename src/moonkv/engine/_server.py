@@ -24,6 +24,7 @@ from moonkv.clock import Clock
 from moonkv.commands.table import TABLE, CommandSpec, lookup, resolve_subcommand
 from moonkv.engine._acl import Acl
 from moonkv.engine._client import REPLY_ON, Client
+from moonkv.engine._clientmem import ClientMemory
 from moonkv.engine._config import Config
 from moonkv.engine._evict import EVICT_FAIL, Evictor, keeps_lru, tracking_for
 from moonkv.engine._monitor import line as monitor_line
@@ -166,6 +167,7 @@ class Server:
             "rejected_connections": 0,
             "expired_keys": 0,
             "evicted_keys": 0,
+            "evicted_clients": 0,
             "unexpected_error_replies": 0,
             "total_error_replies": 0,
             "dump_payload_sanitizations": 0,
@@ -213,6 +215,12 @@ class Server:
         return self.ks.clock
 
     @property
+    def client_memory(self) -> ClientMemory:
+        """The clients' memory total and client eviction (kept by the evictor, which
+        counts it in used_memory)."""
+        return self.evictor.clients
+
+    @property
     def tracker(self) -> Tracker:
         """Client-side caching's table, kept on the keyspace (see the note above)."""
         return self.ks.tracker  # type: ignore[no-any-return]
@@ -245,7 +253,7 @@ class Server:
     def _track_access(self) -> None:
         cfg = self.config
         policy = str(cfg["maxmemory-policy"])
-        self.ks.track_access(tracking_for(self.maxmemory, policy, cfg["lfu-log-factor"], cfg["lfu-decay-time"]),
+        self.ks.track_access(tracking_for(policy, cfg["lfu-log-factor"], cfg["lfu-decay-time"]),
                              keeps_lru(policy))
 
     # -- maxmemory ---------------------------------------------------------
@@ -398,7 +406,7 @@ class Server:
             if spec.no_multi:
                 c.multi_error = True
                 return self.error_reply(RespError("Command not allowed inside a transaction"))
-            c.multi.append((spec, argv))
+            c.queue(spec, argv)
             return "QUEUED"
         if self.loading and not spec.loading_ok:
             spec.rejected_calls += 1
@@ -865,6 +873,7 @@ class Server:
     def add_client(self, c: Client) -> None:
         self.clients[c.id] = c
         self.stats["total_connections_received"] += 1
+        self.evictor.clients.update(c)  # its fixed cost counts from now (once per connection)
 
     def remove_client(self, c: Client) -> None:
         if c.blocked is not None:
@@ -874,6 +883,8 @@ class Server:
         if c.subs is not None:
             self.pubsub.drop(c)
         self.monitors.pop(c, None)
+        if c.mem:
+            self.evictor.clients.forget(c)
         if self.replication is not None:
             self.replication.client_gone(c)
         if c.tracking is not None:

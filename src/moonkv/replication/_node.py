@@ -440,6 +440,17 @@ class Replication:
         if self.failover_state == "waiting-for-sync":
             self._failover_step()
 
+    def memory(self) -> tuple[int, int]:
+        """(the backlog's bytes, what the stream holds for the replicas: their connections'
+        unwritten output, and the stream kept for a replica still loading its snapshot), for
+        used_memory: INFO mem_replication_backlog and mem_clients_slaves, the latter not
+        counted for eviction (Redis's freeMemoryGetNotCountedMemory)."""
+        backlog = len(self.backlog.buf) if self.backlog is not None else 0
+        held = 0
+        for p in self.peers:
+            held += p.client.buffers()[1] if p.state == "online" else p.pending_bytes
+        return backlog, held
+
     def client_gone(self, c: Client) -> None:
         self._ports.pop(c.id, None)
         for w in self.waiters:

@@ -27,6 +27,7 @@ from moonkv.engine import (
     REPLY_ON,
     REPLY_SKIP,
     Client,
+    ClientMemory,
     is_local_peer,
     pause_holds,
     refuses_peer,
@@ -38,11 +39,13 @@ from moonkv.protocol import RawReply, Replies, RespParser, bulk, encode, encode_
 _OK: Final = b"+OK\r\n"
 _OK_STR: Final = "OK"  # handlers return this very object (an interned literal)
 
-# Flow control.  The transport asks the connection to stop producing (pause_writing) once
-# more than _HIGH_WATER bytes wait to be written, and lets it go on (resume_writing) under
-# _LOW_WATER; meanwhile the connection reads nothing more from that client.  A pipeline
-# stops being served once its replies of this batch pass _BATCH_BYTES: the rest waits,
-# unread input included, until the transport has taken those replies.
+# Flow control.  The transport tells the connection (pause_writing) once more than
+# _HIGH_WATER bytes wait to be written, and again (resume_writing) under _LOW_WATER.  The
+# connection goes on reading, as Redis does: a client may send all its requests before it
+# reads a reply, and what piles up is client memory (used_memory, maxmemory-clients,
+# client-output-buffer-limit bound it).  A pipeline stops being served once its replies of
+# one batch pass _BATCH_BYTES: the rest waits, unread input included, until the transport
+# has taken those replies (one read cannot ask for gigabytes at once).
 _HIGH_WATER: Final = 1024 * 1024
 _LOW_WATER: Final = 256 * 1024
 _BATCH_BYTES: Final = 4 * 1024 * 1024
@@ -67,7 +70,7 @@ if TYPE_CHECKING:
 class Outbox:
     """The connections holding replies in this event loop iteration, and their flush."""
 
-    __slots__ = ("conns", "tasks", "scheduled", "server", "call_soon", "durable", "obuf_limits")
+    __slots__ = ("conns", "tasks", "scheduled", "server", "call_soon", "durable", "obuf_limits", "memory")
 
     def __init__(self, server: Server, durable: Callable[[list[Connection], bool], None]) -> None:
         self.conns: list[Connection] = []
@@ -82,11 +85,20 @@ class Outbox:
         # client-output-buffer-limit of the normal and pubsub classes (replicas: replication);
         # None for a class without limits, so a write pays one test for it.
         self.obuf_limits = _obuf_active(server.config["client-output-buffer-limit"])
+        # The clients' memory total while it must be current (ClientMemory.exact): a
+        # connection is measured again after each write and each read that leaves bytes in
+        # its query buffer; None otherwise (the cron measures), so a write pays one test.
+        self.memory: ClientMemory | None = None
+        self._config_changed("maxmemory", None)
         server.config.on_change(self._config_changed)
 
     def _config_changed(self, name: str, value: object) -> None:
         if name == "client-output-buffer-limit":
             self.obuf_limits = _obuf_active(value)  # type: ignore[arg-type]
+        elif name in ("maxmemory", "maxmemory-clients"):
+            # (ClientMemory's own hook ran first: it was registered when the server was made.)
+            m = self.server.client_memory
+            self.memory = m if m.exact else None
 
     def defer(self, task: Callable[[], None]) -> None:
         """Run ``task`` at this iteration's flush, before the held replies are written (what
@@ -120,7 +132,7 @@ class Connection(asyncio.Protocol):
     __slots__ = (
         "proc", "server", "outbox", "transport", "client", "parser", "pending", "held", "batch", "closed",
         "idle_cmd", "idle_buffered", "idle_since",
-        "congested", "throttled", "soft_since", "deferred_at",
+        "congested", "throttled", "soft_since", "deferred_at", "out_counted",
     )
 
     def __init__(self, proc: ServerProcess, client: Client | None = None) -> None:
@@ -144,6 +156,7 @@ class Connection(asyncio.Protocol):
         self.soft_since = 0.0  # when the output first passed the soft limit (0: under it)
         # Where the first reply of deferred length starts in the held output (-1: none).
         self.deferred_at = -1
+        self.out_counted = 0  # the unwritten output when its client was last measured at a write
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -177,6 +190,7 @@ class Connection(asyncio.Protocol):
         c.push = self.push
         c.push_after = self.push_after
         c.close = self.close_client
+        c.abort = self.abort_client
         c.out_pending = transport.get_write_buffer_size  # type: ignore[attr-defined]
         c.buffers = self.buffers
         c.reply_room = self.reply_room
@@ -208,11 +222,10 @@ class Connection(asyncio.Protocol):
             self.proc.release(self)
 
     def pause_writing(self) -> None:
-        """The client reads slower than it is answered: stop reading its requests."""
+        """The client reads slower than it is answered (a throttled pipeline waits for it)."""
         self.congested = True
         t = self.transport
         if t is not None and not self.closed:
-            t.pause_reading()
             c = self.client
             if c is not None and not c.authenticated:
                 # Redis closes a client that has not authenticated once 1024 bytes of its
@@ -227,6 +240,12 @@ class Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.congested = False
+        m = self.outbox.memory
+        c = self.client
+        t = self.transport
+        if m is not None and c is not None and t is not None:
+            self.out_counted = t.get_write_buffer_size()
+            m.update(c)  # the client read most of its output
         self.unthrottle()
 
     def unthrottle(self) -> None:
@@ -254,6 +273,8 @@ class Connection(asyncio.Protocol):
             parser.feed(data)
             if parser.buffered > 1048576 and parser.buffered > srv.config["client-query-buffer-limit"]:
                 self.close_client()
+            else:
+                self.count_query_buffer(c)
             return
         cmds = parser.parse_whole(data)
         if cmds is None:
@@ -262,6 +283,12 @@ class Connection(asyncio.Protocol):
             if parser.buffered > 1048576 and parser.buffered > srv.config["client-query-buffer-limit"]:
                 self.close_client()
                 return
+            # Counted before the commands are parsed and run: a large request is client
+            # memory while it runs (Redis counts its argv), so maxmemory-clients evicts
+            # its sender first.
+            self.count_query_buffer(c)
+            if c.closing:
+                return  # evicted (maxmemory-clients)
             cmds = parser.parse()
         if (
             len(cmds) == 1
@@ -296,6 +323,15 @@ class Connection(asyncio.Protocol):
             return
         if out:
             self.write(out)
+
+    def count_query_buffer(self, c: Client) -> None:
+        """A read took the general path: its client's query buffer grew (the fast path
+        leaves none); the write of its replies measures it again (once parsed, the buffer
+        is gone)."""
+        m = self.outbox.memory
+        if m is not None:
+            m.update(c)
+            self.out_counted = -1
 
     def run_commands(self, cmds: list[list[bytes]]) -> list[bytes]:
         """Execute commands in order; returns encoded replies (stops at a block)."""
@@ -513,10 +549,20 @@ class Connection(asyncio.Protocol):
             if self.throttled and not self.congested:
                 # The transport took the replies without filling up: go on at once.
                 asyncio.get_event_loop().call_soon(self.unthrottle)
-        if c is not None and c.closing:
-            self.closed = True
-            t.close()
-            self.server.remove_client(c)  # gone now: no longer subscribed or counted
+        if c is not None:
+            if c.closing:
+                self.closed = True
+                t.close()
+                self.server.remove_client(c)  # gone now: no longer subscribed or counted
+                return
+            m = self.outbox.memory
+            if m is not None:
+                # Measured again when its unwritten output changed (most writes leave none,
+                # as the last one did): one call per write, not a measurement.
+                out = t.get_write_buffer_size()
+                if out != self.out_counted:
+                    self.out_counted = out
+                    m.update(c)
 
     def over_limit(self, limit: tuple[int, int, int], used: int) -> bool:
         """client-output-buffer-limit: close the client once ``used`` passes its hard limit,
@@ -552,11 +598,18 @@ class Connection(asyncio.Protocol):
             asyncio.get_event_loop().call_later(0.5, self.check_soft_limit)
 
     def drop_over_limit(self) -> None:
-        """Close at once, dropping every unwritten reply, as Redis frees such a client."""
+        """client-output-buffer-limit: close at once, as Redis frees such a client."""
+        c = self.client
+        assert c is not None
+        log.warning("Client %s scheduled to be closed ASAP for overcoming of output buffer limits.", c.info_line())
+        self.abort_client()
+
+    def abort_client(self) -> None:
+        """Close at once, dropping every unwritten reply (Client.abort)."""
         c = self.client
         t = self.transport
-        assert c is not None and t is not None
-        log.warning("Client %s scheduled to be closed ASAP for overcoming of output buffer limits.", c.info_line())
+        if c is None or t is None or self.closed:
+            return
         c.closing = True
         self.closed = True
         self.held = None

@@ -315,6 +315,7 @@ class ServerProcess:
             if p is not None:
                 p.cron()
             self._check_unpause()
+            srv.client_memory.cron(hz)  # each client measured about once a second
             timeout = srv.config["timeout"]
             now = time.monotonic()
             if timeout and now >= self._idle_check:

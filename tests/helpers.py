@@ -81,12 +81,16 @@ def start_moonkv(
     with open(log, "wb") as lf:
         proc = subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT)
     h = ServerHandle(proc, port, dir, log)
-    if wait:
-        try:
-            wait_port(port, proc)
-        except RuntimeError as e:
-            h.stop()
-            raise RuntimeError(f"{e}\n{h.read_log()}") from None
+    return _ready(h) if wait else h
+
+
+def _ready(h: ServerHandle) -> ServerHandle:
+    """``h`` once it answers on its port; stopped, with its log in the error, if it cannot."""
+    try:
+        wait_port(h.port, h.proc)
+    except RuntimeError as e:
+        h.stop()
+        raise RuntimeError(f"{e}\n{h.read_log()}") from None
     return h
 
 
@@ -111,13 +115,7 @@ def start_from_file(kind: str, conf: str, port: int, args: Sequence[str] = ()) -
     cmd = [*([sys.executable, "-m", "moonkv", "server"] if kind == "moonkv" else [REDIS_SERVER]), conf, *args]
     with open(log, "wb") as lf:
         proc = subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    h = ServerHandle(proc, port, os.path.dirname(conf), log)
-    try:
-        wait_port(port, proc)
-    except RuntimeError as e:
-        h.stop()
-        raise RuntimeError(f"{e}\n{h.read_log()}") from None
-    return h
+    return _ready(ServerHandle(proc, port, os.path.dirname(conf), log))
 
 
 @contextmanager

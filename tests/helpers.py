@@ -186,6 +186,34 @@ class RawClient:
         return line
 
 
+def parse_reply(raw: bytes) -> Any:
+    """A RESP2/RESP3 reply as nested Python values (type markers kept)."""
+
+    def one(i: int) -> tuple[Any, int]:
+        t = raw[i : i + 1]
+        j = raw.index(b"\r\n", i)
+        head = raw[i + 1 : j]
+        i = j + 2
+        if t in (b"$", b"="):
+            n = int(head)
+            if n < 0:
+                return (t, None), i
+            return (t, raw[i : i + n]), i + n + 2
+        if t in (b"*", b"~", b">", b"%"):
+            n = int(head)
+            if n < 0:
+                return (t, None), i
+            items = []
+            for _ in range(n * 2 if t == b"%" else n):
+                v, i = one(i)
+                items.append(v)
+            return (t, items), i
+        return (t, head), i
+
+    v, _ = one(0)
+    return v
+
+
 def read_back(r: Any, dbs: Sequence[int] = (0,)) -> dict[tuple[int, bytes], object]:
     """Every key of ``dbs`` read back through a redis-py client: type, contents and
     whether it has a TTL (hashes and sets unordered, as Redis leaves big ones)."""

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from tests.conftest import Differ
-from tests.helpers import RawClient, ServerHandle
+from tests.helpers import RawClient, ServerHandle, parse_reply
 
 SETTINGS = settings(
     max_examples=30,
@@ -28,38 +28,10 @@ SETTINGS = settings(
 UNORDERED = {b"HKEYS", b"HVALS", b"HGETALL", b"SMEMBERS", b"SINTER", b"SUNION", b"SDIFF", b"SPOP"}
 
 
-def parse(raw: bytes) -> Any:
-    """A RESP2/RESP3 reply as nested Python values (type markers kept)."""
-
-    def one(i: int) -> tuple[Any, int]:
-        t = raw[i : i + 1]
-        j = raw.index(b"\r\n", i)
-        head = raw[i + 1 : j]
-        i = j + 2
-        if t in (b"$", b"="):
-            n = int(head)
-            if n < 0:
-                return (t, None), i
-            return (t, raw[i : i + n]), i + n + 2
-        if t in (b"*", b"~", b">", b"%"):
-            n = int(head)
-            if n < 0:
-                return (t, None), i
-            items = []
-            for _ in range(n * 2 if t == b"%" else n):
-                v, i = one(i)
-                items.append(v)
-            return (t, items), i
-        return (t, head), i
-
-    v, _ = one(0)
-    return v
-
-
 def canonical(cmd: bytes, raw: bytes) -> Any:
     if cmd.upper() not in UNORDERED or raw[:1] not in (b"*", b"~", b"%"):
         return raw
-    t, items = parse(raw)
+    t, items = parse_reply(raw)
     if cmd.upper() == b"HGETALL":
         pairs = [(repr(items[i]), repr(items[i + 1])) for i in range(0, len(items), 2)]
         return (t, sorted(pairs))

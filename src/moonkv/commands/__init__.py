@@ -40,6 +40,7 @@ MODULES = (
     "replication",
     "acl",
     "pubsub",
+    "modules",
 )
 
 

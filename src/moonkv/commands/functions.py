@@ -7,6 +7,7 @@ import msgpack
 from moonkv.commands.table import KeySpec, command, container
 from moonkv.engine import Client
 from moonkv.errors import RespError
+from moonkv.protocol import OrderedSet
 
 _G = "scripting"
 _FCALL_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE")),)
@@ -149,10 +150,12 @@ def function_list(c: Client, argv: list[bytes]) -> object:
         else:
             raise RespError(f"Unknown argument {argv[i].decode('utf-8', 'replace')}")
     from moonkv.commands._util import glob_match
+    from moonkv.scripting._functions import FUNCTION_FLAGS
 
     out = []
     for lib in _registry(c).libraries.values():
-        if pattern is not None and not glob_match(pattern, lib.name):
+        # Redis matches the pattern ignoring case (stringmatchlen with nocase).
+        if pattern is not None and not glob_match(pattern, lib.name, nocase=True):
             continue
         entry: dict[bytes, object] = {
             b"library_name": lib.name,
@@ -161,7 +164,8 @@ def function_list(c: Client, argv: list[bytes]) -> object:
                 {
                     b"name": f.name,
                     b"description": f.description,
-                    b"flags": set(f.flags),
+                    # Status strings, in Redis's flag table order.
+                    b"flags": OrderedSet([flag.decode() for flag in FUNCTION_FLAGS if flag in f.flags]),
                 }
                 for f in lib.functions.values()
             ],

@@ -140,10 +140,11 @@ class CommandSpec:
     allow_busy: bool = False
     no_multi: bool = False
     movablekeys: bool = False
-    # Redis's internal CMD_PROTECTED (DEBUG): refused unless enable-debug-command allows it.
+    # Redis's internal CMD_PROTECTED (DEBUG; MODULE LOAD/LOADEX/UNLOAD): refused unless
+    # enable-debug-command (enable-module-command) allows it.
     protected: bool = False
     # execute()'s fast path may run it: neither a container (its subcommand is resolved on
-    # the general path) nor protected (enable-debug-command is checked there, first).
+    # the general path) nor protected (its enable-*-command directive is checked there).
     fast_path: bool = True
     one_key: bool = False  # its only key is argv[1] (GET, HGET, ...): no key spec walk
     # It runs a script (EVAL, EVALSHA, FCALL and their _RO forms): it may write without
@@ -354,5 +355,7 @@ def resolve_subcommand(spec: CommandSpec, argv: Sequence[bytes]) -> CommandSpec:
     sub = spec.subcommands.get(argv[1].lower())
     if sub is None:
         name = argv[1][:128].decode("utf-8", "surrogateescape")
-        raise RespError(f"unknown subcommand '{name}'. Try {spec.name.upper()} HELP.")
+        # The container as the client named it (``rename-command`` may have renamed it).
+        typed = argv[0].upper().decode("utf-8", "surrogateescape")
+        raise RespError(f"unknown subcommand '{name}'. Try {typed} HELP.")
     return sub

@@ -7,7 +7,8 @@ such as 127.0.0.2, is not local.  Three things depend on it:
 * **protected mode**: with ``protected-mode yes`` and no password on the
   default user, a connection that is not local gets :data:`DENIED` at accept
   and is closed.  Redis 7.0 no longer looks at ``bind`` for this.
-* ``enable-debug-command`` ``no|yes|local``: DEBUG is refused unless allowed.
+* ``enable-debug-command`` and ``enable-module-command`` ``no|yes|local``: DEBUG, and
+  MODULE LOAD/LOADEX/UNLOAD (Redis's protected commands), are refused unless allowed.
 * ``enable-protected-configs`` ``no|yes|local``: CONFIG SET of the protected
   directives (``dir``, ``dbfilename``) is refused unless allowed.
 
@@ -40,13 +41,6 @@ DENIED: Final = (
     b"above things in order for the server to start accepting connections from the outside.\r\n"
 )
 
-DEBUG_REFUSED: Final = (
-    'DEBUG command not allowed. If the enable-debug-command option is set to "local", you can run '
-    "it from a local connection, otherwise you need to set this option in the configuration file, "
-    "and then restart the server."
-)
-
-
 def is_local_peer(peer: object) -> bool:
     """Whether a socket peer name (as ``getpeername()`` gives it) is local for Redis 7.0."""
     if isinstance(peer, tuple):
@@ -62,3 +56,16 @@ def refuses_peer(server: Server, local: bool) -> bool:
 def enabled_for(setting: str, c: Client) -> bool:
     """An ``enable-*`` setting (no|yes|local) applied to a client."""
     return setting == "yes" or (setting == "local" and c.local)
+
+
+def protected_refusal(server: Server, c: Client, module: bool) -> str | None:
+    """The error refusing a protected command to ``c`` (MODULE LOAD/LOADEX/UNLOAD when
+    ``module``, otherwise DEBUG), or None when its ``enable-*-command`` directive allows it."""
+    setting = "enable-module-command" if module else "enable-debug-command"
+    if enabled_for(server.config[setting], c):
+        return None
+    return (
+        f'{"MODULE" if module else "DEBUG"} command not allowed. If the {setting} option is set to '
+        '"local", you can run it from a local connection, otherwise you need to set this option in '
+        "the configuration file, and then restart the server."
+    )

@@ -28,7 +28,7 @@ from moonkv.engine._clientmem import ClientMemory
 from moonkv.engine._config import Config
 from moonkv.engine._evict import EVICT_FAIL, Evictor, keeps_lru, tracking_for
 from moonkv.engine._monitor import line as monitor_line
-from moonkv.engine._protect import DEBUG_REFUSED, enabled_for
+from moonkv.engine._protect import protected_refusal
 from moonkv.errors import (
     ExecAbortError,
     LoadingError,
@@ -365,12 +365,15 @@ class Server:
         try:
             if spec is None:
                 raise self.unknown_command(argv)
-            if spec.protected and len(argv) > 1 and not enabled_for(self.config["enable-debug-command"], c):
-                raise RespError(DEBUG_REFUSED)  # before the subcommand, arity and auth, as Redis
             if spec.subcommands and (len(argv) >= 2 or spec.handler is None):
                 spec = resolve_subcommand(spec, argv)
             if not spec.arity_ok(len(argv)):
                 raise wrong_arity(spec.name)
+            if spec.protected:  # after the arity, before auth, as Redis
+                # DEBUG, or a subcommand of MODULE (the only protected subcommands)
+                refusal = protected_refusal(self, c, spec.parent is not None)
+                if refusal is not None:
+                    raise RespError(refusal)
             if not c.authenticated and not spec.no_auth:
                 raise NoAuthError("Authentication required.")
             if c.acl_user is not None:

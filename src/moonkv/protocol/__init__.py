@@ -12,12 +12,22 @@ from moonkv.protocol._encoder import (
     format_double,
 )
 from moonkv.protocol._parser import RespParser, split_args
-from moonkv.protocol._types import NULL_ARRAY, BigNumber, Double, Push, RawReply, Replies, Verbatim
+from moonkv.protocol._types import (
+    NULL_ARRAY,
+    BigNumber,
+    Double,
+    OrderedSet,
+    Push,
+    RawReply,
+    Replies,
+    Verbatim,
+)
 
 __all__ = [
     "NULL_ARRAY",
     "BigNumber",
     "Double",
+    "OrderedSet",
     "Push",
     "RawReply",
     "Replies",

@@ -7,7 +7,16 @@ from collections.abc import Callable
 from typing import Final
 
 from moonkv.errors import RespError
-from moonkv.protocol._types import NULL_ARRAY, BigNumber, Double, Push, RawReply, Replies, Verbatim
+from moonkv.protocol._types import (
+    NULL_ARRAY,
+    BigNumber,
+    Double,
+    OrderedSet,
+    Push,
+    RawReply,
+    Replies,
+    Verbatim,
+)
 
 _CRLF: Final = b"\r\n"
 # "$<n>\r\n" for the usual bulk lengths: concatenating three strings costs
@@ -143,6 +152,11 @@ def _encode(value: object, proto: int, emit: Callable[[bytes], None]) -> None:
     elif t is Push:
         items = value.items  # type: ignore[attr-defined]
         emit((b">%d\r\n" if proto == 3 else b"*%d\r\n") % len(items))
+        for item in items:
+            _encode(item, proto, emit)
+    elif t is OrderedSet:
+        items = value.items  # type: ignore[attr-defined]
+        emit((b"~%d\r\n" if proto == 3 else b"*%d\r\n") % len(items))
         for item in items:
             _encode(item, proto, emit)
     elif t is RawReply:

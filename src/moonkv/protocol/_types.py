@@ -11,6 +11,7 @@ The mapping from Python values to RESP is:
     list, tuple  array
     dict         RESP3 map, RESP2 flat array
     set, frozenset RESP3 set, RESP2 array
+    OrderedSet   RESP3 set, RESP2 array, in the order given
     RespError    error reply
 """
 
@@ -55,6 +56,15 @@ class BigNumber:
 @dataclass(frozen=True, slots=True)
 class Push:
     """RESP3 push (``>``); an array in RESP2."""
+
+    items: list[object]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderedSet:
+    """RESP3 set (``~``) sent in the order of ``items`` (an array in RESP2): Redis sends
+    some sets in a fixed order (a function's flags in its flag table's order), which a
+    Python set, iterated by hash, would not keep."""
 
     items: list[object]
 

@@ -29,7 +29,8 @@ def _lua_string(v: Any) -> bytes | None:
         return b"%.14g" % v
     return None
 LOAD_TIMEOUT = 0.5
-FUNCTION_FLAGS = frozenset({b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys"})
+# In the order of Redis's flag table (scripts_flags_def): FUNCTION LIST lists them so.
+FUNCTION_FLAGS = (b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys")
 
 
 @dataclass

@@ -351,8 +351,9 @@ class Server:
         ):
             a = spec.arity
             n = len(argv)
+            cluster = self.cluster
             if (n == a if a > 0 else n >= -a) and (
-                self.cluster is None or (not c.asking and self.cluster.route(c, spec, argv) is None)
+                cluster is None or (not c.asking and cluster.route(c, spec, argv) is None)
             ):
                 if self.maxmemory and self.out_of_memory(c, spec):
                     return self.oom_reply(c, spec)
@@ -473,7 +474,8 @@ class Server:
         n = len(argv)
         if not (n == a if a > 0 else n >= -a):
             return NOT_DATA
-        if self.cluster is not None and (c.asking or self.cluster.route(c, spec, argv) is not None):
+        cluster = self.cluster
+        if cluster is not None and (c.asking or cluster.route(c, spec, argv) is not None):
             return NOT_DATA  # execute() answers with the redirection
         self.commands_processed += 1
         if self.maxmemory and self.out_of_memory(c, spec):

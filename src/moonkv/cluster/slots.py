@@ -8,10 +8,11 @@ Imports nothing of moonkv's: the controller and the CLI use it without the engin
 
 Two ways to the same CRC (docs/cluster.md "What the slot check costs").  Compiled by
 mypyc (the native build routes every keyed command through :func:`key_slot`), a
-key of up to :data:`SHORT` bytes goes through a table-driven loop on machine
-integers that looks for the ``{`` as it goes: ~40 instructions plus ~22 a byte,
-where calling :func:`binascii.crc_hqx` costs ~500 (argument parsing, the buffer,
-a new int for the result) plus ~5 a byte, so a longer key takes crc_hqx.
+key of up to :data:`SHORT` bytes goes through a loop on machine integers (CRC16's
+table-free byte step) that looks for the ``{`` as it goes: ~20 instructions plus
+~21 a byte, where calling :func:`binascii.crc_hqx` costs ~500 (the global's lookup,
+argument parsing, the buffer, a new int for the result) plus ~5 a byte, so a
+longer key takes crc_hqx.
 Interpreted, the loop would cost ~50 ns a byte: crc_hqx always.
 """
 
@@ -39,28 +40,13 @@ def _compiled() -> bool:
 COMPILED: Final = _compiled()
 
 
-def _table() -> bytes:
-    """CRC16/XMODEM's byte table, 512 bytes: the high bytes of its 256 entries, then the low bytes."""
-    out = bytearray(512)
-    for i in range(256):
-        c = i << 8
-        for _ in range(8):
-            c = ((c << 1) ^ 0x1021 if c & 0x8000 else c << 1) & 0xFFFF
-        out[i] = c >> 8
-        out[i + 256] = c & 0xFF
-    return bytes(out)
-
-
-TABLE: Final = _table()
-
-
 def _crc(data: bytes, start: i64, end: i64) -> i64:
     """CRC16/XMODEM of ``data[start:end]``: the compiled build's loop (see key_slot)."""
-    t = TABLE
     crc: i64 = 0
     while start < end:
-        i: i64 = ((crc >> 8) ^ data[start]) & 255
-        crc = (((crc ^ t[i]) & 255) << 8) | t[i + 256]
+        x: i64 = ((crc >> 8) ^ data[start]) & 255
+        x ^= x >> 4
+        crc = ((crc << 8) ^ (x << 12) ^ (x << 5) ^ x) & 0xFFFF
         start += 1
     return crc
 
@@ -76,17 +62,17 @@ def key_slot(key: bytes) -> i64:
     n: i64 = len(key)
     if not COMPILED or n > SHORT:
         return _binascii_slot(key)
-    # One pass: the CRC of the whole key, unless a "{" (123) stops it.  The table step is
-    # crc = (crc << 8) ^ entry, kept to 16 bits: the entry's high byte meets crc's low one.
-    t = TABLE
+    # One pass: the CRC of the whole key, unless a "{" (123) stops it.  A byte's step is the
+    # table-free form of CRC16/XMODEM's (polynomial x^16 + x^12 + x^5 + 1: the three shifts).
     crc: i64 = 0
     j: i64 = 0
     while j < n:
         b: i64 = key[j]
         if b == 123:
             return _tagged_slot(key, j)
-        i: i64 = ((crc >> 8) ^ b) & 255
-        crc = (((crc ^ t[i]) & 255) << 8) | t[i + 256]
+        x: i64 = ((crc >> 8) ^ b) & 255
+        x ^= x >> 4
+        crc = ((crc << 8) ^ (x << 12) ^ (x << 5) ^ x) & 0xFFFF
         j += 1
     return crc & MASK
 

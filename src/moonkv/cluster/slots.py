@@ -13,7 +13,7 @@ table-free byte step) that looks for the ``{`` as it goes: ~20 instructions plus
 ~21 a byte, where calling :func:`binascii.crc_hqx` costs ~500 (the global's lookup,
 argument parsing, the buffer, a new int for the result) plus ~5 a byte, so a
 longer key takes crc_hqx.
-Interpreted, the loop would cost ~50 ns a byte: crc_hqx always.
+Interpreted, the loop costs ~120 ns a byte (crc_hqx ~75 ns for a 16-byte key): crc_hqx always.
 """
 
 from __future__ import annotations

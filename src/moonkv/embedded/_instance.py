@@ -128,7 +128,10 @@ class Instance:
     def __init__(self, path: str | os.PathLike[str] | None, directives: Mapping[str, object]) -> None:
         config = Config()
         for name, value in directives.items():
-            config.load(name.replace("_", "-"), _directive_text(value))
+            try:
+                config.load(name.replace("_", "-"), _directive_text(value))
+            except ValueError as e:  # the configuration's message names no directive
+                raise ValueError(f"{name}={value!r}: {e}") from None
         if path is not None:
             config.load("dir", os.fspath(path))
         self.path = None if path is None else os.path.abspath(os.fspath(path))

@@ -80,8 +80,8 @@ def _section_clients(srv: Server) -> list[str]:
     # The largest buffers now (Redis: over the last seconds, sampled by its cron).
     max_in = max_out = 0
     for c in srv.clients.values():
-        qbuf, out, _ = c.buffers()
-        max_in = max(max_in, qbuf)
+        qbuf, out, _, free, argv = c.buffers()
+        max_in = max(max_in, qbuf + free + argv)  # the buffer as allocated, and the argv
         max_out = max(max_out, out)
     return [
         f"connected_clients:{len(srv.clients)}",

@@ -6,6 +6,7 @@ and unit/info."""
 from __future__ import annotations
 
 import re
+import time
 
 from tests.conftest import Differ
 
@@ -28,6 +29,7 @@ _SUBCOMMANDS = {
     "SLEEP": ["0"], "SET-ACTIVE-EXPIRE": ["1"], "QUICKLIST-PACKED-THRESHOLD": ["0"],
     "STRINGMATCH-TEST": [], "CHANGE-REPL-ID": [], "PROTOCOL": ["integer"], "OBJECT": ["k"],
     "HELP": [], "DIGEST": [], "ERROR": ["x"], "SET-DISABLE-DENY-SCRIPTS": ["0"],
+    "PAUSE-CRON": ["0"], "REPLYBUFFER": ["RESIZING", "1"],
 }
 
 
@@ -57,12 +59,39 @@ def test_debug_arguments_read_as_redis_reads_them(debug_diff: Differ) -> None:
             d("DEBUG", "SLEEP", value)
         for value in ("10", "0", "5gb", "-1", "1x", "4293918720", "4293918721", "4294967295"):
             d("DEBUG", "QUICKLIST-PACKED-THRESHOLD", value)
+        for value in ("0", "x", "-1", "2"):
+            d("DEBUG", "PAUSE-CRON", value)
+        d("DEBUG", "PAUSE-CRON", "0")
+        for args in (("RESIZING", "0"), ("resizing", "x"), ("RESIZING", "1"), ("PEAK-RESET-TIME", "NEVER"),
+                     ("peak-reset-time", "reset"), ("PEAK-RESET-TIME", "100"), ("PEAK-RESET-TIME", "-5"),
+                     ("PEAK-RESET-TIME", "1.5"), ("PEAK-RESET-TIME", "x"), ("PEAK-RESET-TIME", "99999999999999999999"),
+                     ("PEAK-RESET-TIME", "RESET"), ("SIZE", "1"), ("x", "y")):
+            d("DEBUG", "REPLYBUFFER", *args)
         d("DEBUG", "RELOAD", "bad")
         d("DEBUG", "RELOAD", "NOSAVE", "x")
         # Redis's reply, not asked of Redis here: its ten million rounds take half a minute.
         assert d.m.call("DEBUG", "STRINGMATCH-TEST") == b"+Apparently Redis did not crash: test passed\r\n"
     finally:
         d("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        d("DEBUG", "PAUSE-CRON", "0")
+
+
+def test_pause_cron_stops_the_periodic_tasks(debug_diff: Differ) -> None:
+    """DEBUG PAUSE-CRON 1 stops Redis's serverCron, moonkv's periodic tasks: a key past its
+    TTL stays (in DBSIZE) until the cron runs again (its active expiry)."""
+    d = debug_diff
+    try:
+        d("DEBUG", "PAUSE-CRON", "1")
+        d("SET", "k", "v", "PX", "20")
+        time.sleep(0.5)
+        d("DBSIZE")  # 1 on both: no active expiry
+        d("DEBUG", "PAUSE-CRON", "0")
+        deadline = time.monotonic() + 5
+        while d.both("DBSIZE") != (b":0\r\n", b":0\r\n"):
+            assert time.monotonic() < deadline, "the cron did not run again"
+            time.sleep(0.05)
+    finally:
+        d("DEBUG", "PAUSE-CRON", "0")
 
 
 def test_debug_statistics_are_under_debug(debug_diff: Differ) -> None:

@@ -1,10 +1,12 @@
 """Client memory in used_memory (INFO mem_clients_normal, CLIENT LIST tot-mem), client
 eviction under maxmemory-clients with CLIENT NO-EVICT, and keys evicted for clients'
-buffers; the new errors beside redis-server.  Each test starts its own moonkv."""
+buffers; the new errors and the query buffer's fields beside redis-server.  Each test
+starts its own moonkv (and redis-server, where the two are compared)."""
 
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -12,7 +14,14 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.conftest import Differ
-from tests.helpers import RawClient, ServerHandle, encode_command, running, start_moonkv
+from tests.helpers import (
+    RawClient,
+    ServerHandle,
+    encode_command,
+    running,
+    start_moonkv,
+    start_redis,
+)
 
 MB = 1024 * 1024
 
@@ -217,3 +226,95 @@ def test_maxmemory_clients_config_as_redis(diff: Differ) -> None:
     diff("CONFIG", "SET", "maxmemory-clients", "101%")
     diff("CONFIG", "SET", "maxmemory-clients", "-1")
     diff("CONFIG", "SET", "maxmemory-clients", "0")
+
+
+
+def query_fields(port: int, partial: bytes, qbuf: int) -> tuple[int, int, int]:
+    """(qbuf, qbuf-free, argv-mem) in CLIENT LIST of a client that sent ``partial`` (part
+    of a request), once its query buffer shows ``qbuf`` bytes (then it all arrived)."""
+    admin = RawClient(port)
+    s = named_socket(port, "partial")
+    try:
+        s.sendall(partial)
+        wait_for(lambda: client_field(admin, "partial", "qbuf") == qbuf)
+        free, argv = (client_field(admin, "partial", f) for f in ("qbuf-free", "argv-mem"))
+        assert free is not None and argv is not None
+        return qbuf, free, argv
+    finally:
+        s.close()
+        admin.close()
+
+
+
+@pytest.mark.parametrize(("partial", "qbuf", "room"), [
+    # A bulk argument of 32 KiB or more gets a buffer of its size once its header is read
+    # (Redis's PROTO_MBULK_BIG_ARG): qbuf is what arrived of it, qbuf-free the rest (in
+    # Redis, plus the allocator's rounding).
+    (b"*2\r\n$3\r\nSET\r\n$100000\r\n", 0, 100_002),
+    (b"*2\r\n$3\r\nSET\r\n$100000\r\n" + b"v" * 50_000, 50_000, 100_002),
+    (b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$40000\r\n" + b"v" * 40_000, 40_000, 40_002),
+    (b"*1\r\n$32768\r\n" + b"v" * 100, 100, 32_770),
+    (b"*1\r\n$70000\r\n" + b"v" * 70_001, 70_001, 70_002),  # all but the final LF
+    # Below it, headers and whole arguments are consumed as they arrive (argv-mem counts
+    # the arguments): qbuf is what follows them (qbuf-free: Redis's allocator slack).
+    (b"*2\r\n$3\r\nSET\r\n$1000\r\n" + b"v" * 500, 500, 0),
+    (b"*3\r\n$3\r\nSET\r\n$2\r\nab\r\n$1", 2, 0),
+])
+def test_query_buffer_fields_as_redis(
+    moonkv_server: ServerHandle, redis_server: ServerHandle, partial: bytes, qbuf: int, room: int
+) -> None:
+    got = query_fields(moonkv_server.port, partial, qbuf)
+    want = query_fields(redis_server.port, partial, qbuf)
+    assert (got[0], got[2]) == (want[0], want[2])  # qbuf, argv-mem
+    assert got[1] == max(0, room - qbuf)
+    assert want[1] >= got[1]
+
+
+@pytest.mark.parametrize("start", [start_moonkv, start_redis])
+def test_big_argument_counts_whole_from_its_header(start: Callable[[], ServerHandle]) -> None:
+    """A client that sent only the header of a 2 MB argument holds 2 MB (its buffer is
+    made that size): over maxmemory-clients, it is evicted before the bytes come."""
+    with running(start()) as h:
+        admin = RawClient(h.port)
+        s = named_socket(h.port, "header")
+        try:
+            admin.call("CONFIG", "SET", "maxmemory-clients", "1mb")
+            s.sendall(b"*2\r\n$3\r\nSET\r\n$2000000\r\n")
+            wait_for(lambda: client_field(admin, "header", "tot-mem") is None)
+            assert info(admin, "stats")["evicted_clients"] == "1"
+        finally:
+            s.close()
+            admin.close()
+
+
+@pytest.mark.parametrize("start", [start_moonkv, start_redis])
+def test_output_limit_takes_precedence_over_eviction(start: Callable[[], ServerHandle]) -> None:
+    """Replies that pass client-output-buffer-limit close their client; the memory they
+    took is no reason to evict another client (Redis's "avoid client eviction when client
+    is freed by output buffer limit"). The server is stopped while both requests arrive,
+    so that they are read, and their replies made, in one go."""
+    with running(start()) as h:
+        admin = RawClient(h.port)
+        socks = {name: named_socket(h.port, name) for name in ("qbuf", "obuf1", "obuf2")}
+        try:
+            admin.call("CONFIG", "SET", "maxmemory-clients", 10 * MB)
+            admin.call("CONFIG", "SET", "client-output-buffer-limit", f"normal {3 * MB} 0 0")
+            admin.call("SETRANGE", "k", 4 * MB, "v")
+            size = 6 * MB - 64 * 1024  # with one 4 MB reply, over maxmemory-clients
+            socks["qbuf"].sendall(b"*1\r\n$%d\r\n" % size + b"v" * size)
+            wait_for(lambda: client_field(admin, "qbuf", "qbuf") == size)
+            h.proc.send_signal(signal.SIGSTOP)
+            try:
+                for name in ("obuf1", "obuf2"):
+                    socks[name].sendall(encode_command(["GET", "k"]))
+                time.sleep(0.1)
+            finally:
+                h.proc.send_signal(signal.SIGCONT)
+            wait_for(lambda: client_field(admin, "obuf1", "tot-mem") is None)
+            wait_for(lambda: client_field(admin, "obuf2", "tot-mem") is None)
+            assert client_field(admin, "qbuf", "qbuf") == size
+            assert info(admin, "stats")["evicted_clients"] == "0"
+        finally:
+            for s in socks.values():
+                s.close()
+            admin.close()

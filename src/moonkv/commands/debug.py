@@ -42,5 +42,10 @@ def debug(c: Client, argv: list[bytes]) -> object:
         n = len(argv)
         if n == arity or (arity < 0 and n >= -arity):
             return fn(c, argv)
+    raise unknown_subcommand(argv)
+
+
+def unknown_subcommand(argv: list[bytes]) -> RespError:
+    """Redis's error for a DEBUG subcommand it does not know (or takes otherwise)."""
     name = argv[1][:128].decode("utf-8", "surrogateescape")
-    raise RespError(f"unknown subcommand or wrong number of arguments for '{name}'. Try DEBUG HELP.")
+    return RespError(f"unknown subcommand or wrong number of arguments for '{name}'. Try DEBUG HELP.")

@@ -13,7 +13,7 @@ from typing import Final
 
 from moonkv import REDIS_VERSION, __version__, native
 from moonkv.commands._util import atoi, glob_match, parse_int, strtod
-from moonkv.commands.debug import debug_subcommand
+from moonkv.commands.debug import debug_subcommand, unknown_subcommand
 from moonkv.commands.keys import describe_value
 from moonkv.commands.table import all_commands, command, container
 from moonkv.engine import NO_REPLY, Client, Server, enabled_for, parse_memory, rewrite_config_file
@@ -80,8 +80,8 @@ def _section_clients(srv: Server) -> list[str]:
     # The largest buffers now (Redis: over the last seconds, sampled by its cron).
     max_in = max_out = 0
     for c in srv.clients.values():
-        qbuf, out, _ = c.buffers()
-        max_in = max(max_in, qbuf)
+        qbuf, out, _, free, argv = c.buffers()
+        max_in = max(max_in, qbuf + free + argv)  # the buffer as allocated, and the argv
         max_out = max(max_out, out)
     return [
         f"connected_clients:{len(srv.clients)}",
@@ -626,6 +626,27 @@ def debug_set_active_expire(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
+@debug_subcommand("pause-cron", 3)
+def debug_pause_cron(c: Client, argv: list[bytes]) -> object:
+    c.server.cron_paused = atoi(argv[2]) != 0
+    return "OK"
+
+
+@debug_subcommand("replybuffer", 4)
+def debug_replybuffer(c: Client, argv: list[bytes]) -> object:
+    """Redis 7.0 shrinks and grows each client's reply buffer in its cron (RESIZING) after the
+    peak of the last PEAK-RESET-TIME ms. moonkv's reply buffer is a fixed 16 KiB that is never
+    counted (docs/compatibility.md): what Redis's settings make steady always is. The
+    arguments are checked as Redis checks them."""
+    what = argv[2].lower()
+    if what == b"peak-reset-time":
+        if argv[3].lower() not in (b"never", b"reset"):
+            parse_int(argv[3])
+    elif what != b"resizing":  # (RESIZING takes what atoi() makes of its argument)
+        raise unknown_subcommand(argv)
+    return "OK"
+
+
 @debug_subcommand("quicklist-packed-threshold", 3)
 def debug_quicklist(c: Client, argv: list[bytes]) -> object:
     # moonkv's lists have no packed nodes: the size is checked as Redis checks it, and unused.
@@ -740,6 +761,7 @@ def debug_help(c: Client, argv: list[bytes]) -> object:
     return [
         "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "SLEEP <seconds>", "SET-ACTIVE-EXPIRE <0|1>", "RELOAD", "LOADAOF", "CHANGE-REPL-ID",
-        "STRINGMATCH-TEST", "DIGEST", "DIGEST-VALUE <key> [<key> ...]",
+        "STRINGMATCH-TEST", "DIGEST", "DIGEST-VALUE <key> [<key> ...]", "PAUSE-CRON <0|1>",
+        "REPLYBUFFER PEAK-RESET-TIME <NEVER|RESET|time>", "REPLYBUFFER RESIZING <0|1>",
         "PROTOCOL <type>", "CONFIG-REWRITE-FORCE-ALL", "HELP",
     ]

@@ -319,9 +319,9 @@ class Instance:
         if not self.lock.acquire(False):
             return
         try:
-            if self.closed:
-                return
             srv = self.server
+            if self.closed or srv.cron_paused:  # DEBUG PAUSE-CRON 1
+                return
             srv.ks.clock.tick()  # the access clock keys store
             if srv.ks.active_expire_enabled:
                 active_expire_cycle(srv, budget_s=0.25 / srv.config["hz"])

@@ -41,7 +41,7 @@ class Client:
     encoded for its protocol: pub/sub messages; they go out even under CLIENT
     REPLY OFF, in order with its replies; ``push_after``: after the reply of the
     command running now), ``close`` (drop the connection) and
-    ``buffers`` (its query buffer bytes, output bytes not yet written and output chunks,
+    ``buffers`` (qbuf, output bytes not yet written, output chunks, qbuf-free and argv-mem,
     for CLIENT LIST and INFO), ``abort`` (drop the connection and its unwritten output at
     once: client eviction), ``reply_room`` and ``deferred_reply``
     (client-output-buffer-limit).
@@ -94,7 +94,7 @@ class Client:
         self.push_after: Callable[[bytes], None] = self._push_now
         self.close: Callable[[], None] = _noop
         self.abort: Callable[[], None] = _noop
-        self.buffers: Callable[[], tuple[int, int, int]] = _no_buffers
+        self.buffers: Callable[[], tuple[int, int, int, int, int]] = _no_buffers
         # Reply bytes this client may still be sent before its output buffer's hard limit
         # closes it; None: no limit (the network layer sets it; see Connection.reply_room).
         self.reply_room: Callable[[], int | None] = _no_limit
@@ -142,8 +142,8 @@ class Client:
         # The output counted is omem: what Redis's 16 KiB reply buffer, allocated with the
         # client, would not hold (a few KB of replies coming and going would otherwise move
         # used_memory at every reply and, under maxmemory, evict for it).
-        qbuf, omem, _ = self.buffers()
-        mem = BASE_MEM + qbuf + omem + _ENTRY_MEM * len(self.watched)
+        qbuf, omem, _, qfree, argv = self.buffers()
+        mem = BASE_MEM + qbuf + qfree + argv + omem + _ENTRY_MEM * len(self.watched)
         if self.multi:
             mem += self.multi_mem
         subs = self.subs
@@ -192,7 +192,7 @@ class Client:
             flags += "e"
         flags = flags or "N"
         cmd = self.last_cmd.decode("utf-8", "replace").lower()
-        qbuf, out, oll = self.buffers()
+        qbuf, out, oll, qfree, argv = self.buffers()
         mem = self.memory()
         if running is not None:
             size = request_size(running)
@@ -205,7 +205,7 @@ class Client:
             f"idle={int(now - self.last_interaction)} flags={flags} db={self.db.id} "
             f"sub={len(subs.channels) if subs else 0} psub={len(subs.patterns) if subs else 0} "
             f"ssub={len(subs.shard) if subs else 0} multi={len(self.multi) if self.multi is not None else -1} qbuf={qbuf} "
-            f"qbuf-free=0 argv-mem=0 multi-mem={self.multi_mem if self.multi else 0} rbs=1024 rbp=0 "
+            f"qbuf-free={qfree} argv-mem={argv} multi-mem={self.multi_mem if self.multi else 0} rbs=1024 rbp=0 "
             f"obl=0 oll={oll} omem={out} tot-mem={mem} "
             f"events=r cmd={cmd} user={user} redir={tracking.redirect if tracking is not None else -1} resp={self.resp}"
         )
@@ -235,8 +235,8 @@ def _zero() -> int:
     return 0
 
 
-def _no_buffers() -> tuple[int, int, int]:
-    return 0, 0, 0
+def _no_buffers() -> tuple[int, int, int, int, int]:
+    return 0, 0, 0, 0, 0
 
 
 def _no_limit() -> int | None:

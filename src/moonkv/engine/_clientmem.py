@@ -91,6 +91,13 @@ class ClientMemory:
         """Measure ``c`` again (its buffers changed) and evict clients if over the limit."""
         if c.closing or "S" in c.flags:
             return
+        if c.reply_room() == 0:
+            # Past its client-output-buffer-limit hard limit: the flush of its held replies
+            # closes it. Redis closes such a client as the reply is added, before anything
+            # measures it, so the output limit takes precedence: it frees its memory
+            # itself and is no reason to evict others.
+            self.forget(c)
+            return
         mem = c.memory()
         self.normal += mem - c.mem
         c.mem = mem

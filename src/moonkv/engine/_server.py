@@ -147,6 +147,7 @@ class Server:
         self.blocked_count = 0
         self.paused_until = 0.0
         self.pause_writes_only = False
+        self.cron_paused = False  # DEBUG PAUSE-CRON: the periodic tasks skip their rounds
         self.on_unpause: Callable[[], None] | None = None  # see engine/_pause.py
         # Told after each refresh_write_refusal (the role or the link may have changed).
         self.on_role_change: Callable[[], None] | None = None

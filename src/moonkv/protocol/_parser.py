@@ -49,6 +49,7 @@ INLINE_MAX_SIZE: Final = 64 * 1024
 DEFAULT_MAX_BULK_LEN: Final = 512 * 1024 * 1024
 INT_MAX: Final = 2**31 - 1
 _BIG_TAIL: Final = 256 * 1024
+_BIG_ARG: Final = 32 * 1024  # Redis's PROTO_MBULK_BIG_ARG
 # hiredis pre-allocates a Python list for an aggregate header ("*2000000000") before
 # its elements arrive, and the GC then walks every slot: never show it a header
 # with 6 or more digits (>= 100000 elements).  Digits map to '0' and aggregate type
@@ -98,6 +99,7 @@ class RespParser:
 
     __slots__ = (
         "_buf", "_need", "_reader", "_fast", "_tail", "max_bulk_len", "auth_required", "error",
+        "_arg_at", "_arg_len", "_argv_mem",
     )
 
     def __init__(
@@ -111,11 +113,34 @@ class RespParser:
         self.max_bulk_len = max_bulk_len
         self.auth_required = False
         self.error: ProtocolError | None = None
+        # The incomplete command at the head of the buffer, as the last parse left it:
+        # where the bytes not yet consumed as headers or whole arguments start, the size
+        # of the bulk argument being received (0: none) and the bytes of its arguments
+        # already complete (see query_buffer).
+        self._arg_at = 0
+        self._arg_len = 0
+        self._argv_mem = 0
 
     @property
     def buffered(self) -> int:
         """Bytes received and not yet consumed by a complete command."""
         return len(self._buf)
+
+    def query_buffer(self) -> tuple[int, int, int]:
+        """(qbuf, qbuf-free, argv-mem) as Redis's CLIENT LIST shows them for this buffer.
+
+        Redis consumes the headers and complete arguments of a command as they arrive
+        (the arguments go to argv-mem); its query buffer holds the rest. For a bulk
+        argument of PROTO_MBULK_BIG_ARG (32 KiB) or more it drops the consumed bytes
+        and makes the buffer exactly the argument's size, so qbuf is the part of the
+        argument received and qbuf-free the rest, allocated from the header on.
+        """
+        n = len(self._buf)
+        if not n:
+            return 0, 0, 0
+        qbuf = n - self._arg_at
+        free = self._arg_len - qbuf if self._arg_len >= _BIG_ARG else 0
+        return qbuf, max(0, free), self._argv_mem
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         if not data:
@@ -203,6 +228,7 @@ class RespParser:
         """Remove and return the unconsumed bytes (used when a script's busy loop hands back)."""
         b = bytes(self._buf)
         self._buf, self._need, self._reader = b"", 0, None
+        self._arg_at = self._arg_len = self._argv_mem = 0
         return b
 
     def parse(self) -> list[Command]:
@@ -247,6 +273,7 @@ class RespParser:
             if packed != buf or m > self.max_bulk_len:
                 return None
             self._buf = b""
+            self._arg_at = self._arg_len = self._argv_mem = 0
         else:
             if m > n or (m and (buf[:m] != packed or m > self.max_bulk_len)):
                 return None
@@ -290,6 +317,7 @@ class RespParser:
         or -1 when the first command is incomplete (a validation of a tail).
         """
         pos = 0
+        self._arg_at = self._arg_len = self._argv_mem = 0
         while pos < n:
             if buf[pos] == 42:  # '*'
                 newpos = self._multibulk(buf, pos, n, out)
@@ -305,6 +333,7 @@ class RespParser:
         return pos
 
     def _multibulk(self, buf: bytes, pos: int, n: int, out: list[Command]) -> int:
+        self._arg_at = self._arg_len = self._argv_mem = 0
         # Redis finds header lines with strchr(): a NUL before the '\r' hides it.
         nl = buf.find(b"\r", pos)
         if nl < 0 or nl + 1 >= n or buf.find(b"\0", pos, nl) >= 0:
@@ -328,6 +357,7 @@ class RespParser:
             if nl < 0 or nl + 1 >= n or find(b"\0", p, nl) >= 0:
                 if n - p > INLINE_MAX_SIZE:
                     raise ProtocolError("too big bulk count string")
+                self._incomplete(p - pos, 0, args)
                 return -1
             if buf[p] != 36:  # '$' (checked once the whole line is there, as Redis)
                 got = buf[p : p + 1].decode("utf-8", "surrogateescape")  # the raw byte
@@ -343,11 +373,18 @@ class RespParser:
             if end + 2 > n:
                 # Remember how much must arrive before another parse can progress.
                 self._need = (end + 2) - pos
+                self._incomplete(start - pos, blen + 2, args)
                 return -1
             append(buf[start:end])
             p = end + 2
         out.append(args)
         return p
+
+    def _incomplete(self, at: int, arg_len: int, args: Command) -> None:
+        """Note where the incomplete command's unconsumed bytes start (see query_buffer)."""
+        self._arg_at = at
+        self._arg_len = arg_len
+        self._argv_mem = sum(map(len, args))
 
     def _inline(self, buf: bytes, pos: int, n: int, out: list[Command]) -> int:
         nl = buf.find(b"\n", pos)

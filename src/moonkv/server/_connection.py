@@ -290,6 +290,13 @@ class Connection(asyncio.Protocol):
             if c.closing:
                 return  # evicted (maxmemory-clients)
             cmds = parser.parse()
+            if not cmds and parser.buffered:
+                # Only part of a command: measured again as parsed (Redis gives a big
+                # argument's whole size to its buffer once its header is read); with
+                # commands, the write of their replies measures it.
+                self.count_query_buffer(c)
+                if c.closing:
+                    return
         if (
             len(cmds) == 1
             and c.reply_mode == REPLY_ON
@@ -625,11 +632,13 @@ class Connection(asyncio.Protocol):
             return None
         return max(0, limit[0] - self._counted()[0])
 
-    def buffers(self) -> tuple[int, int, int]:
-        """(query buffer bytes, output bytes over the reply buffer, output chunks) for CLIENT
-        LIST: the output is what is held for this iteration's flush and not yet written."""
+    def buffers(self) -> tuple[int, int, int, int, int]:
+        """(qbuf, output bytes over the reply buffer, output chunks, qbuf-free, argv-mem) for
+        CLIENT LIST (RespParser.query_buffer has the query side): the output is what is
+        held for this iteration's flush and not yet written."""
         used, chunks = self._counted()
-        return self.parser.buffered, max(0, used), chunks
+        qbuf, free, argv = self.parser.query_buffer()
+        return qbuf, max(0, used), chunks, free, argv
 
     def _counted(self) -> tuple[int, int]:
         """(output bytes counted against the limits, output chunks) of what is held and

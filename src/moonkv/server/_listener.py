@@ -305,28 +305,34 @@ class ServerProcess:
             return
         hz = srv.config["hz"]
         try:
-            srv.ks.clock.tick()  # the access clock keys store (Redis's server.lruclock)
-            if srv.ks.active_expire_enabled and not srv.loading:
-                # Budget: 25% of one cron period, as Redis's slow cycle.
-                t0 = time.perf_counter_ns()
-                active_expire_cycle(srv, budget_s=0.25 / hz)
-                srv.latency_sample("expire-cycle", time.perf_counter_ns() - t0)
-            p = srv.persistence
-            if p is not None:
-                p.cron()
-            self._check_unpause()
-            srv.client_memory.cron(hz)  # each client measured about once a second
-            timeout = srv.config["timeout"]
-            now = time.monotonic()
-            if timeout and now >= self._idle_check:
-                self._idle_check = now + 1.0
-                close_idle(list(self.connections.values()), timeout, now)
-            if srv.ks.expired_effects:
-                srv.end_unit()
+            if not srv.cron_paused:  # DEBUG PAUSE-CRON 1: rounds skipped, as Redis's serverCron
+                self._cron_round(hz)
         except Exception:  # noqa: BLE001 - the cron must never stop
             log.exception("cron failed")
         if self.loop is not None:
             self.loop.call_later(1.0 / hz, self._cron)
+
+    def _cron_round(self, hz: int) -> None:
+        """What Redis's serverCron does, once."""
+        srv = self.server
+        srv.ks.clock.tick()  # the access clock keys store (Redis's server.lruclock)
+        if srv.ks.active_expire_enabled and not srv.loading:
+            # Budget: 25% of one cron period, as Redis's slow cycle.
+            t0 = time.perf_counter_ns()
+            active_expire_cycle(srv, budget_s=0.25 / hz)
+            srv.latency_sample("expire-cycle", time.perf_counter_ns() - t0)
+        p = srv.persistence
+        if p is not None:
+            p.cron()
+        self._check_unpause()
+        srv.client_memory.cron(hz)  # each client measured about once a second
+        timeout = srv.config["timeout"]
+        now = time.monotonic()
+        if timeout and now >= self._idle_check:
+            self._idle_check = now + 1.0
+            close_idle(list(self.connections.values()), timeout, now)
+        if srv.ks.expired_effects:
+            srv.end_unit()
 
     # -- slow scripts ---------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""The command table against Redis 7.0's: every command moonkv implements is declared
-with Redis's arity, flags, legacy key range and ACL categories (COMMAND output)."""
+"""The command table against Redis 7.0's: every command and subcommand moonkv implements is
+declared with Redis's arity, flags, legacy key range, ACL categories and key specifications
+(COMMAND output; key specs compared exactly, notes and flag order included)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ def test_command_info_matches_redis(moonkv_server: ServerHandle, redis_server: S
     problems = []
     for name in sorted(set(mine) & set(theirs)):
         a, b = mine[name], theirs[name]
-        for idx, label in ((1, "arity"), (2, "flags"), (3, "first"), (4, "last"), (5, "step"), (6, "acl")):
+        for idx, label in (
+            (1, "arity"), (2, "flags"), (3, "first"), (4, "last"), (5, "step"), (6, "acl"), (8, "key specs"),
+        ):
             av, bv = a[idx], b[idx]
             if label in ("flags", "acl"):
                 av, bv = sorted(av), sorted(bv)

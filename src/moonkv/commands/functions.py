@@ -10,8 +10,10 @@ from moonkv.errors import RespError
 from moonkv.protocol import OrderedSet
 
 _G = "scripting"
-_FCALL_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE")),)
-_FCALL_RO_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RO", "ACCESS")),)
+_FCALL_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE"),
+                 notes="We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"),)
+_FCALL_RO_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RO", "ACCESS"),
+                 notes="We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"),)
 _DUMP_VERSION = b"MOONKV-FUNCTIONS-1"
 
 

@@ -17,29 +17,34 @@ _RW_FLAGS = frozenset({"RW", "RO", "OW", "RM"})
 
 
 def _keyspec_reply(ks: KeySpec) -> dict[bytes, object]:
-    if ks.keyword is not None:
-        begin: dict[bytes, object] = {
-            b"type": b"keyword",
-            b"spec": {b"keyword": ks.keyword.upper(), b"startfrom": ks.startfrom},
-        }
+    begin: dict[bytes, object]
+    find: dict[bytes, object]
+    if ks.unknown:
+        begin = find = {b"type": b"unknown", b"spec": {}}
     else:
-        begin = {b"type": b"index", b"spec": {b"index": ks.begin}}
-    if ks.keynum is not None:
-        find: dict[bytes, object] = {
-            b"type": b"keynum",
-            b"spec": {b"keynumidx": ks.keynum, b"firstkey": ks.firstkey, b"keystep": ks.step},
-        }
-    else:
-        find = {
-            b"type": b"range",
-            b"spec": {b"lastkey": ks.lastkey, b"keystep": ks.step, b"limit": ks.limit},
-        }
-    return {
-        # Status strings, as Redis: RW/RO/OW/RM upper case, the others lower case.
-        b"flags": [f if f in _RW_FLAGS else f.lower() for f in ks.flags],
-        b"begin_search": begin,
-        b"find_keys": find,
-    }
+        if ks.keyword is not None:
+            begin = {
+                b"type": b"keyword",
+                b"spec": {b"keyword": ks.keyword.upper(), b"startfrom": ks.startfrom},
+            }
+        else:
+            begin = {b"type": b"index", b"spec": {b"index": ks.begin}}
+        if ks.keynum is not None:
+            find = {
+                b"type": b"keynum",
+                b"spec": {b"keynumidx": ks.keynum, b"firstkey": ks.firstkey, b"keystep": ks.step},
+            }
+        else:
+            find = {
+                b"type": b"range",
+                b"spec": {b"lastkey": ks.lastkey, b"keystep": ks.step, b"limit": ks.limit},
+            }
+    reply: dict[bytes, object] = {b"notes": ks.notes.encode()} if ks.notes else {}
+    # Status strings, as Redis: RW/RO/OW/RM upper case, the others lower case.
+    reply[b"flags"] = [f if f in _RW_FLAGS else f.lower() for f in ks.flags]
+    reply[b"begin_search"] = begin
+    reply[b"find_keys"] = find
+    return reply
 
 
 # Categories Redis 7.0 declares that the flags and group do not imply.
@@ -287,15 +292,10 @@ def _bitfield_key_flags(cmd: list[bytes]) -> tuple[str, ...]:
     return ("RO", "ACCESS")
 
 
-def _setbit_key_flags(cmd: list[bytes]) -> tuple[str, ...]:
-    return _RW_ACCESS_UPDATE  # what Redis 7.0.15 answers for its VARIABLE_FLAGS spec
-
-
 # Commands whose key spec says VARIABLE_FLAGS: Redis asks the command for the flags.
 _VARIABLE_FLAGS: dict[str, Callable[[list[bytes]], tuple[str, ...]]] = {
     "set": _set_key_flags,
     "bitfield": _bitfield_key_flags,
-    "setbit": _setbit_key_flags,
 }
 
 

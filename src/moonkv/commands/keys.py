@@ -151,7 +151,7 @@ def renamenx(c: Client, argv: list[bytes]) -> object:
     return _rename(c, argv, True)
 
 
-@command("move", 3, "write fast", keys=keys(1, flags="RW ACCESS DELETE"), group=_G,
+@command("move", 3, "write fast", keys=keys(1, flags="RW ACCESS UPDATE"), group=_G,
          summary="Moves a key to another database.")
 def move(c: Client, argv: list[bytes]) -> object:
     if c.server.cluster is not None:

@@ -151,7 +151,8 @@ def _set_generic(c: Client, key: bytes, value: bytes, flags: int, expire_ms: int
     return reply
 
 
-@command("set", -3, "write denyoom", keys=keys(1, flags="RW ACCESS UPDATE VARIABLE_FLAGS"), group=_G,
+@command("set", -3, "write denyoom", group=_G,
+         keys=keys(1, flags="RW ACCESS UPDATE VARIABLE_FLAGS", notes="RW and ACCESS due to the optional `GET` argument"),
          summary="Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
          complexity="O(1)")
 def set_(c: Client, argv: list[bytes]) -> object:
@@ -215,7 +216,8 @@ def getdel(c: Client, argv: list[bytes]) -> object:
     return v
 
 
-@command("getex", -2, "write fast", keys=keys(1, flags="RW ACCESS UPDATE"), group=_G, since="6.2.0",
+@command("getex", -2, "write fast", group=_G,
+         keys=keys(1, flags="RW ACCESS UPDATE", notes="RW and UPDATE because it changes the TTL"), since="6.2.0",
          summary="Returns the string value of a key after setting its expiration time.")
 def getex(c: Client, argv: list[bytes]) -> object:
     flags, raw = _parse_ext(argv, False)

@@ -1,6 +1,7 @@
 """The command table against Redis 7.0's: every command and subcommand moonkv implements is
-declared with Redis's arity, flags, legacy key range, ACL categories and key specifications
-(COMMAND output; key specs compared exactly, notes and flag order included)."""
+declared with Redis's arity, flags, legacy key range, ACL categories, tips and key
+specifications (COMMAND output; tips and key specs compared exactly, in Redis's order, key specs'
+notes included)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def test_command_info_matches_redis(moonkv_server: ServerHandle, redis_server: S
     for name in sorted(set(mine) & set(theirs)):
         a, b = mine[name], theirs[name]
         for idx, label in (
-            (1, "arity"), (2, "flags"), (3, "first"), (4, "last"), (5, "step"), (6, "acl"), (8, "key specs"),
+            (1, "arity"), (2, "flags"), (3, "first"), (4, "last"), (5, "step"), (6, "acl"), (7, "tips"),
+            (8, "key specs"),
         ):
             av, bv = a[idx], b[idx]
             if label in ("flags", "acl"):

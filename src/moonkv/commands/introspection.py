@@ -163,7 +163,7 @@ def docs_reply(spec: CommandSpec) -> dict[bytes, object]:
     return d
 
 
-@command("command", -1, "loading stale", group=_S, since="2.8.13", summary="Returns detailed information about all commands.",
+@command("command", -1, "loading stale", tips="nondeterministic_output_order", group=_S, since="2.8.13", summary="Returns detailed information about all commands.",
          complexity="O(N) where N is the total number of Redis commands")
 def command_(c: Client, argv: list[bytes]) -> object:
     # Only bare COMMAND reaches here; the executor routes COMMAND <sub> to subcommands.
@@ -176,7 +176,7 @@ def command_count(c: Client, argv: list[bytes]) -> object:
     return len(all_commands())
 
 
-@command("command|info", -2, "loading stale", group=_S, since="2.8.13",
+@command("command|info", -2, "loading stale", tips="nondeterministic_output_order", group=_S, since="2.8.13",
          summary="Returns information about one, multiple or all commands.",
          complexity="O(N) where N is the number of commands to look up")
 def command_info(c: Client, argv: list[bytes]) -> object:
@@ -198,7 +198,7 @@ def _lookup_full(name: bytes) -> CommandSpec | None:
     return lookup(name)
 
 
-@command("command|docs", -2, "loading stale", group=_S, since="7.0.0",
+@command("command|docs", -2, "loading stale", tips="nondeterministic_output_order", group=_S, since="7.0.0",
          summary="Returns documentary information about one, multiple or all commands.",
          complexity="O(N) where N is the number of commands to look up")
 def command_docs(c: Client, argv: list[bytes]) -> object:
@@ -210,7 +210,7 @@ def command_docs(c: Client, argv: list[bytes]) -> object:
     return {s.name.encode(): docs_reply(s) for s in specs}
 
 
-@command("command|list", -2, "loading stale", group=_S, since="7.0.0",
+@command("command|list", -2, "loading stale", tips="nondeterministic_output_order", group=_S, since="7.0.0",
          summary="Returns a list of command names.", complexity="O(N) where N is the total number of Redis commands")
 def command_list(c: Client, argv: list[bytes]) -> object:
     names = _command_names(argv)

@@ -63,7 +63,7 @@ def evalsha_ro(c: Client, argv: list[bytes]) -> object:
 container("script", group=_G, summary="A container for Lua scripts management commands.", since="2.6.0")
 
 
-@command("script|load", 3, "noscript stale", group=_G, since="2.6.0",
+@command("script|load", 3, "noscript stale", tips="request_policy:all_nodes response_policy:all_succeeded", group=_G, since="2.6.0",
          summary="Loads a server-side Lua script to the script cache.",
          complexity="O(N) with N being the length in bytes of the script body.")
 def script_load(c: Client, argv: list[bytes]) -> object:
@@ -76,7 +76,7 @@ def script_load(c: Client, argv: list[bytes]) -> object:
     return sha
 
 
-@command("script|exists", -3, "noscript", group=_G, since="2.6.0",
+@command("script|exists", -3, "noscript", tips="request_policy:all_shards response_policy:agg_logical_and", group=_G, since="2.6.0",
          summary="Determines whether server-side Lua scripts exist in the script cache.",
          complexity="O(N) with N being the number of scripts to check.")
 def script_exists(c: Client, argv: list[bytes]) -> object:
@@ -84,7 +84,7 @@ def script_exists(c: Client, argv: list[bytes]) -> object:
     return [1 if eng.exists(sha) else 0 for sha in argv[2:]]
 
 
-@command("script|flush", -2, "noscript", group=_G, since="2.6.0",
+@command("script|flush", -2, "noscript", tips="request_policy:all_nodes response_policy:all_succeeded", group=_G, since="2.6.0",
          summary="Removes all server-side Lua scripts from the script cache.",
          complexity="O(N) with N being the number of scripts in cache")
 def script_flush(c: Client, argv: list[bytes]) -> object:
@@ -100,7 +100,7 @@ def script_flush(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("script|kill", 2, "noscript allow_busy", group=_G, since="2.6.0",
+@command("script|kill", 2, "noscript allow_busy", tips="request_policy:all_shards response_policy:one_succeeded", group=_G, since="2.6.0",
          summary="Terminates a server-side Lua script during execution.")
 def script_kill(c: Client, argv: list[bytes]) -> object:
     return _engine(c).kill(is_eval=True)

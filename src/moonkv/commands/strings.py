@@ -244,7 +244,7 @@ def getex(c: Client, argv: list[bytes]) -> object:
     return v
 
 
-@command("mget", -2, "readonly fast", keys=keys(1, -1, flags="RO ACCESS"), group=_G,
+@command("mget", -2, "readonly fast", tips="request_policy:multi_shard", keys=keys(1, -1, flags="RO ACCESS"), group=_G,
          summary="Atomically returns the string values of one or more keys.",
          complexity="O(N) where N is the number of keys to retrieve.")
 def mget(c: Client, argv: list[bytes]) -> object:
@@ -257,7 +257,7 @@ def mget(c: Client, argv: list[bytes]) -> object:
     return out
 
 
-@command("mset", -3, "write denyoom", keys=keys(1, -1, step=2, flags="OW UPDATE"), group=_G, since="1.0.1",
+@command("mset", -3, "write denyoom", tips="request_policy:multi_shard response_policy:all_succeeded", keys=keys(1, -1, step=2, flags="OW UPDATE"), group=_G, since="1.0.1",
          summary="Atomically creates or modifies the string values of one or more keys.",
          complexity="O(N) where N is the number of keys to set.")
 def mset(c: Client, argv: list[bytes]) -> object:
@@ -276,7 +276,7 @@ def mset(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("msetnx", -3, "write denyoom", keys=keys(1, -1, step=2, flags="OW INSERT"), group=_G, since="1.0.1",
+@command("msetnx", -3, "write denyoom", tips="request_policy:multi_shard response_policy:agg_min", keys=keys(1, -1, step=2, flags="OW INSERT"), group=_G, since="1.0.1",
          summary="Atomically modifies the string values of one or more keys only when all keys don't exist.",
          complexity="O(N) where N is the number of keys to set.")
 def msetnx(c: Client, argv: list[bytes]) -> object:

@@ -8,7 +8,7 @@ from moonkv.commands._util import glob_match
 from moonkv.commands.table import CommandSpec, KeySpec, all_commands, command, lookup
 from moonkv.engine import Client
 from moonkv.errors import RespError, syntax_error
-from moonkv.protocol import RawReply
+from moonkv.protocol import OrderedSet
 
 _S = "server"
 
@@ -41,7 +41,7 @@ def _keyspec_reply(ks: KeySpec) -> dict[bytes, object]:
             }
     reply: dict[bytes, object] = {b"notes": ks.notes.encode()} if ks.notes else {}
     # Status strings, as Redis: RW/RO/OW/RM upper case, the others lower case.
-    reply[b"flags"] = [f if f in _RW_FLAGS else f.lower() for f in ks.flags]
+    reply[b"flags"] = OrderedSet([f if f in _RW_FLAGS else f.lower() for f in ks.flags])
     reply[b"begin_search"] = begin
     reply[b"find_keys"] = find
     return reply
@@ -123,21 +123,25 @@ _CATEGORY_ORDER = {
 
 
 def info_reply(spec: CommandSpec) -> list[object]:
+    """One command's COMMAND INFO entry.  Flags, ACL categories, tips and key specs are
+    RESP3 sets in Redis's order, as the subcommands are when there are none (an array
+    otherwise): Redis's addReplySetLen / addReplyArrayLen choices."""
     first, last, step = spec.legacy_range()
-    flags = [f for f in _FLAG_ORDER if f in spec.flags]
+    flags: list[object] = [f for f in _FLAG_ORDER if f in spec.flags]
     if spec.movablekeys:
         flags.append("movablekeys")
+    subs = [info_reply(s) for s in spec.subcommands.values()]
     return [
         spec.name.encode(),
         spec.arity,
-        flags,
+        OrderedSet(flags),
         first,
         last,
         step,
-        _acl_categories(spec),
-        [t.encode() for t in spec.tips],
-        [_keyspec_reply(k) for k in spec.keys],
-        [info_reply(s) for s in spec.subcommands.values()],
+        OrderedSet(list[object](_acl_categories(spec))),
+        OrderedSet([t.encode() for t in spec.tips]),
+        OrderedSet([_keyspec_reply(k) for k in spec.keys]),
+        subs if subs else OrderedSet([]),
     ]
 
 
@@ -257,11 +261,10 @@ def command_getkeys(c: Client, argv: list[bytes]) -> object:
 def command_getkeysandflags(c: Client, argv: list[bytes]) -> object:
     out: list[object] = []
     for pos, flags in _keys_and_flags(argv[2:]):
-        names = [f if f in _RW_FLAGS else f.lower() for f in sorted(flags, key=_KEY_FLAG_ORDER.index)]
-        reply: object = names
-        if c.resp == 3:  # a RESP3 set, in Redis's order
-            reply = RawReply(b"~%d\r\n" % len(names) + b"".join(b"+%s\r\n" % f.encode() for f in names))
-        out.append([argv[2 + pos], reply])
+        names: list[object] = [
+            f if f in _RW_FLAGS else f.lower() for f in sorted(flags, key=_KEY_FLAG_ORDER.index)
+        ]
+        out.append([argv[2 + pos], OrderedSet(names)])  # a RESP3 set, in Redis's order
     return out
 
 

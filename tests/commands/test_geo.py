@@ -11,7 +11,7 @@ from moonkv.commands.geo import _double, _pqsort
 from moonkv.errors import RespError
 from moonkv.keyspace import geohash as gh
 from moonkv.keyspace.types.zset import ZSet
-from moonkv.protocol import NULL_ARRAY, RawReply, encode
+from moonkv.protocol import NULL_ARRAY, OrderedSet, RawReply, encode
 from tests.inprocess import InProcessServer
 
 
@@ -266,7 +266,7 @@ def test_undo(b: Box) -> None:
 def test_command_info() -> None:
     b = Box()
     info = b("COMMAND", "INFO", "georadius", "geosearchstore", "geoadd")
-    assert info[0][:6] == [b"georadius", -6, ["write", "denyoom", "movablekeys"], 1, 1, 1]
-    assert info[1][:6] == [b"geosearchstore", -8, ["write", "denyoom"], 1, 2, 1]
-    assert info[2][6] == ["@write", "@geo", "@slow"]
+    assert info[0][:6] == [b"georadius", -6, OrderedSet(["write", "denyoom", "movablekeys"]), 1, 1, 1]
+    assert info[1][:6] == [b"geosearchstore", -8, OrderedSet(["write", "denyoom"]), 1, 2, 1]
+    assert info[2][6] == OrderedSet(["@write", "@geo", "@slow"])
     assert b("COMMAND", "GETKEYS", "georadius", "k", "1", "1", "1", "km", "store", "a", "storedist", "b") == [b"k", b"a", b"b"]

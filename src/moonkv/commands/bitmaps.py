@@ -40,7 +40,7 @@ def _bit_offset(c: Client, raw: bytes, hash_ok: bool = False, bits: int = 0) -> 
     return off
 
 
-@command("setbit", 4, "write denyoom", keys=keys(1, flags="RW ACCESS UPDATE VARIABLE_FLAGS"), group=_G,
+@command("setbit", 4, "write denyoom", keys=keys(1, flags="RW ACCESS UPDATE"), group=_G,
          since="2.2.0", summary="Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.")
 def setbit(c: Client, argv: list[bytes]) -> object:
     off = _bit_offset(c, argv[2])
@@ -369,7 +369,8 @@ def _set_field(ba: bytearray, off: int, bits: int, value: int) -> None:
     ba[b0:b1 + 1] = cur.to_bytes(b1 - b0 + 1, "big")
 
 
-@command("bitfield", -2, "write denyoom", keys=keys(1, flags="RW UPDATE ACCESS VARIABLE_FLAGS"), group=_G,
+@command("bitfield", -2, "write denyoom", keys=keys(1, flags="RW ACCESS UPDATE VARIABLE_FLAGS",
+                                                             notes="This command allows both access and modification of the key"), group=_G,
          since="3.2.0", summary="Performs arbitrary bitfield integer operations on strings.",
          complexity="O(1) for each subcommand specified")
 def bitfield(c: Client, argv: list[bytes]) -> object:

@@ -85,7 +85,7 @@ def cluster_countkeysinslot(c: Client, argv: list[bytes]) -> object:
     return c.server.ks.dbs[0].slot_keys.count(_slot_arg(argv[2]))  # type: ignore[no-any-return]
 
 
-@command("cluster|getkeysinslot", 4, "stale", group=_G, since="3.0.0",
+@command("cluster|getkeysinslot", 4, "stale", tips="nondeterministic_output", group=_G, since="3.0.0",
          summary="Returns the key names in a hash slot.", complexity="O(N) where N is the number of requested keys")
 def cluster_getkeysinslot(c: Client, argv: list[bytes]) -> object:
     _node(c)
@@ -104,7 +104,7 @@ def _entry(node: Any, n: Node) -> list[object]:
     return [n.host.encode(), _port(node, n), n.id.encode(), {}]
 
 
-@command("cluster|slots", 2, "stale", group=_G, since="3.0.0",
+@command("cluster|slots", 2, "stale", tips="nondeterministic_output", group=_G, since="3.0.0",
          summary="Returns the mapping of cluster slots to nodes.", complexity="O(N) where N is the total number of Cluster nodes")
 def cluster_slots(c: Client, argv: list[bytes]) -> object:
     node = _node(c)
@@ -143,7 +143,7 @@ def _shard_node(c: Client, node: Any, n: Node) -> dict[bytes, object]:
     return out
 
 
-@command("cluster|shards", 2, "stale", group=_G, since="7.0.0",
+@command("cluster|shards", 2, "stale", tips="nondeterministic_output", group=_G, since="7.0.0",
          summary="Returns the mapping of cluster slots to shards.", complexity="O(N) where N is the total number of cluster nodes")
 def cluster_shards(c: Client, argv: list[bytes]) -> object:
     node = _node(c)
@@ -183,19 +183,19 @@ def _nodes_text(c: Client, node: Any) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-@command("cluster|nodes", 2, "stale", group=_G, since="3.0.0",
+@command("cluster|nodes", 2, "stale", tips="nondeterministic_output", group=_G, since="3.0.0",
          summary="Returns the cluster configuration for a node.", complexity="O(N) where N is the total number of Cluster nodes")
 def cluster_nodes(c: Client, argv: list[bytes]) -> object:
     return Verbatim(_nodes_text(c, _node(c)).encode())
 
 
-@command("cluster|replicas", 3, "admin stale", group=_G, since="5.0.0",
+@command("cluster|replicas", 3, "admin stale", tips="nondeterministic_output", group=_G, since="5.0.0",
          summary="Lists the replica nodes of a master node.", complexity="O(N) where N is the number of replicas.")
 def cluster_replicas(c: Client, argv: list[bytes]) -> object:
     return _replicas(c, argv)
 
 
-@command("cluster|slaves", 3, "admin stale", group=_G, since="3.0.0",
+@command("cluster|slaves", 3, "admin stale", tips="nondeterministic_output", group=_G, since="3.0.0",
          summary="Lists the replica nodes of a master node.", complexity="O(N) where N is the number of replicas.")
 def cluster_slaves(c: Client, argv: list[bytes]) -> object:
     return _replicas(c, argv)
@@ -213,7 +213,7 @@ def _replicas(c: Client, argv: list[bytes]) -> object:
     return [_line(c, node, r).encode() for r in top.replicas_of(n.id)]
 
 
-@command("cluster|info", 2, "stale", group=_G, since="3.0.0", summary="Returns information about the state of a node.")
+@command("cluster|info", 2, "stale", tips="nondeterministic_output", group=_G, since="3.0.0", summary="Returns information about the state of a node.")
 def cluster_info(c: Client, argv: list[bytes]) -> object:
     node = _node(c)
     top = node.topology
@@ -241,7 +241,7 @@ def cluster_info(c: Client, argv: list[bytes]) -> object:
     return Verbatim("".join(line + "\r\n" for line in lines).encode())
 
 
-@command("cluster|links", 2, "stale", group=_G, since="7.0.0",
+@command("cluster|links", 2, "stale", tips="nondeterministic_output", group=_G, since="7.0.0",
          summary="Returns a list of all TCP links to and from peer nodes.", complexity="O(N) where N is the total number of Cluster nodes")
 def cluster_links(c: Client, argv: list[bytes]) -> object:
     _node(c)
@@ -274,23 +274,23 @@ def cluster_help(c: Client, argv: list[bytes]) -> object:
 
 
 # Redis subcommands that change the cluster from a node (gossip-era operations): moonkv's
-# topology changes only through its controller. name, arity, flags, since, summary
+# topology changes only through its controller. name, arity, flags, since, summary, tips
 _REFUSED: Final = (
-    ("reset", -2, "admin noscript stale", "3.0.0", "Resets a node."),
-    ("meet", -4, "admin no_async_loading stale", "3.0.0", "Forces a node to handshake with another node."),
-    ("addslots", -3, "admin no_async_loading stale", "3.0.0", "Assigns new hash slots to a node."),
-    ("delslots", -3, "admin no_async_loading stale", "3.0.0", "Sets hash slots as unbound for a node."),
-    ("failover", -2, "admin no_async_loading stale", "3.0.0", "Forces a replica to perform a manual failover of its master."),
-    ("replicate", 3, "admin no_async_loading stale", "3.0.0", "Configure a node as replica of a master node."),
-    ("addslotsrange", -4, "admin no_async_loading stale", "7.0.0", "Assigns new hash slot ranges to a node."),
-    ("delslotsrange", -4, "admin no_async_loading stale", "7.0.0", "Sets hash slot ranges as unbound for a node."),
-    ("bumpepoch", 2, "admin no_async_loading stale", "3.0.0", "Advances the cluster config epoch."),
-    ("count-failure-reports", 3, "admin stale", "3.0.0", "Returns the number of active failure reports active for a node."),
-    ("flushslots", 2, "admin no_async_loading stale", "3.0.0", "Deletes all slots information from a node."),
-    ("forget", 3, "admin no_async_loading stale", "3.0.0", "Removes a node from the nodes table."),
-    ("saveconfig", 2, "admin no_async_loading stale", "3.0.0", "Forces a node to save the cluster configuration to disk."),
-    ("set-config-epoch", 3, "admin no_async_loading stale", "3.0.0", "Sets the configuration epoch for a new node."),
-    ("setslot", -4, "admin no_async_loading stale", "3.0.0", "Binds a hash slot to a node."),
+    ("reset", -2, "admin noscript stale", "3.0.0", "Resets a node.", ""),
+    ("meet", -4, "admin no_async_loading stale", "3.0.0", "Forces a node to handshake with another node.", ""),
+    ("addslots", -3, "admin no_async_loading stale", "3.0.0", "Assigns new hash slots to a node.", ""),
+    ("delslots", -3, "admin no_async_loading stale", "3.0.0", "Sets hash slots as unbound for a node.", ""),
+    ("failover", -2, "admin no_async_loading stale", "3.0.0", "Forces a replica to perform a manual failover of its master.", ""),
+    ("replicate", 3, "admin no_async_loading stale", "3.0.0", "Configure a node as replica of a master node.", ""),
+    ("addslotsrange", -4, "admin no_async_loading stale", "7.0.0", "Assigns new hash slot ranges to a node.", ""),
+    ("delslotsrange", -4, "admin no_async_loading stale", "7.0.0", "Sets hash slot ranges as unbound for a node.", ""),
+    ("bumpepoch", 2, "admin no_async_loading stale", "3.0.0", "Advances the cluster config epoch.", "nondeterministic_output"),
+    ("count-failure-reports", 3, "admin stale", "3.0.0", "Returns the number of active failure reports active for a node.", "nondeterministic_output"),
+    ("flushslots", 2, "admin no_async_loading stale", "3.0.0", "Deletes all slots information from a node.", ""),
+    ("forget", 3, "admin no_async_loading stale", "3.0.0", "Removes a node from the nodes table.", ""),
+    ("saveconfig", 2, "admin no_async_loading stale", "3.0.0", "Forces a node to save the cluster configuration to disk.", ""),
+    ("set-config-epoch", 3, "admin no_async_loading stale", "3.0.0", "Sets the configuration epoch for a new node.", ""),
+    ("setslot", -4, "admin no_async_loading stale", "3.0.0", "Binds a hash slot to a node.", ""),
 )
 
 
@@ -299,8 +299,8 @@ def _refused(c: Client, argv: list[bytes]) -> object:
     raise RespError(_BY_CONTROLLER.format(argv[1].decode("utf-8", "replace").upper()))
 
 
-for _name, _arity, _flags, _since, _summary in _REFUSED:
-    command(f"cluster|{_name}", _arity, _flags, group=_G, since=_since, summary=_summary)(_refused)
+for _name, _arity, _flags, _since, _summary, _tips in _REFUSED:
+    command(f"cluster|{_name}", _arity, _flags, group=_G, since=_since, summary=_summary, tips=_tips)(_refused)
 
 
 # -- connection flags ------------------------------------------------------------------

@@ -15,7 +15,7 @@ from moonkv.tracking import TrackingState
 _C: Final = "connection"
 
 
-@command("ping", -1, "fast", group=_C, summary="Returns the server's liveliness response.")
+@command("ping", -1, "fast", tips="request_policy:all_shards response_policy:all_succeeded", group=_C, summary="Returns the server's liveliness response.")
 def ping(c: Client, argv: list[bytes]) -> object:
     if len(argv) > 2:
         raise RespError("wrong number of arguments for 'ping' command")
@@ -162,13 +162,13 @@ def client_getname(c: Client, argv: list[bytes]) -> object:
     return c.name or None
 
 
-@command("client|info", 2, "noscript loading stale", group=_C, since="6.2.0",
+@command("client|info", 2, "noscript loading stale", tips="nondeterministic_output", group=_C, since="6.2.0",
          summary="Returns information about the connection.")
 def client_info(c: Client, argv: list[bytes]) -> object:
     return Verbatim((c.info_line(argv) + "\n").encode())
 
 
-@command("client|list", -2, "admin noscript loading stale", group=_C, since="2.4.0",
+@command("client|list", -2, "admin noscript loading stale", tips="nondeterministic_output", group=_C, since="2.4.0",
          summary="Lists open connections.", complexity="O(N) where N is the number of client connections")
 def client_list(c: Client, argv: list[bytes]) -> object:
     clients = list(c.server.clients.values())

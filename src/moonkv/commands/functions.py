@@ -10,8 +10,10 @@ from moonkv.errors import RespError
 from moonkv.protocol import OrderedSet
 
 _G = "scripting"
-_FCALL_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE")),)
-_FCALL_RO_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RO", "ACCESS")),)
+_FCALL_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE"),
+                 notes="We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"),)
+_FCALL_RO_KEYS = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RO", "ACCESS"),
+                 notes="We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"),)
 _DUMP_VERSION = b"MOONKV-FUNCTIONS-1"
 
 
@@ -79,7 +81,7 @@ def fcall_ro(c: Client, argv: list[bytes]) -> object:
 container("function", group=_G, summary="A container for function commands.", since="7.0.0")
 
 
-@command("function|load", -3, "write denyoom noscript", group=_G, since="7.0.0",
+@command("function|load", -3, "write denyoom noscript", tips="request_policy:all_shards response_policy:all_succeeded", group=_G, since="7.0.0",
          summary="Creates a library.", complexity="O(1) (considering compilation time is redundant)")
 def function_load(c: Client, argv: list[bytes]) -> object:
     replace = False
@@ -100,7 +102,7 @@ def function_load(c: Client, argv: list[bytes]) -> object:
     return name
 
 
-@command("function|delete", 3, "write noscript", group=_G, since="7.0.0", summary="Deletes a library and its functions.")
+@command("function|delete", 3, "write noscript", tips="request_policy:all_shards response_policy:all_succeeded", group=_G, since="7.0.0", summary="Deletes a library and its functions.")
 def function_delete(c: Client, argv: list[bytes]) -> object:
     reg = _registry(c)
     reg.delete(argv[2])
@@ -110,7 +112,7 @@ def function_delete(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("function|flush", -2, "write noscript", group=_G, since="7.0.0",
+@command("function|flush", -2, "write noscript", tips="request_policy:all_shards response_policy:all_succeeded", group=_G, since="7.0.0",
          summary="Deletes all libraries and functions.", complexity="O(N) where N is the number of functions deleted")
 def function_flush(c: Client, argv: list[bytes]) -> object:
     if len(argv) > 3:
@@ -125,13 +127,13 @@ def function_flush(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("function|kill", 2, "noscript allow_busy", group=_G, since="7.0.0",
+@command("function|kill", 2, "noscript allow_busy", tips="request_policy:all_shards response_policy:one_succeeded", group=_G, since="7.0.0",
          summary="Terminates a function during execution.")
 def function_kill(c: Client, argv: list[bytes]) -> object:
     return _registry(c).engine.kill(is_eval=False)
 
 
-@command("function|list", -2, "noscript", group=_G, since="7.0.0",
+@command("function|list", -2, "noscript", tips="nondeterministic_output_order", group=_G, since="7.0.0",
          summary="Returns information about all libraries.", complexity="O(N) where N is the number of functions")
 def function_list(c: Client, argv: list[bytes]) -> object:
     withcode = False
@@ -182,7 +184,7 @@ def function_dump(c: Client, argv: list[bytes]) -> object:
     return _DUMP_VERSION + msgpack.packb(_registry(c).dump_codes())
 
 
-@command("function|restore", -3, "write denyoom noscript", group=_G, since="7.0.0",
+@command("function|restore", -3, "write denyoom noscript", tips="request_policy:all_shards response_policy:all_succeeded", group=_G, since="7.0.0",
          summary="Restores all libraries from a payload.", complexity="O(N) where N is the number of functions on the payload")
 def function_restore(c: Client, argv: list[bytes]) -> object:
     policy = b"append"
@@ -217,7 +219,7 @@ def function_restore(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("function|stats", 2, "noscript allow_busy", group=_G, since="7.0.0",
+@command("function|stats", 2, "noscript allow_busy", tips="nondeterministic_output request_policy:all_shards response_policy:special", group=_G, since="7.0.0",
          summary="Returns information about a function during execution.")
 def function_stats(c: Client, argv: list[bytes]) -> object:
     reg = _registry(c)

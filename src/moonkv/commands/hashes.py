@@ -413,14 +413,14 @@ def hexists(c: Client, argv: list[bytes]) -> object:
     return 1 if h is not None and argv[2] in h else 0
 
 
-@command("hkeys", 2, "readonly", keys=keys(1, flags="RO"), group=_G, since="2.0.0",
+@command("hkeys", 2, "readonly", keys=keys(1, flags="RO ACCESS"), group=_G, since="2.0.0",
          summary="Returns all fields in a hash.", complexity="O(N)", tips="nondeterministic_output_order")
 def hkeys(c: Client, argv: list[bytes]) -> object:
     h = _read(c, argv[1])
     return [] if h is None else list(h)
 
 
-@command("hvals", 2, "readonly", keys=keys(1, flags="RO"), group=_G, since="2.0.0",
+@command("hvals", 2, "readonly", keys=keys(1, flags="RO ACCESS"), group=_G, since="2.0.0",
          summary="Returns all values in a hash.", complexity="O(N)", tips="nondeterministic_output_order")
 def hvals(c: Client, argv: list[bytes]) -> object:
     h = _read(c, argv[1])

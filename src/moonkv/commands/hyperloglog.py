@@ -79,7 +79,8 @@ def pfadd(c: Client, argv: list[bytes]) -> object:
     return 1
 
 
-@command("pfcount", -2, "readonly may_replicate", keys=keys(1, -1, flags="RW ACCESS"), group=_G, acl=_G,
+@command("pfcount", -2, "readonly may_replicate", keys=keys(1, -1, flags="RW ACCESS", notes="RW because it may change the internal representation of the key, and propagate to replicas"),
+         group=_G, acl=_G,
          since="2.8.9",
          summary="Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).",
          complexity="O(1) with a very small average constant time when called with a single key. "

@@ -8,7 +8,7 @@ from moonkv.commands._util import glob_match
 from moonkv.commands.table import CommandSpec, KeySpec, all_commands, command, lookup
 from moonkv.engine import Client
 from moonkv.errors import RespError, syntax_error
-from moonkv.protocol import RawReply
+from moonkv.protocol import OrderedSet
 
 _S = "server"
 
@@ -17,29 +17,34 @@ _RW_FLAGS = frozenset({"RW", "RO", "OW", "RM"})
 
 
 def _keyspec_reply(ks: KeySpec) -> dict[bytes, object]:
-    if ks.keyword is not None:
-        begin: dict[bytes, object] = {
-            b"type": b"keyword",
-            b"spec": {b"keyword": ks.keyword.upper(), b"startfrom": ks.startfrom},
-        }
+    begin: dict[bytes, object]
+    find: dict[bytes, object]
+    if ks.unknown:
+        begin = find = {b"type": b"unknown", b"spec": {}}
     else:
-        begin = {b"type": b"index", b"spec": {b"index": ks.begin}}
-    if ks.keynum is not None:
-        find: dict[bytes, object] = {
-            b"type": b"keynum",
-            b"spec": {b"keynumidx": ks.keynum, b"firstkey": ks.firstkey, b"keystep": ks.step},
-        }
-    else:
-        find = {
-            b"type": b"range",
-            b"spec": {b"lastkey": ks.lastkey, b"keystep": ks.step, b"limit": ks.limit},
-        }
-    return {
-        # Status strings, as Redis: RW/RO/OW/RM upper case, the others lower case.
-        b"flags": [f if f in _RW_FLAGS else f.lower() for f in ks.flags],
-        b"begin_search": begin,
-        b"find_keys": find,
-    }
+        if ks.keyword is not None:
+            begin = {
+                b"type": b"keyword",
+                b"spec": {b"keyword": ks.keyword.upper(), b"startfrom": ks.startfrom},
+            }
+        else:
+            begin = {b"type": b"index", b"spec": {b"index": ks.begin}}
+        if ks.keynum is not None:
+            find = {
+                b"type": b"keynum",
+                b"spec": {b"keynumidx": ks.keynum, b"firstkey": ks.firstkey, b"keystep": ks.step},
+            }
+        else:
+            find = {
+                b"type": b"range",
+                b"spec": {b"lastkey": ks.lastkey, b"keystep": ks.step, b"limit": ks.limit},
+            }
+    reply: dict[bytes, object] = {b"notes": ks.notes.encode()} if ks.notes else {}
+    # Status strings, as Redis: RW/RO/OW/RM upper case, the others lower case.
+    reply[b"flags"] = OrderedSet([f if f in _RW_FLAGS else f.lower() for f in ks.flags])
+    reply[b"begin_search"] = begin
+    reply[b"find_keys"] = find
+    return reply
 
 
 # Categories Redis 7.0 declares that the flags and group do not imply.
@@ -118,21 +123,25 @@ _CATEGORY_ORDER = {
 
 
 def info_reply(spec: CommandSpec) -> list[object]:
+    """One command's COMMAND INFO entry.  Flags, ACL categories, tips and key specs are
+    RESP3 sets in Redis's order, as the subcommands are when there are none (an array
+    otherwise): Redis's addReplySetLen / addReplyArrayLen choices."""
     first, last, step = spec.legacy_range()
-    flags = [f for f in _FLAG_ORDER if f in spec.flags]
+    flags: list[object] = [f for f in _FLAG_ORDER if f in spec.flags]
     if spec.movablekeys:
         flags.append("movablekeys")
+    subs = [info_reply(s) for s in spec.subcommands.values()]
     return [
         spec.name.encode(),
         spec.arity,
-        flags,
+        OrderedSet(flags),
         first,
         last,
         step,
-        _acl_categories(spec),
-        [t.encode() for t in spec.tips],
-        [_keyspec_reply(k) for k in spec.keys],
-        [info_reply(s) for s in spec.subcommands.values()],
+        OrderedSet(list[object](_acl_categories(spec))),
+        OrderedSet([t.encode() for t in spec.tips]),
+        OrderedSet([_keyspec_reply(k) for k in spec.keys]),
+        subs if subs else OrderedSet([]),
     ]
 
 
@@ -158,7 +167,7 @@ def docs_reply(spec: CommandSpec) -> dict[bytes, object]:
     return d
 
 
-@command("command", -1, "loading stale", group=_S, since="2.8.13", summary="Returns detailed information about all commands.",
+@command("command", -1, "loading stale", tips="nondeterministic_output_order", group=_S, since="2.8.13", summary="Returns detailed information about all commands.",
          complexity="O(N) where N is the total number of Redis commands")
 def command_(c: Client, argv: list[bytes]) -> object:
     # Only bare COMMAND reaches here; the executor routes COMMAND <sub> to subcommands.
@@ -171,7 +180,7 @@ def command_count(c: Client, argv: list[bytes]) -> object:
     return len(all_commands())
 
 
-@command("command|info", -2, "loading stale", group=_S, since="2.8.13",
+@command("command|info", -2, "loading stale", tips="nondeterministic_output_order", group=_S, since="2.8.13",
          summary="Returns information about one, multiple or all commands.",
          complexity="O(N) where N is the number of commands to look up")
 def command_info(c: Client, argv: list[bytes]) -> object:
@@ -193,7 +202,7 @@ def _lookup_full(name: bytes) -> CommandSpec | None:
     return lookup(name)
 
 
-@command("command|docs", -2, "loading stale", group=_S, since="7.0.0",
+@command("command|docs", -2, "loading stale", tips="nondeterministic_output_order", group=_S, since="7.0.0",
          summary="Returns documentary information about one, multiple or all commands.",
          complexity="O(N) where N is the number of commands to look up")
 def command_docs(c: Client, argv: list[bytes]) -> object:
@@ -205,7 +214,7 @@ def command_docs(c: Client, argv: list[bytes]) -> object:
     return {s.name.encode(): docs_reply(s) for s in specs}
 
 
-@command("command|list", -2, "loading stale", group=_S, since="7.0.0",
+@command("command|list", -2, "loading stale", tips="nondeterministic_output_order", group=_S, since="7.0.0",
          summary="Returns a list of command names.", complexity="O(N) where N is the total number of Redis commands")
 def command_list(c: Client, argv: list[bytes]) -> object:
     names = _command_names(argv)
@@ -252,11 +261,10 @@ def command_getkeys(c: Client, argv: list[bytes]) -> object:
 def command_getkeysandflags(c: Client, argv: list[bytes]) -> object:
     out: list[object] = []
     for pos, flags in _keys_and_flags(argv[2:]):
-        names = [f if f in _RW_FLAGS else f.lower() for f in sorted(flags, key=_KEY_FLAG_ORDER.index)]
-        reply: object = names
-        if c.resp == 3:  # a RESP3 set, in Redis's order
-            reply = RawReply(b"~%d\r\n" % len(names) + b"".join(b"+%s\r\n" % f.encode() for f in names))
-        out.append([argv[2 + pos], reply])
+        names: list[object] = [
+            f if f in _RW_FLAGS else f.lower() for f in sorted(flags, key=_KEY_FLAG_ORDER.index)
+        ]
+        out.append([argv[2 + pos], OrderedSet(names)])  # a RESP3 set, in Redis's order
     return out
 
 
@@ -287,15 +295,10 @@ def _bitfield_key_flags(cmd: list[bytes]) -> tuple[str, ...]:
     return ("RO", "ACCESS")
 
 
-def _setbit_key_flags(cmd: list[bytes]) -> tuple[str, ...]:
-    return _RW_ACCESS_UPDATE  # what Redis 7.0.15 answers for its VARIABLE_FLAGS spec
-
-
 # Commands whose key spec says VARIABLE_FLAGS: Redis asks the command for the flags.
 _VARIABLE_FLAGS: dict[str, Callable[[list[bytes]], tuple[str, ...]]] = {
     "set": _set_key_flags,
     "bitfield": _bitfield_key_flags,
-    "setbit": _setbit_key_flags,
 }
 
 

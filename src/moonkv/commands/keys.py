@@ -68,21 +68,21 @@ def _del(c: Client, argv: list[bytes]) -> object:
     return n
 
 
-@command("del", -2, "write", keys=keys(1, -1, flags="RM DELETE"), group=_G,
+@command("del", -2, "write", tips="request_policy:multi_shard response_policy:agg_sum", keys=keys(1, -1, flags="RM DELETE"), group=_G,
          summary="Deletes one or more keys.",
          complexity="O(N) where N is the number of keys that will be removed.")
 def del_(c: Client, argv: list[bytes]) -> object:
     return _del(c, argv)
 
 
-@command("unlink", -2, "write fast", keys=keys(1, -1, flags="RM DELETE"), group=_G, since="4.0.0",
+@command("unlink", -2, "write fast", tips="request_policy:multi_shard response_policy:agg_sum", keys=keys(1, -1, flags="RM DELETE"), group=_G, since="4.0.0",
          summary="Asynchronously deletes one or more keys.",
          complexity="O(1) for each key removed regardless of its size.")
 def unlink(c: Client, argv: list[bytes]) -> object:
     return _del(c, argv)
 
 
-@command("exists", -2, "readonly fast", keys=keys(1, -1, flags="RO"), group=_G, since="1.0.0",
+@command("exists", -2, "readonly fast", tips="request_policy:multi_shard response_policy:agg_sum", keys=keys(1, -1, flags="RO"), group=_G, since="1.0.0",
          summary="Determines whether one or more keys exist.",
          complexity="O(N) where N is the number of keys to check.")
 def exists(c: Client, argv: list[bytes]) -> object:
@@ -94,7 +94,7 @@ def exists(c: Client, argv: list[bytes]) -> object:
     return n
 
 
-@command("touch", -2, "readonly fast", keys=keys(1, -1, flags="RO"), group=_G, since="3.2.1",
+@command("touch", -2, "readonly fast", tips="request_policy:multi_shard response_policy:agg_sum", keys=keys(1, -1, flags="RO"), group=_G, since="3.2.1",
          summary="Returns the number of existing keys out of those specified after updating the time they were last accessed.",
          complexity="O(N) where N is the number of keys that will be touched.")
 def touch(c: Client, argv: list[bytes]) -> object:
@@ -151,7 +151,7 @@ def renamenx(c: Client, argv: list[bytes]) -> object:
     return _rename(c, argv, True)
 
 
-@command("move", 3, "write fast", keys=keys(1, flags="RW ACCESS DELETE"), group=_G,
+@command("move", 3, "write fast", keys=keys(1, flags="RW ACCESS UPDATE"), group=_G,
          summary="Moves a key to another database.")
 def move(c: Client, argv: list[bytes]) -> object:
     if c.server.cluster is not None:
@@ -238,7 +238,7 @@ def keys_(c: Client, argv: list[bytes]) -> object:
 
 
 @command("randomkey", 1, "readonly", group=_G, summary="Returns a random key name from the database.",
-         tips="nondeterministic_output")
+         tips="request_policy:all_shards nondeterministic_output")
 def randomkey(c: Client, argv: list[bytes]) -> object:
     key = c.db.random_key()
     _expired_apart(c)

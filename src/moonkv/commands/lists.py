@@ -222,7 +222,7 @@ def lrange(c: Client, argv: list[bytes]) -> object:
     return range_items(lst, start, end)
 
 
-@command("lindex", 3, "readonly", keys=keys(1, flags="RO"), group=_G,
+@command("lindex", 3, "readonly", keys=keys(1, flags="RO ACCESS"), group=_G,
          summary="Returns an element from a list by its index.", complexity="O(N)")
 def lindex(c: Client, argv: list[bytes]) -> object:
     lst = _read(c, argv[1])
@@ -237,7 +237,7 @@ def lindex(c: Client, argv: list[bytes]) -> object:
     return None
 
 
-@command("lpos", -3, "readonly", keys=keys(1, flags="RO"), group=_G, since="6.0.6",
+@command("lpos", -3, "readonly", keys=keys(1, flags="RO ACCESS"), group=_G, since="6.0.6",
          summary="Returns the index of matching elements in a list.", complexity="O(N)")
 def lpos(c: Client, argv: list[bytes]) -> object:
     ele = argv[2]

@@ -87,7 +87,7 @@ def latency_history(c: Client, argv: list[bytes]) -> object:
 
 @command("latency|reset", -2, _LATENCY, group=_S, since="2.8.13",
          summary="Resets the latency data for one or more events.",
-         tips="request_policy:all_nodes response_policy:agg_sum")
+         tips="request_policy:all_nodes response_policy:all_succeeded")
 def latency_reset(c: Client, argv: list[bytes]) -> object:
     return c.server.latency.reset([a.decode("utf-8", "surrogateescape") for a in argv[2:]])
 

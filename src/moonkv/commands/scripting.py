@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from moonkv.commands._util import atoi
@@ -14,8 +15,13 @@ if TYPE_CHECKING:  # moonkv.scripting imports the command table: no import at ru
     from moonkv.scripting._engine import ScriptEngine
 
 _G: Final = "scripting"
-_EVAL_KEYS: Final = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE")),)
-_EVAL_RO_KEYS: Final = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RO", "ACCESS")),)
+# EVALSHA's key specs are EVAL's without Redis's notes (as in Redis's command files).
+_EVALSHA_KEYS: Final = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RW", "ACCESS", "UPDATE")),)
+_EVALSHA_RO_KEYS: Final = (KeySpec(begin=2, keynum=0, firstkey=1, step=1, flags=("RO", "ACCESS")),)
+_EVAL_KEYS: Final = (replace(
+    _EVALSHA_KEYS[0], notes="We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"),)
+_EVAL_RO_KEYS: Final = (replace(
+    _EVALSHA_RO_KEYS[0], notes="We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"),)
 
 
 def _engine(c: Client) -> ScriptEngine:
@@ -33,7 +39,7 @@ def eval_(c: Client, argv: list[bytes]) -> object:
     return _engine(c).eval(c, argv, by_sha=False, read_only=False)
 
 
-@command("evalsha", -3, "noscript skip_monitor no_mandatory_keys stale may_replicate", runs_script=True, keys=_EVAL_KEYS,
+@command("evalsha", -3, "noscript skip_monitor no_mandatory_keys stale may_replicate", runs_script=True, keys=_EVALSHA_KEYS,
          group=_G, since="2.6.0", summary="Executes a server-side Lua script by SHA1 digest.",
          complexity="Depends on the script that is executed.")
 def evalsha(c: Client, argv: list[bytes]) -> object:
@@ -47,7 +53,7 @@ def eval_ro(c: Client, argv: list[bytes]) -> object:
     return _engine(c).eval(c, argv, by_sha=False, read_only=True)
 
 
-@command("evalsha_ro", -3, "readonly noscript skip_monitor no_mandatory_keys stale", runs_script=True, keys=_EVAL_RO_KEYS,
+@command("evalsha_ro", -3, "readonly noscript skip_monitor no_mandatory_keys stale", runs_script=True, keys=_EVALSHA_RO_KEYS,
          group=_G, since="7.0.0", summary="Executes a read-only server-side Lua script by SHA1 digest.",
          complexity="Depends on the script that is executed.")
 def evalsha_ro(c: Client, argv: list[bytes]) -> object:
@@ -57,7 +63,7 @@ def evalsha_ro(c: Client, argv: list[bytes]) -> object:
 container("script", group=_G, summary="A container for Lua scripts management commands.", since="2.6.0")
 
 
-@command("script|load", 3, "noscript stale", group=_G, since="2.6.0",
+@command("script|load", 3, "noscript stale", tips="request_policy:all_nodes response_policy:all_succeeded", group=_G, since="2.6.0",
          summary="Loads a server-side Lua script to the script cache.",
          complexity="O(N) with N being the length in bytes of the script body.")
 def script_load(c: Client, argv: list[bytes]) -> object:
@@ -70,7 +76,7 @@ def script_load(c: Client, argv: list[bytes]) -> object:
     return sha
 
 
-@command("script|exists", -3, "noscript", group=_G, since="2.6.0",
+@command("script|exists", -3, "noscript", tips="request_policy:all_shards response_policy:agg_logical_and", group=_G, since="2.6.0",
          summary="Determines whether server-side Lua scripts exist in the script cache.",
          complexity="O(N) with N being the number of scripts to check.")
 def script_exists(c: Client, argv: list[bytes]) -> object:
@@ -78,7 +84,7 @@ def script_exists(c: Client, argv: list[bytes]) -> object:
     return [1 if eng.exists(sha) else 0 for sha in argv[2:]]
 
 
-@command("script|flush", -2, "noscript", group=_G, since="2.6.0",
+@command("script|flush", -2, "noscript", tips="request_policy:all_nodes response_policy:all_succeeded", group=_G, since="2.6.0",
          summary="Removes all server-side Lua scripts from the script cache.",
          complexity="O(N) with N being the number of scripts in cache")
 def script_flush(c: Client, argv: list[bytes]) -> object:
@@ -94,7 +100,7 @@ def script_flush(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("script|kill", 2, "noscript allow_busy", group=_G, since="2.6.0",
+@command("script|kill", 2, "noscript allow_busy", tips="request_policy:all_shards response_policy:one_succeeded", group=_G, since="2.6.0",
          summary="Terminates a server-side Lua script during execution.")
 def script_kill(c: Client, argv: list[bytes]) -> object:
     return _engine(c).kill(is_eval=True)

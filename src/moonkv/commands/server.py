@@ -364,12 +364,12 @@ def render_info(srv: Server, args: list[bytes]) -> str:
 
 
 @command("info", -1, "loading stale", group=_S, summary="Returns information and statistics about the server.",
-         tips="nondeterministic_output", complexity="O(1)")
+         tips="nondeterministic_output request_policy:all_shards response_policy:special", complexity="O(1)")
 def info(c: Client, argv: list[bytes]) -> object:
     return Verbatim(render_info(c.server, argv[1:]).encode())
 
 
-@command("dbsize", 1, "readonly fast", group=_S, summary="Returns the number of keys in the database.")
+@command("dbsize", 1, "readonly fast", tips="request_policy:all_shards response_policy:agg_sum", group=_S, summary="Returns the number of keys in the database.")
 def dbsize(c: Client, argv: list[bytes]) -> object:
     return len(c.db.data)
 
@@ -381,7 +381,7 @@ def _flush_mode(argv: list[bytes]) -> None:
         raise syntax_error()
 
 
-@command("flushdb", -1, "write", group=_S, summary="Removes all keys from the current database.",
+@command("flushdb", -1, "write", tips="request_policy:all_shards response_policy:all_succeeded", group=_S, summary="Removes all keys from the current database.",
          complexity="O(N) where N is the number of keys in the selected database")
 def flushdb(c: Client, argv: list[bytes]) -> object:
     _flush_mode(argv)
@@ -390,7 +390,7 @@ def flushdb(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("flushall", -1, "write", group=_S, summary="Removes all keys from all databases.",
+@command("flushall", -1, "write", tips="request_policy:all_shards response_policy:all_succeeded", group=_S, summary="Removes all keys from all databases.",
          complexity="O(N) where N is the total number of keys in all databases")
 def flushall(c: Client, argv: list[bytes]) -> object:
     _flush_mode(argv)
@@ -477,7 +477,7 @@ def _live_config(srv: Server) -> dict[str, str]:
             "dir": os.path.realpath(srv.config["dir"])}
 
 
-@command("config|set", -4, "admin noscript loading stale", group=_S, since="2.0.0",
+@command("config|set", -4, "admin noscript loading stale", tips="request_policy:all_nodes response_policy:all_succeeded", group=_S, since="2.0.0",
          summary="Sets configuration parameters in-flight.",
          complexity="O(N) when N is the number of configuration parameters provided")
 def config_set(c: Client, argv: list[bytes]) -> object:
@@ -558,13 +558,13 @@ def config_help(c: Client, argv: list[bytes]) -> object:
     ]
 
 
-@command("time", 1, "loading stale fast", group=_S, since="2.6.0", summary="Returns the server time.")
+@command("time", 1, "loading stale fast", tips="nondeterministic_output", group=_S, since="2.6.0", summary="Returns the server time.")
 def time_(c: Client, argv: list[bytes]) -> object:
     us = c.server.clock.now_us()
     return [str(us // 1_000_000).encode(), str(us % 1_000_000).encode()]
 
 
-@command("lastsave", 1, "loading stale fast", group=_S, summary="Returns the Unix timestamp of the last successful save to disk.")
+@command("lastsave", 1, "loading stale fast", tips="nondeterministic_output", group=_S, summary="Returns the Unix timestamp of the last successful save to disk.")
 def lastsave(c: Client, argv: list[bytes]) -> object:
     return c.server.lastsave
 

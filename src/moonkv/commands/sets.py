@@ -110,7 +110,7 @@ def srem(c: Client, argv: list[bytes]) -> object:
     return len(removed)
 
 
-@command("smembers", 2, "readonly", keys=keys(1, flags="RO"), group=_G,
+@command("smembers", 2, "readonly", keys=keys(1, flags="RO ACCESS"), group=_G,
          summary="Returns all members of a set.", complexity="O(N)", tips="nondeterministic_output_order")
 def smembers(c: Client, argv: list[bytes]) -> object:
     s = _read(c, argv[1])
@@ -138,7 +138,7 @@ def sismember(c: Client, argv: list[bytes]) -> object:
     return 1 if argv[2] in s else 0
 
 
-@command("smismember", -3, "readonly fast", keys=keys(1, flags="RO"), group=_G, since="6.2.0",
+@command("smismember", -3, "readonly fast", keys=keys(1, flags="RO ACCESS"), group=_G, since="6.2.0",
          summary="Determines whether multiple members belong to a set.", complexity="O(N)")
 def smismember(c: Client, argv: list[bytes]) -> object:
     s = _read(c, argv[1])
@@ -244,7 +244,7 @@ def srandmember(c: Client, argv: list[bytes]) -> object:
     return random.choice(list(s))
 
 
-@command("smove", 4, "write fast", keys=keys(1, 1, flags="RW ACCESS DELETE INSERT"), group=_G,
+@command("smove", 4, "write fast", keys=keys(1, flags="RW ACCESS DELETE") + keys(2, flags="RW INSERT"), group=_G,
          summary="Moves a member from one set to another.")
 def smove(c: Client, argv: list[bytes]) -> object:
     db = c.db
@@ -352,7 +352,7 @@ def sintercard(c: Client, argv: list[bytes]) -> object:
     return n
 
 
-@command("sinterstore", -3, "write denyoom", keys=keys(1, flags="OW UPDATE") + keys(2, -1, flags="RO ACCESS"),
+@command("sinterstore", -3, "write denyoom", keys=keys(1, flags="RW UPDATE") + keys(2, -1, flags="RO ACCESS"),
          group=_G, summary="Stores the intersect of multiple sets in a key.", complexity="O(N*M)")
 def sinterstore(c: Client, argv: list[bytes]) -> object:
     r = _inter(c, argv[2:])

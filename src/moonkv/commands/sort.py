@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from moonkv.commands._util import parse_int
-from moonkv.commands.table import command, keys
+from moonkv.commands.table import KeySpec, command, keys
 from moonkv.engine import Client
 from moonkv.errors import RespError, WrongTypeError, syntax_error
 from moonkv.keyspace.events import GENERIC, LIST
@@ -189,14 +189,24 @@ def _sort_keys(argv: Any) -> list[int]:
     return out
 
 
-@command("sort", -2, "write denyoom", keys=keys(1, flags="RO ACCESS"), group=_G, since="1.0.0",
+_BY_GET_KEYS = KeySpec(
+    unknown=True, flags=("RO", "ACCESS"),
+    notes="For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the"
+    " content of the key we sort")
+
+
+@command("sort", -2, "write denyoom", group=_G,
+         keys=keys(1, flags="RO ACCESS") + (_BY_GET_KEYS, KeySpec(
+             unknown=True, flags=("OW", "UPDATE"),
+             notes="For the optional STORE keyword. It is marked 'unknown' because the keyword can appear"
+             " anywhere in the argument array")), since="1.0.0",
          summary="Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
          complexity="O(N+M*log(M))", get_keys=_sort_keys)
 def sort(c: Client, argv: list[bytes]) -> object:
     return _sort(c, argv, False)
 
 
-@command("sort_ro", -2, "readonly", keys=keys(1, flags="RO ACCESS"), group=_G, since="7.0.0",
+@command("sort_ro", -2, "readonly", keys=keys(1, flags="RO ACCESS") + (_BY_GET_KEYS,), group=_G, since="7.0.0",
          summary="Returns the sorted elements of a list, a set, or a sorted set.",
          complexity="O(N+M*log(M))", get_keys=lambda argv: [1])  # BY/GET patterns: movablekeys
 def sort_ro(c: Client, argv: list[bytes]) -> object:

@@ -281,7 +281,8 @@ def _trim_effect_args(s: Stream, a: _TrimArgs) -> list[bytes]:
 # -- XADD / XLEN / XRANGE / XDEL / XTRIM / XSETID ---------------------------------------
 
 
-@command("xadd", -5, "write denyoom fast", keys=(KeySpec(flags=("RW", "UPDATE")),), group=_G, since="5.0.0",
+@command("xadd", -5, "write denyoom fast", group=_G, since="5.0.0",
+         keys=(KeySpec(flags=("RW", "UPDATE"), notes="UPDATE instead of INSERT because of the optional trimming feature"),),
          acl="stream", tips="nondeterministic_output", summary="Appends a new entry to a stream",
          complexity="O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.")
 def xadd(c: Client, argv: list[bytes]) -> object:

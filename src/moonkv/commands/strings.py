@@ -151,7 +151,8 @@ def _set_generic(c: Client, key: bytes, value: bytes, flags: int, expire_ms: int
     return reply
 
 
-@command("set", -3, "write denyoom", keys=keys(1, flags="RW ACCESS UPDATE VARIABLE_FLAGS"), group=_G,
+@command("set", -3, "write denyoom", group=_G,
+         keys=keys(1, flags="RW ACCESS UPDATE VARIABLE_FLAGS", notes="RW and ACCESS due to the optional `GET` argument"),
          summary="Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
          complexity="O(1)")
 def set_(c: Client, argv: list[bytes]) -> object:
@@ -215,7 +216,8 @@ def getdel(c: Client, argv: list[bytes]) -> object:
     return v
 
 
-@command("getex", -2, "write fast", keys=keys(1, flags="RW ACCESS UPDATE"), group=_G, since="6.2.0",
+@command("getex", -2, "write fast", group=_G,
+         keys=keys(1, flags="RW ACCESS UPDATE", notes="RW and UPDATE because it changes the TTL"), since="6.2.0",
          summary="Returns the string value of a key after setting its expiration time.")
 def getex(c: Client, argv: list[bytes]) -> object:
     flags, raw = _parse_ext(argv, False)
@@ -242,7 +244,7 @@ def getex(c: Client, argv: list[bytes]) -> object:
     return v
 
 
-@command("mget", -2, "readonly fast", keys=keys(1, -1, flags="RO ACCESS"), group=_G,
+@command("mget", -2, "readonly fast", tips="request_policy:multi_shard", keys=keys(1, -1, flags="RO ACCESS"), group=_G,
          summary="Atomically returns the string values of one or more keys.",
          complexity="O(N) where N is the number of keys to retrieve.")
 def mget(c: Client, argv: list[bytes]) -> object:
@@ -255,7 +257,7 @@ def mget(c: Client, argv: list[bytes]) -> object:
     return out
 
 
-@command("mset", -3, "write denyoom", keys=keys(1, -1, step=2, flags="OW UPDATE"), group=_G, since="1.0.1",
+@command("mset", -3, "write denyoom", tips="request_policy:multi_shard response_policy:all_succeeded", keys=keys(1, -1, step=2, flags="OW UPDATE"), group=_G, since="1.0.1",
          summary="Atomically creates or modifies the string values of one or more keys.",
          complexity="O(N) where N is the number of keys to set.")
 def mset(c: Client, argv: list[bytes]) -> object:
@@ -274,7 +276,7 @@ def mset(c: Client, argv: list[bytes]) -> object:
     return "OK"
 
 
-@command("msetnx", -3, "write denyoom", keys=keys(1, -1, step=2, flags="OW INSERT"), group=_G, since="1.0.1",
+@command("msetnx", -3, "write denyoom", tips="request_policy:multi_shard response_policy:agg_min", keys=keys(1, -1, step=2, flags="OW INSERT"), group=_G, since="1.0.1",
          summary="Atomically modifies the string values of one or more keys only when all keys don't exist.",
          complexity="O(N) where N is the number of keys to set.")
 def msetnx(c: Client, argv: list[bytes]) -> object:

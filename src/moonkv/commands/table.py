@@ -54,7 +54,9 @@ class KeySpec:
     ``begin`` is the argument index where the search starts (``begin_search
     index``), or, with ``keyword``, the keyword after which keys start.
     ``keynum`` (an offset from the begin position) switches ``find_keys`` from
-    ``range`` to ``keynum``.
+    ``range`` to ``keynum``.  ``unknown`` is Redis's ``unknown`` begin_search and
+    find_keys (SORT's BY/GET/STORE keys: the command's own key finder names them);
+    such a spec locates no key.  ``notes`` is documentation only (COMMAND INFO).
     """
 
     begin: int = 1
@@ -66,8 +68,12 @@ class KeySpec:
     keyword: bytes | None = None  # begin_search keyword
     startfrom: int = 1  # keyword search start (negative: from the end)
     flags: tuple[str, ...] = ("RW",)
+    unknown: bool = False
+    notes: str = ""
 
     def positions(self, argv: Sequence[bytes]) -> list[int]:
+        if self.unknown:
+            return []
         n = len(argv)
         begin = self.begin
         if self.keyword is not None:
@@ -173,7 +179,7 @@ class CommandSpec:
         self.protected = "protected" in f
         self.fast_path = not self.protected
         self.movablekeys = self.get_keys is not None or any(
-            k.keynum is not None or k.keyword is not None for k in self.keys
+            k.keynum is not None or k.keyword is not None or k.unknown for k in self.keys
         )
         ks = self.keys
         self.one_key = (
@@ -201,7 +207,7 @@ class CommandSpec:
             return (0, 0, 0)
         first = last = step = 0
         for ks in self.keys:
-            if ks.keyword is not None or ks.keynum is not None:
+            if ks.keyword is not None or ks.keynum is not None or ks.unknown:
                 # Movable keys: Redis still reports the plain range part.
                 continue
             if ks.lastkey >= 0:
@@ -235,15 +241,21 @@ def _flags(flags: str | Sequence[str]) -> frozenset[str]:
 
 
 def keys(
-    begin: int = 1, last: int = 0, step: int = 1, flags: str = "RW", limit: int = 0
+    begin: int = 1, last: int = 0, step: int = 1, flags: str = "RW", limit: int = 0, notes: str = ""
 ) -> tuple[KeySpec, ...]:
     """A single ``index``/``range`` key spec (the common case)."""
-    return (KeySpec(begin=begin, lastkey=last, step=step, limit=limit, flags=tuple(flags.split())),)
+    return (
+        KeySpec(begin=begin, lastkey=last, step=step, limit=limit, flags=tuple(flags.split()), notes=notes),
+    )
 
 
-def keynum(begin: int = 1, firstkey: int = 1, step: int = 1, flags: str = "RW") -> tuple[KeySpec, ...]:
+def keynum(
+    begin: int = 1, firstkey: int = 1, step: int = 1, flags: str = "RW", notes: str = ""
+) -> tuple[KeySpec, ...]:
     """Keys counted by an argument (``EVAL script numkeys key ...``)."""
-    return (KeySpec(begin=begin, keynum=0, firstkey=firstkey, step=step, flags=tuple(flags.split())),)
+    return (
+        KeySpec(begin=begin, keynum=0, firstkey=firstkey, step=step, flags=tuple(flags.split()), notes=notes),
+    )
 
 
 def command(

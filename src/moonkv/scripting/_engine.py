@@ -36,7 +36,7 @@ from moonkv.engine import MASTERDOWN, SCRIPT_CACHE, Client, Server
 from moonkv.errors import NoScriptError, RespError
 from moonkv.keyspace.memory import bytes_size
 from moonkv.monitoring import record
-from moonkv.protocol import NULL_ARRAY, BigNumber, RawReply, Verbatim
+from moonkv.protocol import NULL_ARRAY, BigNumber, OrderedSet, RawReply, Verbatim
 from moonkv.scripting._runtime import ROOM_RESERVE, LuaRuntime
 from moonkv.scripting._shebang import parse_shebang
 from moonkv.scripting._source import protect_tail_returns
@@ -1023,11 +1023,13 @@ class ScriptEngine:
                 flat.append(self._to_lua_value(k, rt, resp))
                 flat.append(self._to_lua_value(x, rt, resp))
             return rt.table_from(flat)
-        if t is set or t is frozenset:
+        if t is set or t is frozenset or t is OrderedSet:
+            # A set is met in its reply order (COMMAND INFO's flags: OrderedSet's items).
+            items: Any = v.items if t is OrderedSet else v  # type: ignore[attr-defined]
             if resp == 3:
-                s = rt.table_from({self._to_lua_value(k, rt, resp): True for k in v})  # type: ignore[attr-defined]
+                s = rt.table_from({self._to_lua_value(k, rt, resp): True for k in items})
                 return rt.table_from({b"set": s})
-            return rt.table_from([self._to_lua_value(x, rt, resp) for x in v])  # type: ignore[attr-defined]
+            return rt.table_from([self._to_lua_value(x, rt, resp) for x in items])
         if isinstance(v, RespError):
             return rt.table_from({b"err": str(v).encode("utf-8", "surrogateescape")})
         if t is Verbatim:

@@ -45,14 +45,18 @@ class Clock:
 
 
 class ManualClock(Clock):
-    """A clock that only moves when told to (tests)."""
+    """A clock that only moves when told to (tests); with ``step_ms``, each reading of the
+    wall clock is that much later than the one before (a loaded machine, where time passes
+    during a command)."""
 
-    def __init__(self, start_ms: int = 1_700_000_000_000) -> None:
+    def __init__(self, start_ms: int = 1_700_000_000_000, step_ms: int = 0) -> None:
         self._ms = start_ms
         self._mono = 1000.0
+        self.step_ms = step_ms
         super().__init__()
 
     def now_ms(self) -> int:
+        self._ms += self.step_ms
         return self._ms
 
     def now_us(self) -> int:

@@ -267,7 +267,10 @@ def test_query_buffer_fields_as_redis(
     want = query_fields(redis_server.port, partial, qbuf)
     assert (got[0], got[2]) == (want[0], want[2])  # qbuf, argv-mem
     assert got[1] == max(0, room - qbuf)
-    assert want[1] >= got[1]
+    # Redis's: the argument's buffer less what arrived, rounded up by its allocator, or 2
+    # bytes short of it (its CRLF) when the read that found the header also held data
+    # (where reads split a 50 KB send varies from run to run).
+    assert want[1] >= got[1] - 2
 
 
 @pytest.mark.parametrize("start", [start_moonkv, start_redis])
